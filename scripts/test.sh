@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every kakehashi test: installs missing Debian packages, configures, builds with warnings
+# as errors, runs ctest (unit tests and the package-consumer tests) and prints ctest's summary.
+# Exits non-zero when anything fails.
+#
+# Usage: scripts/test.sh [--build-dir DIR] [-- extra ctest arguments]
+#   KAKEHASHI_JOBS=N   parallel build and test jobs (default: number of cores)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir="$root/build/test"
+ctest_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --) shift; ctest_args=("$@"); break ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+jobs=${KAKEHASHI_JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+"$root/scripts/install-deps.sh"
+
+echo "== configure ($build_dir)"
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
+  -DKAKEHASHI_WARNINGS_AS_ERRORS=ON -DKAKEHASHI_BUILD_TESTS=ON -DKAKEHASHI_BUILD_EXAMPLES=ON \
+  -DKAKEHASHI_INSTALL=ON >/dev/null
+
+echo "== build (warnings are errors)"
+cmake --build "$build_dir" --parallel "$jobs"
+
+echo "== test"
+cd "$build_dir"
+ctest --output-on-failure --parallel "$jobs" "${ctest_args[@]}"

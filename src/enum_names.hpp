@@ -1,0 +1,32 @@
+#pragma once
+// Private: one name table per public enum gives both to_string() and parse_*(), so the two can
+// never disagree. The tables list every enumerator in declaration order.
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace kakehashi::detail {
+
+template <class E, std::size_t N>
+using name_table = std::array<std::pair<E, std::string_view>, N>;
+
+template <class E, std::size_t N>
+constexpr std::string_view name_of(const name_table<E, N>& table, E value) noexcept {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return "unknown";
+}
+
+template <class E, std::size_t N>
+constexpr std::optional<E> value_of(const name_table<E, N>& table, std::string_view name) noexcept {
+  for (const auto& [v, n] : table) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace kakehashi::detail
