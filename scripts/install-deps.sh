@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev                # JSON formats (agreements, consents, FHIR)
   libcli11-dev                      # the kakehashi command-line tool
   catch2                            # unit tests (Catch2 2.13)
+  libbenchmark-dev                  # bench/ (Google Benchmark)
 )
 
 if [[ "${1:-}" == "--print" ]]; then

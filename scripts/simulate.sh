@@ -15,7 +15,7 @@ jobs=${KAKEHASHI_JOBS:-$(nproc 2>/dev/null || echo 2)}
 "$root/scripts/install-deps.sh" >&2
 
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-  -DKAKEHASHI_BUILD_EXAMPLES=ON -DKAKEHASHI_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build_dir" --parallel "$jobs" --target 01_referral_lifecycle >&2
+  -DKAKEHASHI_BUILD_EXAMPLES=ON -DKAKEHASHI_BUILD_TOOLS=ON -DKAKEHASHI_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build_dir" --parallel "$jobs" --target 01_referral_lifecycle kakehashi_cli >&2
 
 exec "$build_dir/examples/01_referral_lifecycle" "$@"

@@ -25,9 +25,9 @@ jobs=${KAKEHASHI_JOBS:-$(nproc 2>/dev/null || echo 2)}
 echo "== configure ($build_dir)"
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
   -DKAKEHASHI_WARNINGS_AS_ERRORS=ON -DKAKEHASHI_BUILD_TESTS=ON -DKAKEHASHI_BUILD_EXAMPLES=ON \
-  -DKAKEHASHI_INSTALL=ON >/dev/null
+  -DKAKEHASHI_BUILD_TOOLS=ON -DKAKEHASHI_BUILD_BENCH=ON -DKAKEHASHI_INSTALL=ON >/dev/null
 
-echo "== build (warnings are errors)"
+echo "== build (warnings are errors; the benchmarks are built, not run)"
 cmake --build "$build_dir" --parallel "$jobs"
 
 echo "== test"

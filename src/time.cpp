@@ -1,7 +1,6 @@
 #include "kakehashi/time.hpp"
 
-#include <sstream>
-
+#include "calendar.hpp"
 #include "fail.hpp"
 
 namespace kakehashi {
@@ -13,34 +12,32 @@ instant parse_instant(std::string_view text, std::string_view field) {
                  "expected RFC 3339 with an offset, e.g. '2026-03-01T00:00:00Z' or "
                  "'2026-03-01T07:00:00+07:00'");
   };
-  // A fixed shape first: date::parse is lenient about field widths ("2026-3-1").
+  using detail::digits;
+  // YYYY-MM-DDThh:mm:ss then Z or +hh:mm / -hh:mm, nothing else.
   if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':' ||
+      digits(text, 11, 2) < 0 || digits(text, 14, 2) < 0 || digits(text, 17, 2) < 0) {
     bad("not of the form YYYY-MM-DDThh:mm:ss followed by Z or +hh:mm");
   }
-  // Check the calendar date on its own, so an impossible date is named as such.
-  {
-    std::istringstream in{std::string(text.substr(0, 10))};
-    date::year_month_day ymd{};
-    in >> date::parse("%F", ymd);
-    if (in.fail() || !ymd.ok()) bad("the date does not exist");
-  }
-  std::string s(text);
-  s[10] = 'T';
-  const bool zulu = s.size() == 20 && (s[19] == 'Z' || s[19] == 'z');
-  std::istringstream in{zulu ? s.substr(0, 19) : s};
-  instant at{};
-  if (zulu) {
-    in >> date::parse("%FT%T", at);
-  } else {
-    if (s.size() != 25 || (s[19] != '+' && s[19] != '-') || s[22] != ':') {
+  const auto day = detail::parse_calendar_date(text.substr(0, 10));
+  if (!day) bad("the date does not exist");
+  const int hh = digits(text, 11, 2), mm = digits(text, 14, 2), ss = digits(text, 17, 2);
+  if (hh > 23 || mm > 59 || ss > 59) bad("a field is out of range");
+  std::chrono::minutes offset{0};
+  const std::string_view zone = text.substr(19);
+  if (zone != "Z" && zone != "z") {
+    const int oh = digits(zone, 1, 2), om = digits(zone, 4, 2);
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':' || oh < 0 ||
+        om < 0) {
       bad("the offset must be Z or +hh:mm / -hh:mm");
     }
-    in >> date::parse("%FT%T%Ez", at);
+    if (oh > 23 || om > 59) bad("a field is out of range");
+    offset = std::chrono::hours{oh} + std::chrono::minutes{om};
+    if (zone[0] == '-') offset = -offset;
   }
-  if (in.fail()) bad("a field is out of range");
-  if (in.peek() != std::char_traits<char>::eof()) bad("unexpected characters after the instant");
-  return at;
+  // Local time minus its offset is UTC.
+  return instant{date::sys_days{*day}} + std::chrono::hours{hh} + std::chrono::minutes{mm} +
+         std::chrono::seconds{ss} - offset;
 }
 
 std::string to_iso8601(instant at) { return date::format("%FT%TZ", at); }

@@ -49,6 +49,9 @@ struct specialty_tag {
 struct consent_tag {
   static constexpr const char* kind = "consent reference";
 };
+struct agreement_tag {
+  static constexpr const char* kind = "agreement id";
+};
 struct user_tag {
   static constexpr const char* kind = "user id";
 };
@@ -58,6 +61,7 @@ using referral_id = basic_id<referral_tag>;      ///< "R-2026-0001"
 using patient_ref = basic_id<patient_tag>;       ///< pseudonymous, e.g. "P-7f3a9c..."
 using specialty_code = basic_id<specialty_tag>;  ///< "oncology", "cardiology"
 using consent_ref = basic_id<consent_tag>;       ///< the consent record a referral relies on
+using agreement_id = basic_id<agreement_tag>;    ///< an MoU, "mou-k-hospital-shonan-kamakura-2025"
 using user_id = basic_id<user_tag>;              ///< a staff member, pseudonymous like patients
 
 /// True when `value` is a well-formed identifier: 1 to 128 characters from [A-Za-z0-9._:-],

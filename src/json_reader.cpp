@@ -1,0 +1,363 @@
+#include "json_reader.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "calendar.hpp"
+#include "fail.hpp"
+
+namespace kakehashi::detail {
+namespace {
+
+struct too_deep {};
+
+// Tracks the path of the parser's position to name duplicate keys.
+struct path_tracker {
+  struct frame {
+    bool is_object = false;
+    std::set<std::string> keys;
+    std::string key;
+    std::size_t count = 0;  // elements begun, for arrays
+  };
+  std::vector<frame> frames;
+  std::vector<load_problem>* problems;
+  std::size_t max_depth;
+
+  std::string path() const {
+    std::string out;
+    for (const auto& f : frames) {
+      if (f.is_object) {
+        if (!f.key.empty()) out = path_key(out, f.key);
+      } else if (f.count > 0) {
+        out = path_index(out, f.count - 1);
+      }
+    }
+    return out;
+  }
+  // The path of the parent element while a new container starts.
+  void element_begins() {
+    if (!frames.empty() && !frames.back().is_object) ++frames.back().count;
+  }
+  bool on(int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        element_begins();
+        if (frames.size() >= max_depth) throw too_deep{};
+        frames.push_back({event == json::parse_event_t::object_start, {}, {}, 0});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!frames.empty()) frames.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        auto& f = frames.back();
+        f.key.clear();  // the path of the object itself
+        const std::string parent = path();
+        const std::string& key = parsed.get_ref<const std::string&>();
+        if (!f.keys.insert(key).second) {
+          problems->push_back(
+              {path_key(parent, key),
+               "duplicate key '" + printable(key) + "'; each key may appear once in an object"});
+        }
+        f.key = key;
+        break;
+      }
+      case json::parse_event_t::value:
+        element_begins();
+        break;
+    }
+    return true;
+  }
+};
+
+// nlohmann's messages end with "last read: '<text>'", which may quote personal data: drop it.
+std::string syntax_message(const std::string& what) {
+  std::string msg = what;
+  if (auto p = msg.find("] "); p != std::string::npos && msg.rfind("[json.exception", 0) == 0) {
+    msg = msg.substr(p + 2);
+  }
+  if (auto p = msg.find("; last read: '"); p != std::string::npos) {
+    auto end = msg.find("'; ", p + 14);
+    msg = end == std::string::npos ? msg.substr(0, p) : msg.substr(0, p) + msg.substr(end + 1);
+  }
+  return printable(msg, 200);
+}
+
+}  // namespace
+
+std::optional<json> parse_strict(std::string_view text, std::vector<load_problem>& problems,
+                                 std::size_t max_depth) {
+  const std::size_t before = problems.size();
+  path_tracker tracker{{}, &problems, max_depth};
+  try {
+    json value = json::parse(
+        text.begin(), text.end(),
+        [&tracker](int depth, json::parse_event_t event, json& parsed) {
+          return tracker.on(depth, event, parsed);
+        },
+        /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    if (problems.size() != before) return std::nullopt;
+    return value;
+  } catch (const too_deep&) {
+    problems.push_back({tracker.path(), "nesting deeper than " + std::to_string(max_depth) +
+                                            " levels; this format needs far fewer"});
+  } catch (const json::parse_error& e) {
+    problems.push_back({"", "not valid JSON: " + syntax_message(e.what())});
+  }
+  return std::nullopt;
+}
+
+std::string path_key(std::string_view parent, std::string_view key) {
+  std::string out(parent);
+  if (!out.empty()) out += '.';
+  out += printable(key, 64);
+  return out;
+}
+
+std::string path_index(std::string_view parent, std::size_t index) {
+  return std::string(parent) + "[" + std::to_string(index) + "]";
+}
+
+std::string_view type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number with a fraction";
+    case json::value_t::binary:
+      return "binary data";
+    case json::value_t::discarded:
+      break;
+  }
+  return "an unusable value";
+}
+
+std::string quote(const json& j) {
+  if (j.is_string()) return "'" + printable(j.get_ref<const std::string&>()) + "'";
+  if (j.is_object() || j.is_array()) return std::string(type_name(j));
+  return printable(j.dump(), 40);
+}
+
+std::string bad_id_message(std::string_view kind, std::string_view value) {
+  const char* why = value.empty()        ? "is empty"
+                    : value.size() > 128 ? "is longer than 128 characters"
+                                         : "has a character outside [A-Za-z0-9._:-]";
+  return fmt::format(
+      "{} '{}' {}; expected 1 to 128 characters from [A-Za-z0-9._:-] starting "
+      "with a letter or digit",
+      kind, printable(value), why);
+}
+
+std::optional<date::year_month_day> parse_date(std::string_view text) {
+  return parse_calendar_date(text);
+}
+
+std::string join_problems(std::string_view subject, const std::vector<load_problem>& problems) {
+  std::string out =
+      fmt::format("{}: {} problem{}", subject, problems.size(), problems.size() == 1 ? "" : "s");
+  for (const auto& p : problems) {
+    out += "\n  ";
+    out += p.path.empty() ? "(document)" : p.path;
+    out += ": ";
+    out += p.message;
+  }
+  return out;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return ss.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+object_reader::object_reader(const json& j, std::string path, std::vector<load_problem>& problems,
+                             std::initializer_list<std::string_view> required,
+                             std::initializer_list<std::string_view> optional)
+    : path_(std::move(path)), problems_(&problems) {
+  if (!j.is_object()) {
+    report(path_, fmt::format("expected an object, found {}", type_name(j)));
+    return;
+  }
+  object_ = &j;
+  for (const auto& [key, value] : j.items()) {
+    bool known = false;
+    for (auto k : required) known = known || k == key;
+    for (auto k : optional) known = known || k == key;
+    if (!known) {
+      std::string allowed;
+      for (auto k : required) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+      for (auto k : optional) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+      report(path_key(path_, key),
+             fmt::format("unknown key '{}'; allowed keys here: {}", printable(key, 64), allowed));
+    }
+  }
+  for (auto k : required) {
+    if (!j.contains(std::string(k))) {
+      report(path_key(path_, k), "is required but missing");
+    }
+  }
+}
+
+bool object_reader::has(std::string_view key) const { return member(key) != nullptr; }
+
+const json* object_reader::member(std::string_view key) const {
+  if (!object_) return nullptr;
+  auto it = object_->find(std::string(key));
+  return it == object_->end() ? nullptr : &*it;
+}
+
+void object_reader::report(std::string path, std::string message) {
+  problems_->push_back({std::move(path), std::move(message)});
+}
+
+void object_reader::report_bad_id(const std::string& path, std::string_view kind,
+                                  const std::string& value) {
+  report(path, bad_id_message(kind, value));
+}
+
+std::optional<std::string> object_reader::string(std::string_view key, bool allow_empty) {
+  const json* j = member(key);
+  if (!j) return std::nullopt;
+  if (!j->is_string()) {
+    report(path(key), fmt::format("expected a string, found {} {}", type_name(*j), quote(*j)));
+    return std::nullopt;
+  }
+  const auto& s = j->get_ref<const std::string&>();
+  if (s.empty() && !allow_empty) {
+    report(path(key), "is empty; expected a non-empty string");
+    return std::nullopt;
+  }
+  return s;
+}
+
+std::optional<bool> object_reader::boolean(std::string_view key) {
+  const json* j = member(key);
+  if (!j) return std::nullopt;
+  if (!j->is_boolean()) {
+    report(path(key), fmt::format("expected true or false, found {} {}", type_name(*j), quote(*j)));
+    return std::nullopt;
+  }
+  return j->get<bool>();
+}
+
+std::optional<std::int64_t> object_reader::integer(std::string_view key, std::int64_t min,
+                                                   std::int64_t max, bool redact) {
+  const json* j = member(key);
+  if (!j) return std::nullopt;
+  const std::string found = redact ? std::string("a value") : quote(*j);
+  if (j->is_number_unsigned()) {
+    const auto u = j->get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(max) || static_cast<std::int64_t>(u) < min) {
+      report(path(key),
+             fmt::format("{} is out of range; expected an integer from {} to {}", found, min, max));
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(u);
+  }
+  if (j->is_number_float() && std::isfinite(j->get<double>()) &&
+      std::floor(j->get<double>()) == j->get<double>()) {
+    // An integer too large for 64 bits arrives as a floating-point number.
+    report(path(key),
+           fmt::format("{} is out of range; expected an integer from {} to {}", found, min, max));
+    return std::nullopt;
+  }
+  if (!j->is_number_integer()) {
+    report(path(key), fmt::format("expected an integer from {} to {}, found {} {}", min, max,
+                                  type_name(*j), found));
+    return std::nullopt;
+  }
+  const auto v = j->get<std::int64_t>();
+  if (v < min || v > max) {
+    report(path(key),
+           fmt::format("{} is out of range; expected an integer from {} to {}", found, min, max));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<date::year_month_day> object_reader::date(std::string_view key, bool redact) {
+  auto s = string(key, true);
+  if (!s) return std::nullopt;
+  auto ymd = parse_date(*s);
+  if (!ymd) {
+    report(path(key), fmt::format("{} is not a valid date; expected an existing calendar date "
+                                  "as YYYY-MM-DD, e.g. 2025-11-14",
+                                  redact ? std::string("the value") : "'" + printable(*s) + "'"));
+  }
+  return ymd;
+}
+
+std::optional<instant> object_reader::instant_value(std::string_view key) {
+  auto s = string(key, true);
+  if (!s) return std::nullopt;
+  try {
+    return parse_instant(*s, path(key));
+  } catch (const error& e) {
+    // parse_instant's message already starts with the path; keep what follows it.
+    std::string msg = e.what();
+    const std::string prefix = "[kakehashi.invalid_argument] " + path(key) + ": ";
+    if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
+    report(path(key), msg);
+    return std::nullopt;
+  }
+}
+
+const json* object_reader::array(std::string_view key) {
+  const json* j = member(key);
+  if (!j) return nullptr;
+  if (!j->is_array()) {
+    report(path(key), fmt::format("expected an array, found {}", type_name(*j)));
+    return nullptr;
+  }
+  return j;
+}
+
+const json* object_reader::object(std::string_view key) {
+  const json* j = member(key);
+  if (!j) return nullptr;
+  if (!j->is_object()) {
+    report(path(key), fmt::format("expected an object, found {}", type_name(*j)));
+    return nullptr;
+  }
+  return j;
+}
+
+std::optional<std::vector<std::string>> object_reader::strings(std::string_view key) {
+  const json* a = array(key);
+  if (!a) return std::nullopt;
+  std::vector<std::string> out;
+  bool good = true;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const json& e = (*a)[i];
+    if (!e.is_string() || e.get_ref<const std::string&>().empty()) {
+      report(path_index(path(key), i),
+             fmt::format("expected a non-empty string, found {} {}", type_name(e), quote(e)));
+      good = false;
+      continue;
+    }
+    out.push_back(e.get<std::string>());
+  }
+  if (!good) return std::nullopt;
+  return out;
+}
+
+}  // namespace kakehashi::detail

@@ -1,0 +1,129 @@
+// The kakehashi command-line tool, run as a user would run it, on the shipped data file.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct run_result {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+run_result run(const std::string& args) {
+  static int counter = 0;
+  const std::string base = std::string(KAKEHASHI_TEST_TMP) + "/cli." + std::to_string(++counter);
+  const std::string cmd =
+      std::string(KAKEHASHI_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"), slurp(base + ".err")};
+}
+
+const std::string data = std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json";
+
+}  // namespace
+
+TEST_CASE("kakehashi eligible --json names Shonan Kamakura for Bach Mai cardiology", "[cli]") {
+  const auto r = run("eligible --agreements " + data +
+                     " --from bach-mai --specialty cardiology --at 2026-03-01T00:00:00Z --json");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["from"] == "bach-mai");
+  CHECK(j["specialty"] == "cardiology");
+  CHECK(j["at"] == "2026-03-01T00:00:00Z");
+  REQUIRE(j["eligible"].size() == 1);
+  CHECK(j["eligible"][0]["hospital"] == "shonan-kamakura");
+  CHECK(j["eligible"][0]["agreement"] == "mou-bach-mai-shonan-kamakura-2025");
+  CHECK(j["eligible"][0]["remaining_capacity"].is_null());
+  CHECK(j["eligible"][0]["response_deadline_days"].is_null());
+  REQUIRE(j["ineligible"].size() == 3);
+  CHECK(j["ineligible"][0]["hospital"] == "cho-ray");
+  CHECK(j["ineligible"][0]["agreement"].is_null());
+  CHECK(j["ineligible"][0]["reasons"][0]["code"] == "no_agreement");
+  CHECK(j["ineligible"][2]["hospital"] == "k-hospital");
+  CHECK(j["ineligible"][2]["reasons"].size() == 2);
+  CHECK(j["ineligible"][2]["reasons"][1]["code"] == "specialty_not_offered");
+}
+
+TEST_CASE("kakehashi eligible --json explains why K Hospital may not refer cardiology", "[cli]") {
+  const auto r = run("eligible --agreements " + data +
+                     " --from k-hospital --specialty cardiology --at 2026-03-01T00:00:00Z --json");
+  REQUIRE(r.exit_code == 0);  // evaluated, even though no one is eligible
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["eligible"].empty());
+  const auto& sk = j["ineligible"][3];
+  CHECK(sk["hospital"] == "shonan-kamakura");
+  CHECK(sk["agreement"] == "mou-k-hospital-shonan-kamakura-2025");
+  REQUIRE(sk["reasons"].size() == 1);
+  CHECK(sk["reasons"][0]["code"] == "specialty_not_covered");
+  CHECK(sk["reasons"][0]["agreement"] == "mou-k-hospital-shonan-kamakura-2025");
+  CHECK_THAT(sk["reasons"][0]["message"].get<std::string>(),
+             Contains("covers referral for oncology, not 'cardiology'"));
+}
+
+TEST_CASE("kakehashi eligible prints a readable table by default", "[cli]") {
+  const auto r = run("eligible --agreements " + data +
+                     " --from bach-mai --specialty oncology --at 2026-03-01T00:00:00Z");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("Referral from bach-mai (Bach Mai Hospital) for oncology at "
+                             "2026-03-01T00:00:00Z (2026-03-01 07:00 Asia/Ho_Chi_Minh)"));
+  CHECK_THAT(r.out, Contains("1. shonan-kamakura"));
+  CHECK_THAT(r.out, Contains("no_agreement"));
+}
+
+TEST_CASE("kakehashi eligible exits 2 on bad input with the error on stderr", "[cli][error]") {
+  const std::string base = "eligible --agreements " + data + " --specialty oncology ";
+  SECTION("an unknown hospital") {
+    const auto r = run(base + "--from nowhere --at 2026-03-01T00:00:00Z");
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Contains("[kakehashi.not_found] query.from: hospital 'nowhere'"));
+  }
+  SECTION("an impossible instant") {
+    const auto r = run(base + "--from bach-mai --at 2026-02-30T00:00:00Z");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("[kakehashi.invalid_argument] --at: '2026-02-30T00:00:00Z'"));
+  }
+  SECTION("a missing file") {
+    const auto r =
+        run("eligible --agreements /nonexistent.json --from bach-mai --specialty x "
+            "--at 2026-03-01T00:00:00Z");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("[kakehashi.not_found] /nonexistent.json"));
+  }
+  SECTION("a missing option") {
+    const auto r = run(base + "--from bach-mai");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("--at is required"));
+  }
+  SECTION("a malformed capacity count") {
+    const auto r =
+        run(base + "--from bach-mai --at 2026-03-01T00:00:00Z --count shonan-kamakura=x");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("--count: 'shonan-kamakura=x' is not HOSPITAL=N"));
+  }
+}
+
+TEST_CASE("kakehashi --help and --version exit 0", "[cli]") {
+  CHECK(run("--help").exit_code == 0);
+  const auto v = run("--version");
+  CHECK(v.exit_code == 0);
+  CHECK_THAT(v.out, Contains("0.1.0"));
+}

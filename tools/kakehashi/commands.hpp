@@ -1,0 +1,18 @@
+#pragma once
+// The kakehashi tool's subcommands. Each registers itself on the app and returns the function
+// that runs it. Exit codes: 0 when the command evaluated (whatever the answer), 2 on bad input.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace kakehashi::tool {
+
+using command = std::function<int()>;
+
+/// `kakehashi eligible`: which partners may take a patient, and why each other may not.
+command add_eligible_command(CLI::App& app);
+
+constexpr int exit_ok = 0;
+constexpr int exit_bad_input = 2;
+
+}  // namespace kakehashi::tool
