@@ -295,6 +295,10 @@ std::optional<std::int64_t> object_reader::integer(std::string_view key, std::in
 }
 
 std::optional<date::year_month_day> object_reader::date(std::string_view key, bool redact) {
+  if (const json* j = member(key); redact && j && !j->is_string()) {
+    report(path(key), fmt::format("expected a date string YYYY-MM-DD, found {}", type_name(*j)));
+    return std::nullopt;
+  }
   auto s = string(key, true);
   if (!s) return std::nullopt;
   auto ymd = parse_date(*s);

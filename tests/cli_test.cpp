@@ -1,5 +1,6 @@
 // The kakehashi command-line tool, run as a user would run it, on the shipped data file.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -28,7 +29,9 @@ std::string slurp(const std::string& path) {
 
 run_result run(const std::string& args) {
   static int counter = 0;
-  const std::string base = std::string(KAKEHASHI_TEST_TMP) + "/cli." + std::to_string(++counter);
+  // ctest runs test cases as parallel processes: the pid keeps their files apart.
+  const std::string base = std::string(KAKEHASHI_TEST_TMP) + "/cli." + std::to_string(getpid()) +
+                           "." + std::to_string(++counter);
   const std::string cmd =
       std::string(KAKEHASHI_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err";
   const int status = std::system(cmd.c_str());
@@ -126,4 +129,70 @@ TEST_CASE("kakehashi --help and --version exit 0", "[cli]") {
   const auto v = run("--version");
   CHECK(v.exit_code == 0);
   CHECK_THAT(v.out, Contains("0.1.0"));
+}
+
+namespace {
+const std::string consent_file =
+    std::string(KAKEHASHI_SOURCE_DIR) + "/data/consents/bach-mai-2026-complete.json";
+const std::string consent_base = "consent check --consent " + consent_file +
+                                 " --from bach-mai --to shonan-kamakura --agreements " + data;
+}  // namespace
+
+TEST_CASE("kakehashi consent check --json allows the complete example with the org on file",
+          "[cli][consent]") {
+  const auto r = run(consent_base +
+                     " --at 2026-03-01T00:00:00Z --transfer-agreement --tia-filed "
+                     "2026-01-05T00:00:00Z --json");
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["decision"] == "allow");
+  CHECK(j["basis"] == "consent");
+  CHECK(j["regime"] == "law_91");
+  CHECK(j["findings"].empty());
+}
+
+TEST_CASE("kakehashi consent check reports every finding, and exits 0 when it blocks",
+          "[cli][consent]") {
+  const auto r = run(consent_base + " --at 2026-03-01T00:00:00Z --json");
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["decision"] == "block");
+  CHECK(j["basis"] == "none");
+  REQUIRE(j["findings"].size() == 2);
+  CHECK(j["findings"][0]["rule"] == "VN-10");
+  CHECK(j["findings"][0]["effect"] == "block");
+  CHECK(j["findings"][0]["code"] == "VN_TRANSFER_AGREEMENT_MISSING");
+  CHECK_THAT(j["findings"][0]["citation"].get<std::string>(), Contains("Law 91/2025"));
+  CHECK(j["findings"][1]["rule"] == "VN-11");
+  CHECK(j["findings"][1]["effect"] == "warn");
+}
+
+TEST_CASE("kakehashi consent check evaluates the return of results", "[cli][consent]") {
+  const auto r = run(consent_base + " --at 2026-03-01T00:00:00Z --direction return --json");
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["decision"] == "allow");
+  const auto text = run(consent_base + " --at 2026-03-01T00:00:00Z --direction return");
+  CHECK_THAT(text.out, Contains("Consent check: return bach-mai -> shonan-kamakura"));
+  CHECK_THAT(text.out, Contains("Decision: allow (legal basis: consent)"));
+}
+
+TEST_CASE("kakehashi consent check exits 2 on bad input", "[cli][consent][error]") {
+  SECTION("a bad direction") {
+    const auto r = run(consent_base + " --at 2026-03-01T00:00:00Z --direction sideways");
+    CHECK(r.exit_code == 2);
+  }
+  SECTION("a country that cannot be known") {
+    const auto r = run("consent check --consent " + consent_file +
+                       " --from bach-mai --to shonan-kamakura --at 2026-03-01T00:00:00Z");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("the country of 'bach-mai' is unknown; pass --from-country"));
+  }
+  SECTION("a malformed consent file") {
+    const auto r = run("consent check --consent " + data +
+                       " --from bach-mai --to shonan-kamakura --at 2026-03-01T00:00:00Z "
+                       "--from-country VN --to-country JP");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("[kakehashi.invalid_argument]"));
+    CHECK_THAT(r.err, Contains("unknown key 'hospitals'"));
+  }
 }

@@ -1,6 +1,11 @@
 #pragma once
-// Umbrella header: includes every public kakehashi header.
+// Umbrella header: includes every public kakehashi header except kakehashi/testing.hpp (the
+// consent-rule test toolkit), which tests include on their own.
 
+#include "kakehashi/agreement.hpp"
+#include "kakehashi/consent.hpp"
+#include "kakehashi/consent_rules.hpp"
+#include "kakehashi/eligibility.hpp"
 #include "kakehashi/error.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/referral.hpp"

@@ -11,6 +11,8 @@ using command = std::function<int()>;
 
 /// `kakehashi eligible`: which partners may take a patient, and why each other may not.
 command add_eligible_command(CLI::App& app);
+/// `kakehashi consent check`: evaluate a consent record against the standard policy.
+command add_consent_command(CLI::App& app);
 
 constexpr int exit_ok = 0;
 constexpr int exit_bad_input = 2;

@@ -3,8 +3,9 @@
 #include <iostream>
 #include <kakehashi/error.hpp>
 #include <kakehashi/version.hpp>
-#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 
@@ -12,11 +13,15 @@ int main(int argc, char** argv) {
   CLI::App app{"kakehashi: cross-border patient referral under Vietnam-Japan MoUs"};
   app.set_version_flag("--version", kakehashi::version_string);
   app.require_subcommand(1);
-  std::map<CLI::App*, kakehashi::tool::command> commands;
+  // Each command runs when its (deepest) subcommand was parsed.
+  std::vector<std::pair<CLI::App*, kakehashi::tool::command>> commands;
   const auto add = [&](kakehashi::tool::command c) {
-    commands[app.get_subcommands({}).back()] = std::move(c);
+    CLI::App* sub = app.get_subcommands({}).back();
+    while (!sub->get_subcommands({}).empty()) sub = sub->get_subcommands({}).back();
+    commands.emplace_back(sub, std::move(c));
   };
   add(kakehashi::tool::add_eligible_command(app));
+  add(kakehashi::tool::add_consent_command(app));
 
   try {
     app.parse(argc, argv);
@@ -37,6 +42,10 @@ int main(int argc, char** argv) {
     } catch (const kakehashi::error& e) {
       std::cerr << "kakehashi " << sub->get_name() << ": " << e.what() << '\n';
       return kakehashi::tool::exit_bad_input;
+    } catch (const std::exception& e) {
+      // Anything else is a bug in kakehashi: say so rather than pretend it was bad input.
+      std::cerr << "kakehashi " << sub->get_name() << ": internal error: " << e.what() << '\n';
+      return 3;
     }
   }
   return kakehashi::tool::exit_bad_input;

@@ -1,0 +1,900 @@
+#include "kakehashi/consent_rules.hpp"
+
+#include <date/tz.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "enum_names.hpp"
+#include "fail.hpp"
+#include "json_reader.hpp"
+
+namespace kakehashi {
+namespace {
+
+// clang-format off
+constexpr detail::name_table<vietnam_regime, 2> regime_names{{
+  {vietnam_regime::decree_13, "decree_13"},
+  {vietnam_regime::law_91,    "law_91"},
+}};
+constexpr detail::name_table<data_flow, 2> flow_names{{
+  {data_flow::outbound,       "outbound"},
+  {data_flow::results_return, "return"},
+}};
+constexpr detail::name_table<rule_effect, 4> effect_names{{
+  {rule_effect::block,            "block"},
+  {rule_effect::require_document, "require_document"},
+  {rule_effect::warn,             "warn"},
+  {rule_effect::filter,           "filter"},
+}};
+constexpr detail::name_table<consent_decision, 2> decision_names{{
+  {consent_decision::allow, "allow"},
+  {consent_decision::block, "block"},
+}};
+constexpr detail::name_table<legal_basis, 3> basis_names{{
+  {legal_basis::consent,   "consent"},
+  {legal_basis::emergency, "emergency"},
+  {legal_basis::none,      "none"},
+}};
+// clang-format on
+
+using ctx_t = const consent_context&;
+using basis_t = const basis_info&;
+using flags_t = const policy_flags&;
+
+constexpr int child_age = 16;        // under 16: a child (Vietnam, Law on Children 2016)
+constexpr int child_assent_age = 7;  // a child of 7 or more consents too (Decree 13 Art. 20)
+constexpr int japan_majority = 18;   // Civil Code, since 1 April 2022
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// The calendar day of `at` in a zone: ages are computed on the local date of the rule's country.
+date::year_month_day local_day(instant at, const char* zone) {
+  const auto local = date::make_zoned(zone, at).get_local_time();
+  return date::year_month_day{date::floor<date::days>(local)};
+}
+std::optional<int> vn_age(const consent_record& c, instant at) {
+  return c.age_on(local_day(at, "Asia/Ho_Chi_Minh"));
+}
+std::optional<int> jp_age(const consent_record& c, instant at) {
+  return c.age_on(local_day(at, "Asia/Tokyo"));
+}
+
+// A person who cannot consent alone (a minor is judged by age, not by this status).
+bool lacks_capacity(const consent_record& c) {
+  return c.capacity == capacity_status::lost || c.capacity == capacity_status::restricted ||
+         c.capacity == capacity_status::cognitive_difficulty;
+}
+
+std::string capacity_text(const consent_record& c) {
+  return lacks_capacity(c) ? fmt::format(" (capacity: {})", to_string(c.capacity)) : std::string();
+}
+
+bool has_representative(const consent_record& c, bool with_evidence) {
+  return std::any_of(c.grantors.begin(), c.grantors.end(), [&](const grantor& g) {
+    const bool rep = g.role == grantor_role::legal_representative ||
+                     g.role == grantor_role::parent || g.role == grantor_role::guardian;
+    return rep && (!with_evidence || !g.authority_evidence.empty());
+  });
+}
+
+// Does a usable consent exist for rules that examine its content?
+bool examinable(ctx_t ctx, basis_t b) {
+  return ctx.consent != nullptr && b.basis != legal_basis::emergency &&
+         ctx.consent->status != consent_status::entered_in_error;
+}
+
+bool vn_sends(ctx_t ctx) { return ctx.sender_country() == "VN"; }
+bool cross_border(ctx_t ctx) { return ctx.origin_country != ctx.destination_country; }
+
+std::string consent_name(ctx_t ctx) { return "consent " + ctx.consent->id.value(); }
+
+std::string patient_age_text(std::optional<int> age) {
+  return age ? fmt::format("a patient aged {}", *age) : std::string("a patient of unknown age");
+}
+
+// The language in which a country's patients read a consent form.
+const char* language_of(const std::string& country) {
+  if (country == "VN") return "vi";
+  if (country == "JP") return "ja";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vietnam
+
+consent_rule vn_01() {
+  return {"VN-01", "vietnam", "Law 91/2025 Art. 38(1), 39(1)-(2); Decree 13/2023",
+          "the regime follows the transfer date; Decree 13 consents stay valid; consent precedes "
+          "processing",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !ctx.involves("VN")) return;
+            if (ctx.consent->captured_at > ctx.at) {
+              out.block("VN_CONSENT_NOT_YET_GIVEN",
+                        fmt::format("{} was captured at {}, after the {} at {}; consent is "
+                                    "obtained before processing",
+                                    consent_name(ctx), to_iso8601(ctx.consent->captured_at),
+                                    ctx.action, to_iso8601(ctx.at)));
+            }
+          }};
+}
+
+consent_rule vn_03() {
+  return {"VN-03", "vietnam", "Law 91/2025 Art. 26(1)(a), Art. 11(1); Decree 13/2023 Art. 11(1)",
+          "health data needs the data subject's consent, except an Art. 19(1) emergency",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!ctx.involves("VN") || b.basis == legal_basis::emergency) return;
+            if (!is_sensitive_payload(ctx.payload_classes, b.regime)) return;
+            const consent_record* c = ctx.consent;
+            if (!c || c->status == consent_status::entered_in_error) {
+              out.block("VN_NO_CONSENT_HEALTH",
+                        fmt::format("no consent on file for health data ({}) and no emergency "
+                                    "basis; record the patient's consent before the {}",
+                                    join(ctx.payload_classes), ctx.action));
+              return;
+            }
+            if (c->grantors.empty()) {
+              out.block("VN_NO_CONSENT_HEALTH",
+                        fmt::format("{} names no one who gave it; record who consented",
+                                    consent_name(ctx)));
+              return;
+            }
+            const auto age = vn_age(*c, ctx.at);
+            if (age && *age >= japan_majority && c->capacity == capacity_status::full &&
+                !c->has_grantor(grantor_role::patient)) {
+              out.block("VN_CONSENT_NOT_BY_SUBJECT",
+                        fmt::format("{} concerns an adult with full capacity but was not given by "
+                                    "the patient; the data subject consents",
+                                    consent_name(ctx)));
+            }
+          }};
+}
+
+consent_rule vn_04() {
+  return {"VN-04", "vietnam", "Law 91/2025 Art. 9(2); Decree 13/2023 Art. 11(2)",
+          "consent is informed: data types and purpose, controller, rights (and, under Decree 13, "
+          "the recipients)",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx)) return;
+            const consent_record& c = *ctx.consent;
+            if (c.purposes.empty() || c.data_classes.empty()) {
+              out.block("VN_CONSENT_UNINFORMED_PURPOSE",
+                        fmt::format("{} does not state {}; the patient must know the types of "
+                                    "data and the purpose",
+                                    consent_name(ctx),
+                                    c.purposes.empty() ? "the purposes" : "the data classes"));
+            }
+            if (c.controller.empty()) {
+              out.block("VN_CONSENT_UNINFORMED_CONTROLLER",
+                        fmt::format("{} does not name the controller", consent_name(ctx)));
+            }
+            if (!c.rights_notice) {
+              out.block("VN_CONSENT_UNINFORMED_RIGHTS",
+                        fmt::format("{} does not record that the patient was told their rights "
+                                    "and obligations",
+                                    consent_name(ctx)));
+            }
+            if (b.regime == vietnam_regime::decree_13 && !c.names_recipient(ctx.receiver())) {
+              out.block("VN_CONSENT_UNINFORMED_RECIPIENT",
+                        fmt::format("{} does not name the recipient '{}', which Decree 13 "
+                                    "requires",
+                                    consent_name(ctx), ctx.receiver().value()));
+            }
+          }};
+}
+
+consent_rule vn_05() {
+  return {"VN-05", "vietnam", "Decree 13/2023 Art. 11(8), Art. 28(3)",
+          "under Decree 13 the patient is told that the data is sensitive",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx) || b.regime != vietnam_regime::decree_13)
+              return;
+            if (is_sensitive_payload(ctx.payload_classes, b.regime) &&
+                !ctx.consent->sensitive_data_notice) {
+              out.block("VN_SENSITIVE_NOTICE_MISSING",
+                        fmt::format("{} does not record that the patient was told the data is "
+                                    "sensitive (Decree 13 regime at {})",
+                                    consent_name(ctx), to_iso8601(ctx.at)));
+            }
+          }};
+}
+
+consent_rule vn_06() {
+  return {"VN-06", "vietnam", "Law 91/2025 Art. 9(3); Decree 13/2023 Art. 11(3), (5)",
+          "consent is in a printable or verifiable form",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx)) return;
+            const consent_record& c = *ctx.consent;
+            if (c.method == expression_method::verbal ||
+                c.method == expression_method::implied_notice) {
+              out.block("VN_CONSENT_NOT_VERIFIABLE",
+                        fmt::format("{} was expressed as '{}', which cannot be printed or "
+                                    "verified; record it in writing, electronically or as a "
+                                    "recording",
+                                    consent_name(ctx), to_string(c.method)));
+            } else if (c.artifact_sha256.empty()) {
+              out.block("VN_CONSENT_NOT_VERIFIABLE",
+                        fmt::format("{} has no artifact hash; keep the signed form or recording "
+                                    "and record its SHA-256",
+                                    consent_name(ctx)));
+            }
+          }};
+}
+
+consent_rule vn_07() {
+  return {"VN-07", "vietnam", "Law 91/2025 Art. 9(4)(d); Decree 13/2023 Art. 11(6)",
+          "silence, a pre-ticked box or a lapsed deadline is not consent",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx)) return;
+            if (!ctx.consent->affirmative_action || ctx.consent->pre_ticked) {
+              out.block("VN_SILENCE_NOT_CONSENT",
+                        fmt::format("{} was {}; consent is an affirmative act", consent_name(ctx),
+                                    ctx.consent->pre_ticked ? "a pre-ticked box"
+                                                            : "not an affirmative act"));
+            }
+          }};
+}
+
+consent_rule vn_08() {
+  return {
+      "VN-08", "vietnam", "Law 91/2025 Art. 9(4)(a)-(b); Decree 13/2023 Art. 11(4), (7)",
+      "consent is per purpose; only the granted data classes are sent",
+      [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+        if (!examinable(ctx, b) || !vn_sends(ctx)) return;
+        const consent_record& c = *ctx.consent;
+        if (ctx.flow == data_flow::outbound && !c.grants(purpose::cross_border_referral)) {
+          out.block("VN_PURPOSE_NOT_COVERED",
+                    fmt::format("{} grants {} but not '{}'", consent_name(ctx),
+                                c.purposes.empty() ? std::string("no purpose") : join(c.purposes),
+                                purpose::cross_border_referral));
+        }
+        std::vector<std::string> left_out;
+        for (const auto& cls : ctx.payload_classes) {
+          const bool granted =
+              std::find(c.data_classes.begin(), c.data_classes.end(), cls) != c.data_classes.end();
+          const bool excluded = std::find(c.excluded_classes.begin(), c.excluded_classes.end(),
+                                          cls) != c.excluded_classes.end();
+          if (!granted || excluded) left_out.push_back(cls);
+        }
+        if (left_out.empty()) return;
+        if (left_out.size() == ctx.payload_classes.size()) {
+          out.block("VN_DATA_CLASS_NOT_COVERED",
+                    fmt::format("{} covers none of the data to send ({})", consent_name(ctx),
+                                join(left_out)));
+        } else {
+          out.filter(
+              "VN_DATA_CLASS_NOT_COVERED",
+              fmt::format("{} does not cover {}: left out", consent_name(ctx), join(left_out)),
+              left_out);
+        }
+      }};
+}
+
+consent_rule vn_09() {
+  return {"VN-09", "vietnam", "Law 91/2025 Art. 26(2)",
+          "giving health data to a healthcare provider needs the patient's written request",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx) || b.regime != vietnam_regime::law_91) return;
+            const consent_record& c = *ctx.consent;
+            const auto rec = std::find_if(
+                c.recipients.begin(), c.recipients.end(),
+                [&](const consent_recipient& r) { return r.organisation == ctx.receiver(); });
+            if (rec != c.recipients.end() && !rec->healthcare_provider) return;
+            if (c.written_request && c.written_request->recipient == ctx.receiver()) return;
+            if (flags.vn_consent_form_is_written_request &&
+                c.grants(purpose::cross_border_referral) && c.names_recipient(ctx.receiver())) {
+              return;
+            }
+            out.require_document(
+                "VN_ART26_2_WRITTEN_REQUEST_MISSING",
+                fmt::format("no written request by the patient to give the data to '{}' is on "
+                            "file{}; attach it",
+                            ctx.receiver().value(),
+                            c.written_request ? fmt::format(" (the request on file names '{}')",
+                                                            c.written_request->recipient.value())
+                                              : std::string()));
+          }};
+}
+
+consent_rule vn_10() {
+  return {"VN-10", "vietnam", "Law 91/2025 Art. 15(2)(b), 17(1)(a); Decree 356/2025 Art. 7(1)",
+          "a written data-transfer agreement with the recipient",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!vn_sends(ctx) || !cross_border(ctx) || b.regime != vietnam_regime::law_91) return;
+            if (ctx.compliance.transfer_agreement) return;
+            const std::string msg = fmt::format(
+                "no data-transfer agreement between '{}' and '{}' is on file; the MoU alone is "
+                "not one",
+                ctx.sender().value(), ctx.receiver().value());
+            if (flags.vn_transfer_agreement_warn_only) {
+              out.warn("VN_TRANSFER_AGREEMENT_MISSING", msg);
+            } else {
+              out.block("VN_TRANSFER_AGREEMENT_MISSING", msg);
+            }
+          }};
+}
+
+consent_rule vn_11() {
+  return {"VN-11", "vietnam", "Law 91/2025 Art. 20(1)(b), (2), (3)",
+          "the cross-border transfer impact assessment is filed within 60 days of the first "
+          "transfer",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!vn_sends(ctx) || !cross_border(ctx) || b.regime != vietnam_regime::law_91) return;
+            if (ctx.compliance.impact_assessment_filed_at) return;
+            const instant first = ctx.compliance.first_cross_border_transfer.value_or(ctx.at);
+            const instant due = first + date::days{flags.vn_impact_assessment_days};
+            if (ctx.at > due) {
+              out.block("VN_TIA_OVERDUE",
+                        fmt::format("'{}' has not filed its cross-border impact assessment, due "
+                                    "{} days after the first transfer at {} (by {})",
+                                    ctx.sender().value(), flags.vn_impact_assessment_days,
+                                    to_iso8601(first), to_iso8601(due)));
+            } else {
+              out.warn("VN_TIA_DUE",
+                       fmt::format("'{}' must file its cross-border impact assessment by {}",
+                                   ctx.sender().value(), to_iso8601(due)));
+            }
+          }};
+}
+
+consent_rule vn_15() {
+  return {"VN-15", "vietnam", "Law 91/2025 Art. 10(1)-(4); Decree 13/2023 Art. 12",
+          "a withdrawal blocks from the moment it is received, never retroactively",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b)) return;
+            const auto& w = ctx.consent->withdrawal;
+            if (w && w->received_at <= ctx.at) {
+              out.block("VN_CONSENT_WITHDRAWN",
+                        fmt::format("{} was withdrawn ({}) at {}; no new {} from then on",
+                                    consent_name(ctx), to_string(w->channel),
+                                    to_iso8601(w->received_at), ctx.action));
+            }
+          }};
+}
+
+consent_rule vn_17() {
+  return {"VN-17", "vietnam", "Law 91/2025 Art. 19(1)(a), 19(2); Decree 13/2023 Art. 17(1)",
+          "an emergency basis needs a recorded justification and clinician, and consent that "
+          "could not practically be obtained",
+          [](ctx_t ctx, basis_t, flags_t, rule_report& out) {
+            if (!ctx.consent || !ctx.consent->emergency || !ctx.involves("VN")) return;
+            const emergency_basis& e = *ctx.consent->emergency;
+            if (e.justification.empty() || e.clinician.empty()) {
+              out.block("VN_EMERGENCY_UNJUSTIFIED",
+                        fmt::format("the emergency basis of {} has no {}; the hospital bears the "
+                                    "burden of proof",
+                                    consent_name(ctx),
+                                    e.justification.empty() ? "justification" : "clinician"));
+            }
+            if (!e.consent_impracticable) {
+              out.block("VN_EMERGENCY_CONSENT_PRACTICABLE",
+                        fmt::format("the emergency basis of {} does not record that consent could "
+                                    "not be obtained; ask the patient or representative",
+                                    consent_name(ctx)));
+            }
+          }};
+}
+
+consent_rule vn_18() {
+  return {"VN-18", "vietnam", "Decree 13/2023 Art. 20(1)-(3)",
+          "under Decree 13 a child's data needs a parent's or guardian's consent, the child's own "
+          "from age 7, and a verified age",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx) || b.regime != vietnam_regime::decree_13)
+              return;
+            const consent_record& c = *ctx.consent;
+            const auto age = vn_age(c, ctx.at);
+            if (!age || *age >= child_age) return;
+            if (!c.age_verified) {
+              out.block("VN_D13_AGE_UNVERIFIED",
+                        fmt::format("{} concerns {} whose age was not verified", consent_name(ctx),
+                                    patient_age_text(age)));
+            }
+            if (!has_representative(c, false)) {
+              out.block("VN_D13_CHILD_CONSENT_MISSING",
+                        fmt::format("{} concerns {} and has no parent's or guardian's consent",
+                                    consent_name(ctx), patient_age_text(age)));
+            }
+            if (*age >= child_assent_age && !c.has_grantor(grantor_role::child_assent)) {
+              out.block("VN_D13_CHILD_CONSENT_MISSING",
+                        fmt::format("{} concerns {} and lacks the child's own consent (age 7 or "
+                                    "more)",
+                                    consent_name(ctx), patient_age_text(age)));
+            }
+          }};
+}
+
+consent_rule vn_19() {
+  return {"VN-19", "vietnam", "Law 91/2025 Art. 24(2)-(3)",
+          "under Law 91 a representative with proof of authority consents for a child or a "
+          "person without capacity; a child of 7 or more also assents (policy flag)",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx) || b.regime != vietnam_regime::law_91) return;
+            const consent_record& c = *ctx.consent;
+            const auto age = vn_age(c, ctx.at);
+            const bool child = age && *age < child_age;
+            const bool incapable = lacks_capacity(c);
+            if (!child && !incapable) return;
+            if (!has_representative(c, true)) {
+              out.block("VN_L91_REP_CONSENT_MISSING",
+                        fmt::format("{} concerns {}{} and has no representative's consent with "
+                                    "proof of authority",
+                                    consent_name(ctx), patient_age_text(age), capacity_text(c)));
+            }
+            if (child && *age >= child_assent_age && flags.vn_child_assent_conservative &&
+                !c.has_grantor(grantor_role::child_assent)) {
+              out.block("VN_L91_CHILD_ASSENT_MISSING",
+                        fmt::format("{} concerns {} and lacks the child's own assent (age 7 or "
+                                    "more)",
+                                    consent_name(ctx), patient_age_text(age)));
+            }
+          }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Japan
+
+consent_rule jp_02() {
+  return {"JP-02", "japan", "APPI Art. 20(2)",
+          "the Japanese recipient acquires special care-required information only with prior "
+          "consent naming it",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || ctx.receiver_country() != "JP") return;
+            const consent_record& c = *ctx.consent;
+            if (c.names_recipient(ctx.receiver()) && c.recipient_acquisition_notice) return;
+            const std::string msg = fmt::format(
+                "{} does not {} the acquisition of the data by '{}'", consent_name(ctx),
+                c.names_recipient(ctx.receiver()) ? "state" : "name the recipient or state",
+                ctx.receiver().value());
+            if (flags.jp_strict_acquisition_consent) {
+              out.block("JP_ACQ_CONSENT_SCOPE", msg);
+            } else {
+              out.warn("JP_ACQ_CONSENT_SCOPE", msg);
+            }
+          }};
+}
+
+consent_rule jp_04() {
+  return {"JP-04", "japan", "APPI Art. 28(1)",
+          "a Japanese hospital gives data to a third party abroad only with prior consent to "
+          "that provision (Vietnam is not an equivalent country)",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (ctx.sender_country() != "JP" || !cross_border(ctx)) return;
+            if (b.basis == legal_basis::emergency) return;
+            if (ctx.consent && ctx.consent->status != consent_status::entered_in_error &&
+                ctx.consent->grants(purpose::results_return)) {
+              return;
+            }
+            out.block("JP_ART28_CONSENT_MISSING",
+                      fmt::format("no consent to the provision of data by '{}' to '{}' in {} "
+                                  "(purpose '{}') is on file",
+                                  ctx.sender().value(), ctx.receiver().value(),
+                                  ctx.receiver_country(), purpose::results_return));
+          }};
+}
+
+consent_rule jp_05() {
+  return {"JP-05", "japan", "APPI Art. 28(2); PPC Rules Art. 17(2)-(4); PPC FAQ Q5-8, Q5-9",
+          "before consenting to a foreign provision the person is told the country, its "
+          "protection system and the recipient's measures",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !ctx.involves("JP")) return;
+            const consent_record& c = *ctx.consent;
+            const bool applies = ctx.sender_country() == "JP" || c.grants(purpose::results_return);
+            if (!applies) return;
+            std::vector<std::string> missing;
+            const japan_foreign_provision_info none;
+            const auto& info = c.japan_art28_2 ? *c.japan_art28_2 : none;
+            if (info.country.empty() && info.country_unidentified_reason.empty()) {
+              missing.emplace_back("the foreign country's name");
+            }
+            if (info.country_system_info.empty()) {
+              missing.emplace_back("information on its personal-information protection system");
+            }
+            if (info.recipient_measures_info.empty() && info.measures_unavailable_reason.empty()) {
+              missing.emplace_back("information on the recipient's protection measures");
+            }
+            if (missing.empty()) return;
+            out.block("JP_ART28_2_INFO_MISSING",
+                      fmt::format("{} consents to a foreign provision but the patient was not "
+                                  "given: {}",
+                                  consent_name(ctx), join(missing)));
+          }};
+}
+
+consent_rule jp_08() {
+  return {"JP-08", "japan",
+          "MHLW guidance for medical and nursing-care providers (2017, rev. 2023) p. 27; PPC Q&A "
+          "1-62 (JP-09)",
+          "a minor or a person who cannot judge the consequences consents through a "
+          "representative; 16 and 17 year-olds with a recorded capacity assessment",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || !ctx.involves("JP")) return;
+            const consent_record& c = *ctx.consent;
+            const auto age = jp_age(c, ctx.at);
+            const bool incapable = lacks_capacity(c);
+            const bool young = age && *age <= flags.jp_minor_threshold;
+            const bool older_minor =
+                age && *age > flags.jp_minor_threshold && *age < japan_majority;
+            if (has_representative(c, false)) return;
+            if (young || incapable) {
+              out.block("JP_MINOR_REP_CONSENT_MISSING",
+                        fmt::format("{} concerns {}{} and has no representative's consent "
+                                    "(threshold: {} or younger)",
+                                    consent_name(ctx), patient_age_text(age), capacity_text(c),
+                                    flags.jp_minor_threshold));
+            } else if (older_minor && !c.capacity_assessed) {
+              out.block("JP_MINOR_CAPACITY_NOT_ASSESSED",
+                        fmt::format("{} concerns {} who consented alone without a recorded "
+                                    "assessment of their capacity",
+                                    consent_name(ctx), patient_age_text(age)));
+            }
+          }};
+}
+
+consent_rule jp_10() {
+  return {"JP-10", "japan", "APPI Art. 27(1)(ii), 28(1), 20(2)(ii)",
+          "an emergency basis in Japan only when protecting life or body and consent is "
+          "difficult to obtain, with a justification",
+          [](ctx_t ctx, basis_t, flags_t, rule_report& out) {
+            if (!ctx.consent || !ctx.consent->emergency || !ctx.involves("JP")) return;
+            const emergency_basis& e = *ctx.consent->emergency;
+            if (!e.consent_impracticable) {
+              out.block("JP_EMERGENCY_CONSENT_PRACTICABLE",
+                        fmt::format("the emergency basis of {} does not record that consent was "
+                                    "difficult to obtain",
+                                    consent_name(ctx)));
+            }
+            if (e.justification.empty()) {
+              out.block(
+                  "JP_EMERGENCY_UNJUSTIFIED",
+                  fmt::format("the emergency basis of {} has no justification", consent_name(ctx)));
+            }
+          }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// HL7 FHIR Consent
+
+consent_rule std_01() {
+  return {"STD-01", "fhir", "HL7 FHIR R4 Consent.status (consent-state-codes)",
+          "only an active consent is followed",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!ctx.consent || b.basis == legal_basis::emergency) return;
+            const consent_status s = ctx.consent->status;
+            if (s == consent_status::active || s == consent_status::inactive) return;
+            out.block("FHIR_STATUS_NOT_ACTIVE",
+                      fmt::format("{} has status '{}'{}; only an active consent is followed",
+                                  consent_name(ctx), to_string(s),
+                                  s == consent_status::entered_in_error
+                                      ? " and is ignored as if it did not exist"
+                                      : ""));
+          }};
+}
+
+consent_rule std_02() {
+  return {"STD-02", "fhir", "HL7 FHIR Consent Management IG, Revoke Consent; HL7 v2 Table 0498",
+          "a revoked or replaced consent (inactive) is not followed",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!ctx.consent || b.basis == legal_basis::emergency) return;
+            if (ctx.consent->status != consent_status::inactive) return;
+            out.block("FHIR_INACTIVE",
+                      fmt::format("{} is inactive (revoked or replaced)", consent_name(ctx)));
+          }};
+}
+
+consent_rule std_03() {
+  return {"STD-03", "fhir", "HL7 FHIR R4 Consent.scope, invariants ppc-1..ppc-5",
+          "sharing data needs a patient-privacy consent; a treatment consent does not authorise it",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b)) return;
+            if (ctx.consent->scope == consent_scope::patient_privacy) return;
+            out.block("FHIR_NO_PRIVACY_CONSENT",
+                      fmt::format("{} has scope '{}'; sharing data needs scope 'patient-privacy'",
+                                  consent_name(ctx), to_string(ctx.consent->scope)));
+          }};
+}
+
+consent_rule std_04() {
+  return {"STD-04", "fhir", "HL7 FHIR R4 Consent.provision.period",
+          "the instant falls within the consent's period",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b)) return;
+            const consent_record& c = *ctx.consent;
+            if (c.valid_from && ctx.at < *c.valid_from) {
+              out.block("FHIR_PERIOD_NOT_STARTED",
+                        fmt::format("{} is valid from {}; the {} is at {}", consent_name(ctx),
+                                    to_iso8601(*c.valid_from), ctx.action, to_iso8601(ctx.at)));
+            }
+            if (c.valid_until && ctx.at > *c.valid_until) {
+              out.block("FHIR_PERIOD_EXPIRED",
+                        fmt::format("{} was valid until {}; the {} is at {}", consent_name(ctx),
+                                    to_iso8601(*c.valid_until), ctx.action, to_iso8601(ctx.at)));
+            }
+          }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// MoU
+
+consent_rule mou_01() {
+  return {"MOU-01", "mou",
+          "K Hospital and Bach Mai MoUs with Shonan Kamakura (14 and 15 November 2025): referral "
+          "'while respecting patients' consent and rights'",
+          "explicit, per-referral, bilingual consent; no-consent bases only through a justified "
+          "emergency",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (ctx.consent && ctx.consent->emergency && !flags.allow_emergency_basis) {
+              out.block("MOU_EMERGENCY_NOT_ACCEPTED",
+                        "this policy does not accept an emergency basis; record the patient's "
+                        "consent");
+            }
+            if (b.basis == legal_basis::emergency) return;
+            if (!ctx.consent || ctx.consent->status == consent_status::entered_in_error) {
+              out.block("MOU_CONSENT_REQUIRED",
+                        fmt::format("the MoU requires the patient's explicit consent to every "
+                                    "referral; none is on file for the {}",
+                                    ctx.action));
+              return;
+            }
+            const consent_record& c = *ctx.consent;
+            // The referral's partner hospital, whichever way the data flows.
+            const hospital_id& partner = ctx.destination;
+            if (!c.names_recipient(partner)) {
+              out.block("MOU_RECIPIENT_NOT_NAMED",
+                        fmt::format("{} does not name '{}'; consent is per referral and names the "
+                                    "partner hospital",
+                                    consent_name(ctx), partner.value()));
+            }
+            std::vector<std::string> missing;
+            for (const std::string* country : {&ctx.origin_country, &ctx.destination_country}) {
+              const char* lang = language_of(*country);
+              if (lang &&
+                  std::find(c.languages.begin(), c.languages.end(), lang) == c.languages.end() &&
+                  std::find(missing.begin(), missing.end(), lang) == missing.end()) {
+                missing.emplace_back(lang);
+              }
+            }
+            if (!missing.empty()) {
+              out.block("MOU_CONSENT_NOT_BILINGUAL",
+                        fmt::format("{} was given in {} and not in {}; the form is in both "
+                                    "countries' languages",
+                                    consent_name(ctx),
+                                    c.languages.empty() ? std::string("no recorded language")
+                                                        : join(c.languages),
+                                    join(missing)));
+            }
+          }};
+}
+
+bool emergency_is_valid(const consent_context& ctx, const policy_flags& flags) {
+  if (!ctx.consent || !ctx.consent->emergency || !flags.allow_emergency_basis) return false;
+  const emergency_basis& e = *ctx.consent->emergency;
+  return !e.justification.empty() && !e.clinician.empty() && e.consent_impracticable;
+}
+
+bool is_country_code(const std::string& s) {
+  return s.size() == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
+}
+
+}  // namespace
+
+std::string_view to_string(vietnam_regime v) noexcept { return detail::name_of(regime_names, v); }
+std::string_view to_string(data_flow v) noexcept { return detail::name_of(flow_names, v); }
+std::optional<data_flow> parse_data_flow(std::string_view name) noexcept {
+  return detail::value_of(flow_names, name);
+}
+std::string_view to_string(rule_effect v) noexcept { return detail::name_of(effect_names, v); }
+std::string_view to_string(consent_decision v) noexcept {
+  return detail::name_of(decision_names, v);
+}
+std::string_view to_string(legal_basis v) noexcept { return detail::name_of(basis_names, v); }
+
+vietnam_regime vietnam_regime_at(instant at) {
+  // 2026-01-01T00:00 in Asia/Ho_Chi_Minh (UTC+7, no daylight saving since 1975).
+  static const instant law_91_starts = date::floor<std::chrono::seconds>(
+      date::make_zoned("Asia/Ho_Chi_Minh", date::local_days{date::year{2026} / 1 / 1})
+          .get_sys_time());
+  return at < law_91_starts ? vietnam_regime::decree_13 : vietnam_regime::law_91;
+}
+
+bool is_sensitive_payload(const std::vector<std::string>& data_classes, vietnam_regime regime) {
+  for (const auto& cls : data_classes) {
+    // Decree 13 Art. 2(4)(b) excludes blood group from health data; Law 91 does not say so.
+    if (cls == "blood_group" && regime == vietnam_regime::decree_13) continue;
+    if (cls == "demographics") continue;
+    return true;
+  }
+  return false;
+}
+
+void rule_report::add(rule_effect e, std::string code, std::string message,
+                      std::vector<std::string> classes) {
+  out_->push_back(
+      {rule_id_, e, std::move(code), std::move(message), citation_, std::move(classes)});
+}
+void rule_report::block(std::string code, std::string message) {
+  add(rule_effect::block, std::move(code), std::move(message), {});
+}
+void rule_report::require_document(std::string code, std::string message) {
+  add(rule_effect::require_document, std::move(code), std::move(message), {});
+}
+void rule_report::warn(std::string code, std::string message) {
+  add(rule_effect::warn, std::move(code), std::move(message), {});
+}
+void rule_report::filter(std::string code, std::string message, std::vector<std::string> classes) {
+  add(rule_effect::filter, std::move(code), std::move(message), std::move(classes));
+}
+
+bool consent_verdict::blocked_by(std::string_view rule_id, std::string_view code) const {
+  return std::any_of(findings.begin(), findings.end(), [&](const finding& f) {
+    return f.rule_id == rule_id && (code.empty() || f.code == code) &&
+           (f.effect == rule_effect::block || f.effect == rule_effect::require_document);
+  });
+}
+
+bool consent_verdict::has_finding(std::string_view rule_id, std::string_view code) const {
+  return std::any_of(findings.begin(), findings.end(), [&](const finding& f) {
+    return f.rule_id == rule_id && (code.empty() || f.code == code);
+  });
+}
+
+std::vector<std::string> consent_verdict::filtered_classes() const {
+  std::vector<std::string> out;
+  for (const auto& f : findings) {
+    for (const auto& c : f.filtered_classes) {
+      if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<consent_rule> vietnam_rules() {
+  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
+          vn_09(), vn_10(), vn_11(), vn_15(), vn_17(), vn_18(), vn_19()};
+}
+std::vector<consent_rule> japan_rules() { return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10()}; }
+std::vector<consent_rule> fhir_rules() { return {std_01(), std_02(), std_03(), std_04()}; }
+std::vector<consent_rule> mou_rules() { return {mou_01()}; }
+
+consent_policy consent_policy::standard(policy_flags flags) {
+  consent_policy p;
+  p.flags_ = flags;
+  for (auto* pack : {&fhir_rules, &mou_rules, &vietnam_rules, &japan_rules}) {
+    for (auto& r : (*pack)()) p.rules_.push_back(std::move(r));
+  }
+  return p;
+}
+
+consent_policy& consent_policy::add(consent_rule rule) {
+  if (!is_valid_id(rule.id)) {
+    detail::fail(errc::invalid_argument, "consent rule", detail::bad_id_message("rule id", rule.id),
+                 "give the rule an id such as 'BM-01'");
+  }
+  if (!rule.evaluate) {
+    detail::fail(errc::invalid_argument, "consent rule " + rule.id, "has no evaluate function",
+                 "set consent_rule::evaluate");
+  }
+  for (const auto& r : rules_) {
+    if (r.id == rule.id) {
+      detail::fail(errc::already_exists, "consent rule " + rule.id, "the policy has it already",
+                   "choose another id, or remove() the existing rule first");
+    }
+  }
+  rules_.push_back(std::move(rule));
+  return *this;
+}
+
+consent_policy& consent_policy::remove(std::string_view rule_id) {
+  auto it = std::find_if(rules_.begin(), rules_.end(),
+                         [&](const consent_rule& r) { return r.id == rule_id; });
+  if (it == rules_.end()) {
+    std::string ids;
+    for (const auto& r : rules_) ids += (ids.empty() ? "" : ", ") + r.id;
+    detail::fail(errc::not_found, "consent rule " + detail::printable(rule_id),
+                 "is not in the policy", "the policy's rules: " + (ids.empty() ? "none" : ids));
+  }
+  rules_.erase(it);
+  return *this;
+}
+
+consent_policy& consent_policy::remove_pack(std::string_view pack) {
+  const auto before = rules_.size();
+  rules_.erase(std::remove_if(rules_.begin(), rules_.end(),
+                              [&](const consent_rule& r) { return r.pack == pack; }),
+               rules_.end());
+  if (rules_.size() == before) {
+    detail::fail(errc::not_found, "rule pack " + detail::printable(pack),
+                 "has no rule in the policy",
+                 "packs: vietnam, japan, fhir, mou, or a pack of your own rules");
+  }
+  return *this;
+}
+
+consent_policy& consent_policy::set_flags(policy_flags flags) {
+  flags_ = flags;
+  return *this;
+}
+
+consent_verdict consent_policy::evaluate(const consent_context& ctx) const {
+  validate("context.origin", ctx.origin);
+  validate("context.destination", ctx.destination);
+  for (const auto& [field, country] :
+       {std::pair<const char*, const std::string*>{"context.origin_country", &ctx.origin_country},
+        {"context.destination_country", &ctx.destination_country}}) {
+    if (!is_country_code(*country)) {
+      detail::fail(errc::invalid_argument, field,
+                   fmt::format("'{}' is not a country code", detail::printable(*country)),
+                   "expected ISO 3166-1 alpha-2 in capitals, e.g. 'VN' or 'JP'");
+    }
+  }
+  basis_info b;
+  b.regime = vietnam_regime_at(ctx.at);
+  b.basis = emergency_is_valid(ctx, flags_) ? legal_basis::emergency
+            : ctx.consent                   ? legal_basis::consent
+                                            : legal_basis::none;
+  consent_verdict v;
+  v.regime = b.regime;
+  for (const auto& rule : rules_) {
+    rule_report report(rule.id, rule.citation, v.findings);
+    try {
+      rule.evaluate(ctx, b, flags_, report);
+    } catch (const std::exception& e) {
+      // A rule that fails blocks: an unevaluated rule must never let a step through.
+      report.block("RULE_FAILED", fmt::format("the rule could not be evaluated: {}",
+                                              detail::printable(e.what(), 200)));
+    }
+  }
+  const bool blocked = std::any_of(v.findings.begin(), v.findings.end(), [](const finding& f) {
+    return f.effect == rule_effect::block || f.effect == rule_effect::require_document;
+  });
+  if (b.basis == legal_basis::none && !blocked) {
+    v.findings.push_back({"policy",
+                          rule_effect::block,
+                          "NO_LEGAL_BASIS",
+                          "no consent and no emergency basis is on file",
+                          "",
+                          {}});
+  }
+  v.decision =
+      blocked || b.basis == legal_basis::none ? consent_decision::block : consent_decision::allow;
+  v.basis = v.decision == consent_decision::allow ? b.basis : legal_basis::none;
+  if (v.basis == legal_basis::emergency)
+    v.basis_justification = ctx.consent->emergency->justification;
+  return v;
+}
+
+std::string to_json(const consent_verdict& v, int indent) {
+  using nlohmann::json;
+  json out = {{"decision", std::string(to_string(v.decision))},
+              {"basis", std::string(to_string(v.basis))},
+              {"regime", std::string(to_string(v.regime))},
+              {"findings", json::array()}};
+  if (v.basis == legal_basis::emergency) out["basis_justification"] = v.basis_justification;
+  for (const auto& f : v.findings) {
+    json j = {{"rule", f.rule_id},
+              {"effect", std::string(to_string(f.effect))},
+              {"code", f.code},
+              {"message", f.message},
+              {"citation", f.citation}};
+    if (!f.filtered_classes.empty()) j["filtered_classes"] = f.filtered_classes;
+    out["findings"].push_back(std::move(j));
+  }
+  return out.dump(indent);
+}
+
+std::ostream& operator<<(std::ostream& os, const consent_verdict& v) {
+  os << to_string(v.decision) << " (basis: " << to_string(v.basis)
+     << ", regime: " << to_string(v.regime) << ")";
+  for (const auto& f : v.findings) {
+    os << "\n  " << f.rule_id << " " << to_string(f.effect) << " " << f.code << ": " << f.message;
+  }
+  return os;
+}
+
+}  // namespace kakehashi

@@ -1,0 +1,571 @@
+// Each core rule's given/when/then from ../shared/reference/consent_rules.md as its own test case,
+// tagged with the rule id; then the regime switch, ages, withdrawal and emergencies; and the
+// "done when" check: a complete consent is allowed and removing any one element blocks it with
+// the matching rule. The tests use the public toolkit in kakehashi/testing.hpp.
+#include <catch2/catch.hpp>
+#include <functional>
+#include <kakehashi/consent_rules.hpp>
+#include <kakehashi/error.hpp>
+#include <kakehashi/testing.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+using namespace kakehashi;
+namespace kt = kakehashi::testing;
+
+namespace {
+
+const consent_policy& standard() {
+  static const consent_policy p = consent_policy::standard();
+  return p;
+}
+
+consent_policy with_flags(const std::function<void(policy_flags&)>& edit) {
+  policy_flags f;
+  edit(f);
+  return consent_policy::standard(f);
+}
+
+// A consent captured under Decree 13, for evaluations in 2025.
+kt::consent_builder decree13_consent() {
+  return kt::valid_consent().captured_at("2025-11-20T09:00:00+07:00");
+}
+
+}  // namespace
+
+TEST_CASE("the complete default consent is allowed on the consent basis", "[consent_rules]") {
+  const consent_record c = kt::valid_consent();
+  const auto v = standard().evaluate(kt::referral_context().with(c));
+  CHECK(v.allowed());
+  CHECK(v.basis == legal_basis::consent);
+  CHECK(v.regime == vietnam_regime::law_91);
+  CHECK(v.findings.empty());
+}
+
+TEST_CASE("VN-01: a Decree 13 consent stays valid under Law 91", "[consent_rules][VN-01]") {
+  // Given a consent signed 10 Dec 2025 that met Decree 13, when evaluated on 5 Jan 2026.
+  const consent_record c = kt::valid_consent().captured_at("2025-12-10T09:00:00+07:00");
+  const auto v = standard().evaluate(kt::referral_context().at("2026-01-05T03:00:00Z").with(c));
+  CHECK(v.regime == vietnam_regime::law_91);
+  CHECK_FALSE(v.has_finding("VN-01"));
+  CHECK(v.allowed());
+  // A consent captured after the step it is used for is no consent for it.
+  const consent_record late = kt::valid_consent().captured_at("2026-03-02T09:00:00+07:00");
+  CHECK(kt::blocks(standard(), kt::referral_context().with(late), "VN-01",
+                   "VN_CONSENT_NOT_YET_GIVEN"));
+}
+
+TEST_CASE("VN-02: health data is sensitive, blood group alone is not under Decree 13",
+          "[consent_rules][VN-02]") {
+  CHECK(is_sensitive_payload({"diagnosis", "pathology"}, vietnam_regime::decree_13));
+  CHECK(is_sensitive_payload({"diagnosis"}, vietnam_regime::law_91));
+  CHECK_FALSE(is_sensitive_payload({"blood_group"}, vietnam_regime::decree_13));
+  CHECK(is_sensitive_payload({"blood_group"}, vietnam_regime::law_91));
+  CHECK_FALSE(is_sensitive_payload({"demographics"}, vietnam_regime::law_91));
+}
+
+TEST_CASE("VN-03: no consent and no emergency blocks health data", "[consent_rules][VN-03]") {
+  CHECK(kt::blocks(standard(), kt::referral_context().without_consent(), "VN-03",
+                   "VN_NO_CONSENT_HEALTH"));
+  const consent_record by_rep = kt::valid_consent().given_by({grantor_role::legal_representative});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(by_rep), "VN-03",
+                   "VN_CONSENT_NOT_BY_SUBJECT"));
+  const consent_record nobody = kt::valid_consent().given_by({});
+  CHECK(
+      kt::blocks(standard(), kt::referral_context().with(nobody), "VN-03", "VN_NO_CONSENT_HEALTH"));
+}
+
+TEST_CASE("VN-04: consent names the recipient under Decree 13, not necessarily under Law 91",
+          "[consent_rules][VN-04]") {
+  const consent_record no_recipient = decree13_consent().recipients({});
+  CHECK(kt::blocks(standard(), kt::referral_context().at("2025-12-01T00:00:00Z").with(no_recipient),
+                   "VN-04", "VN_CONSENT_UNINFORMED_RECIPIENT"));
+  const consent_record c2026 = kt::valid_consent().recipients({});
+  const auto v = standard().evaluate(kt::referral_context().with(c2026));
+  CHECK_FALSE(v.has_finding("VN-04"));
+  CHECK(v.blocked_by("MOU-01", "MOU_RECIPIENT_NOT_NAMED"));  // the MoU still asks for it
+  const consent_record no_rights = kt::valid_consent().rights_notice(false);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(no_rights), "VN-04",
+                   "VN_CONSENT_UNINFORMED_RIGHTS"));
+  const consent_record no_classes = kt::valid_consent().data_classes({});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(no_classes), "VN-04",
+                   "VN_CONSENT_UNINFORMED_PURPOSE"));
+}
+
+TEST_CASE("VN-05: under Decree 13 the patient is told the data is sensitive",
+          "[consent_rules][VN-05]") {
+  const consent_record c = decree13_consent().sensitive_notice(false);
+  CHECK(kt::blocks(standard(), kt::referral_context().at("2025-12-01T00:00:00Z").with(c), "VN-05",
+                   "VN_SENSITIVE_NOTICE_MISSING"));
+  CHECK_FALSE(standard().evaluate(kt::referral_context().with(c)).has_finding("VN-05"));
+}
+
+TEST_CASE("VN-06: consent is verifiable", "[consent_rules][VN-06]") {
+  const consent_record verbal = kt::valid_consent().method(expression_method::verbal).no_artifact();
+  CHECK(kt::blocks(standard(), kt::referral_context().with(verbal), "VN-06",
+                   "VN_CONSENT_NOT_VERIFIABLE"));
+  const consent_record recording = kt::valid_consent().method(expression_method::voice_recording);
+  CHECK(kt::allows(standard(), kt::referral_context().with(recording)));
+  const consent_record unsigned_form = kt::valid_consent().no_artifact();
+  CHECK(kt::blocks(standard(), kt::referral_context().with(unsigned_form), "VN-06"));
+}
+
+TEST_CASE("VN-07: silence or a pre-ticked box is not consent", "[consent_rules][VN-07]") {
+  const consent_record silent = kt::valid_consent().affirmative(false);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(silent), "VN-07",
+                   "VN_SILENCE_NOT_CONSENT"));
+  const consent_record ticked = kt::valid_consent().pre_ticked(true);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(ticked), "VN-07",
+                   "VN_SILENCE_NOT_CONSENT"));
+}
+
+TEST_CASE("VN-08: consent is per purpose, and only granted classes are sent",
+          "[consent_rules][VN-08]") {
+  const consent_record local_only = kt::valid_consent().purposes({"treatment"});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(local_only), "VN-08",
+                   "VN_PURPOSE_NOT_COVERED"));
+  const consent_record no_imaging = kt::valid_consent().excluding({"imaging"});
+  const auto v = standard().evaluate(kt::referral_context().with(no_imaging));
+  CHECK(v.allowed());
+  CHECK(v.filtered_classes() == std::vector<std::string>{"imaging"});
+  CHECK(kt::reports(standard(), kt::referral_context().with(no_imaging), "VN-08",
+                    rule_effect::filter, "VN_DATA_CLASS_NOT_COVERED"));
+  const consent_record nothing = kt::valid_consent().data_classes({"demographics"});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(nothing), "VN-08",
+                   "VN_DATA_CLASS_NOT_COVERED"));
+}
+
+TEST_CASE("VN-09: Law 91 Art. 26(2) asks for the patient's written request",
+          "[consent_rules][VN-09]") {
+  const consent_record c = kt::valid_consent().without_written_request();
+  CHECK(kt::blocks(standard(), kt::referral_context().with(c), "VN-09",
+                   "VN_ART26_2_WRITTEN_REQUEST_MISSING"));
+  CHECK(kt::reports(standard(), kt::referral_context().with(c), "VN-09",
+                    rule_effect::require_document));
+  const consent_record elsewhere = kt::valid_consent().written_request_for("other-hospital");
+  CHECK(kt::blocks(standard(), kt::referral_context().with(elsewhere), "VN-09"));
+  // Policy flag (U): the consent form itself counts as the written request.
+  CHECK(kt::allows(with_flags([](policy_flags& f) { f.vn_consent_form_is_written_request = true; }),
+                   kt::referral_context().with(c)));
+  // Not under Decree 13.
+  const consent_record d13 = decree13_consent().without_written_request();
+  CHECK_FALSE(standard()
+                  .evaluate(kt::referral_context().at("2025-12-01T00:00:00Z").with(d13))
+                  .has_finding("VN-09"));
+}
+
+TEST_CASE("VN-10: a data-transfer agreement with the recipient", "[consent_rules][VN-10]") {
+  const consent_record c = kt::valid_consent();
+  organisation_compliance none;
+  none.impact_assessment_filed_at = parse_instant("2026-01-05T00:00:00Z");
+  const auto ctx = kt::referral_context().compliance(none).with(c);
+  CHECK(kt::blocks(standard(), ctx, "VN-10", "VN_TRANSFER_AGREEMENT_MISSING"));
+  const auto warn_only =
+      with_flags([](policy_flags& f) { f.vn_transfer_agreement_warn_only = true; });
+  CHECK(kt::allows(warn_only, ctx));
+  CHECK(kt::reports(warn_only, ctx, "VN-10", rule_effect::warn, "VN_TRANSFER_AGREEMENT_MISSING"));
+}
+
+TEST_CASE("VN-11: the impact assessment within 60 days of the first transfer",
+          "[consent_rules][VN-11]") {
+  const consent_record c = kt::valid_consent().captured_at("2026-01-02T09:00:00+07:00");
+  organisation_compliance org;
+  org.transfer_agreement = true;
+  org.first_cross_border_transfer = parse_instant("2026-01-10T00:00:00Z");
+  const auto at = [&](const char* when) {
+    return kt::referral_context().compliance(org).at(when).with(c);
+  };
+  // Given the first transfer on 2026-01-10 and no filing: 2026-02-20 warns, 2026-03-20 blocks.
+  CHECK(kt::allows(standard(), at("2026-02-20T00:00:00Z")));
+  CHECK(kt::reports(standard(), at("2026-02-20T00:00:00Z"), "VN-11", rule_effect::warn,
+                    "VN_TIA_DUE"));
+  CHECK(kt::blocks(standard(), at("2026-03-20T00:00:00Z"), "VN-11", "VN_TIA_OVERDUE"));
+  // The boundary, parameterised by the policy's day count: day 60 itself is in time.
+  CHECK(kt::allows(standard(), at("2026-03-11T00:00:00Z")));
+  CHECK(kt::blocks(standard(), at("2026-03-11T00:00:01Z"), "VN-11", "VN_TIA_OVERDUE"));
+  const auto longer = with_flags([](policy_flags& f) { f.vn_impact_assessment_days = 61; });
+  CHECK(kt::allows(longer, at("2026-03-11T00:00:01Z")));
+}
+
+TEST_CASE("VN-15: a withdrawal blocks from when it is received, never before",
+          "[consent_rules][VN-15]") {
+  // A transfer on day 0, a withdrawal received on day 3, another transfer tried on day 4.
+  const consent_record c = kt::valid_consent().withdrawn_at("2026-03-04T00:00:00Z");
+  CHECK(kt::allows(standard(), kt::referral_context().at("2026-03-01T00:00:00Z").with(c)));
+  CHECK(kt::allows(standard(), kt::referral_context().at("2026-03-03T23:59:59Z").with(c)));
+  CHECK(kt::blocks(standard(), kt::referral_context().at("2026-03-04T00:00:00Z").with(c), "VN-15",
+                   "VN_CONSENT_WITHDRAWN"));
+  CHECK(kt::blocks(standard(), kt::referral_context().at("2026-03-05T00:00:00Z").with(c), "VN-15"));
+}
+
+TEST_CASE("VN-17: an emergency basis needs a justification", "[consent_rules][VN-17]") {
+  // An unconscious patient: no consent was given, an emergency basis is recorded.
+  const consent_record justified =
+      kt::valid_consent().status(consent_status::draft).given_by({}).emergency();
+  const auto v = standard().evaluate(kt::referral_context().with(justified));
+  CHECK(v.allowed());
+  CHECK(v.basis == legal_basis::emergency);
+  CHECK_THAT(v.basis_justification, Catch::Matchers::Contains("unconscious"));
+  const consent_record unjustified =
+      kt::valid_consent().status(consent_status::draft).given_by({}).emergency("");
+  CHECK(kt::blocks(standard(), kt::referral_context().with(unjustified), "VN-17",
+                   "VN_EMERGENCY_UNJUSTIFIED"));
+  const consent_record practicable =
+      kt::valid_consent().status(consent_status::draft).given_by({}).emergency("chest pain", false);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(practicable), "VN-17",
+                   "VN_EMERGENCY_CONSENT_PRACTICABLE"));
+}
+
+TEST_CASE("VN-16: a justified emergency is not stopped by an earlier withdrawal",
+          "[consent_rules][VN-17][VN-15]") {
+  const consent_record c = kt::valid_consent().withdrawn_at("2026-02-01T00:00:00Z").emergency();
+  const auto v = standard().evaluate(kt::referral_context().with(c));
+  CHECK(v.allowed());
+  CHECK(v.basis == legal_basis::emergency);
+}
+
+TEST_CASE("VN-18: children under Decree 13", "[consent_rules][VN-18]") {
+  const auto ctx = kt::referral_context().at("2025-12-01T00:00:00Z");
+  const consent_record nine =
+      decree13_consent().aged(9, "2025-12-01").given_by({grantor_role::parent});
+  CHECK(kt::blocks(standard(), ctx.with(nine), "VN-18", "VN_D13_CHILD_CONSENT_MISSING"));
+  const consent_record six =
+      decree13_consent().aged(6, "2025-12-01").given_by({grantor_role::parent});
+  CHECK(kt::allows(standard(), ctx.with(six)));
+  const consent_record unverified =
+      decree13_consent().aged(6, "2025-12-01").given_by({grantor_role::parent}).age_verified(false);
+  CHECK(kt::blocks(standard(), ctx.with(unverified), "VN-18", "VN_D13_AGE_UNVERIFIED"));
+  const consent_record nine_both =
+      decree13_consent()
+          .aged(9, "2025-12-01")
+          .given_by({grantor_role::parent, grantor_role::child_assent});
+  CHECK(kt::allows(standard(), ctx.with(nine_both)));
+}
+
+TEST_CASE("VN-19: children and persons without capacity under Law 91", "[consent_rules][VN-19]") {
+  const consent_record twelve =
+      kt::valid_consent().aged(12).given_by({grantor_role::legal_representative});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(twelve), "VN-19",
+                   "VN_L91_CHILD_ASSENT_MISSING"));
+  CHECK(kt::allows(with_flags([](policy_flags& f) { f.vn_child_assent_conservative = false; }),
+                   kt::referral_context().with(twelve)));
+  // The representative shows proof of authority.
+  const consent_record no_proof =
+      kt::valid_consent().aged(5).given_by({}).add_grantor(grantor_role::parent);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(no_proof), "VN-19",
+                   "VN_L91_REP_CONSENT_MISSING"));
+  const consent_record adult_ward =
+      kt::valid_consent().capacity(capacity_status::lost).given_by({grantor_role::guardian});
+  CHECK(kt::allows(standard(), kt::referral_context().with(adult_ward)));
+  const consent_record ward_alone = kt::valid_consent().capacity(capacity_status::lost);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(ward_alone), "VN-19",
+                   "VN_L91_REP_CONSENT_MISSING"));
+}
+
+TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold",
+          "[consent_rules][VN-18][VN-19][JP-08]") {
+  struct row {
+    const char* at;
+    int age;
+    std::vector<grantor_role> grantors;
+    const char* blocking_rule;  // nullptr: allowed
+  };
+  using g = grantor_role;
+  const std::vector<row> rows{
+      {"2025-12-01T00:00:00Z", 6, {g::parent}, nullptr},
+      {"2025-12-01T00:00:00Z", 7, {g::parent}, "VN-18"},
+      {"2025-12-01T00:00:00Z", 7, {g::parent, g::child_assent}, nullptr},
+      {"2025-12-01T00:00:00Z", 16, {g::parent}, nullptr},
+      {"2026-03-01T00:00:00Z", 6, {g::parent}, nullptr},
+      {"2026-03-01T00:00:00Z", 7, {g::parent}, "VN-19"},
+      {"2026-03-01T00:00:00Z", 7, {g::parent, g::child_assent}, nullptr},
+      {"2026-03-01T00:00:00Z", 16, {g::parent}, nullptr},
+      // The patient alone: a child under Vietnamese rules and under the Japanese threshold.
+      {"2026-03-01T00:00:00Z", 14, {g::patient}, "JP-08"},
+      {"2026-03-01T00:00:00Z", 16, {g::patient}, "JP-08"},  // no capacity assessment recorded
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.at, r.age, r.grantors.size());
+    const std::string day = std::string(r.at).substr(0, 10);
+    const consent_record c = kt::valid_consent()
+                                 .captured_at("2025-11-20T09:00:00+07:00")
+                                 .aged(r.age, day)
+                                 .given_by(r.grantors);
+    const auto ctx = kt::referral_context().at(r.at).with(c);
+    if (r.blocking_rule) {
+      CHECK(kt::blocks(standard(), ctx, r.blocking_rule));
+    } else {
+      CHECK(kt::allows(standard(), ctx));
+    }
+  }
+  const consent_record assessed =
+      kt::valid_consent().aged(16).given_by({g::patient}).capacity_assessed(true);
+  CHECK(kt::allows(standard(), kt::referral_context().with(assessed)));
+}
+
+TEST_CASE("the Vietnamese regime switches at midnight of 1 January 2026 in Vietnam",
+          "[consent_rules][VN-01][VN-05]") {
+  CHECK(vietnam_regime_at(parse_instant("2025-12-31T16:59:59Z")) == vietnam_regime::decree_13);
+  CHECK(vietnam_regime_at(parse_instant("2025-12-31T17:00:00Z")) == vietnam_regime::law_91);
+  CHECK(vietnam_regime_at(parse_instant("2026-01-01T00:00:00+07:00")) == vietnam_regime::law_91);
+  // The same consent without Decree 13's sensitive-data notice, one second apart.
+  const consent_record c =
+      kt::valid_consent().captured_at("2025-12-20T09:00:00+07:00").sensitive_notice(false);
+  CHECK(kt::blocks(standard(), kt::referral_context().at("2025-12-31T16:59:59Z").with(c), "VN-05"));
+  CHECK(kt::allows(standard(), kt::referral_context().at("2025-12-31T17:00:00Z").with(c)));
+}
+
+TEST_CASE("JP-02: the consent states the Japanese recipient's acquisition",
+          "[consent_rules][JP-02]") {
+  const consent_record c = kt::valid_consent().acquisition_notice(false);
+  CHECK(kt::allows(standard(), kt::referral_context().with(c)));
+  CHECK(kt::reports(standard(), kt::referral_context().with(c), "JP-02", rule_effect::warn,
+                    "JP_ACQ_CONSENT_SCOPE"));
+  CHECK(kt::blocks(with_flags([](policy_flags& f) { f.jp_strict_acquisition_consent = true; }),
+                   kt::referral_context().with(c), "JP-02", "JP_ACQ_CONSENT_SCOPE"));
+}
+
+TEST_CASE("JP-04: returning results to Vietnam needs consent to the foreign provision",
+          "[consent_rules][JP-04]") {
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  const consent_record without = kt::valid_consent().without_purpose(purpose::results_return);
+  CHECK(kt::blocks(standard(), back.with(without), "JP-04", "JP_ART28_CONSENT_MISSING"));
+  CHECK(kt::blocks(standard(), back.without_consent(), "JP-04", "JP_ART28_CONSENT_MISSING"));
+  const consent_record with = kt::valid_consent();
+  CHECK(kt::allows(standard(), back.with(with)));
+}
+
+TEST_CASE("JP-05: the Art. 28(2) information precedes consent to a foreign provision",
+          "[consent_rules][JP-05]") {
+  japan_foreign_provision_info info = kt::valid_consent().build().japan_art28_2.value();
+  info.country_system_info.clear();
+  const consent_record c = kt::valid_consent().japan_info(info);
+  CHECK(kt::blocks(standard(), kt::referral_context().flow(data_flow::results_return).with(c),
+                   "JP-05", "JP_ART28_2_INFO_MISSING"));
+  // The consent is invalid for the return already when the referral goes out.
+  CHECK(kt::blocks(standard(), kt::referral_context().with(c), "JP-05"));
+  // A stated reason replaces an item that cannot be given (PPC Rules Art. 17(3)-(4)).
+  info = kt::valid_consent().build().japan_art28_2.value();
+  info.recipient_measures_info.clear();
+  info.measures_unavailable_reason = "the recipient is chosen only after the first opinion";
+  const consent_record substitute = kt::valid_consent().japan_info(info);
+  CHECK(kt::allows(standard(), kt::referral_context().with(substitute)));
+}
+
+TEST_CASE("JP-08: a minor consents through a representative in Japan", "[consent_rules][JP-08]") {
+  const consent_record ten = kt::valid_consent().aged(10).given_by({grantor_role::patient});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(ten), "JP-08",
+                   "JP_MINOR_REP_CONSENT_MISSING"));
+  const consent_record fourteen = kt::valid_consent().aged(14).given_by({grantor_role::patient});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(fourteen), "JP-08"));
+  const auto lower = with_flags([](policy_flags& f) { f.jp_minor_threshold = 12; });
+  const consent_record assessed14 =
+      kt::valid_consent().aged(14).given_by({grantor_role::patient}).capacity_assessed(true);
+  CHECK_FALSE(lower.evaluate(kt::referral_context().with(assessed14)).has_finding("JP-08"));
+}
+
+TEST_CASE("JP-10: an emergency basis only when consent is difficult to obtain",
+          "[consent_rules][JP-10]") {
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  const consent_record unconscious =
+      kt::valid_consent().status(consent_status::draft).given_by({}).emergency();
+  const auto v = standard().evaluate(back.with(unconscious));
+  CHECK(v.allowed());
+  CHECK(v.basis == legal_basis::emergency);
+  const consent_record conscious = kt::valid_consent()
+                                       .status(consent_status::draft)
+                                       .given_by({})
+                                       .emergency("urgent results", false);
+  CHECK(kt::blocks(standard(), back.with(conscious), "JP-10", "JP_EMERGENCY_CONSENT_PRACTICABLE"));
+}
+
+TEST_CASE("STD-01: only an active consent is followed", "[consent_rules][STD-01]") {
+  for (auto s : {consent_status::draft, consent_status::proposed, consent_status::rejected,
+                 consent_status::entered_in_error}) {
+    CAPTURE(to_string(s));
+    const consent_record c = kt::valid_consent().status(s);
+    CHECK(
+        kt::blocks(standard(), kt::referral_context().with(c), "STD-01", "FHIR_STATUS_NOT_ACTIVE"));
+  }
+}
+
+TEST_CASE("STD-02: a revoked consent is inactive and blocks", "[consent_rules][STD-02]") {
+  const consent_record active = kt::valid_consent();
+  const consent_record revoked =
+      revoke(active, parse_instant("2026-02-01T00:00:00Z"), withdrawal_channel::electronic);
+  CHECK(revoked.status == consent_status::inactive);
+  REQUIRE(revoked.withdrawal.has_value());
+  CHECK(revoked.withdrawal->channel == withdrawal_channel::electronic);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(revoked), "STD-02", "FHIR_INACTIVE"));
+  CHECK_THROWS_WITH(
+      revoke(revoked, parse_instant("2026-02-02T00:00:00Z"), withdrawal_channel::written),
+      "[kakehashi.failed_precondition] consent C-TEST-1: was already withdrawn at "
+      "2026-02-01T00:00:00Z; a consent is withdrawn once; record a new consent to "
+      "share again");
+}
+
+TEST_CASE("STD-03: a treatment consent does not authorise sharing", "[consent_rules][STD-03]") {
+  const consent_record c = kt::valid_consent().scope(consent_scope::treatment);
+  CHECK(
+      kt::blocks(standard(), kt::referral_context().with(c), "STD-03", "FHIR_NO_PRIVACY_CONSENT"));
+}
+
+TEST_CASE("STD-04: the instant falls within the consent's period", "[consent_rules][STD-04]") {
+  const consent_record c = kt::valid_consent().valid_until("2026-03-31T23:59:59+07:00");
+  CHECK(kt::allows(standard(), kt::referral_context().at("2026-03-31T16:59:59Z").with(c)));
+  CHECK(kt::blocks(standard(), kt::referral_context().at("2026-04-01T00:00:00+07:00").with(c),
+                   "STD-04", "FHIR_PERIOD_EXPIRED"));
+  const consent_record later = kt::valid_consent().valid_from("2026-04-01T00:00:00Z");
+  CHECK(kt::blocks(standard(), kt::referral_context().with(later), "STD-04",
+                   "FHIR_PERIOD_NOT_STARTED"));
+}
+
+TEST_CASE("MOU-01: explicit, per-referral, bilingual consent", "[consent_rules][MOU-01]") {
+  CHECK(kt::blocks(standard(), kt::referral_context().without_consent(), "MOU-01",
+                   "MOU_CONSENT_REQUIRED"));
+  const consent_record vi_only = kt::valid_consent().languages({"vi"});
+  const auto v = standard().evaluate(kt::referral_context().with(vi_only));
+  CHECK(v.blocked_by("MOU-01", "MOU_CONSENT_NOT_BILINGUAL"));
+  CHECK_THAT(v.findings.at(0).message, Catch::Matchers::Contains("was given in vi and not in ja"));
+  const consent_record emergency =
+      kt::valid_consent().status(consent_status::draft).given_by({}).emergency();
+  CHECK(kt::blocks(with_flags([](policy_flags& f) { f.allow_emergency_basis = false; }),
+                   kt::referral_context().with(emergency), "MOU-01", "MOU_EMERGENCY_NOT_ACCEPTED"));
+}
+
+TEST_CASE(
+    "a complete consent for Bach Mai -> Shonan Kamakura in 2026 is allowed, and removing "
+    "any one required element blocks it with the matching rule",
+    "[consent_rules][done]") {
+  using edit = std::function<void(kt::consent_builder&)>;
+  struct row {
+    const char* element;
+    edit remove;
+    const char* rule;
+    const char* code;
+  };
+  const std::vector<row> rows{
+      {"the recipient", [](kt::consent_builder& b) { b.recipients({}); }, "MOU-01",
+       "MOU_RECIPIENT_NOT_NAMED"},
+      {"the cross-border purpose",
+       [](kt::consent_builder& b) { b.without_purpose(purpose::cross_border_referral); }, "VN-08",
+       "VN_PURPOSE_NOT_COVERED"},
+      {"the data classes", [](kt::consent_builder& b) { b.data_classes({}); }, "VN-04",
+       "VN_CONSENT_UNINFORMED_PURPOSE"},
+      {"the rights notice", [](kt::consent_builder& b) { b.rights_notice(false); }, "VN-04",
+       "VN_CONSENT_UNINFORMED_RIGHTS"},
+      {"the artifact hash", [](kt::consent_builder& b) { b.no_artifact(); }, "VN-06",
+       "VN_CONSENT_NOT_VERIFIABLE"},
+      {"the affirmative act", [](kt::consent_builder& b) { b.affirmative(false); }, "VN-07",
+       "VN_SILENCE_NOT_CONSENT"},
+      {"the written request", [](kt::consent_builder& b) { b.without_written_request(); }, "VN-09",
+       "VN_ART26_2_WRITTEN_REQUEST_MISSING"},
+      {"the Art. 28(2) information", [](kt::consent_builder& b) { b.without_japan_info(); },
+       "JP-05", "JP_ART28_2_INFO_MISSING"},
+      {"the Japanese language", [](kt::consent_builder& b) { b.languages({"vi"}); }, "MOU-01",
+       "MOU_CONSENT_NOT_BILINGUAL"},
+      {"the Vietnamese language", [](kt::consent_builder& b) { b.languages({"ja"}); }, "MOU-01",
+       "MOU_CONSENT_NOT_BILINGUAL"},
+      {"the patient as grantor", [](kt::consent_builder& b) { b.given_by({}); }, "VN-03",
+       "VN_NO_CONSENT_HEALTH"},
+      {"the active status", [](kt::consent_builder& b) { b.status(consent_status::proposed); },
+       "STD-01", "FHIR_STATUS_NOT_ACTIVE"},
+      {"the privacy scope", [](kt::consent_builder& b) { b.scope(consent_scope::treatment); },
+       "STD-03", "FHIR_NO_PRIVACY_CONSENT"},
+  };
+  const consent_record complete = kt::valid_consent();
+  REQUIRE(kt::allows(standard(), kt::referral_context().with(complete)));
+  for (const auto& r : rows) {
+    CAPTURE(r.element);
+    kt::consent_builder b = kt::valid_consent();
+    r.remove(b);
+    const consent_record c = b.build();
+    CHECK(kt::blocks(standard(), kt::referral_context().with(c), r.rule, r.code));
+  }
+}
+
+TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
+  consent_policy p = consent_policy::standard();
+  const std::size_t all = p.rules().size();
+  CHECK(all == 24);
+  p.remove("VN-09");
+  CHECK(p.rules().size() == all - 1);
+  const consent_record c = kt::valid_consent().without_written_request();
+  CHECK(kt::allows(p, kt::referral_context().with(c)));
+  p.remove_pack("japan");
+  CHECK(p.rules().size() == all - 1 - 5);
+  CHECK_THROWS_AS(p.remove("VN-09"), error);
+  CHECK_THROWS_WITH(p.remove_pack("japan"),
+                    Catch::Matchers::Contains("[kakehashi.not_found] rule pack japan"));
+  CHECK_THROWS_WITH(p.add(vietnam_rules().at(0)),
+                    "[kakehashi.already_exists] consent rule VN-01: the policy has it already; "
+                    "choose another id, or remove() the existing rule first");
+  CHECK_THROWS_WITH(
+      p.add({"bad id", "mine", "", "",
+             [](const consent_context&, const basis_info&, const policy_flags&, rule_report&) {}}),
+      Catch::Matchers::Contains("[kakehashi.invalid_argument] consent rule: rule id 'bad id'"));
+  CHECK_THROWS_WITH(p.add({"X-1", "mine", "", "", nullptr}),
+                    Catch::Matchers::Contains("has no evaluate function"));
+}
+
+TEST_CASE("a rule that throws blocks instead of letting the step through",
+          "[consent_rules][error]") {
+  consent_policy p;
+  p.add({"X-THROWS", "mine", "test", "throws",
+         [](const consent_context&, const basis_info&, const policy_flags&, rule_report&) {
+           throw std::runtime_error("boom");
+         }});
+  const consent_record c = kt::valid_consent();
+  CHECK(kt::blocks(p, kt::referral_context().with(c), "X-THROWS", "RULE_FAILED"));
+}
+
+TEST_CASE("an empty policy still needs a legal basis", "[consent_rules]") {
+  const consent_policy empty;
+  const auto v = empty.evaluate(kt::referral_context().without_consent());
+  CHECK_FALSE(v.allowed());
+  CHECK(v.has_finding("policy", "NO_LEGAL_BASIS"));
+  const consent_record c = kt::valid_consent();
+  CHECK(kt::allows(empty, kt::referral_context().with(c)));
+}
+
+TEST_CASE("a malformed context is an error, a 'no' never is", "[consent_rules][error]") {
+  const consent_record c = kt::valid_consent();
+  auto ctx = kt::referral_context().with(c);
+  ctx.destination_country = "Japan";
+  CHECK_THROWS_WITH(standard().evaluate(ctx),
+                    "[kakehashi.invalid_argument] context.destination_country: 'Japan' is not a "
+                    "country code; expected ISO 3166-1 alpha-2 in capitals, e.g. 'VN' or 'JP'");
+  ctx = kt::referral_context().with(c);
+  ctx.origin = hospital_id{"bach mai"};
+  CHECK_THROWS_AS(standard().evaluate(ctx), error);
+}
+
+TEST_CASE("no finding message contains the birth date", "[consent_rules]") {
+  const consent_record c = kt::valid_consent()
+                               .born(date::year{2013} / 7 / 14)
+                               .given_by({grantor_role::patient})
+                               .without_written_request();
+  const auto v = standard().evaluate(kt::referral_context().with(c));
+  REQUIRE_FALSE(v.allowed());
+  const std::string all = to_json(v);
+  CHECK(all.find("2013") == std::string::npos);
+  CHECK(all.find("07-14") == std::string::npos);
+  CHECK(all.find("aged 12") != std::string::npos);
+}
+
+TEST_CASE("the verdict serialises to JSON", "[consent_rules]") {
+  const consent_record c = kt::valid_consent().excluding({"imaging"}).acquisition_notice(false);
+  const auto j =
+      nlohmann::json::parse(to_json(standard().evaluate(kt::referral_context().with(c))));
+  CHECK(j["decision"] == "allow");
+  CHECK(j["basis"] == "consent");
+  CHECK(j["regime"] == "law_91");
+  REQUIRE(j["findings"].size() == 2);
+  CHECK(j["findings"][0]["rule"] == "VN-08");
+  CHECK(j["findings"][0]["effect"] == "filter");
+  CHECK(j["findings"][0]["filtered_classes"] == nlohmann::json::array({"imaging"}));
+  CHECK(j["findings"][1]["rule"] == "JP-02");
+  CHECK(j["findings"][1]["effect"] == "warn");
+  CHECK(j["findings"][1]["citation"] == "APPI Art. 20(2)");
+}

@@ -1,0 +1,120 @@
+// kakehashi consent check --consent FILE --from ID --to ID --at INSTANT
+//                         [--direction outbound|return] [--json] [--agreements FILE]
+//                         [--from-country CC --to-country CC] [--payload a,b,c]
+//                         [--transfer-agreement] [--tia-filed INSTANT] [--first-transfer INSTANT]
+#include <fmt/format.h>
+
+#include <iostream>
+#include <kakehashi/agreement.hpp>
+#include <kakehashi/consent_rules.hpp>
+#include <kakehashi/error.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+
+namespace kakehashi::tool {
+namespace {
+
+struct consent_options {
+  std::string consent;
+  std::string from;
+  std::string to;
+  std::string at;
+  std::string direction = "outbound";
+  std::string agreements;
+  std::string from_country;
+  std::string to_country;
+  std::vector<std::string> payload;
+  bool transfer_agreement = false;
+  std::string tia_filed;
+  std::string first_transfer;
+  bool json = false;
+};
+
+std::string country_of(const consent_options& o, const std::string& given, const std::string& id,
+                       const char* option) {
+  if (!given.empty()) return given;
+  if (o.agreements.empty()) {
+    throw error(errc::invalid_argument,
+                fmt::format("{}: the country of '{}' is unknown; pass {} or --agreements FILE",
+                            option, id, option));
+  }
+  const auto dir = agreement_directory::load_file(o.agreements);
+  return dir.hospital_at(option, hospital_id{id}).country;
+}
+
+void print_verdict(const consent_verdict& v, const consent_context& ctx) {
+  std::cout << fmt::format("Consent check: {} {} -> {} at {} ({} regime in Vietnam)\n",
+                           to_string(ctx.flow), ctx.origin.value(), ctx.destination.value(),
+                           to_iso8601(ctx.at), to_string(v.regime));
+  std::cout << fmt::format("Decision: {} (legal basis: {})\n", to_string(v.decision),
+                           to_string(v.basis));
+  if (v.findings.empty()) std::cout << "No findings.\n";
+  for (const auto& f : v.findings) {
+    std::cout << fmt::format("  {:<7} {:<16} {}\n          {}\n          source: {}\n", f.rule_id,
+                             to_string(f.effect), f.code, f.message,
+                             f.citation.empty() ? "-" : f.citation);
+  }
+}
+
+}  // namespace
+
+command add_consent_command(CLI::App& app) {
+  auto opt = std::make_shared<consent_options>();
+  CLI::App* consent = app.add_subcommand("consent", "Consent records and rules");
+  consent->require_subcommand(1);
+  CLI::App* check = consent->add_subcommand(
+      "check", "Evaluate a consent record against the standard consent policy");
+  check->add_option("--consent", opt->consent, "Consent JSON file (docs/consent.md)")->required();
+  check->add_option("--from", opt->from, "Referring hospital id, e.g. bach-mai")->required();
+  check->add_option("--to", opt->to, "Destination hospital id, e.g. shonan-kamakura")->required();
+  check->add_option("--at", opt->at, "Instant, RFC 3339 with offset")->required();
+  check->add_option("--direction", opt->direction, "outbound (the referral) or return (results)")
+      ->check(CLI::IsMember({"outbound", "return"}));
+  check->add_option("--agreements", opt->agreements, "Agreements file, to look up the countries");
+  check->add_option("--from-country", opt->from_country, "ISO 3166-1 alpha-2 of --from");
+  check->add_option("--to-country", opt->to_country, "ISO 3166-1 alpha-2 of --to");
+  check
+      ->add_option("--payload", opt->payload,
+                   "Data classes to send (default: diagnosis, imaging, "
+                   "pathology)")
+      ->delimiter(',');
+  check->add_flag("--transfer-agreement", opt->transfer_agreement,
+                  "A data-transfer agreement with the recipient is on file (VN-10)");
+  check->add_option("--tia-filed", opt->tia_filed, "When the impact assessment was filed (VN-11)");
+  check->add_option("--first-transfer", opt->first_transfer,
+                    "When the first cross-border transfer happened (VN-11)");
+  check->add_flag("--json", opt->json, "Print one JSON object instead of text");
+  return [opt] {
+    consent_context ctx;
+    ctx.origin = hospital_id{opt->from};
+    ctx.destination = hospital_id{opt->to};
+    ctx.at = parse_instant(opt->at, "--at");
+    ctx.flow = *parse_data_flow(opt->direction);
+    ctx.action = ctx.flow == data_flow::outbound ? "transfer" : "return of results";
+    ctx.origin_country = country_of(*opt, opt->from_country, opt->from, "--from-country");
+    ctx.destination_country = country_of(*opt, opt->to_country, opt->to, "--to-country");
+    if (!opt->payload.empty()) ctx.payload_classes = opt->payload;
+    ctx.compliance.transfer_agreement = opt->transfer_agreement;
+    if (!opt->tia_filed.empty()) {
+      ctx.compliance.impact_assessment_filed_at = parse_instant(opt->tia_filed, "--tia-filed");
+    }
+    if (!opt->first_transfer.empty()) {
+      ctx.compliance.first_cross_border_transfer =
+          parse_instant(opt->first_transfer, "--first-transfer");
+    }
+    const consent_record record = load_consent_file(opt->consent);
+    ctx.consent = &record;
+    const consent_verdict v = consent_policy::standard().evaluate(ctx);
+    if (opt->json) {
+      std::cout << to_json(v, 2) << '\n';
+    } else {
+      print_verdict(v, ctx);
+    }
+    return exit_ok;
+  };
+}
+
+}  // namespace kakehashi::tool
