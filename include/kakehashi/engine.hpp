@@ -1,0 +1,174 @@
+#pragma once
+// The durable referral engine: one object over one SQLite file (created on first use) that runs
+// each referral's state machine, checks eligibility and consent at the right steps, and records
+// every step in a tamper-evident, hash-chained audit log in the same transaction.
+//
+// Every command is one BEGIN IMMEDIATE transaction (WAL, busy timeout): the referral row (with a
+// version), the audit row and the idempotency record commit together or not at all. A refused
+// command changes nothing about the referral and is audited as a refused attempt. A command
+// repeated with the same idempotency key returns the first result and writes nothing.
+//
+// Patients appear only by pseudonymous id. A consent record holds a birth date, so the engine
+// never stores a consent: it keeps the consent's id and SHA-256 digest, and `transfer` is given
+// the consent again and checks that it is the one recorded.
+//
+// Thread safety: an engine serialises its own calls (an internal mutex); several engines, in
+// threads or processes, may share one file.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kakehashi/agreement.hpp"
+#include "kakehashi/consent.hpp"
+#include "kakehashi/consent_rules.hpp"
+#include "kakehashi/eligibility.hpp"
+#include "kakehashi/referral.hpp"
+
+namespace kakehashi {
+
+/// How hard a commit is pushed to disk.
+enum class durability {
+  full,    ///< synchronous=FULL: a commit survives power loss (the default)
+  normal,  ///< synchronous=NORMAL: survives an application crash, may lose the last commits on
+           ///< power loss
+};
+
+struct engine_options {
+  durability sync = durability::full;
+  int busy_timeout_ms = 5000;
+  /// A key kept outside the database. When set, every audit row carries an HMAC-SHA256 of its
+  /// hash, so that a forged appended row is detected by verify() with the same key.
+  std::optional<std::string> audit_key;
+  /// Organisation-level compliance per sending hospital (VN-10, VN-11). When a hospital's
+  /// first_cross_border_transfer is unset, the engine uses the first transfer it has recorded.
+  std::map<hospital_id, organisation_compliance> compliance;
+  /// The data classes a referral sends, for consent evaluation.
+  std::vector<std::string> payload_classes{"diagnosis", "imaging", "pathology"};
+};
+
+/// FHIR AuditEvent.outcome codes.
+enum class audit_outcome : int {
+  success = 0,
+  minor_failure = 4,    ///< refused: the request was wrong (state, rights, input)
+  serious_failure = 8,  ///< refused by a rule: not eligible, consent blocked
+  major_failure = 12,
+};
+
+/// One row of the audit log.
+struct audit_entry {
+  std::int64_t seq = 0;
+  referral_id referral;
+  instant recorded_at;  ///< the command's instant (UTC)
+  actor by;
+  std::string command;       ///< "propose", "record_consent", "accept", ..., "expire"
+  std::string state_before;  ///< "" before propose; "closed:declined" for a closed referral
+  std::string state_after;
+  audit_outcome outcome = audit_outcome::success;
+  std::string reason_code;  ///< close reason, refusal code (errc), or ""
+  std::string details;      ///< JSON: eligibility, consent findings' rule ids, agreement id...
+  std::string idempotency_key;
+  std::string prev_hash;  ///< hex SHA-256
+  std::string hash;       ///< hex SHA-256 over a length-prefixed encoding of the row
+};
+
+/// What verify() found.
+struct [[nodiscard]] verify_result {
+  bool intact = true;
+  std::int64_t rows = 0;
+  std::int64_t referrals = 0;
+  std::string head_hash;
+  std::optional<std::int64_t> first_bad_seq;  ///< the first row where something disagrees
+  std::string problem;                        ///< what disagrees, or "" when intact
+};
+
+/// An anchor of the audit log kept outside the database.
+struct checkpoint {
+  std::int64_t seq = 0;
+  std::string head_hash;
+  instant at;
+  bool rows_keyed = false;  ///< the log's rows carry MACs (the engine had an audit key)
+  std::string mac;          ///< hex HMAC-SHA256 over (seq, head_hash, at, rows_keyed) with the key
+};
+/// "{"seq":..,"head":..,"at":..,"mac":..}" and back; parse throws invalid_argument naming the
+/// field.
+std::string to_json(const checkpoint& c);
+checkpoint parse_checkpoint(std::string_view json_text);
+
+class engine {
+ public:
+  /// Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one).
+  /// Throws kakehashi::error{errc::invalid_argument} if the file is an SQLite database that is not
+  /// a kakehashi one, {errc::failed_precondition} if its schema is newer than this library, and
+  /// {errc::storage} if it cannot be opened; in each case the file is left untouched.
+  static engine open(const std::string& path, agreement_directory agreements, consent_policy policy,
+                     engine_options options = {});
+
+  engine(engine&&) noexcept;
+  engine& operator=(engine&&) noexcept;
+  ~engine();
+
+  // Commands. Each returns the referral as it now stands, or throws kakehashi::error and changes
+  // nothing but the audit row of the refusal:
+  //   invalid_argument, permission_denied, failed_precondition (as referral::apply), not_found
+  //   (unknown referral), already_exists (a new referral id that is taken, or an idempotency key
+  //   used for another command), not_eligible, consent_blocked, storage, outcome_unknown.
+
+  /// Opens a referral if the destination is eligible under an agreement at p.at.
+  referral_snapshot propose(const proposal& p, const std::string& idempotency_key);
+  /// Records the consent the referral relies on, if the consent policy allows it now.
+  referral_snapshot record_consent(const referral_id& id, const consent_record& consent,
+                                   const actor& by, instant at, const std::string& idempotency_key);
+  /// The patient arrived: allowed only if `consent` is the one recorded (same id and digest) and
+  /// the consent policy allows the transfer now.
+  referral_snapshot transfer(const referral_id& id, const consent_record& consent, const actor& by,
+                             instant at, const std::string& idempotency_key);
+  /// accept, decline, cancel, withdraw_consent, complete, expire. (record_consent and transfer
+  /// need the consent: use the functions above.)
+  referral_snapshot apply(const referral_id& id, const event::any& e,
+                          const std::string& idempotency_key);
+  /// Expires every referral in proposed or consent_recorded whose destination did not answer
+  /// within its agreement's response deadline. Returns the referrals it expired.
+  std::vector<referral_snapshot> expire_overdue(const actor& system, instant at);
+
+  /// Runs `body` in one transaction: the commands it issues commit together. A command that
+  /// throws inside is undone (its refusal row stays); if `body` throws, everything is rolled back.
+  void batch(const std::function<void()>& body);
+
+  // Queries
+  std::optional<referral_snapshot> find(const referral_id& id) const;
+  /// Throws kakehashi::error{errc::not_found} for an unknown id.
+  referral_snapshot get(const referral_id& id) const;
+  std::vector<audit_entry> history(const referral_id& id) const;
+  std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
+  std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
+  /// Open referrals past their agreement's response deadline at `at`.
+  std::vector<referral_snapshot> overdue(instant at) const;
+  std::int64_t audit_rows() const;
+
+  /// Recomputes the chain, replays the audit log and compares the result with every stored
+  /// referral. With a checkpoint, also checks the log against it. With a key, checks the
+  /// checkpoint's MAC, and the rows' MACs when the log is keyed: as the checkpoint says, or,
+  /// without one, when the first row carries a MAC. (Without a checkpoint, an attacker who strips
+  /// every MAC makes a keyed log look unkeyed: keep checkpoints outside the database.)
+  verify_result verify(const std::optional<checkpoint>& anchor = std::nullopt,
+                       const std::optional<std::string>& key = std::nullopt) const;
+  /// An HMAC'd anchor of the current head. Throws {errc::failed_precondition} on an empty log.
+  checkpoint make_checkpoint(const std::string& key, instant at) const;
+
+ private:
+  struct impl;
+  explicit engine(std::unique_ptr<impl> p) noexcept;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Verifies a database file without opening an engine on it (read-only). Throws like open().
+verify_result verify_database(const std::string& path,
+                              const std::optional<checkpoint>& anchor = std::nullopt,
+                              const std::optional<std::string>& key = std::nullopt);
+
+}  // namespace kakehashi

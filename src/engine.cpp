@@ -1,0 +1,1214 @@
+#include "kakehashi/engine.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+#include <date/tz.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "audit_crypto.hpp"
+#include "fail.hpp"
+#include "kakehashi/eligibility.hpp"
+
+namespace kakehashi {
+namespace {
+
+using nlohmann::json;
+
+constexpr int application_id = 0x4b4b4831;  // "KKH1": marks a kakehashi database
+constexpr int schema_version = 1;
+constexpr std::string_view chain_tag = "kakehashi.audit/1";
+const std::string genesis_hash(64, '0');
+
+// clang-format off
+// Schema version 1. Migrations append to this list; never edit a step once released.
+const std::vector<std::vector<const char*>> migrations{{
+  "CREATE TABLE referral ("
+  "  id TEXT PRIMARY KEY, origin TEXT NOT NULL, destination TEXT NOT NULL,"
+  "  specialty TEXT NOT NULL, patient TEXT NOT NULL, agreement TEXT NOT NULL,"
+  "  state TEXT NOT NULL, close_reason TEXT, consent_withdrawn INTEGER NOT NULL,"
+  "  consent_ref TEXT NOT NULL, consent_digest TEXT NOT NULL,"
+  "  proposed_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)",
+  "CREATE INDEX referral_state ON referral(state)",
+  "CREATE INDEX referral_destination ON referral(destination, specialty)",
+  "CREATE TABLE audit ("
+  "  seq INTEGER PRIMARY KEY, referral_id TEXT NOT NULL, recorded_at TEXT NOT NULL,"
+  "  actor_org TEXT NOT NULL, actor_role TEXT NOT NULL, actor_user TEXT NOT NULL,"
+  "  command TEXT NOT NULL, state_before TEXT NOT NULL, state_after TEXT NOT NULL,"
+  "  outcome INTEGER NOT NULL, reason_code TEXT NOT NULL, details TEXT NOT NULL,"
+  "  idempotency_key TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT)",
+  "CREATE INDEX audit_referral ON audit(referral_id, seq)",
+  "CREATE TABLE idempotency ("
+  "  key TEXT PRIMARY KEY, referral_id TEXT NOT NULL, command TEXT NOT NULL,"
+  "  outcome INTEGER NOT NULL, error_code INTEGER, error_message TEXT, result TEXT)",
+}};
+// clang-format on
+
+std::int64_t to_seconds(instant at) { return at.time_since_epoch().count(); }
+instant from_seconds(std::int64_t s) { return instant{std::chrono::seconds{s}}; }
+
+std::string state_text(const referral_snapshot& s) {
+  std::string out(to_string(s.state));
+  if (s.reason) out += ":" + std::string(to_string(*s.reason));
+  return out;
+}
+
+[[noreturn]] void storage_failed(const SQLite::Exception& e, std::string_view doing) {
+  detail::fail(errc::storage, "database", fmt::format("{} failed: {}", doing, e.what()),
+               "nothing was applied; check the disk and retry the command");
+}
+
+bool is_io_error(int extended) { return (extended & 0xff) == SQLITE_IOERR; }
+
+// Idempotency keys: 1 to 256 characters of the id alphabet (UUIDs, "expire:R-1:3", ...).
+void check_key(const std::string& key) {
+  const bool ok = !key.empty() && key.size() <= 256 && is_valid_id(key.substr(0, 1)) &&
+                  std::all_of(key.begin(), key.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                           c == ':' || c == '-';
+                  });
+  if (!ok) {
+    detail::fail(errc::invalid_argument, "idempotency_key",
+                 fmt::format("'{}' is not a valid key", detail::printable(key)),
+                 "expected 1 to 256 characters from [A-Za-z0-9._:-], e.g. a UUID; nothing was "
+                 "written");
+  }
+}
+
+// The audit row as stored and hashed.
+struct row {
+  std::int64_t seq = 0;
+  std::string referral_id, recorded_at, actor_org, actor_role, actor_user, command;
+  std::string state_before, state_after;
+  int outcome = 0;
+  std::string reason_code, details, idempotency_key, prev_hash, hash, mac;
+
+  std::string encoding() const {
+    const std::string seq_text = std::to_string(seq);
+    const std::string outcome_text = std::to_string(outcome);
+    std::string out;
+    for (const std::string_view f :
+         {chain_tag, std::string_view(seq_text), std::string_view(referral_id),
+          std::string_view(recorded_at), std::string_view(actor_org), std::string_view(actor_role),
+          std::string_view(actor_user), std::string_view(command), std::string_view(state_before),
+          std::string_view(state_after), std::string_view(outcome_text),
+          std::string_view(reason_code), std::string_view(details),
+          std::string_view(idempotency_key), std::string_view(prev_hash)}) {
+      detail::append_field(out, f);
+    }
+    return out;
+  }
+};
+
+row read_row(SQLite::Statement& q) {
+  row r;
+  r.seq = q.getColumn(0).getInt64();
+  r.referral_id = q.getColumn(1).getString();
+  r.recorded_at = q.getColumn(2).getString();
+  r.actor_org = q.getColumn(3).getString();
+  r.actor_role = q.getColumn(4).getString();
+  r.actor_user = q.getColumn(5).getString();
+  r.command = q.getColumn(6).getString();
+  r.state_before = q.getColumn(7).getString();
+  r.state_after = q.getColumn(8).getString();
+  r.outcome = q.getColumn(9).getInt();
+  r.reason_code = q.getColumn(10).getString();
+  r.details = q.getColumn(11).getString();
+  r.idempotency_key = q.getColumn(12).getString();
+  r.prev_hash = q.getColumn(13).getString();
+  r.hash = q.getColumn(14).getString();
+  r.mac = q.getColumn(15).isNull() ? std::string() : q.getColumn(15).getString();
+  return r;
+}
+
+constexpr const char* select_audit =
+    "SELECT seq, referral_id, recorded_at, actor_org, actor_role, actor_user, command, "
+    "state_before, state_after, outcome, reason_code, details, idempotency_key, prev_hash, hash, "
+    "mac FROM audit";
+
+constexpr const char* select_referral =
+    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
+    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version FROM "
+    "referral";
+
+struct stored_referral {
+  referral_snapshot snap;
+  agreement_id agreement;
+  std::string consent_digest;
+};
+
+// Rows come from a file that may have been edited: every value is checked by restore().
+stored_referral read_referral(SQLite::Statement& q) {
+  stored_referral s;
+  s.snap.id = referral_id{q.getColumn(0).getString()};
+  s.snap.origin = hospital_id{q.getColumn(1).getString()};
+  s.snap.destination = hospital_id{q.getColumn(2).getString()};
+  s.snap.specialty = specialty_code{q.getColumn(3).getString()};
+  s.snap.patient = patient_ref{q.getColumn(4).getString()};
+  s.agreement = agreement_id{q.getColumn(5).getString()};
+  const auto state = parse_referral_state(q.getColumn(6).getString());
+  if (!state) {
+    detail::fail(
+        errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
+        fmt::format("stored state '{}' is unknown", detail::printable(q.getColumn(6).getString())),
+        "the database was damaged or edited; run verify");
+  }
+  s.snap.state = *state;
+  if (!q.getColumn(7).isNull()) {
+    s.snap.reason = parse_close_reason(q.getColumn(7).getString());
+    if (!s.snap.reason) {
+      detail::fail(errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
+                   "stored close reason is unknown", "the database was damaged or edited");
+    }
+  }
+  s.snap.consent_withdrawn = q.getColumn(8).getInt() != 0;
+  s.snap.consent = consent_ref{q.getColumn(9).getString()};
+  s.consent_digest = q.getColumn(10).getString();
+  s.snap.proposed_at = from_seconds(q.getColumn(11).getInt64());
+  s.snap.updated_at = from_seconds(q.getColumn(12).getInt64());
+  s.snap.version = static_cast<std::uint64_t>(q.getColumn(13).getInt64());
+  return s;
+}
+
+json snapshot_json(const referral_snapshot& s) {
+  return {{"id", s.id.value()},
+          {"origin", s.origin.value()},
+          {"destination", s.destination.value()},
+          {"specialty", s.specialty.value()},
+          {"patient", s.patient.value()},
+          {"state", std::string(to_string(s.state))},
+          {"reason", s.reason ? json(std::string(to_string(*s.reason))) : json(nullptr)},
+          {"consent_withdrawn", s.consent_withdrawn},
+          {"consent", s.consent.value()},
+          {"proposed_at", to_seconds(s.proposed_at)},
+          {"updated_at", to_seconds(s.updated_at)},
+          {"version", s.version}};
+}
+
+referral_snapshot snapshot_from_json(const json& j) {
+  referral_snapshot s;
+  s.id = referral_id{j.at("id").get<std::string>()};
+  s.origin = hospital_id{j.at("origin").get<std::string>()};
+  s.destination = hospital_id{j.at("destination").get<std::string>()};
+  s.specialty = specialty_code{j.at("specialty").get<std::string>()};
+  s.patient = patient_ref{j.at("patient").get<std::string>()};
+  s.state = parse_referral_state(j.at("state").get<std::string>()).value();
+  if (!j.at("reason").is_null()) s.reason = parse_close_reason(j.at("reason").get<std::string>());
+  s.consent_withdrawn = j.at("consent_withdrawn").get<bool>();
+  s.consent = consent_ref{j.at("consent").get<std::string>()};
+  s.proposed_at = from_seconds(j.at("proposed_at").get<std::int64_t>());
+  s.updated_at = from_seconds(j.at("updated_at").get<std::int64_t>());
+  s.version = j.at("version").get<std::uint64_t>();
+  return s;
+}
+
+// The digest that identifies a consent record without storing it: SHA-256 over its fields.
+std::string checkpoint_mac(const std::string& key, const checkpoint& c) {
+  return detail::hmac_sha256_hex(
+      key, fmt::format("{}|{}|{}|{}", c.seq, c.head_hash, to_iso8601(c.at), c.rows_keyed ? 1 : 0));
+}
+
+std::string consent_digest(const consent_record& c) {
+  json j = {{"id", c.id.value()},
+            {"patient", c.patient.value()},
+            {"controller", c.controller.value()},
+            {"status", std::string(to_string(c.status))},
+            {"scope", std::string(to_string(c.scope))},
+            {"captured_at", to_seconds(c.captured_at)},
+            {"birth_date", c.birth_date ? date::format("%F", *c.birth_date) : std::string()},
+            {"age_verified", c.age_verified},
+            {"capacity", std::string(to_string(c.capacity))},
+            {"purposes", c.purposes},
+            {"data_classes", c.data_classes},
+            {"excluded_classes", c.excluded_classes},
+            {"method", std::string(to_string(c.method))},
+            {"artifact", c.artifact_sha256},
+            {"languages", c.languages},
+            {"withdrawn", c.withdrawal ? to_seconds(c.withdrawal->received_at) : -1}};
+  json grantors = json::array();
+  for (const auto& g : c.grantors) {
+    grantors.push_back({std::string(to_string(g.role)), g.person, g.authority_evidence});
+  }
+  j["grantors"] = grantors;
+  json recipients = json::array();
+  for (const auto& r : c.recipients) recipients.push_back({r.organisation.value(), r.country});
+  j["recipients"] = recipients;
+  return detail::sha256_hex(j.dump());
+}
+
+// The local calendar month of `at` in `zone`, as (year, month).
+std::pair<int, unsigned> local_month(instant at, const std::string& zone) {
+  date::year_month_day d{date::floor<date::days>(date::make_zoned(zone, at).get_local_time())};
+  return {static_cast<int>(d.year()), static_cast<unsigned>(d.month())};
+}
+
+void harden(SQLite::Database& db) {
+  sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+}
+
+// Refuses a file that is not ours or is newer; creates or migrates our own.
+void check_schema(SQLite::Database& db, const std::string& path, bool may_write) {
+  const int app = db.execAndGet("PRAGMA application_id").getInt();
+  const int version = db.execAndGet("PRAGMA user_version").getInt();
+  const int tables =
+      db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type='table'").getInt();
+  const std::string subject = detail::printable(path, 200);
+  if (app != application_id && (tables > 0 || version != 0)) {
+    detail::fail(errc::invalid_argument, subject,
+                 "is an SQLite database but not a kakehashi one (no kakehashi application id)",
+                 "open a kakehashi database, or a new file name to create one");
+  }
+  if (version > schema_version) {
+    detail::fail(
+        errc::failed_precondition, subject,
+        fmt::format("has schema version {}, newer than this library's {}", version, schema_version),
+        "upgrade kakehashi to open it; the file was left untouched");
+  }
+  if (version == schema_version) return;
+  if (!may_write) {
+    detail::fail(errc::invalid_argument, subject, "is not an initialised kakehashi database",
+                 "open it with an engine first");
+  }
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (int v = version; v < schema_version; ++v) {
+      for (const char* sql : migrations[static_cast<std::size_t>(v)]) db.exec(sql);
+    }
+    db.exec(fmt::format("PRAGMA application_id = {}", application_id));
+    db.exec(fmt::format("PRAGMA user_version = {}", schema_version));
+    db.exec("COMMIT");
+  } catch (...) {
+    db.tryExec("ROLLBACK");
+    throw;
+  }
+}
+
+}  // namespace
+
+std::string to_json(const checkpoint& c) {
+  return json{{"seq", c.seq},
+              {"head", c.head_hash},
+              {"at", to_iso8601(c.at)},
+              {"rows_keyed", c.rows_keyed},
+              {"mac", c.mac}}
+      .dump();
+}
+
+checkpoint parse_checkpoint(std::string_view text) {
+  std::vector<load_problem> problems;
+  checkpoint c;
+  try {
+    const json j = json::parse(text);
+    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_integer() ||
+        !j.contains("head") || !j["head"].is_string() || !j.contains("at") ||
+        !j["at"].is_string() || !j.contains("mac") || !j["mac"].is_string() ||
+        !j.contains("rows_keyed") || !j["rows_keyed"].is_boolean()) {
+      detail::fail(errc::invalid_argument, "checkpoint",
+                   "expected an object with seq (integer), head, at, mac (strings) and "
+                   "rows_keyed (boolean)",
+                   "use the output of 'kakehashi audit checkpoint'");
+    }
+    c.seq = j["seq"].get<std::int64_t>();
+    c.head_hash = j["head"].get<std::string>();
+    c.at = parse_instant(j["at"].get<std::string>(), "checkpoint.at");
+    c.mac = j["mac"].get<std::string>();
+    c.rows_keyed = j["rows_keyed"].get<bool>();
+  } catch (const json::exception&) {
+    detail::fail(errc::invalid_argument, "checkpoint", "is not valid JSON",
+                 "use the output of 'kakehashi audit checkpoint'");
+  }
+  return c;
+}
+
+// =============================================================================================
+
+struct engine::impl {
+  mutable std::recursive_mutex mutex;
+  SQLite::Database db;
+  agreement_directory agreements;
+  consent_policy policy;
+  engine_options options;
+  int batch_depth = 0;
+
+  impl(const std::string& path, int flags, agreement_directory a, consent_policy p,
+       engine_options o)
+      : db(path, flags, o.busy_timeout_ms),
+        agreements(std::move(a)),
+        policy(std::move(p)),
+        options(std::move(o)) {}
+
+  // ---- reading ----------------------------------------------------------------------------
+
+  std::optional<stored_referral> load(const referral_id& id) const {
+    SQLite::Statement q(db, std::string(select_referral) + " WHERE id = ?");
+    q.bind(1, id.value());
+    if (!q.executeStep()) return std::nullopt;
+    return read_referral(q);
+  }
+
+  std::vector<stored_referral> load_where(const std::string& where,
+                                          const std::vector<std::string>& args) const {
+    SQLite::Statement q(db, std::string(select_referral) + where + " ORDER BY id");
+    for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
+    std::vector<stored_referral> out;
+    while (q.executeStep()) out.push_back(read_referral(q));
+    return out;
+  }
+
+  std::pair<std::int64_t, std::string> head() const {
+    SQLite::Statement q(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (!q.executeStep()) return {0, genesis_hash};
+    return {q.getColumn(0).getInt64(), q.getColumn(1).getString()};
+  }
+
+  // ---- writing ----------------------------------------------------------------------------
+
+  void append_audit(row r) {
+    const auto [last, prev] = head();
+    r.seq = last + 1;
+    r.prev_hash = prev;
+    r.hash = detail::sha256_hex(r.encoding());
+    if (options.audit_key) r.mac = detail::hmac_sha256_hex(*options.audit_key, r.hash);
+    SQLite::Statement ins(
+        db,
+        "INSERT INTO audit (seq, referral_id, recorded_at, actor_org, actor_role, "
+        "actor_user, command, state_before, state_after, outcome, reason_code, "
+        "details, idempotency_key, prev_hash, hash, mac) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins.bind(1, r.seq);
+    ins.bind(2, r.referral_id);
+    ins.bind(3, r.recorded_at);
+    ins.bind(4, r.actor_org);
+    ins.bind(5, r.actor_role);
+    ins.bind(6, r.actor_user);
+    ins.bind(7, r.command);
+    ins.bind(8, r.state_before);
+    ins.bind(9, r.state_after);
+    ins.bind(10, r.outcome);
+    ins.bind(11, r.reason_code);
+    ins.bind(12, r.details);
+    ins.bind(13, r.idempotency_key);
+    ins.bind(14, r.prev_hash);
+    ins.bind(15, r.hash);
+    if (r.mac.empty()) {
+      ins.bind(16);
+    } else {
+      ins.bind(16, r.mac);
+    }
+    ins.exec();
+  }
+
+  void save(const referral_snapshot& s, const agreement_id& agreement, const std::string& digest,
+            std::uint64_t expected_version) {
+    if (s.version == 1) {
+      SQLite::Statement ins(db,
+                            "INSERT INTO referral (id, origin, destination, specialty, patient, "
+                            "agreement, state, close_reason, consent_withdrawn, consent_ref, "
+                            "consent_digest, proposed_at, updated_at, version) VALUES "
+                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      bind_referral(ins, s, agreement, digest);
+      ins.exec();
+      return;
+    }
+    SQLite::Statement up(db,
+                         "UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
+                         "consent_ref = ?, consent_digest = ?, updated_at = ?, version = ? "
+                         "WHERE id = ? AND version = ?");
+    up.bind(1, std::string(to_string(s.state)));
+    if (s.reason) {
+      up.bind(2, std::string(to_string(*s.reason)));
+    } else {
+      up.bind(2);
+    }
+    up.bind(3, s.consent_withdrawn ? 1 : 0);
+    up.bind(4, s.consent.value());
+    up.bind(5, digest);
+    up.bind(6, to_seconds(s.updated_at));
+    up.bind(7, static_cast<std::int64_t>(s.version));
+    up.bind(8, s.id.value());
+    up.bind(9, static_cast<std::int64_t>(expected_version));
+    if (up.exec() != 1) {
+      // Impossible under BEGIN IMMEDIATE unless the row changed behind the engine's back.
+      detail::fail(errc::storage, "referral " + s.id.value(),
+                   fmt::format("version {} changed during the command", expected_version),
+                   "retry the command");
+    }
+  }
+
+  static void bind_referral(SQLite::Statement& q, const referral_snapshot& s,
+                            const agreement_id& agreement, const std::string& digest) {
+    q.bind(1, s.id.value());
+    q.bind(2, s.origin.value());
+    q.bind(3, s.destination.value());
+    q.bind(4, s.specialty.value());
+    q.bind(5, s.patient.value());
+    q.bind(6, agreement.value());
+    q.bind(7, std::string(to_string(s.state)));
+    if (s.reason) {
+      q.bind(8, std::string(to_string(*s.reason)));
+    } else {
+      q.bind(8);
+    }
+    q.bind(9, s.consent_withdrawn ? 1 : 0);
+    q.bind(10, s.consent.value());
+    q.bind(11, digest);
+    q.bind(12, to_seconds(s.proposed_at));
+    q.bind(13, to_seconds(s.updated_at));
+    q.bind(14, static_cast<std::int64_t>(s.version));
+  }
+
+  void remember(const std::string& key, const std::string& referral, const std::string& command,
+                int outcome_code, const error* refusal, const referral_snapshot* result) {
+    SQLite::Statement ins(
+        db,
+        "INSERT INTO idempotency (key, referral_id, command, outcome, error_code, "
+        "error_message, result) VALUES (?,?,?,?,?,?,?)");
+    ins.bind(1, key);
+    ins.bind(2, referral);
+    ins.bind(3, command);
+    ins.bind(4, outcome_code);
+    if (refusal) {
+      ins.bind(5, static_cast<int>(refusal->code()));
+      ins.bind(6, std::string(refusal->what()));
+    } else {
+      ins.bind(5);
+      ins.bind(6);
+    }
+    if (result) {
+      ins.bind(7, snapshot_json(*result).dump());
+    } else {
+      ins.bind(7);
+    }
+    ins.exec();
+  }
+
+  // ---- transactions -----------------------------------------------------------------------
+
+  void begin() {
+    if (batch_depth > 0) {
+      db.exec("SAVEPOINT command");
+    } else {
+      db.exec("BEGIN IMMEDIATE");
+    }
+  }
+  void rollback() noexcept {
+    if (batch_depth > 0) {
+      db.tryExec("ROLLBACK TO command");
+      db.tryExec("RELEASE command");
+    } else {
+      db.tryExec("ROLLBACK");
+    }
+  }
+  void commit() {
+    if (batch_depth > 0) {
+      db.exec("RELEASE command");
+      return;
+    }
+    try {
+      db.exec("COMMIT");
+    } catch (const SQLite::Exception& e) {
+      db.tryExec("ROLLBACK");
+      if (is_io_error(e.getExtendedErrorCode())) {
+        detail::fail(errc::outcome_unknown, "database",
+                     fmt::format("the commit failed with an I/O error ({}); it may or may not have "
+                                 "been applied",
+                                 e.what()),
+                     "retry the command with the same idempotency key to learn the outcome");
+      }
+      storage_failed(e, "commit");
+    }
+  }
+
+  // What a command's body returns on success.
+  struct outcome {
+    referral_snapshot after;
+    agreement_id agreement;
+    std::string consent_digest;
+    std::uint64_t expected_version = 0;  // the version the stored row must still have
+    json details = json::object();
+  };
+
+  // Runs one command: idempotency, refusal auditing, one transaction.
+  template <class Body>
+  referral_snapshot run(const std::string& key, const std::string& command, const referral_id& id,
+                        const actor& by, instant at, Body&& body) {
+    check_key(key);
+    std::lock_guard<std::recursive_mutex> lock(mutex);
+    try {
+      begin();
+    } catch (const SQLite::Exception& e) {
+      storage_failed(e, "BEGIN IMMEDIATE");
+    }
+    std::optional<error> refusal;
+    referral_snapshot result;
+    try {
+      // A repeated command: the first result, or the first refusal, and nothing written.
+      SQLite::Statement q(db,
+                          "SELECT referral_id, command, outcome, error_code, error_message, "
+                          "result FROM idempotency WHERE key = ?");
+      q.bind(1, key);
+      if (q.executeStep()) {
+        const std::string prev_referral = q.getColumn(0).getString();
+        const std::string prev_command = q.getColumn(1).getString();
+        std::optional<error> again;
+        if (prev_referral != id.value() || prev_command != command) {
+          again = error(errc::already_exists,
+                        fmt::format("idempotency key {}: was used for {} on referral {}; use a new "
+                                    "key for a new command",
+                                    key, prev_command, detail::printable(prev_referral)));
+        } else if (q.getColumn(2).getInt() != 0) {
+          const auto code = static_cast<errc>(q.getColumn(3).getInt());
+          // The stored message already carries its prefix; rebuild the same error.
+          std::string msg = q.getColumn(4).getString();
+          const auto close = msg.find("] ");
+          again = error(code, close == std::string::npos ? msg : msg.substr(close + 2));
+        } else {
+          result = snapshot_from_json(json::parse(q.getColumn(5).getString()));
+        }
+        q.reset();
+        rollback();
+        if (again) throw *again;
+        return result;
+      }
+      q.reset();
+
+      const std::optional<stored_referral> before = load(id);
+      const std::string state_before = before ? state_text(before->snap) : std::string();
+      row r;
+      r.referral_id = id.value();
+      r.recorded_at = to_iso8601(at);
+      r.actor_org = by.organisation.value();
+      r.actor_role = std::string(to_string(by.role));
+      r.actor_user = by.user.value();
+      r.command = command;
+      r.state_before = state_before;
+      r.idempotency_key = key;
+      try {
+        outcome o = body(before);
+        save(o.after, o.agreement, o.consent_digest, o.expected_version);
+        r.state_after = state_text(o.after);
+        r.reason_code = o.after.reason && o.after.state == referral_state::closed &&
+                                (!before || before->snap.state != referral_state::closed)
+                            ? std::string(to_string(*o.after.reason))
+                            : std::string();
+        r.details = o.details.dump();
+        r.outcome = static_cast<int>(audit_outcome::success);
+        append_audit(r);
+        remember(key, id.value(), command, 0, nullptr, &o.after);
+        result = o.after;
+      } catch (const error& e) {
+        if (e.code() == errc::storage || e.code() == errc::outcome_unknown) throw;
+        // A refusal: nothing about the referral changes; the attempt itself is audited.
+        refusal = e;
+        r.state_after = state_before;
+        r.outcome =
+            static_cast<int>(e.code() == errc::not_eligible || e.code() == errc::consent_blocked
+                                 ? audit_outcome::serious_failure
+                                 : audit_outcome::minor_failure);
+        r.reason_code = std::string(to_string(e.code()));
+        r.details = refusal_details_.dump();
+        append_audit(r);
+        remember(key, id.value(), command, r.outcome, &e, nullptr);
+      }
+    } catch (const SQLite::Exception& e) {
+      rollback();
+      storage_failed(e, command);
+    } catch (...) {
+      rollback();
+      refusal_details_ = json::object();
+      throw;
+    }
+    refusal_details_ = json::object();
+    commit();
+    if (refusal) throw *refusal;
+    return result;
+  }
+
+  // Details a refusing body leaves for its audit row (set just before it throws).
+  json refusal_details_ = json::object();
+
+  // ---- rules ------------------------------------------------------------------------------
+
+  const hospital& hospital_of(const hospital_id& h) const {
+    return agreements.hospital_at("hospital", h);
+  }
+
+  consent_context consent_ctx(const stored_referral& s, const consent_record& c, instant at,
+                              const std::string& action) const {
+    consent_context ctx;
+    ctx.consent = &c;
+    ctx.origin = s.snap.origin;
+    ctx.destination = s.snap.destination;
+    ctx.origin_country = hospital_of(s.snap.origin).country;
+    ctx.destination_country = hospital_of(s.snap.destination).country;
+    ctx.flow = data_flow::outbound;
+    ctx.action = action;
+    ctx.at = at;
+    ctx.payload_classes = options.payload_classes;
+    if (auto it = options.compliance.find(s.snap.origin); it != options.compliance.end()) {
+      ctx.compliance = it->second;
+    }
+    if (!ctx.compliance.first_cross_border_transfer) {
+      ctx.compliance.first_cross_border_transfer = first_transfer_abroad(s.snap.origin);
+    }
+    return ctx;
+  }
+
+  // The first time the hospital's data went abroad: its first successful proposal to a hospital
+  // in another country (the referral's data travels with the proposal).
+  std::optional<instant> first_transfer_abroad(const hospital_id& origin) const {
+    SQLite::Statement q(db,
+                        "SELECT destination, proposed_at FROM referral WHERE origin = ? "
+                        "ORDER BY proposed_at");
+    q.bind(1, origin.value());
+    const std::string& home = hospital_of(origin).country;
+    while (q.executeStep()) {
+      const hospital* d = agreements.find_hospital(hospital_id{q.getColumn(0).getString()});
+      if (d && d->country != home) return from_seconds(q.getColumn(1).getInt64());
+    }
+    return std::nullopt;
+  }
+
+  void check_consent(const consent_context& ctx, const referral_id& id) {
+    const consent_verdict v = policy.evaluate(ctx);
+    json findings = json::array();
+    for (const auto& f : v.findings) {
+      findings.push_back(
+          {{"rule", f.rule_id}, {"code", f.code}, {"effect", std::string(to_string(f.effect))}});
+    }
+    refusal_details_ = {{"consent", ctx.consent->id.value()}, {"findings", findings}};
+    if (v.allowed()) {
+      refusal_details_ = json::object();
+      last_verdict_ = {{"basis", std::string(to_string(v.basis))}, {"findings", findings}};
+      return;
+    }
+    std::string reasons;
+    for (const auto& f : v.findings) {
+      if (f.effect != rule_effect::block && f.effect != rule_effect::require_document) continue;
+      reasons +=
+          fmt::format("{}{} {} ({})", reasons.empty() ? "" : "; ", f.rule_id, f.code, f.message);
+    }
+    detail::fail(errc::consent_blocked, "referral " + id.value(),
+                 fmt::format("the consent policy blocks the {}: {}", ctx.action, reasons),
+                 "record a consent that satisfies these rules");
+  }
+  json last_verdict_ = json::object();
+
+  int month_count(const hospital_id& destination, const specialty_code& specialty,
+                  instant at) const {
+    const std::string& zone = hospital_of(destination).time_zone;
+    const auto month = local_month(at, zone);
+    SQLite::Statement q(db,
+                        "SELECT proposed_at, state, close_reason FROM referral "
+                        "WHERE destination = ? AND specialty = ?");
+    q.bind(1, destination.value());
+    q.bind(2, specialty.value());
+    int n = 0;
+    while (q.executeStep()) {
+      const std::string reason = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
+      if (reason == "declined" || reason == "cancelled" || reason == "expired" ||
+          reason == "consent_withdrawn") {
+        continue;
+      }
+      if (local_month(from_seconds(q.getColumn(0).getInt64()), zone) == month) ++n;
+    }
+    return n;
+  }
+};
+
+// =============================================================================================
+
+engine::engine(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+engine::engine(engine&&) noexcept = default;
+engine& engine::operator=(engine&&) noexcept = default;
+engine::~engine() = default;
+
+engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
+                    engine_options options) {
+  try {
+    auto p = std::make_unique<impl>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                    std::move(agreements), std::move(policy), std::move(options));
+    harden(p->db);
+    // Check before touching anything: a foreign file must stay exactly as it was.
+    check_schema(p->db, path, true);
+    if (path != ":memory:") p->db.exec("PRAGMA journal_mode = WAL");
+    p->db.exec(p->options.sync == durability::full ? "PRAGMA synchronous = FULL"
+                                                   : "PRAGMA synchronous = NORMAL");
+    return engine(std::move(p));
+  } catch (const SQLite::Exception& e) {
+    detail::fail(errc::storage, detail::printable(path, 200),
+                 fmt::format("cannot be opened as a database: {}", e.what()),
+                 "check the path and its permissions; the file was left untouched");
+  }
+}
+
+referral_snapshot engine::propose(const proposal& p, const std::string& key) {
+  return impl_->run(
+      key, "propose", p.id, p.by, p.at, [&](const std::optional<stored_referral>& before) {
+        referral r = referral::propose(p);  // validates ids and who proposes
+        if (before) {
+          detail::fail(errc::already_exists, "referral " + p.id.value(), "exists already",
+                       "choose a new referral id");
+        }
+        eligibility_query q{p.origin, p.specialty, p.at, {}};
+        if (impl_->agreements.find_hospital(p.destination)) {
+          q.month_counts[p.destination] = impl_->month_count(p.destination, p.specialty, p.at);
+        }
+        const eligibility_result e = check_eligibility(impl_->agreements, q);
+        const eligible_destination* ok = e.find_eligible(p.destination);
+        if (!ok) {
+          if (!impl_->agreements.find_hospital(p.destination)) {
+            impl_->agreements.hospital_at("proposal.destination", p.destination);  // not_found
+          }
+          json reasons = json::array();
+          std::string text;
+          for (const auto& reason : e.reasons_for(p.destination)) {
+            reasons.push_back({{"code", std::string(to_string(reason.code))},
+                               {"agreement", reason.agreement ? reason.agreement->value() : ""}});
+            text += (text.empty() ? "" : "; ") + reason.message;
+          }
+          impl_->refusal_details_ = {{"destination", p.destination.value()}, {"reasons", reasons}};
+          detail::fail(errc::not_eligible, "referral " + p.id.value(),
+                       fmt::format("'{}' is not eligible for '{}' from '{}' at {}: {}",
+                                   p.destination.value(), p.specialty.value(), p.origin.value(),
+                                   to_iso8601(p.at), text),
+                       "choose an eligible destination (kakehashi eligible lists them)");
+        }
+        impl::outcome o{r.snapshot(), ok->agreement, std::string(), 0, json::object()};
+        o.details = {{"origin", p.origin.value()},         {"destination", p.destination.value()},
+                     {"specialty", p.specialty.value()},   {"patient", p.patient.value()},
+                     {"agreement", ok->agreement.value()}, {"at", to_seconds(p.at)}};
+        return o;
+      });
+}
+
+namespace {
+// Applies `e` to the stored referral; the result and the version the row must still have.
+referral_snapshot applied(const referral_snapshot& s, const event::any& e) {
+  referral r = referral::restore(s);
+  r.apply(e);
+  return r.snapshot();
+}
+
+[[noreturn]] void unknown_referral(const referral_id& id) {
+  detail::fail(errc::not_found, "referral " + detail::printable(id.value()), "no such referral",
+               "list referrals to see the ids");
+}
+}  // namespace
+
+referral_snapshot engine::record_consent(const referral_id& id, const consent_record& consent,
+                                         const actor& by, instant at, const std::string& key) {
+  return impl_->run(
+      key, "record_consent", id, by, at, [&](const std::optional<stored_referral>& before) {
+        if (!before) unknown_referral(id);
+        const event::record_consent e{by, at, consent.id};
+        referral r = referral::restore(before->snap);
+        r.apply(e);  // state and rights first: a consent for a closed referral is refused as such
+        if (consent.patient != before->snap.patient) {
+          detail::fail(errc::invalid_argument, "referral " + id.value(),
+                       fmt::format("consent {} is for another patient", consent.id.value()),
+                       "record the consent of the referral's own patient");
+        }
+        impl_->check_consent(impl_->consent_ctx(*before, consent, at, "record_consent"), id);
+        impl::outcome o{r.snapshot(), before->agreement, consent_digest(consent),
+                        before->snap.version, json::object()};
+        o.details = impl_->last_verdict_;
+        o.details["consent"] = consent.id.value();
+        o.details["digest"] = o.consent_digest;
+        return o;
+      });
+}
+
+referral_snapshot engine::transfer(const referral_id& id, const consent_record& consent,
+                                   const actor& by, instant at, const std::string& key) {
+  return impl_->run(key, "transfer", id, by, at, [&](const std::optional<stored_referral>& before) {
+    if (!before) unknown_referral(id);
+    const referral_snapshot after = applied(before->snap, event::transfer{by, at});
+    if (consent.id != before->snap.consent ||
+        !detail::equal_constant_time(consent_digest(consent), before->consent_digest)) {
+      detail::fail(errc::consent_blocked, "referral " + id.value(),
+                   fmt::format("consent {} is not the consent recorded for the referral ({})",
+                               consent.id.value(), before->snap.consent.value()),
+                   "pass the recorded consent, or record the new one first");
+    }
+    impl_->check_consent(impl_->consent_ctx(*before, consent, at, "transfer"), id);
+    impl::outcome o{after, before->agreement, before->consent_digest, before->snap.version,
+                    impl_->last_verdict_};
+    o.details["consent"] = consent.id.value();
+    return o;
+  });
+}
+
+referral_snapshot engine::apply(const referral_id& id, const event::any& e,
+                                const std::string& key) {
+  const event_kind kind = kind_of(e);
+  return impl_->run(key, std::string(to_string(kind)), id, actor_of(e), instant_of(e),
+                    [&](const std::optional<stored_referral>& before) {
+                      if (kind == event_kind::record_consent || kind == event_kind::transfer) {
+                        detail::fail(errc::invalid_argument, "referral " + id.value(),
+                                     fmt::format("'{}' needs the consent record", to_string(kind)),
+                                     "call engine::record_consent or engine::transfer");
+                      }
+                      if (!before) unknown_referral(id);
+                      impl::outcome o{applied(before->snap, e), before->agreement,
+                                      before->consent_digest, before->snap.version, json::object()};
+                      if (const auto* d = std::get_if<event::decline>(&e))
+                        o.details["reason"] = to_string(d->reason);
+                      if (const auto* c = std::get_if<event::cancel>(&e))
+                        o.details["reason"] = to_string(c->reason);
+                      if (const auto* w = std::get_if<event::withdraw_consent>(&e)) {
+                        o.details["channel"] = to_string(w->channel);
+                      }
+                      return o;
+                    });
+}
+
+std::vector<referral_snapshot> engine::expire_overdue(const actor& system, instant at) {
+  std::vector<referral_snapshot> out;
+  for (const auto& s : overdue(at)) {
+    out.push_back(apply(s.id, event::expire{system, at},
+                        "expire:" + s.id.value() + ":" + std::to_string(s.version)));
+  }
+  return out;
+}
+
+void engine::batch(const std::function<void()>& body) {
+  // The lock is held for the whole batch: no other thread's command can join its transaction.
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  if (impl_->batch_depth > 0) {
+    body();  // a nested batch is part of the outer one
+    return;
+  }
+  try {
+    impl_->db.exec("BEGIN IMMEDIATE");
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "BEGIN IMMEDIATE");
+  }
+  ++impl_->batch_depth;
+  try {
+    body();
+  } catch (...) {
+    --impl_->batch_depth;
+    impl_->db.tryExec("ROLLBACK");
+    throw;
+  }
+  --impl_->batch_depth;
+  impl_->commit();
+}
+
+std::optional<referral_snapshot> engine::find(const referral_id& id) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    auto s = impl_->load(id);
+    if (!s) return std::nullopt;
+    return s->snap;
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading a referral");
+  }
+}
+
+referral_snapshot engine::get(const referral_id& id) const {
+  auto s = find(id);
+  if (!s) unknown_referral(id);
+  return *s;
+}
+
+std::vector<audit_entry> engine::history(const referral_id& id) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    SQLite::Statement q(impl_->db,
+                        std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq");
+    q.bind(1, id.value());
+    std::vector<audit_entry> out;
+    while (q.executeStep()) {
+      const row r = read_row(q);
+      audit_entry a;
+      a.seq = r.seq;
+      a.referral = referral_id{r.referral_id};
+      a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
+      a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
+              user_id{r.actor_user}};
+      a.command = r.command;
+      a.state_before = r.state_before;
+      a.state_after = r.state_after;
+      a.outcome = static_cast<audit_outcome>(r.outcome);
+      a.reason_code = r.reason_code;
+      a.details = r.details;
+      a.idempotency_key = r.idempotency_key;
+      a.prev_hash = r.prev_hash;
+      a.hash = r.hash;
+      out.push_back(std::move(a));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the history");
+  }
+}
+
+namespace {
+std::vector<referral_snapshot> snaps(std::vector<stored_referral> v) {
+  std::vector<referral_snapshot> out;
+  out.reserve(v.size());
+  for (auto& s : v) out.push_back(std::move(s.snap));
+  return out;
+}
+}  // namespace
+
+std::vector<referral_snapshot> engine::list(std::optional<referral_state> state) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    if (!state) return snaps(impl_->load_where("", {}));
+    return snaps(impl_->load_where(" WHERE state = ?", {std::string(to_string(*state))}));
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing referrals");
+  }
+}
+
+std::vector<referral_snapshot> engine::by_hospital(const hospital_id& h) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    return snaps(impl_->load_where(" WHERE origin = ? OR destination = ?", {h.value(), h.value()}));
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing referrals");
+  }
+}
+
+std::vector<referral_snapshot> engine::overdue(instant at) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    std::vector<referral_snapshot> out;
+    for (auto& s : impl_->load_where(" WHERE state IN ('proposed', 'consent_recorded')", {})) {
+      const agreement* a = impl_->agreements.find_agreement(s.agreement);
+      if (!a || !a->response_deadline_days) continue;
+      if (at >= s.snap.proposed_at + date::days{*a->response_deadline_days}) {
+        out.push_back(std::move(s.snap));
+      }
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing overdue referrals");
+  }
+}
+
+std::int64_t engine::audit_rows() const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  return impl_->db.execAndGet("SELECT count(*) FROM audit").getInt64();
+}
+
+// =============================================================================================
+// verify
+
+namespace {
+
+// Rebuilds the event a successful audit row records.
+std::optional<event::any> event_of(const row& r, const json& details) {
+  const actor by{hospital_id{r.actor_org},
+                 parse_actor_role(r.actor_role).value_or(actor_role::system),
+                 user_id{r.actor_user}};
+  const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
+  const auto kind = parse_event_kind(r.command);
+  if (!kind) return std::nullopt;
+  switch (*kind) {
+    case event_kind::record_consent:
+      return event::record_consent{by, at, consent_ref{details.at("consent").get<std::string>()}};
+    case event_kind::accept:
+      return event::accept{by, at};
+    case event_kind::decline:
+      return event::decline{by, at,
+                            parse_decline_reason(details.at("reason").get<std::string>()).value()};
+    case event_kind::cancel:
+      return event::cancel{by, at,
+                           parse_cancel_reason(details.at("reason").get<std::string>()).value()};
+    case event_kind::withdraw_consent:
+      return event::withdraw_consent{
+          by, at, parse_withdrawal_channel(details.at("channel").get<std::string>()).value()};
+    case event_kind::transfer:
+      return event::transfer{by, at};
+    case event_kind::complete:
+      return event::complete{by, at};
+    case event_kind::expire:
+      return event::expire{by, at};
+  }
+  return std::nullopt;
+}
+
+verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& anchor,
+                        const std::optional<std::string>& key) {
+  verify_result v;
+  const auto bad = [&](std::int64_t seq, std::string problem) {
+    if (!v.intact) return;
+    v.intact = false;
+    v.first_bad_seq = seq;
+    v.problem = std::move(problem);
+  };
+  std::map<std::string, referral> replayed;
+  std::string prev = genesis_hash;
+  std::optional<bool> rows_keyed;
+  if (key && anchor) rows_keyed = anchor->rows_keyed;
+  std::int64_t expected_seq = 1;
+  SQLite::Statement q(db, std::string(select_audit) + " ORDER BY seq");
+  while (q.executeStep()) {
+    const row r = read_row(q);
+    ++v.rows;
+    if (!v.intact) continue;
+    if (r.seq != expected_seq) {
+      bad(r.seq,
+          fmt::format("sequence jumps from {} to {}: rows are missing", expected_seq - 1, r.seq));
+      continue;
+    }
+    ++expected_seq;
+    if (r.prev_hash != prev) {
+      bad(r.seq, "the previous-hash link does not match the row before it");
+      continue;
+    }
+    if (detail::sha256_hex(r.encoding()) != r.hash) {
+      bad(r.seq, "the row's hash does not match its content: the row was edited");
+      continue;
+    }
+    if (!rows_keyed) rows_keyed = !r.mac.empty();  // without a checkpoint: as the first row says
+    if (key && *rows_keyed &&
+        (r.mac.empty() ||
+         !detail::equal_constant_time(detail::hmac_sha256_hex(*key, r.hash), r.mac))) {
+      bad(r.seq,
+          "the row's MAC does not verify with the audit key: the row was not written by "
+          "the engine");
+      continue;
+    }
+    prev = r.hash;
+    if (r.outcome != 0) continue;  // refused attempts change nothing
+    try {
+      const json details = json::parse(r.details);
+      if (r.command == "propose") {
+        const proposal p{
+            referral_id{r.referral_id},
+            hospital_id{details.at("origin").get<std::string>()},
+            hospital_id{details.at("destination").get<std::string>()},
+            specialty_code{details.at("specialty").get<std::string>()},
+            patient_ref{details.at("patient").get<std::string>()},
+            {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
+             user_id{r.actor_user}},
+            parse_instant(r.recorded_at, "audit.recorded_at")};
+        if (replayed.count(r.referral_id)) {
+          bad(r.seq, "a second proposal of the same referral");
+          continue;
+        }
+        replayed.emplace(r.referral_id, referral::propose(p));
+      } else {
+        auto it = replayed.find(r.referral_id);
+        const auto e = event_of(r, details);
+        if (it == replayed.end() || !e) {
+          bad(r.seq, "the row applies to a referral that was never proposed");
+          continue;
+        }
+        it->second.apply(*e);
+      }
+      if (state_text(replayed.at(r.referral_id).snapshot()) != r.state_after) {
+        bad(r.seq, "replaying the log does not reach the state the row records");
+      }
+    } catch (const std::exception& e) {
+      bad(r.seq, fmt::format("the row cannot be replayed: {}", detail::printable(e.what(), 160)));
+    }
+  }
+  v.head_hash = prev;
+  if (anchor && v.intact) {
+    if (key && !detail::equal_constant_time(checkpoint_mac(*key, *anchor), anchor->mac)) {
+      bad(anchor->seq,
+          "the checkpoint's MAC does not verify with the key: it was not made with it");
+    } else if (anchor->seq > v.rows) {
+      bad(v.rows + 1, fmt::format("the log ends at row {} but the checkpoint covers {}: the tail "
+                                  "was truncated",
+                                  v.rows, anchor->seq));
+    } else {
+      SQLite::Statement h(db, "SELECT hash FROM audit WHERE seq = ?");
+      h.bind(1, anchor->seq);
+      if (!h.executeStep() || h.getColumn(0).getString() != anchor->head_hash) {
+        bad(anchor->seq, "the row at the checkpoint has another hash: the chain was rewritten");
+      }
+    }
+  }
+  // Every stored referral equals its replay, and every replayed one is stored.
+  SQLite::Statement rq(db, std::string(select_referral) + " ORDER BY id");
+  std::set<std::string> seen;
+  while (rq.executeStep()) {
+    ++v.referrals;
+    if (!v.intact) continue;
+    try {
+      const stored_referral s = read_referral(rq);
+      seen.insert(s.snap.id.value());
+      auto it = replayed.find(s.snap.id.value());
+      if (it == replayed.end()) {
+        bad(v.rows, fmt::format("referral {} is stored but the log never proposed it",
+                                detail::printable(s.snap.id.value())));
+      } else if (it->second.snapshot() != s.snap) {
+        bad(v.rows,
+            fmt::format("referral {} as stored ({}) differs from the log's replay ({})",
+                        s.snap.id.value(), state_text(s.snap), state_text(it->second.snapshot())));
+      }
+    } catch (const std::exception& e) {
+      bad(v.rows,
+          fmt::format("a stored referral cannot be read: {}", detail::printable(e.what(), 160)));
+    }
+  }
+  for (const auto& [id, r] : replayed) {
+    if (!seen.count(id)) {
+      bad(v.rows, fmt::format("referral {} is in the log but missing from the referral table", id));
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
+verify_result engine::verify(const std::optional<checkpoint>& anchor,
+                             const std::optional<std::string>& key) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    // One read transaction: a consistent view while other writers go on.
+    impl_->db.exec("BEGIN");
+    verify_result v = verify_on(impl_->db, anchor, key);
+    impl_->db.exec("COMMIT");
+    return v;
+  } catch (const SQLite::Exception& e) {
+    impl_->db.tryExec("ROLLBACK");
+    storage_failed(e, "verify");
+  }
+}
+
+checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  const auto [seq, head] = impl_->head();
+  if (seq == 0) {
+    detail::fail(errc::failed_precondition, "audit log", "is empty",
+                 "make a checkpoint once the log has rows");
+  }
+  checkpoint c{seq, head, at, impl_->options.audit_key.has_value(), ""};
+  c.mac = checkpoint_mac(key, c);
+  return c;
+}
+
+verify_result verify_database(const std::string& path, const std::optional<checkpoint>& anchor,
+                              const std::optional<std::string>& key) {
+  try {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    harden(db);
+    check_schema(db, path, false);
+    db.exec("BEGIN");
+    verify_result v = verify_on(db, anchor, key);
+    db.exec("COMMIT");
+    return v;
+  } catch (const SQLite::Exception& e) {
+    detail::fail(errc::storage, detail::printable(path, 200),
+                 fmt::format("cannot be read as a database: {}", e.what()),
+                 "check the path; the file was left untouched");
+  }
+}
+
+}  // namespace kakehashi

@@ -1,0 +1,411 @@
+// The audit log: tamper detection on copies of a real database, checkpoints and keyed MACs,
+// concurrent writers (threads and processes), and crash consistency under SIGKILL.
+#include <SQLiteCpp/Database.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/error.hpp>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/engine_fixture.hpp"
+
+using namespace kakehashi;
+using namespace kakehashi::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+instant at(const char* t) { return parse_instant(t); }
+
+const std::string audit_key = "a key the hospital keeps in its vault, not in the database";
+
+// Walks referral `id` through `steps` commands (1..5), with keys derived from the id.
+void walk(engine& e, const std::string& id, int steps, const std::string& when = "2026-03-01") {
+  const auto t = [&](int h) { return parse_instant(when + "T0" + std::to_string(h) + ":00:00Z"); };
+  e.propose(bm_proposal(id, when + "T00:00:00Z"), id + ":1");
+  if (steps > 1)
+    e.record_consent(referral_id{id}, good_consent(), bm_coordinator(), t(1), id + ":2");
+  if (steps > 2) e.apply(referral_id{id}, event::accept{sk_clinician(), t(2)}, id + ":3");
+  if (steps > 3) e.transfer(referral_id{id}, good_consent(), sk_coordinator(), t(3), id + ":4");
+  if (steps > 4) e.apply(referral_id{id}, event::complete{sk_clinician(), t(4)}, id + ":5");
+}
+
+// A database of 10 referrals in various states (30 rows), closed so the WAL is checkpointed.
+void build(const std::string& path, engine_options o = paperwork_on_file()) {
+  engine e = open_engine(path, std::move(o));
+  for (int i = 0; i < 10; ++i) walk(e, "R-" + std::to_string(i), 1 + i % 5);
+}
+
+std::string copy_of(const std::string& from, const std::string& to) {
+  const std::string bytes = slurp(from);
+  std::FILE* f = std::fopen(to.c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  return to;
+}
+
+// The attacker's tool: the documented row encoding (docs/audit.md), recomputed independently.
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+void recompute_chain(SQLite::Database& db) {
+  std::string prev(64, '0');
+  SQLite::Statement q(db,
+                      "SELECT seq, referral_id, recorded_at, actor_org, actor_role, actor_user, "
+                      "command, state_before, state_after, outcome, reason_code, details, "
+                      "idempotency_key FROM audit ORDER BY seq");
+  std::vector<std::pair<std::int64_t, std::pair<std::string, std::string>>> updates;
+  while (q.executeStep()) {
+    std::string enc;
+    const auto field = [&](const std::string& f) {
+      const auto n = static_cast<unsigned long long>(f.size());
+      for (int s = 56; s >= 0; s -= 8) enc.push_back(static_cast<char>((n >> s) & 0xff));
+      enc += f;
+    };
+    field("kakehashi.audit/1");
+    field(std::to_string(q.getColumn(0).getInt64()));
+    for (int c = 1; c <= 8; ++c) field(q.getColumn(c).getString());
+    field(std::to_string(q.getColumn(9).getInt()));
+    for (int c = 10; c <= 12; ++c) field(q.getColumn(c).getString());
+    field(prev);
+    const std::string hash = sha256_hex(enc);
+    updates.push_back({q.getColumn(0).getInt64(), {prev, hash}});
+    prev = hash;
+  }
+  for (const auto& [seq, hashes] : updates) {
+    SQLite::Statement u(db, "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?");
+    u.bind(1, hashes.first);
+    u.bind(2, hashes.second);
+    u.bind(3, seq);
+    u.exec();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("verify says intact for an honest database", "[audit]") {
+  temp_db db;
+  build(db.path());
+  const verify_result v = verify_database(db.path());
+  CHECK(v.intact);
+  CHECK(v.rows == 30);
+  CHECK(v.referrals == 10);
+  CHECK(v.problem.empty());
+  CHECK_FALSE(v.first_bad_seq.has_value());
+}
+
+TEST_CASE("every kind of tampering is found, at the first bad row", "[audit][tamper]") {
+  temp_db original;
+  build(original.path());
+  struct attack {
+    const char* name;
+    const char* sql;
+    std::int64_t first_bad;
+    const char* problem;
+  };
+  const std::vector<attack> attacks{
+      {"an edited row", "UPDATE audit SET actor_role = 'clinician' WHERE seq = 10", 10,
+       "the row was edited"},
+      {"a deleted row", "DELETE FROM audit WHERE seq = 15", 16, "sequence jumps from 14 to 16"},
+      {"two rows swapped",
+       "UPDATE audit SET seq = -1 WHERE seq = 20; UPDATE audit SET seq = 20 WHERE seq = 21; "
+       "UPDATE audit SET seq = 21 WHERE seq = -1",
+       20, "the previous-hash link does not match"},
+      {"an inserted row",
+       "UPDATE audit SET seq = seq + 1000 WHERE seq >= 12; UPDATE audit SET seq = seq - 999 WHERE "
+       "seq >= 1012; INSERT INTO audit SELECT 12, referral_id, recorded_at, actor_org, actor_role, "
+       "actor_user, command, state_before, state_after, outcome, reason_code, details, "
+       "'forged-key', prev_hash, hash, mac FROM audit WHERE seq = 11",
+       12, "the previous-hash link does not match"},
+      {"an edited referral state", "UPDATE referral SET state = 'transferred' WHERE id = 'R-2'", 30,
+       "referral R-2 as stored (transferred) differs from the log's replay (accepted)"},
+      {"an unchained row appended",
+       "INSERT INTO audit SELECT 31, referral_id, recorded_at, actor_org, actor_role, actor_user, "
+       "command, state_before, state_after, outcome, reason_code, details, 'x', prev_hash, hash, "
+       "mac FROM audit WHERE seq = 30",
+       31, "the previous-hash link does not match"},
+  };
+  for (const auto& a : attacks) {
+    CAPTURE(a.name);
+    temp_db copy;
+    copy_of(original.path(), copy.path());
+    {
+      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw.exec(a.sql);
+    }
+    const verify_result v = verify_database(copy.path());
+    CHECK_FALSE(v.intact);
+    CHECK(v.first_bad_seq == a.first_bad);
+    CHECK_THAT(v.problem, Contains(a.problem));
+  }
+}
+
+TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
+          "[audit][tamper]") {
+  temp_db original;
+  checkpoint anchor;
+  {
+    engine e = open_engine(original.path());
+    for (int i = 0; i < 10; ++i) walk(e, "R-" + std::to_string(i), 1 + i % 5);
+    walk(e, "R-LAST", 1);
+    anchor = e.make_checkpoint(audit_key, at("2026-03-02T00:00:00Z"));
+  }
+  REQUIRE(anchor.seq == 31);
+  CHECK(parse_checkpoint(to_json(anchor)).head_hash == anchor.head_hash);
+  CHECK(verify_database(original.path(), anchor, audit_key).intact);
+
+  SECTION("truncated tail, referral table rebuilt to match") {
+    temp_db copy;
+    copy_of(original.path(), copy.path());
+    {
+      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw.exec("DELETE FROM audit WHERE seq = 31; DELETE FROM referral WHERE id = 'R-LAST'");
+    }
+    CHECK(verify_database(copy.path()).intact);  // a chain alone cannot see it
+    const verify_result v = verify_database(copy.path(), anchor, audit_key);
+    CHECK_FALSE(v.intact);
+    CHECK(v.first_bad_seq == 31);
+    CHECK_THAT(v.problem, Contains("the log ends at row 30 but the checkpoint covers 31: the tail "
+                                   "was truncated"));
+  }
+  SECTION("an edited row with the whole chain recomputed") {
+    temp_db copy;
+    copy_of(original.path(), copy.path());
+    {
+      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw.exec("UPDATE audit SET actor_user = 'someone-else' WHERE seq = 5");
+      recompute_chain(raw);
+    }
+    CHECK(verify_database(copy.path()).intact);  // a chain alone cannot see it
+    const verify_result v = verify_database(copy.path(), anchor, audit_key);
+    CHECK_FALSE(v.intact);
+    CHECK(v.first_bad_seq == 31);
+    CHECK_THAT(v.problem, Contains("the chain was rewritten"));
+  }
+  SECTION("a forged checkpoint") {
+    checkpoint forged = anchor;
+    forged.seq = 30;
+    const verify_result v = verify_database(original.path(), forged, audit_key);
+    CHECK_FALSE(v.intact);
+    CHECK_THAT(v.problem, Contains("the checkpoint's MAC does not verify"));
+  }
+}
+
+TEST_CASE("a forged appended row is found with the audit key", "[audit][tamper]") {
+  temp_db original;
+  engine_options keyed = paperwork_on_file();
+  keyed.audit_key = audit_key;
+  build(original.path(), keyed);
+  CHECK(verify_database(original.path(), std::nullopt, audit_key).intact);
+  temp_db copy;
+  copy_of(original.path(), copy.path());
+  {
+    // The attacker copies a proposal row as a new referral's, recomputes the chain (it knows the
+    // encoding, not the key) and adds the matching referral row: the log replays consistently.
+    SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+    raw.exec(
+        "INSERT INTO audit SELECT 31, 'R-FORGED', recorded_at, actor_org, actor_role, "
+        "actor_user, command, state_before, state_after, outcome, reason_code, details, "
+        "'forged', '', '', NULL FROM audit WHERE seq = 1;"
+        "INSERT INTO referral SELECT 'R-FORGED', origin, destination, specialty, patient, "
+        "agreement, state, close_reason, consent_withdrawn, consent_ref, consent_digest, "
+        "proposed_at, updated_at, version FROM referral WHERE id = 'R-0'");
+    recompute_chain(raw);
+  }
+  CHECK(verify_database(copy.path()).intact);  // without the key it looks honest
+  const verify_result v = verify_database(copy.path(), std::nullopt, audit_key);
+  CHECK_FALSE(v.intact);
+  CHECK(v.first_bad_seq == 31);
+  CHECK_THAT(v.problem, Contains("the row's MAC does not verify with the audit key"));
+}
+
+TEST_CASE("a checkpoint needs a non-empty log and parses strictly", "[audit][error]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  CHECK_THROWS_WITH(e.make_checkpoint(audit_key, at("2026-03-01T00:00:00Z")),
+                    Contains("[kakehashi.failed_precondition] audit log: is empty"));
+  CHECK_THROWS_WITH(parse_checkpoint("{\"seq\": \"x\"}"),
+                    Contains("[kakehashi.invalid_argument] checkpoint: expected an object"));
+  CHECK_THROWS_WITH(parse_checkpoint("not json"), Contains("checkpoint: is not valid JSON"));
+}
+
+TEST_CASE("several threads on one file: no lost update, no busy error, one linear chain",
+          "[audit][concurrency]") {
+  temp_db db;
+  { open_engine(db.path()); }  // create the schema once
+  constexpr int threads = 4;
+  constexpr int per_thread = 15;
+  std::vector<std::thread> pool;
+  std::vector<std::string> failures(threads);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        engine e = open_engine(db.path());
+        for (int i = 0; i < per_thread; ++i) {
+          walk(e, "T" + std::to_string(t) + "-" + std::to_string(i), 3);
+        }
+      } catch (const std::exception& ex) {
+        failures[static_cast<std::size_t>(t)] = ex.what();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (const auto& f : failures) CHECK(f.empty());
+  const verify_result v = verify_database(db.path());
+  CHECK(v.intact);
+  CHECK(v.rows == threads * per_thread * 3);
+  CHECK(v.referrals == threads * per_thread);
+}
+
+TEST_CASE("two processes on one file: every command lands once, one linear chain",
+          "[audit][concurrency]") {
+  temp_db db;
+  { open_engine(db.path()); }
+  constexpr int processes = 2;
+  constexpr int per_process = 20;
+  std::vector<pid_t> children;
+  for (int p = 0; p < processes; ++p) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        engine e = open_engine(db.path());  // opened after fork: never shared across it
+        for (int i = 0; i < per_process; ++i) {
+          walk(e, "P" + std::to_string(p) + "-" + std::to_string(i), 3);
+        }
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  const verify_result v = verify_database(db.path());
+  CHECK(v.intact);
+  CHECK(v.rows == processes * per_process * 3);
+}
+
+namespace {
+// Writers killed with SIGKILL mid-load, `rounds` times: every acknowledged command is present,
+// the chain verifies, and replay equals the stored state.
+void crash_rounds(int rounds, durability sync) {
+  temp_db db;
+  { open_engine(db.path()); }
+  std::mt19937 rng(12345);
+  std::map<std::string, std::uint64_t> acked;  // referral id -> highest acknowledged version
+  for (int round = 0; round < rounds; ++round) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(fds[0]);
+      engine_options o = paperwork_on_file();
+      o.sync = sync;
+      engine e = open_engine(db.path(), o);
+      for (int i = 0;; ++i) {
+        const std::string id = "C" + std::to_string(round) + "-" + std::to_string(i);
+        walk(e, id, 3);
+        const std::string line = id + "\n";  // acknowledged: all three commands returned
+        if (write(fds[1], line.data(), line.size()) < 0) _exit(2);
+      }
+    }
+    close(fds[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    std::string buffer;
+    char chunk[4096];
+    ssize_t n = 0;
+    while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    close(fds[0]);
+    for (std::size_t pos = 0, next = 0; (next = buffer.find('\n', pos)) != std::string::npos;
+         pos = next + 1) {
+      acked[buffer.substr(pos, next - pos)] = 3;
+    }
+    const verify_result v = verify_database(db.path());
+    CAPTURE(round, v.problem);
+    REQUIRE(v.intact);
+  }
+  engine e = open_engine(db.path());
+  for (const auto& [id, version] : acked) {
+    CAPTURE(id);
+    const auto s = e.find(referral_id{id});
+    REQUIRE(s.has_value());
+    CHECK(s->version >= version);
+  }
+  CHECK_FALSE(acked.empty());
+}
+}  // namespace
+
+TEST_CASE("writers killed mid-load lose no acknowledged command and leave a verifiable log",
+          "[audit][crash]") {
+  crash_rounds(20, durability::full);
+  crash_rounds(20, durability::normal);
+}
+
+TEST_CASE("crash consistency, long run", "[.slow][audit][crash]") {
+  crash_rounds(300, durability::full);
+  crash_rounds(300, durability::normal);
+}
+
+TEST_CASE("stripping every MAC does not make a keyed log pass as unkeyed under a checkpoint",
+          "[audit][tamper]") {
+  temp_db original;
+  engine_options keyed = paperwork_on_file();
+  keyed.audit_key = audit_key;
+  checkpoint anchor;
+  {
+    engine e = open_engine(original.path(), keyed);
+    for (int i = 0; i < 4; ++i) walk(e, "R-" + std::to_string(i), 2);
+    anchor = e.make_checkpoint(audit_key, at("2026-03-02T00:00:00Z"));
+  }
+  CHECK(anchor.rows_keyed);
+  temp_db copy;
+  copy_of(original.path(), copy.path());
+  {
+    SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+    raw.exec(
+        "UPDATE audit SET mac = NULL;"
+        "INSERT INTO audit SELECT 9, 'R-FORGED', recorded_at, actor_org, actor_role, "
+        "actor_user, command, state_before, state_after, outcome, reason_code, details, "
+        "'forged', '', '', NULL FROM audit WHERE seq = 1;"
+        "INSERT INTO referral SELECT 'R-FORGED', origin, destination, specialty, patient, "
+        "agreement, state, close_reason, consent_withdrawn, consent_ref, consent_digest, "
+        "proposed_at, updated_at, version FROM referral WHERE id = 'R-0'");
+    recompute_chain(raw);
+  }
+  const verify_result v = verify_database(copy.path(), anchor, audit_key);
+  CHECK_FALSE(v.intact);
+  CHECK(v.first_bad_seq == 1);
+  CHECK_THAT(v.problem, Contains("MAC does not verify"));
+}

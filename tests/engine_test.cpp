@@ -1,0 +1,433 @@
+#include <SQLiteCpp/Database.h>
+
+#include <catch2/catch.hpp>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/error.hpp>
+#include <kakehashi/testing.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/engine_fixture.hpp"
+
+using namespace kakehashi;
+using namespace kakehashi::test;
+using Catch::Matchers::Contains;
+namespace kt = kakehashi::testing;
+
+namespace {
+
+instant at(const char* t) { return parse_instant(t); }
+
+// Walks a referral to `accepted`.
+void to_accepted(engine& e, const std::string& id = "R-1",
+                 const consent_record& consent = good_consent()) {
+  e.propose(bm_proposal(id), id + "-propose");
+  e.record_consent(referral_id{id}, consent, bm_coordinator(), at("2026-03-01T01:00:00Z"),
+                   id + "-consent");
+  e.apply(referral_id{id}, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")},
+          id + "-accept");
+}
+
+template <class F>
+error caught(F&& f) {
+  try {
+    f();
+  } catch (const error& e) {
+    return e;
+  }
+  FAIL("expected a kakehashi::error");
+  return error(errc::invalid_argument, "unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("a referral goes its whole way through the engine and the log verifies", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  to_accepted(e);
+  e.transfer(referral_id{"R-1"}, good_consent(), sk_coordinator(), at("2026-03-10T00:00:00Z"),
+             "k4");
+  const auto done = e.apply(referral_id{"R-1"},
+                            event::complete{sk_clinician(), at("2026-04-01T00:00:00Z")}, "k5");
+  CHECK(done.state == referral_state::closed);
+  CHECK(done.reason == close_reason::completed);
+  CHECK(done.version == 5);
+  const auto h = e.history(referral_id{"R-1"});
+  REQUIRE(h.size() == 5);
+  CHECK(h[0].command == "propose");
+  CHECK(h[0].state_before.empty());
+  CHECK(h[0].state_after == "proposed");
+  CHECK(h[4].state_after == "closed:completed");
+  CHECK(h[4].reason_code == "completed");
+  for (const auto& row : h) CHECK(row.outcome == audit_outcome::success);
+  CHECK(h[1].prev_hash == h[0].hash);
+  const auto details = nlohmann::json::parse(h[0].details);
+  CHECK(details["agreement"] == "mou-bach-mai-shonan-kamakura-2025");
+  const auto v = e.verify();
+  CHECK(v.intact);
+  CHECK(v.rows == 5);
+  CHECK(v.referrals == 1);
+  CHECK(v.head_hash == h[4].hash);
+}
+
+TEST_CASE("every refused command changes nothing and is audited as a refused attempt",
+          "[engine][error]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  const consent_record short_lived = kt::valid_consent().valid_until("2026-03-05T00:00:00Z");
+  to_accepted(e, "R-1", short_lived);
+  const referral_snapshot before = e.get(referral_id{"R-1"});
+  struct refusal {
+    const char* name;
+    std::function<void()> command;
+    errc code;
+    const char* message;
+    audit_outcome outcome;
+  };
+  const std::vector<refusal> cases{
+      {"a destination that is not eligible",
+       [&] {
+         proposal p = bm_proposal("R-2");
+         p.origin = hospital_id{"k-hospital"};
+         p.by = {hospital_id{"k-hospital"}, actor_role::coordinator, {}};
+         e.propose(p, "r-not-eligible");
+       },
+       errc::not_eligible,
+       "[kakehashi.not_eligible] referral R-2: 'shonan-kamakura' is not eligible for 'cardiology' "
+       "from 'k-hospital' at 2026-03-01T00:00:00Z: agreement 'mou-k-hospital-shonan-kamakura-2025' "
+       "covers referral for oncology, not 'cardiology'",
+       audit_outcome::serious_failure},
+      {"an unknown destination",
+       [&] {
+         proposal p = bm_proposal("R-3");
+         p.destination = hospital_id{"nowhere"};
+         e.propose(p, "r-unknown-dest");
+       },
+       errc::not_found,
+       "proposal.destination: hospital 'nowhere' is not in the agreements directory",
+       audit_outcome::minor_failure},
+      {"a referral id that exists", [&] { e.propose(bm_proposal("R-1"), "r-dup"); },
+       errc::already_exists, "referral R-1: exists already", audit_outcome::minor_failure},
+      {"a coordinator accepting",
+       [&] {
+         e.apply(referral_id{"R-1"}, event::decline{sk_coordinator(), at("2026-03-03T00:00:00Z")},
+                 "r-state");
+       },
+       errc::failed_precondition, "is not allowed in state 'accepted'",
+       audit_outcome::minor_failure},
+      {"the wrong hospital",
+       [&] {
+         e.apply(referral_id{"R-1"}, event::cancel{sk_clinician(), at("2026-03-03T00:00:00Z")},
+                 "r-rights");
+       },
+       errc::permission_denied, "only the referring hospital may fire it",
+       audit_outcome::minor_failure},
+      {"a transfer with another consent",
+       [&] {
+         const consent_record other =
+             kt::valid_consent().id("C-OTHER").valid_until("2026-03-05T00:00:00Z");
+         e.transfer(referral_id{"R-1"}, other, sk_coordinator(), at("2026-03-03T00:00:00Z"),
+                    "r-consent-mismatch");
+       },
+       errc::consent_blocked,
+       "consent C-OTHER is not the consent recorded for the referral (C-TEST-1)",
+       audit_outcome::serious_failure},
+      {"a transfer with the recorded consent altered",
+       [&] {
+         const consent_record altered =
+             kt::valid_consent().valid_until("2026-03-05T00:00:00Z").excluding({"imaging"});
+         e.transfer(referral_id{"R-1"}, altered, sk_coordinator(), at("2026-03-03T00:00:00Z"),
+                    "r-consent-altered");
+       },
+       errc::consent_blocked, "is not the consent recorded", audit_outcome::serious_failure},
+      {"a transfer the consent policy blocks",
+       [&] {
+         e.transfer(referral_id{"R-1"}, short_lived, sk_coordinator(), at("2026-03-10T00:00:00Z"),
+                    "r-policy");
+       },
+       errc::consent_blocked,
+       "the consent policy blocks the transfer: STD-04 FHIR_PERIOD_EXPIRED (consent C-TEST-1 was "
+       "valid until 2026-03-05T00:00:00Z",
+       audit_outcome::serious_failure},
+      {"an unknown referral",
+       [&] {
+         e.apply(referral_id{"R-404"}, event::accept{sk_clinician(), at("2026-03-03T00:00:00Z")},
+                 "r-404");
+       },
+       errc::not_found, "referral R-404: no such referral", audit_outcome::minor_failure},
+      {"transfer through apply",
+       [&] {
+         e.apply(referral_id{"R-1"}, event::transfer{sk_coordinator(), at("2026-03-03T00:00:00Z")},
+                 "r-apply-transfer");
+       },
+       errc::invalid_argument, "'transfer' needs the consent record", audit_outcome::minor_failure},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto rows = e.audit_rows();
+    const error err = caught(c.command);
+    CHECK(err.code() == c.code);
+    CHECK_THAT(err.what(), Contains(c.message));
+    CHECK(e.get(referral_id{"R-1"}) == before);
+    CHECK(e.list().size() == 1);
+    REQUIRE(e.audit_rows() == rows + 1);
+  }
+  // Each refusal is in the log with its outcome and reason code; the log still verifies.
+  CHECK(e.verify().intact);
+  const auto h = e.history(referral_id{"R-1"});
+  CHECK(h.back().outcome == audit_outcome::minor_failure);
+  CHECK(h.back().reason_code == "invalid_argument");
+  CHECK(h.back().state_before == "accepted");
+  CHECK(h.back().state_after == "accepted");
+}
+
+TEST_CASE("record_consent is refused with the findings when the policy blocks", "[engine][error]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1"), "p1");
+  const consent_record no_request = kt::valid_consent().without_written_request();
+  const error err = caught([&] {
+    e.record_consent(referral_id{"R-1"}, no_request, bm_coordinator(), at("2026-03-01T01:00:00Z"),
+                     "c1");
+  });
+  CHECK(err.code() == errc::consent_blocked);
+  CHECK_THAT(err.what(), Contains("VN-09 VN_ART26_2_WRITTEN_REQUEST_MISSING"));
+  CHECK(e.get(referral_id{"R-1"}).state == referral_state::proposed);
+  const auto h = e.history(referral_id{"R-1"});
+  REQUIRE(h.size() == 2);
+  CHECK(h[1].outcome == audit_outcome::serious_failure);
+  CHECK_THAT(h[1].details, Contains("\"rule\":\"VN-09\""));
+  // A consent for another patient is refused as such.
+  const consent_record other_patient = kt::valid_consent();
+  e.propose(bm_proposal("R-2", "2026-03-01T00:00:00Z", "P-OTHER"), "p2");
+  CHECK_THROWS_WITH(e.record_consent(referral_id{"R-2"}, other_patient, bm_coordinator(),
+                                     at("2026-03-01T01:00:00Z"), "c2"),
+                    Contains("consent C-TEST-1 is for another patient"));
+}
+
+TEST_CASE("a repeated command returns the first result and writes nothing", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  const auto first = e.propose(bm_proposal("R-1"), "key-1");
+  const auto rows = e.audit_rows();
+  const auto again = e.propose(bm_proposal("R-1"), "key-1");
+  CHECK(again == first);
+  CHECK(e.audit_rows() == rows);
+  // The first result, even after the referral moved on.
+  e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(), at("2026-03-01T01:00:00Z"),
+                   "key-2");
+  CHECK(e.propose(bm_proposal("R-1"), "key-1") == first);
+  // A refusal repeats as the same refusal, still writing nothing.
+  const auto refused = [&] {
+    e.apply(referral_id{"R-1"}, event::complete{sk_clinician(), at("2026-03-02T00:00:00Z")},
+            "key-3");
+  };
+  const std::string message = caught(refused).what();
+  const auto rows2 = e.audit_rows();
+  const error twice = caught(refused);
+  CHECK(twice.code() == errc::failed_precondition);
+  CHECK(std::string(twice.what()) == message);
+  CHECK(e.audit_rows() == rows2);
+  // The same key for another command is refused without writing.
+  const error reuse = caught([&] {
+    e.apply(referral_id{"R-1"}, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")}, "key-1");
+  });
+  CHECK(reuse.code() == errc::already_exists);
+  CHECK_THAT(reuse.what(), Contains("idempotency key key-1: was used for propose on referral R-1"));
+  CHECK(e.audit_rows() == rows2);
+  // A malformed key is refused before anything happens.
+  CHECK_THROWS_WITH(e.propose(bm_proposal("R-9"), "bad key"),
+                    Contains("[kakehashi.invalid_argument] idempotency_key: 'bad key'"));
+  CHECK(e.audit_rows() == rows2);
+}
+
+TEST_CASE("a storage failure in the middle of a command leaves nothing behind", "[engine][error]") {
+  temp_db db;
+  {
+    engine e = open_engine(db.path());
+    e.propose(bm_proposal("R-1"), "p1");
+  }
+  {
+    SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+    raw.exec(
+        "CREATE TRIGGER boom BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT,'injected'); END");
+  }
+  engine e = open_engine(db.path());
+  const referral_snapshot before = e.get(referral_id{"R-1"});
+  const auto rows = e.audit_rows();
+  const error err = caught([&] {
+    e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                     at("2026-03-01T01:00:00Z"), "c1");
+  });
+  CHECK(err.code() == errc::storage);
+  CHECK_THAT(err.what(), Contains("injected"));
+  CHECK_THAT(err.what(), Contains("nothing was applied"));
+  CHECK(e.get(referral_id{"R-1"}) == before);
+  CHECK(e.audit_rows() == rows);
+  {
+    SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+    CHECK(raw.execAndGet("SELECT count(*) FROM idempotency WHERE key = 'c1'").getInt() == 0);
+    raw.exec("DROP TRIGGER boom");
+  }
+  // After the fault, the same command with the same key succeeds.
+  CHECK(e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                         at("2026-03-01T01:00:00Z"), "c1")
+            .state == referral_state::consent_recorded);
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("a second engine on the same file continues every referral where it stood", "[engine]") {
+  temp_db db;
+  {
+    engine e = open_engine(db.path());
+    to_accepted(e, "R-1");
+    e.propose(bm_proposal("R-2"), "R-2-propose");
+  }
+  engine e = open_engine(db.path());
+  CHECK(e.get(referral_id{"R-1"}).state == referral_state::accepted);
+  CHECK(e.get(referral_id{"R-2"}).state == referral_state::proposed);
+  e.transfer(referral_id{"R-1"}, good_consent(), sk_coordinator(), at("2026-03-10T00:00:00Z"), "t");
+  CHECK(e.get(referral_id{"R-1"}).state == referral_state::transferred);
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("a batch commits its commands together, or none of them", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.batch([&] {
+    for (int i = 0; i < 5; ++i)
+      e.propose(bm_proposal("R-" + std::to_string(i)), "b" + std::to_string(i));
+  });
+  CHECK(e.list().size() == 5);
+  CHECK_THROWS_AS(e.batch([&] {
+    e.propose(bm_proposal("R-10"), "b10");
+    throw std::runtime_error("the importer gave up");
+  }),
+                  std::runtime_error);
+  CHECK_FALSE(e.find(referral_id{"R-10"}).has_value());
+  // A refused command inside a batch is undone alone; its refusal row stays.
+  const auto rows = e.audit_rows();
+  e.batch([&] {
+    e.propose(bm_proposal("R-11"), "b11");
+    CHECK_THROWS_AS(e.propose(bm_proposal("R-11"), "b11-dup"), error);
+    e.propose(bm_proposal("R-12"), "b12");
+  });
+  CHECK(e.list().size() == 7);
+  CHECK(e.audit_rows() == rows + 3);
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("the sweep expires referrals the destination did not answer in time", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
+  e.propose(bm_proposal("R-2", "2026-03-10T00:00:00Z"), "p2");
+  to_accepted(e, "R-3");  // answered: never expires
+  const actor sweeper{sk, actor_role::system, user_id{"sweeper"}};
+  CHECK(e.overdue(at("2026-03-14T23:59:59Z")).empty());
+  CHECK(e.overdue(at("2026-03-15T00:00:00Z")).size() == 1);
+  const auto expired = e.expire_overdue(sweeper, at("2026-03-20T00:00:00Z"));
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].id == referral_id{"R-1"});
+  CHECK(e.get(referral_id{"R-1"}).reason == close_reason::expired);
+  CHECK(e.get(referral_id{"R-2"}).state == referral_state::proposed);
+  // Sweeping again changes nothing.
+  CHECK(e.expire_overdue(sweeper, at("2026-03-20T00:00:00Z")).empty());
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("queries by id, state, hospital and history", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  to_accepted(e, "R-1");
+  e.propose(bm_proposal("R-2"), "p2");
+  CHECK(e.list(referral_state::accepted).size() == 1);
+  CHECK(e.list(referral_state::proposed).size() == 1);
+  CHECK(e.list().size() == 2);
+  CHECK(e.by_hospital(sk).size() == 2);
+  CHECK(e.by_hospital(hospital_id{"k-hospital"}).empty());
+  CHECK_FALSE(e.find(referral_id{"R-404"}).has_value());
+  CHECK_THROWS_WITH(e.get(referral_id{"R-404"}), Contains("[kakehashi.not_found] referral R-404"));
+  CHECK(e.history(referral_id{"R-1"}).size() == 3);
+}
+
+TEST_CASE("a file that is not a kakehashi database is refused and left untouched",
+          "[engine][error]") {
+  temp_db db;
+  SECTION("another application's SQLite database") {
+    {
+      SQLite::Database other(db.path(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      other.exec("CREATE TABLE patients(name TEXT)");
+    }
+    const std::string bytes = slurp(db.path());
+    const error err = caught([&] { open_engine(db.path()); });
+    CHECK(err.code() == errc::invalid_argument);
+    CHECK_THAT(err.what(), Contains("is an SQLite database but not a kakehashi one"));
+    CHECK(slurp(db.path()) == bytes);
+  }
+  SECTION("a newer schema") {
+    { open_engine(db.path()); }
+    {
+      SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+      raw.exec("PRAGMA user_version = 99");
+    }
+    const std::string bytes = slurp(db.path());
+    const error err = caught([&] { open_engine(db.path()); });
+    CHECK(err.code() == errc::failed_precondition);
+    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 1"));
+    CHECK(slurp(db.path()) == bytes);
+  }
+  SECTION("not a database at all") {
+    {
+      std::ofstream out(db.path());
+      out << "hello, this is a text file and not a database; nothing to see here";
+    }
+    const std::string bytes = slurp(db.path());
+    const error err = caught([&] { open_engine(db.path()); });
+    CHECK(err.code() == errc::storage);
+    CHECK(slurp(db.path()) == bytes);
+  }
+}
+
+TEST_CASE("birth dates and names given to the library never reach the database or a message",
+          "[engine][canary]") {
+  temp_db db;
+  const std::string canary_name = "ZZCANARY-NGUYEN-VAN-A";
+  const consent_record c = kt::valid_consent()
+                               .born(date::year{1961} / 4 / 2)
+                               .add_grantor(grantor_role::legal_representative, canary_name);
+  std::vector<std::string> messages;
+  {
+    engine e = open_engine(db.path());
+    e.propose(bm_proposal("R-1"), "p1");
+    e.record_consent(referral_id{"R-1"}, c, bm_coordinator(), at("2026-03-01T01:00:00Z"), "c1");
+    const consent_record blocked = kt::valid_consent()
+                                       .born(date::year{1961} / 4 / 2)
+                                       .add_grantor(grantor_role::legal_representative, canary_name)
+                                       .without_written_request();
+    e.propose(bm_proposal("R-2"), "p2");
+    try {
+      e.record_consent(referral_id{"R-2"}, blocked, bm_coordinator(), at("2026-03-01T01:00:00Z"),
+                       "c2");
+    } catch (const error& err) {
+      messages.emplace_back(err.what());
+    }
+    try {
+      e.transfer(referral_id{"R-1"}, blocked, sk_coordinator(), at("2026-03-03T00:00:00Z"), "t1");
+    } catch (const error& err) {
+      messages.emplace_back(err.what());
+    }
+    REQUIRE(messages.size() == 2);
+    // Everything the engine returns about R-1, too.
+    for (const auto& row : e.history(referral_id{"R-1"})) messages.push_back(row.details);
+  }
+  std::string everything;
+  for (const char* suffix : {"", "-wal", "-shm"}) everything += slurp(db.path() + suffix);
+  for (const auto& m : messages) everything += m;
+  for (const std::string& needle :
+       {std::string("1961-04-02"), std::string("19610402"), canary_name}) {
+    CAPTURE(needle);
+    CHECK(everything.find(needle) == std::string::npos);
+  }
+}
