@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -330,6 +331,70 @@ checkpoint parse_checkpoint(std::string_view text) {
 
 // =============================================================================================
 
+namespace {
+std::vector<audit_entry> read_history(const SQLite::Database& db, const referral_id& id) {
+  SQLite::Statement q(db, std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq");
+  q.bind(1, id.value());
+  std::vector<audit_entry> out;
+  while (q.executeStep()) {
+    const row r = read_row(q);
+    audit_entry a;
+    a.seq = r.seq;
+    a.referral = referral_id{r.referral_id};
+    a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
+    a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
+            user_id{r.actor_user}};
+    a.command = r.command;
+    a.state_before = r.state_before;
+    a.state_after = r.state_after;
+    a.outcome = static_cast<audit_outcome>(r.outcome);
+    a.reason_code = r.reason_code;
+    a.details = r.details;
+    a.idempotency_key = r.idempotency_key;
+    a.prev_hash = r.prev_hash;
+    a.hash = r.hash;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::optional<stored_referral> read_one(const SQLite::Database& db, const referral_id& id) {
+  SQLite::Statement q(db, std::string(select_referral) + " WHERE id = ?");
+  q.bind(1, id.value());
+  if (!q.executeStep()) return std::nullopt;
+  return read_referral(q);
+}
+
+std::vector<stored_referral> read_where(const SQLite::Database& db, const std::string& where,
+                                        const std::vector<std::string>& args) {
+  SQLite::Statement q(db, std::string(select_referral) + where + " ORDER BY id");
+  for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
+  std::vector<stored_referral> out;
+  while (q.executeStep()) out.push_back(read_referral(q));
+  return out;
+}
+
+std::pair<std::int64_t, std::string> read_head(const SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+  if (!q.executeStep()) return {0, genesis_hash};
+  return {q.getColumn(0).getInt64(), q.getColumn(1).getString()};
+}
+
+checkpoint checkpoint_of(const SQLite::Database& db, const std::string& key, instant at,
+                         bool keyed) {
+  const auto [seq, head] = read_head(db);
+  if (seq == 0) {
+    detail::fail(errc::failed_precondition, "audit log", "is empty",
+                 "make a checkpoint once the log has rows");
+  }
+  checkpoint c{seq, head, at, keyed, ""};
+  c.mac = checkpoint_mac(key, c);
+  return c;
+}
+}  // namespace
+
+// =============================================================================================
+
 struct engine::impl {
   mutable std::recursive_mutex mutex;
   SQLite::Database db;
@@ -340,34 +405,21 @@ struct engine::impl {
 
   impl(const std::string& path, int flags, agreement_directory a, consent_policy p,
        engine_options o)
-      : db(path, flags, o.busy_timeout_ms),
+      : db(path, flags, o.busy_timeout_ms, o.vfs),
         agreements(std::move(a)),
         policy(std::move(p)),
         options(std::move(o)) {}
 
   // ---- reading ----------------------------------------------------------------------------
 
-  std::optional<stored_referral> load(const referral_id& id) const {
-    SQLite::Statement q(db, std::string(select_referral) + " WHERE id = ?");
-    q.bind(1, id.value());
-    if (!q.executeStep()) return std::nullopt;
-    return read_referral(q);
-  }
+  std::optional<stored_referral> load(const referral_id& id) const { return read_one(db, id); }
 
   std::vector<stored_referral> load_where(const std::string& where,
                                           const std::vector<std::string>& args) const {
-    SQLite::Statement q(db, std::string(select_referral) + where + " ORDER BY id");
-    for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
-    std::vector<stored_referral> out;
-    while (q.executeStep()) out.push_back(read_referral(q));
-    return out;
+    return read_where(db, where, args);
   }
 
-  std::pair<std::int64_t, std::string> head() const {
-    SQLite::Statement q(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-    if (!q.executeStep()) return {0, genesis_hash};
-    return {q.getColumn(0).getInt64(), q.getColumn(1).getString()};
-  }
+  std::pair<std::int64_t, std::string> head() const { return read_head(db); }
 
   // ---- writing ----------------------------------------------------------------------------
 
@@ -924,30 +976,7 @@ referral_snapshot engine::get(const referral_id& id) const {
 std::vector<audit_entry> engine::history(const referral_id& id) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
-    SQLite::Statement q(impl_->db,
-                        std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq");
-    q.bind(1, id.value());
-    std::vector<audit_entry> out;
-    while (q.executeStep()) {
-      const row r = read_row(q);
-      audit_entry a;
-      a.seq = r.seq;
-      a.referral = referral_id{r.referral_id};
-      a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
-      a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
-              user_id{r.actor_user}};
-      a.command = r.command;
-      a.state_before = r.state_before;
-      a.state_after = r.state_after;
-      a.outcome = static_cast<audit_outcome>(r.outcome);
-      a.reason_code = r.reason_code;
-      a.details = r.details;
-      a.idempotency_key = r.idempotency_key;
-      a.prev_hash = r.prev_hash;
-      a.hash = r.hash;
-      out.push_back(std::move(a));
-    }
-    return out;
+    return read_history(impl_->db, id);
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "reading the history");
   }
@@ -1184,31 +1213,90 @@ verify_result engine::verify(const std::optional<checkpoint>& anchor,
 
 checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
-  const auto [seq, head] = impl_->head();
-  if (seq == 0) {
-    detail::fail(errc::failed_precondition, "audit log", "is empty",
-                 "make a checkpoint once the log has rows");
-  }
-  checkpoint c{seq, head, at, impl_->options.audit_key.has_value(), ""};
-  c.mac = checkpoint_mac(key, c);
-  return c;
+  return checkpoint_of(impl_->db, key, at, impl_->options.audit_key.has_value());
 }
 
-verify_result verify_database(const std::string& path, const std::optional<checkpoint>& anchor,
-                              const std::optional<std::string>& key) {
+struct database_view::impl {
+  SQLite::Database db;
+  explicit impl(const std::string& path) : db(path, SQLite::OPEN_READONLY) {}
+};
+
+database_view::database_view(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+database_view::database_view(database_view&&) noexcept = default;
+database_view& database_view::operator=(database_view&&) noexcept = default;
+database_view::~database_view() = default;
+
+database_view database_view::open(const std::string& path) {
+  if (path != ":memory:" && !std::ifstream(path).good()) {
+    detail::fail(errc::not_found, detail::printable(path, 200), "no such database file",
+                 "pass the path of a kakehashi database");
+  }
   try {
-    SQLite::Database db(path, SQLite::OPEN_READONLY);
-    harden(db);
-    check_schema(db, path, false);
-    db.exec("BEGIN");
-    verify_result v = verify_on(db, anchor, key);
-    db.exec("COMMIT");
-    return v;
+    auto p = std::make_unique<impl>(path);
+    harden(p->db);
+    check_schema(p->db, path, false);
+    return database_view(std::move(p));
   } catch (const SQLite::Exception& e) {
     detail::fail(errc::storage, detail::printable(path, 200),
                  fmt::format("cannot be read as a database: {}", e.what()),
                  "check the path; the file was left untouched");
   }
+}
+
+std::optional<referral_snapshot> database_view::find(const referral_id& id) const {
+  try {
+    auto s = read_one(impl_->db, id);
+    if (!s) return std::nullopt;
+    return s->snap;
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading a referral");
+  }
+}
+
+std::vector<audit_entry> database_view::history(const referral_id& id) const {
+  try {
+    return read_history(impl_->db, id);
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the history");
+  }
+}
+
+std::vector<referral_snapshot> database_view::list(std::optional<referral_state> state) const {
+  try {
+    if (!state) return snaps(read_where(impl_->db, "", {}));
+    return snaps(read_where(impl_->db, " WHERE state = ?", {std::string(to_string(*state))}));
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing referrals");
+  }
+}
+
+verify_result database_view::verify(const std::optional<checkpoint>& anchor,
+                                    const std::optional<std::string>& key) const {
+  try {
+    impl_->db.exec("BEGIN");
+    verify_result v = verify_on(impl_->db, anchor, key);
+    impl_->db.exec("COMMIT");
+    return v;
+  } catch (const SQLite::Exception& e) {
+    impl_->db.tryExec("ROLLBACK");
+    storage_failed(e, "verify");
+  }
+}
+
+checkpoint database_view::make_checkpoint(const std::string& key, instant at) const {
+  try {
+    // The log is keyed when its first row carries a MAC.
+    SQLite::Statement q(impl_->db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
+    const bool keyed = q.executeStep() && q.getColumn(0).getInt() != 0;
+    return checkpoint_of(impl_->db, key, at, keyed);
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "checkpoint");
+  }
+}
+
+verify_result verify_database(const std::string& path, const std::optional<checkpoint>& anchor,
+                              const std::optional<std::string>& key) {
+  return database_view::open(path).verify(anchor, key);
 }
 
 }  // namespace kakehashi

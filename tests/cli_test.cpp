@@ -1,4 +1,5 @@
 // The kakehashi command-line tool, run as a user would run it, on the shipped data file.
+#include <SQLiteCpp/Database.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -6,9 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/error.hpp>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+
+#include "support/engine_fixture.hpp"
 
 using Catch::Matchers::Contains;
 
@@ -195,4 +200,132 @@ TEST_CASE("kakehashi consent check exits 2 on bad input", "[cli][consent][error]
     CHECK_THAT(r.err, Contains("[kakehashi.invalid_argument]"));
     CHECK_THAT(r.err, Contains("unknown key 'hospitals'"));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit and referral commands, on a database the engine wrote
+
+namespace {
+
+struct cli_db {
+  kakehashi::test::temp_db db;
+  std::string key_file =
+      std::string(KAKEHASHI_TEST_TMP) + "/cli-" + std::to_string(getpid()) + ".key";
+  cli_db() {
+    using namespace kakehashi;
+    using namespace kakehashi::test;
+    {
+      std::ofstream k(key_file);
+      k << "0123456789abcdef0123456789abcdef\n";
+    }
+    engine_options o = paperwork_on_file();
+    o.audit_key = "0123456789abcdef0123456789abcdef";
+    engine e = open_engine(db.path(), o);
+    e.propose(bm_proposal("R-1"), "k1");
+    e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                     parse_instant("2026-03-01T01:00:00Z"), "k2");
+    e.propose(bm_proposal("R-2"), "k3");
+    try {
+      e.apply(referral_id{"R-2"},
+              event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")}, "k4");
+    } catch (const kakehashi::error&) {
+      // refused (no consent yet): audited as a refused attempt
+    }
+  }
+  ~cli_db() { std::remove(key_file.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("kakehashi audit verify says intact, and names the first bad row when tampered",
+          "[cli][audit]") {
+  cli_db d;
+  const auto ok = run("audit verify --db " + d.db.path());
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Contains("audit log: intact (4 rows, 2 referrals"));
+  const auto keyed =
+      run("audit verify --db " + d.db.path() + " --key-file " + d.key_file + " --json");
+  REQUIRE(keyed.exit_code == 0);
+  const auto j = nlohmann::json::parse(keyed.out);
+  CHECK(j["intact"] == true);
+  CHECK(j["rows"] == 4);
+  CHECK(j["first_bad_row"].is_null());
+  {
+    SQLite::Database raw(d.db.path(), SQLite::OPEN_READWRITE);
+    raw.exec("UPDATE audit SET actor_user = 'someone' WHERE seq = 2");
+  }
+  const auto bad = run("audit verify --db " + d.db.path() + " --json");
+  CHECK(bad.exit_code == 1);
+  const auto jb = nlohmann::json::parse(bad.out);
+  CHECK(jb["intact"] == false);
+  CHECK(jb["first_bad_row"] == 2);
+  CHECK_THAT(jb["problem"].get<std::string>(), Contains("the row was edited"));
+  CHECK_THAT(run("audit verify --db " + d.db.path()).out, Contains("audit log: TAMPERED at row 2"));
+}
+
+TEST_CASE("kakehashi audit checkpoint anchors the log for a later verify", "[cli][audit]") {
+  cli_db d;
+  const auto cp = run("audit checkpoint --db " + d.db.path() + " --key-file " + d.key_file +
+                      " --at 2026-03-02T00:00:00Z");
+  REQUIRE(cp.exit_code == 0);
+  const auto j = nlohmann::json::parse(cp.out);
+  CHECK(j["seq"] == 4);
+  CHECK(j["rows_keyed"] == true);
+  const std::string cp_file = d.key_file + ".checkpoint";
+  {
+    std::ofstream out(cp_file);
+    out << cp.out;
+  }
+  const auto ok = run("audit verify --db " + d.db.path() + " --checkpoint " + cp_file +
+                      " --key-file " + d.key_file);
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Contains("matches the checkpoint, MACs checked"));
+  {
+    SQLite::Database raw(d.db.path(), SQLite::OPEN_READWRITE);
+    raw.exec("DELETE FROM audit WHERE seq = 4");  // a refused attempt: no referral to rebuild
+  }
+  const auto truncated = run("audit verify --db " + d.db.path() + " --checkpoint " + cp_file +
+                             " --key-file " + d.key_file);
+  CHECK(truncated.exit_code == 1);
+  CHECK_THAT(truncated.out, Contains("the tail was truncated"));
+  std::remove(cp_file.c_str());
+}
+
+TEST_CASE("kakehashi referral show and list read the database", "[cli][audit]") {
+  cli_db d;
+  const auto show = run("referral show --db " + d.db.path() + " --id R-1 --json");
+  REQUIRE(show.exit_code == 0);
+  const auto j = nlohmann::json::parse(show.out);
+  CHECK(j["state"] == "consent_recorded");
+  CHECK(j["patient"] == "P-TEST-1");
+  CHECK(j["consent"] == "C-TEST-1");
+  REQUIRE(j["history"].size() == 2);
+  CHECK(j["history"][1]["command"] == "record_consent");
+  CHECK(j["history"][1]["outcome"] == 0);
+  const auto refused =
+      nlohmann::json::parse(run("referral show --db " + d.db.path() + " --id R-2 --json").out);
+  CHECK(refused["history"][1]["outcome"] == 4);
+  CHECK(refused["history"][1]["reason"] == "failed_precondition");
+  const auto list = run("referral list --db " + d.db.path() + " --state proposed --json");
+  REQUIRE(list.exit_code == 0);
+  const auto l = nlohmann::json::parse(list.out);
+  REQUIRE(l.size() == 1);
+  CHECK(l[0]["id"] == "R-2");
+  CHECK_THAT(run("referral list --db " + d.db.path()).out, Contains("2 referral(s)"));
+  CHECK_THAT(run("referral show --db " + d.db.path() + " --id R-1").out,
+             Contains("R-1: bach-mai -> shonan-kamakura, cardiology, patient P-TEST-1"));
+}
+
+TEST_CASE("the audit and referral commands exit 2 on bad input and never create a file",
+          "[cli][audit][error]") {
+  const std::string missing = std::string(KAKEHASHI_TEST_TMP) + "/no-such.db";
+  const auto r = run("audit verify --db " + missing);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("no such database file"));
+  CHECK_FALSE(std::ifstream(missing).good());
+  cli_db d;
+  CHECK(run("referral list --db " + d.db.path() + " --state lost").exit_code == 2);
+  CHECK(run("referral show --db " + d.db.path() + " --id R-404").exit_code == 2);
+  CHECK(run("audit checkpoint --db " + d.db.path() + " --key-file /nonexistent").exit_code == 2);
+  CHECK(run("audit verify --db " + data).exit_code == 2);  // a JSON file, not a database
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/engine_fixture.hpp"
+#include "support/fault_vfs.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::test;
@@ -430,4 +431,34 @@ TEST_CASE("birth dates and names given to the library never reach the database o
     CAPTURE(needle);
     CHECK(everything.find(needle) == std::string::npos);
   }
+}
+
+TEST_CASE("an I/O error at commit is outcome_unknown, and a retry with the same key resolves it",
+          "[engine][error]") {
+  fault_vfs::install();
+  for (const bool persistent : {false, true}) {
+    CAPTURE(persistent);
+    temp_db db;
+    engine_options o = paperwork_on_file();
+    o.vfs = "kakehashi-fault";
+    engine e = open_engine(db.path(), o);
+    e.propose(bm_proposal("R-1"), "p1");
+    const auto rows = e.audit_rows();
+    fault_vfs::fail_sync(0, persistent);  // the commit's WAL sync fails
+    const error err = caught([&] {
+      e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                       at("2026-03-01T01:00:00Z"), "c1");
+    });
+    fault_vfs::disarm();
+    CHECK(err.code() == errc::outcome_unknown);
+    CHECK_THAT(err.what(), Contains("retry the command with the same idempotency key"));
+    // The retry tells: the command is there exactly once, whichever way the commit went.
+    const auto after = e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                                        at("2026-03-01T01:00:00Z"), "c1");
+    CHECK(after.state == referral_state::consent_recorded);
+    CHECK(after.version == 2);
+    CHECK(e.audit_rows() == rows + 1);
+    CHECK(e.verify().intact);
+  }
+  CHECK(fault_vfs::faults_injected >= 2);
 }

@@ -47,6 +47,9 @@ struct engine_options {
   /// Organisation-level compliance per sending hospital (VN-10, VN-11). When a hospital's
   /// first_cross_border_transfer is unset, the engine uses the first transfer it has recorded.
   std::map<hospital_id, organisation_compliance> compliance;
+  /// The SQLite VFS to open the file with; empty for the default. (Tests inject I/O faults
+  /// through one.)
+  std::string vfs;
   /// The data classes a referral sends, for consent evaluation.
   std::vector<std::string> payload_classes{"diagnosis", "imaging", "pathology"};
 };
@@ -163,6 +166,28 @@ class engine {
  private:
   struct impl;
   explicit engine(std::unique_ptr<impl> p) noexcept;
+  std::unique_ptr<impl> impl_;
+};
+
+/// A read-only view of an engine's database, for tools and auditors: it never creates, migrates
+/// or writes the file. Throws like engine::open() (and {errc::not_found} if the file is missing).
+class database_view {
+ public:
+  static database_view open(const std::string& path);
+  database_view(database_view&&) noexcept;
+  database_view& operator=(database_view&&) noexcept;
+  ~database_view();
+
+  std::optional<referral_snapshot> find(const referral_id& id) const;
+  std::vector<audit_entry> history(const referral_id& id) const;
+  std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
+  verify_result verify(const std::optional<checkpoint>& anchor = std::nullopt,
+                       const std::optional<std::string>& key = std::nullopt) const;
+  checkpoint make_checkpoint(const std::string& key, instant at) const;
+
+ private:
+  struct impl;
+  explicit database_view(std::unique_ptr<impl> p) noexcept;
   std::unique_ptr<impl> impl_;
 };
 

@@ -13,8 +13,13 @@ using command = std::function<int()>;
 command add_eligible_command(CLI::App& app);
 /// `kakehashi consent check`: evaluate a consent record against the standard policy.
 command add_consent_command(CLI::App& app);
+/// `kakehashi audit verify|checkpoint`.
+command add_audit_command(CLI::App& app);
+/// `kakehashi referral show|list`.
+command add_referral_command(CLI::App& app);
 
 constexpr int exit_ok = 0;
+constexpr int exit_tampered = 1;  ///< audit verify found tampering
 constexpr int exit_bad_input = 2;
 
 }  // namespace kakehashi::tool

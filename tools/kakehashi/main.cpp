@@ -13,15 +13,15 @@ int main(int argc, char** argv) {
   CLI::App app{"kakehashi: cross-border patient referral under Vietnam-Japan MoUs"};
   app.set_version_flag("--version", kakehashi::version_string);
   app.require_subcommand(1);
-  // Each command runs when its (deepest) subcommand was parsed.
+  // Each command runs when its subcommand (or one of that subcommand's own) was parsed.
   std::vector<std::pair<CLI::App*, kakehashi::tool::command>> commands;
   const auto add = [&](kakehashi::tool::command c) {
-    CLI::App* sub = app.get_subcommands({}).back();
-    while (!sub->get_subcommands({}).empty()) sub = sub->get_subcommands({}).back();
-    commands.emplace_back(sub, std::move(c));
+    commands.emplace_back(app.get_subcommands({}).back(), std::move(c));
   };
   add(kakehashi::tool::add_eligible_command(app));
   add(kakehashi::tool::add_consent_command(app));
+  add(kakehashi::tool::add_audit_command(app));
+  add(kakehashi::tool::add_referral_command(app));
 
   try {
     app.parse(argc, argv);
