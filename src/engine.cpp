@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_map>
 
 #include "audit_crypto.hpp"
 #include "fail.hpp"
@@ -36,9 +37,13 @@ const std::vector<std::vector<const char*>> migrations{{
   "  specialty TEXT NOT NULL, patient TEXT NOT NULL, agreement TEXT NOT NULL,"
   "  state TEXT NOT NULL, close_reason TEXT, consent_withdrawn INTEGER NOT NULL,"
   "  consent_ref TEXT NOT NULL, consent_digest TEXT NOT NULL,"
-  "  proposed_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)",
-  "CREATE INDEX referral_state ON referral(state)",
-  "CREATE INDEX referral_destination ON referral(destination, specialty)",
+  "  proposed_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)"
+  "  WITHOUT ROWID",
+  // Only open referrals are indexed by state: the sweep finds them without scanning history, and
+  // most transitions do not touch this index.
+  "CREATE INDEX referral_open ON referral(state) WHERE state IN ('proposed', 'consent_recorded')",
+  "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at)",
+  "CREATE INDEX referral_origin ON referral(origin, proposed_at)",
   "CREATE TABLE audit ("
   "  seq INTEGER PRIMARY KEY, referral_id TEXT NOT NULL, recorded_at TEXT NOT NULL,"
   "  actor_org TEXT NOT NULL, actor_role TEXT NOT NULL, actor_user TEXT NOT NULL,"
@@ -48,7 +53,7 @@ const std::vector<std::vector<const char*>> migrations{{
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
   "CREATE TABLE idempotency ("
   "  key TEXT PRIMARY KEY, referral_id TEXT NOT NULL, command TEXT NOT NULL,"
-  "  outcome INTEGER NOT NULL, error_code INTEGER, error_message TEXT, result TEXT)",
+  "  outcome INTEGER NOT NULL, error_code INTEGER, error_message TEXT, result TEXT) WITHOUT ROWID",
 }};
 // clang-format on
 
@@ -244,11 +249,6 @@ std::string consent_digest(const consent_record& c) {
   return detail::sha256_hex(j.dump());
 }
 
-// The local calendar month of `at` in `zone`, as (year, month).
-std::pair<int, unsigned> local_month(instant at, const std::string& zone) {
-  date::year_month_day d{date::floor<date::days>(date::make_zoned(zone, at).get_local_time())};
-  return {static_cast<int>(d.year()), static_cast<unsigned>(d.month())};
-}
 
 void harden(SQLite::Database& db) {
   sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
@@ -393,6 +393,39 @@ checkpoint checkpoint_of(const SQLite::Database& db, const std::string& key, ins
 }
 }  // namespace
 
+// Prepared statements for the hot path, prepared once per connection. A lease resets the
+// statement (and clears its bindings) when the caller is done, so no read stays open.
+class statement_cache {
+ public:
+  explicit statement_cache(SQLite::Database& db) : db_(db) {}
+
+  class lease {
+   public:
+    explicit lease(SQLite::Statement& s) : s_(s) {}
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease() { s_.tryReset(); }  // every user binds every parameter: no clearBindings needed
+    SQLite::Statement* operator->() { return &s_; }
+    SQLite::Statement& operator*() { return s_; }
+
+   private:
+    SQLite::Statement& s_;
+  };
+
+  lease get(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;
+    }
+    it->second->tryReset();
+    return lease(*it->second);
+  }
+
+ private:
+  SQLite::Database& db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+};
+
 // =============================================================================================
 
 struct engine::impl {
@@ -402,6 +435,7 @@ struct engine::impl {
   consent_policy policy;
   engine_options options;
   int batch_depth = 0;
+  mutable statement_cache cache{db};
 
   impl(const std::string& path, int flags, agreement_directory a, consent_policy p,
        engine_options o)
@@ -412,14 +446,23 @@ struct engine::impl {
 
   // ---- reading ----------------------------------------------------------------------------
 
-  std::optional<stored_referral> load(const referral_id& id) const { return read_one(db, id); }
+  std::optional<stored_referral> load(const referral_id& id) const {
+    auto q = cache.get(std::string(select_referral) + " WHERE id = ?");
+    q->bind(1, id.value());
+    if (!q->executeStep()) return std::nullopt;
+    return read_referral(*q);
+  }
 
   std::vector<stored_referral> load_where(const std::string& where,
                                           const std::vector<std::string>& args) const {
     return read_where(db, where, args);
   }
 
-  std::pair<std::int64_t, std::string> head() const { return read_head(db); }
+  std::pair<std::int64_t, std::string> head() const {
+    auto q = cache.get("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (!q->executeStep()) return {0, genesis_hash};
+    return {q->getColumn(0).getInt64(), q->getColumn(1).getString()};
+  }
 
   // ---- writing ----------------------------------------------------------------------------
 
@@ -429,65 +472,61 @@ struct engine::impl {
     r.prev_hash = prev;
     r.hash = detail::sha256_hex(r.encoding());
     if (options.audit_key) r.mac = detail::hmac_sha256_hex(*options.audit_key, r.hash);
-    SQLite::Statement ins(
-        db,
-        "INSERT INTO audit (seq, referral_id, recorded_at, actor_org, actor_role, "
+    auto ins = cache.get("INSERT INTO audit (seq, referral_id, recorded_at, actor_org, actor_role, "
         "actor_user, command, state_before, state_after, outcome, reason_code, "
         "details, idempotency_key, prev_hash, hash, mac) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    ins.bind(1, r.seq);
-    ins.bind(2, r.referral_id);
-    ins.bind(3, r.recorded_at);
-    ins.bind(4, r.actor_org);
-    ins.bind(5, r.actor_role);
-    ins.bind(6, r.actor_user);
-    ins.bind(7, r.command);
-    ins.bind(8, r.state_before);
-    ins.bind(9, r.state_after);
-    ins.bind(10, r.outcome);
-    ins.bind(11, r.reason_code);
-    ins.bind(12, r.details);
-    ins.bind(13, r.idempotency_key);
-    ins.bind(14, r.prev_hash);
-    ins.bind(15, r.hash);
+    ins->bind(1, r.seq);
+    ins->bind(2, r.referral_id);
+    ins->bind(3, r.recorded_at);
+    ins->bind(4, r.actor_org);
+    ins->bind(5, r.actor_role);
+    ins->bind(6, r.actor_user);
+    ins->bind(7, r.command);
+    ins->bind(8, r.state_before);
+    ins->bind(9, r.state_after);
+    ins->bind(10, r.outcome);
+    ins->bind(11, r.reason_code);
+    ins->bind(12, r.details);
+    ins->bind(13, r.idempotency_key);
+    ins->bind(14, r.prev_hash);
+    ins->bind(15, r.hash);
     if (r.mac.empty()) {
-      ins.bind(16);
+      ins->bind(16);
     } else {
-      ins.bind(16, r.mac);
+      ins->bind(16, r.mac);
     }
-    ins.exec();
+    ins->exec();
   }
 
   void save(const referral_snapshot& s, const agreement_id& agreement, const std::string& digest,
             std::uint64_t expected_version) {
     if (s.version == 1) {
-      SQLite::Statement ins(db,
-                            "INSERT INTO referral (id, origin, destination, specialty, patient, "
+      auto ins = cache.get("INSERT INTO referral (id, origin, destination, specialty, patient, "
                             "agreement, state, close_reason, consent_withdrawn, consent_ref, "
                             "consent_digest, proposed_at, updated_at, version) VALUES "
                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-      bind_referral(ins, s, agreement, digest);
-      ins.exec();
+      bind_referral(*ins, s, agreement, digest);
+      ins->exec();
       return;
     }
-    SQLite::Statement up(db,
-                         "UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
+    auto up = cache.get("UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
                          "consent_ref = ?, consent_digest = ?, updated_at = ?, version = ? "
                          "WHERE id = ? AND version = ?");
-    up.bind(1, std::string(to_string(s.state)));
+    up->bind(1, std::string(to_string(s.state)));
     if (s.reason) {
-      up.bind(2, std::string(to_string(*s.reason)));
+      up->bind(2, std::string(to_string(*s.reason)));
     } else {
-      up.bind(2);
+      up->bind(2);
     }
-    up.bind(3, s.consent_withdrawn ? 1 : 0);
-    up.bind(4, s.consent.value());
-    up.bind(5, digest);
-    up.bind(6, to_seconds(s.updated_at));
-    up.bind(7, static_cast<std::int64_t>(s.version));
-    up.bind(8, s.id.value());
-    up.bind(9, static_cast<std::int64_t>(expected_version));
-    if (up.exec() != 1) {
+    up->bind(3, s.consent_withdrawn ? 1 : 0);
+    up->bind(4, s.consent.value());
+    up->bind(5, digest);
+    up->bind(6, to_seconds(s.updated_at));
+    up->bind(7, static_cast<std::int64_t>(s.version));
+    up->bind(8, s.id.value());
+    up->bind(9, static_cast<std::int64_t>(expected_version));
+    if (up->exec() != 1) {
       // Impossible under BEGIN IMMEDIATE unless the row changed behind the engine's back.
       detail::fail(errc::storage, "referral " + s.id.value(),
                    fmt::format("version {} changed during the command", expected_version),
@@ -519,38 +558,30 @@ struct engine::impl {
 
   void remember(const std::string& key, const std::string& referral, const std::string& command,
                 int outcome_code, const error* refusal, const referral_snapshot* result) {
-    SQLite::Statement ins(
-        db,
-        "INSERT INTO idempotency (key, referral_id, command, outcome, error_code, "
+    auto ins = cache.get("INSERT INTO idempotency (key, referral_id, command, outcome, error_code, "
         "error_message, result) VALUES (?,?,?,?,?,?,?)");
-    ins.bind(1, key);
-    ins.bind(2, referral);
-    ins.bind(3, command);
-    ins.bind(4, outcome_code);
+    ins->bind(1, key);
+    ins->bind(2, referral);
+    ins->bind(3, command);
+    ins->bind(4, outcome_code);
     if (refusal) {
-      ins.bind(5, static_cast<int>(refusal->code()));
-      ins.bind(6, std::string(refusal->what()));
+      ins->bind(5, static_cast<int>(refusal->code()));
+      ins->bind(6, std::string(refusal->what()));
     } else {
-      ins.bind(5);
-      ins.bind(6);
+      ins->bind(5);
+      ins->bind(6);
     }
     if (result) {
-      ins.bind(7, snapshot_json(*result).dump());
+      ins->bind(7, snapshot_json(*result).dump());
     } else {
-      ins.bind(7);
+      ins->bind(7);
     }
-    ins.exec();
+    ins->exec();
   }
 
   // ---- transactions -----------------------------------------------------------------------
 
-  void begin() {
-    if (batch_depth > 0) {
-      db.exec("SAVEPOINT command");
-    } else {
-      db.exec("BEGIN IMMEDIATE");
-    }
-  }
+  void begin() { cache.get(batch_depth > 0 ? "SAVEPOINT command" : "BEGIN IMMEDIATE")->exec(); }
   void rollback() noexcept {
     if (batch_depth > 0) {
       db.tryExec("ROLLBACK TO command");
@@ -561,11 +592,11 @@ struct engine::impl {
   }
   void commit() {
     if (batch_depth > 0) {
-      db.exec("RELEASE command");
+      cache.get("RELEASE command")->exec();
       return;
     }
     try {
-      db.exec("COMMIT");
+      cache.get("COMMIT")->exec();
     } catch (const SQLite::Exception& e) {
       db.tryExec("ROLLBACK");
       if (is_io_error(e.getExtendedErrorCode())) {
@@ -603,34 +634,33 @@ struct engine::impl {
     referral_snapshot result;
     try {
       // A repeated command: the first result, or the first refusal, and nothing written.
-      SQLite::Statement q(db,
-                          "SELECT referral_id, command, outcome, error_code, error_message, "
+      auto q = cache.get("SELECT referral_id, command, outcome, error_code, error_message, "
                           "result FROM idempotency WHERE key = ?");
-      q.bind(1, key);
-      if (q.executeStep()) {
-        const std::string prev_referral = q.getColumn(0).getString();
-        const std::string prev_command = q.getColumn(1).getString();
+      q->bind(1, key);
+      if (q->executeStep()) {
+        const std::string prev_referral = q->getColumn(0).getString();
+        const std::string prev_command = q->getColumn(1).getString();
         std::optional<error> again;
         if (prev_referral != id.value() || prev_command != command) {
           again = error(errc::already_exists,
                         fmt::format("idempotency key {}: was used for {} on referral {}; use a new "
                                     "key for a new command",
                                     key, prev_command, detail::printable(prev_referral)));
-        } else if (q.getColumn(2).getInt() != 0) {
-          const auto code = static_cast<errc>(q.getColumn(3).getInt());
+        } else if (q->getColumn(2).getInt() != 0) {
+          const auto code = static_cast<errc>(q->getColumn(3).getInt());
           // The stored message already carries its prefix; rebuild the same error.
-          std::string msg = q.getColumn(4).getString();
+          std::string msg = q->getColumn(4).getString();
           const auto close = msg.find("] ");
           again = error(code, close == std::string::npos ? msg : msg.substr(close + 2));
         } else {
-          result = snapshot_from_json(json::parse(q.getColumn(5).getString()));
+          result = snapshot_from_json(json::parse(q->getColumn(5).getString()));
         }
-        q.reset();
+        q->reset();
         rollback();
         if (again) throw *again;
         return result;
       }
-      q.reset();
+      q->reset();
 
       const std::optional<stored_referral> before = load(id);
       const std::string state_before = before ? state_text(before->snap) : std::string();
@@ -717,14 +747,13 @@ struct engine::impl {
   // The first time the hospital's data went abroad: its first successful proposal to a hospital
   // in another country (the referral's data travels with the proposal).
   std::optional<instant> first_transfer_abroad(const hospital_id& origin) const {
-    SQLite::Statement q(db,
-                        "SELECT destination, proposed_at FROM referral WHERE origin = ? "
+    auto q = cache.get("SELECT destination, proposed_at FROM referral WHERE origin = ? "
                         "ORDER BY proposed_at");
-    q.bind(1, origin.value());
+    q->bind(1, origin.value());
     const std::string& home = hospital_of(origin).country;
-    while (q.executeStep()) {
-      const hospital* d = agreements.find_hospital(hospital_id{q.getColumn(0).getString()});
-      if (d && d->country != home) return from_seconds(q.getColumn(1).getInt64());
+    while (q->executeStep()) {
+      const hospital* d = agreements.find_hospital(hospital_id{q->getColumn(0).getString()});
+      if (d && d->country != home) return from_seconds(q->getColumn(1).getInt64());
     }
     return std::nullopt;
   }
@@ -754,26 +783,30 @@ struct engine::impl {
   }
   json last_verdict_ = json::object();
 
+  // Referrals counted against the destination's capacity in the destination's local calendar
+  // month of `at`: proposed in that month and not closed as declined, cancelled, expired or
+  // withdrawn. Indexed by (destination, specialty, proposed_at): cost does not grow with history.
   int month_count(const hospital_id& destination, const specialty_code& specialty,
                   instant at) const {
-    const std::string& zone = hospital_of(destination).time_zone;
-    const auto month = local_month(at, zone);
-    SQLite::Statement q(db,
-                        "SELECT proposed_at, state, close_reason FROM referral "
-                        "WHERE destination = ? AND specialty = ?");
-    q.bind(1, destination.value());
-    q.bind(2, specialty.value());
-    int n = 0;
-    while (q.executeStep()) {
-      const std::string reason = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
-      if (reason == "declined" || reason == "cancelled" || reason == "expired" ||
-          reason == "consent_withdrawn") {
-        continue;
-      }
-      if (local_month(from_seconds(q.getColumn(0).getInt64()), zone) == month) ++n;
-    }
-    return n;
+    const date::time_zone* zone = date::locate_zone(hospital_of(destination).time_zone);
+    const auto local = date::floor<date::days>(zone->to_local(at));
+    const date::year_month_day day{local};
+    const date::year_month first = day.year() / day.month();
+    const auto start = zone->to_sys(date::local_days{first / 1}, date::choose::earliest);
+    const auto end = zone->to_sys(date::local_days{(first + date::months{1}) / 1},
+                                  date::choose::earliest);
+    auto q = cache.get("SELECT count(*) FROM referral WHERE destination = ? AND specialty = ? "
+                        "AND proposed_at >= ? AND proposed_at < ? AND (close_reason IS NULL OR "
+                        "close_reason NOT IN ('declined', 'cancelled', 'expired', "
+                        "'consent_withdrawn'))");
+    q->bind(1, destination.value());
+    q->bind(2, specialty.value());
+    q->bind(3, to_seconds(date::floor<std::chrono::seconds>(start)));
+    q->bind(4, to_seconds(date::floor<std::chrono::seconds>(end)));
+    q->executeStep();
+    return q->getColumn(0).getInt();
   }
+
 };
 
 // =============================================================================================

@@ -462,3 +462,27 @@ TEST_CASE("an I/O error at commit is outcome_unknown, and a retry with the same 
   }
   CHECK(fault_vfs::faults_injected >= 2);
 }
+
+TEST_CASE("propose counts the destination's month against its capacity", "[engine]") {
+  temp_db db;
+  auto dir = seed_agreements();
+  auto agreements = dir.agreements();
+  for (auto& a : agreements) {
+    if (a.covers_specialty(specialty_code{"cardiology"})) {
+      a.monthly_capacity[specialty_code{"cardiology"}] = 2;
+    }
+  }
+  engine e = engine::open(db.path(), agreement_directory::from_values(dir.hospitals(), agreements),
+                          consent_policy::standard(), paperwork_on_file());
+  // Tokyo's March: from 2026-02-28T15:00Z to 2026-03-31T15:00Z.
+  e.propose(bm_proposal("R-1", "2026-02-28T15:00:00Z"), "p1");
+  e.propose(bm_proposal("R-2", "2026-03-31T14:59:59Z"), "p2");
+  const error full = caught([&] { e.propose(bm_proposal("R-3", "2026-03-15T00:00:00Z"), "p3"); });
+  CHECK(full.code() == errc::not_eligible);
+  CHECK_THAT(full.what(), Contains("allows 2 'cardiology' referral(s) a month to 'shonan-kamakura'; "
+                                   "2 counted this month"));
+  // A cancelled referral frees its place; the next month starts afresh.
+  e.apply(referral_id{"R-1"}, event::cancel{bm_coordinator(), at("2026-03-16T00:00:00Z")}, "c1");
+  CHECK(e.propose(bm_proposal("R-4", "2026-03-16T00:00:00Z"), "p4").state == referral_state::proposed);
+  CHECK(e.propose(bm_proposal("R-5", "2026-03-31T15:00:00Z"), "p5").state == referral_state::proposed);
+}

@@ -1,0 +1,237 @@
+// The engine's durable command throughput beside two baselines measured in the same run:
+//  - raw_transition: the same SQL a transition needs (UPDATE the referral row with its version
+//    check, read the chain head, SHA-256, INSERT the audit row) through the SQLite C API;
+//  - raw_insert: a bare INSERT of the same audit row.
+// Each in three regimes: synchronous=FULL one command per commit, NORMAL one per commit, and
+// NORMAL with 100 commands per transaction. The command is `cancel` on a proposed referral.
+//
+//   build/release/bench/kakehashi_bench --benchmark_filter='engine|raw'
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <kakehashi/engine.hpp>
+#include <openssl/evp.h>
+
+namespace {
+
+using namespace kakehashi;
+
+struct regime {
+  const char* name;
+  bool full;
+  int per_txn;
+};
+constexpr regime regimes[] = {{"FULL/1", true, 1}, {"NORMAL/1", false, 1}, {"NORMAL/100", false, 100}};
+
+std::string db_path(const char* tag) {
+  const std::string p = "/tmp/kakehashi-bench-" + std::to_string(getpid()) + "-" + tag + ".db";
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((p + s).c_str());
+  return p;
+}
+
+void remove_db(const std::string& p) {
+  for (const char* s : {"", "-wal", "-shm"}) std::remove((p + s).c_str());
+}
+
+agreement_directory agreements() {
+  return agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json");
+}
+
+const hospital_id bm{"bach-mai"};
+const hospital_id sk{"shonan-kamakura"};
+const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
+
+void engine_cancel(benchmark::State& state) {
+  const regime& r = regimes[state.range(0)];
+  const std::string path = db_path("engine");
+  engine_options o;
+  o.sync = r.full ? durability::full : durability::normal;
+  engine e = engine::open(path, agreements(), consent_policy::standard(), o);
+  const auto n = static_cast<int>(state.max_iterations);
+  const instant t0 = parse_instant("2026-03-01T00:00:00Z");
+  e.batch([&] {
+    for (int i = 0; i < n; ++i) {
+      // One proposal an hour, as a busy referral office might: months hold ~720 each.
+      e.propose({referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
+                 patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
+                "p-" + std::to_string(i));
+    }
+  });
+  int i = 0;
+  const auto one = [&] {
+    const std::string id = std::to_string(i);
+    e.apply(referral_id{"R-" + id},
+            event::cancel{coordinator, t0 + std::chrono::hours{i}, cancel_reason::patient_request},
+            "c-" + id);
+    ++i;
+  };
+  for (auto _ : state) {
+    if (r.per_txn == 1) {
+      one();
+    } else if (i % r.per_txn == 0) {
+      // The batch opens with the first command of each group and covers the next per_txn - 1.
+      e.batch([&] {
+        for (int k = 0; k < r.per_txn && i < n; ++k) one();
+      });
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(r.name);
+  remove_db(path);
+}
+
+// The raw SQLite baselines share one schema shaped like the engine's.
+struct raw_db {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* update = nullptr;
+  sqlite3_stmt* head = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::string path;
+
+  explicit raw_db(bool full, int n) : path(db_path("raw")) {
+    sqlite3_open(path.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    sqlite3_exec(db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
+                 nullptr, nullptr);
+    sqlite3_exec(db,
+                 "CREATE TABLE referral(id TEXT PRIMARY KEY, state TEXT, updated_at INTEGER, "
+                 "version INTEGER);"
+                 "CREATE TABLE audit(seq INTEGER PRIMARY KEY, referral_id TEXT, recorded_at TEXT, "
+                 "actor_org TEXT, actor_role TEXT, actor_user TEXT, command TEXT, state_before "
+                 "TEXT, state_after TEXT, outcome INTEGER, reason_code TEXT, details TEXT, "
+                 "idempotency_key TEXT, prev_hash TEXT, hash TEXT, mac TEXT)",
+                 nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    sqlite3_stmt* ins = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO referral VALUES(?, 'proposed', 0, 1)", -1, &ins, nullptr);
+    for (int i = 0; i < n; ++i) {
+      const std::string id = "R-" + std::to_string(i);
+      sqlite3_bind_text(ins, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_step(ins);
+      sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_prepare_v2(db,
+                       "UPDATE referral SET state = 'closed', updated_at = ?, version = version + 1 "
+                       "WHERE id = ? AND version = ?",
+                       -1, &update, nullptr);
+    sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &head,
+                       nullptr);
+    sqlite3_prepare_v2(db, "INSERT INTO audit VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", -1,
+                       &insert, nullptr);
+  }
+  ~raw_db() {
+    sqlite3_finalize(update);
+    sqlite3_finalize(head);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+    remove_db(path);
+  }
+
+  std::string sha256(const std::string& data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestInit_ex(ctx, md, nullptr);
+    EVP_DigestUpdate(ctx, data.data(), data.size());
+    EVP_DigestFinal_ex(ctx, out, &len);
+    static const char* hex = "0123456789abcdef";
+    std::string h;
+    for (unsigned int k = 0; k < len; ++k) {
+      h += hex[out[k] >> 4];
+      h += hex[out[k] & 15];
+    }
+    return h;
+  }
+
+  void insert_audit(long long seq, const std::string& id, const std::string& prev,
+                    const std::string& hash) {
+    const char* text[] = {id.c_str(), "2026-03-01T00:00:00Z", "bach-mai", "coordinator",
+                          "io-bm-1", "cancel", "proposed", "closed:cancelled"};
+    sqlite3_bind_int64(insert, 1, seq);
+    for (int k = 0; k < 8; ++k) sqlite3_bind_text(insert, k + 2, text[k], -1, SQLITE_STATIC);
+    sqlite3_bind_int(insert, 10, 0);
+    sqlite3_bind_text(insert, 11, "cancelled", -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 12, "{\"reason\":\"patient_request\"}", -1, SQLITE_STATIC);
+    const std::string key = "c-" + id;
+    sqlite3_bind_text(insert, 13, key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 14, prev.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 15, hash.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_step(insert);
+    sqlite3_reset(insert);
+  }
+
+  void transition(int i) {
+    const std::string id = "R-" + std::to_string(i);
+    sqlite3_bind_int64(update, 1, 1772323200);
+    sqlite3_bind_text(update, 2, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(update, 3, 1);
+    sqlite3_step(update);
+    sqlite3_reset(update);
+    long long seq = 1;
+    std::string prev(64, '0');
+    if (sqlite3_step(head) == SQLITE_ROW) {
+      seq = sqlite3_column_int64(head, 0) + 1;
+      prev = reinterpret_cast<const char*>(sqlite3_column_text(head, 1));
+    }
+    sqlite3_reset(head);
+    insert_audit(seq, id, prev, sha256(std::to_string(seq) + id + "cancel" + prev));
+  }
+};
+
+template <class Body>
+void run_raw(benchmark::State& state, Body body) {
+  const regime& r = regimes[state.range(0)];
+  raw_db raw(r.full, static_cast<int>(state.max_iterations));
+  int i = 0;
+  for (auto _ : state) {
+    if (i % r.per_txn == 0) sqlite3_exec(raw.db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    body(raw, i);
+    ++i;
+    if (i % r.per_txn == 0) sqlite3_exec(raw.db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  if (i % r.per_txn != 0) sqlite3_exec(raw.db, "COMMIT", nullptr, nullptr, nullptr);
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(r.name);
+}
+
+void raw_transition(benchmark::State& state) {
+  run_raw(state, [](raw_db& raw, int i) { raw.transition(i); });
+}
+
+void raw_insert(benchmark::State& state) {
+  const std::string hash(64, 'a');
+  run_raw(state, [&](raw_db& raw, int i) {
+    raw.insert_audit(i + 1, "R-" + std::to_string(i), hash, hash);
+  });
+}
+
+// Interleaved per regime, so each engine figure sits beside its baselines from the same moment.
+void register_all() {
+  const int iterations[] = {3000, 20000, 50000};
+  for (int r = 0; r < 3; ++r) {
+    for (auto [name, fn] : {std::pair{"raw_insert", &raw_insert},
+                            std::pair{"raw_transition", &raw_transition},
+                            std::pair{"engine_cancel", &engine_cancel}}) {
+      benchmark::RegisterBenchmark(name, fn)
+          ->Arg(r)
+          ->Iterations(iterations[r])
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
+  }
+}
+
+const bool registered = (register_all(), true);
+
+}  // namespace
