@@ -183,38 +183,6 @@ stored_referral read_referral(SQLite::Statement& q) {
   return s;
 }
 
-json snapshot_json(const referral_snapshot& s) {
-  return {{"id", s.id.value()},
-          {"origin", s.origin.value()},
-          {"destination", s.destination.value()},
-          {"specialty", s.specialty.value()},
-          {"patient", s.patient.value()},
-          {"state", std::string(to_string(s.state))},
-          {"reason", s.reason ? json(std::string(to_string(*s.reason))) : json(nullptr)},
-          {"consent_withdrawn", s.consent_withdrawn},
-          {"consent", s.consent.value()},
-          {"proposed_at", to_seconds(s.proposed_at)},
-          {"updated_at", to_seconds(s.updated_at)},
-          {"version", s.version}};
-}
-
-referral_snapshot snapshot_from_json(const json& j) {
-  referral_snapshot s;
-  s.id = referral_id{j.at("id").get<std::string>()};
-  s.origin = hospital_id{j.at("origin").get<std::string>()};
-  s.destination = hospital_id{j.at("destination").get<std::string>()};
-  s.specialty = specialty_code{j.at("specialty").get<std::string>()};
-  s.patient = patient_ref{j.at("patient").get<std::string>()};
-  s.state = parse_referral_state(j.at("state").get<std::string>()).value();
-  if (!j.at("reason").is_null()) s.reason = parse_close_reason(j.at("reason").get<std::string>());
-  s.consent_withdrawn = j.at("consent_withdrawn").get<bool>();
-  s.consent = consent_ref{j.at("consent").get<std::string>()};
-  s.proposed_at = from_seconds(j.at("proposed_at").get<std::int64_t>());
-  s.updated_at = from_seconds(j.at("updated_at").get<std::int64_t>());
-  s.version = j.at("version").get<std::uint64_t>();
-  return s;
-}
-
 // The digest that identifies a consent record without storing it: SHA-256 over its fields.
 std::string checkpoint_mac(const std::string& key, const checkpoint& c) {
   return detail::hmac_sha256_hex(
@@ -248,7 +216,6 @@ std::string consent_digest(const consent_record& c) {
   j["recipients"] = recipients;
   return detail::sha256_hex(j.dump());
 }
-
 
 void harden(SQLite::Database& db) {
   sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
@@ -472,7 +439,8 @@ struct engine::impl {
     r.prev_hash = prev;
     r.hash = detail::sha256_hex(r.encoding());
     if (options.audit_key) r.mac = detail::hmac_sha256_hex(*options.audit_key, r.hash);
-    auto ins = cache.get("INSERT INTO audit (seq, referral_id, recorded_at, actor_org, actor_role, "
+    auto ins = cache.get(
+        "INSERT INTO audit (seq, referral_id, recorded_at, actor_org, actor_role, "
         "actor_user, command, state_before, state_after, outcome, reason_code, "
         "details, idempotency_key, prev_hash, hash, mac) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -502,17 +470,19 @@ struct engine::impl {
   void save(const referral_snapshot& s, const agreement_id& agreement, const std::string& digest,
             std::uint64_t expected_version) {
     if (s.version == 1) {
-      auto ins = cache.get("INSERT INTO referral (id, origin, destination, specialty, patient, "
-                            "agreement, state, close_reason, consent_withdrawn, consent_ref, "
-                            "consent_digest, proposed_at, updated_at, version) VALUES "
-                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      auto ins = cache.get(
+          "INSERT INTO referral (id, origin, destination, specialty, patient, "
+          "agreement, state, close_reason, consent_withdrawn, consent_ref, "
+          "consent_digest, proposed_at, updated_at, version) VALUES "
+          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       bind_referral(*ins, s, agreement, digest);
       ins->exec();
       return;
     }
-    auto up = cache.get("UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
-                         "consent_ref = ?, consent_digest = ?, updated_at = ?, version = ? "
-                         "WHERE id = ? AND version = ?");
+    auto up = cache.get(
+        "UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
+        "consent_ref = ?, consent_digest = ?, updated_at = ?, version = ? "
+        "WHERE id = ? AND version = ?");
     up->bind(1, std::string(to_string(s.state)));
     if (s.reason) {
       up->bind(2, std::string(to_string(*s.reason)));
@@ -558,7 +528,8 @@ struct engine::impl {
 
   void remember(const std::string& key, const std::string& referral, const std::string& command,
                 int outcome_code, const error* refusal, const referral_snapshot* result) {
-    auto ins = cache.get("INSERT INTO idempotency (key, referral_id, command, outcome, error_code, "
+    auto ins = cache.get(
+        "INSERT INTO idempotency (key, referral_id, command, outcome, error_code, "
         "error_message, result) VALUES (?,?,?,?,?,?,?)");
     ins->bind(1, key);
     ins->bind(2, referral);
@@ -572,7 +543,7 @@ struct engine::impl {
       ins->bind(6);
     }
     if (result) {
-      ins->bind(7, snapshot_json(*result).dump());
+      ins->bind(7, to_json(*result));
     } else {
       ins->bind(7);
     }
@@ -634,8 +605,9 @@ struct engine::impl {
     referral_snapshot result;
     try {
       // A repeated command: the first result, or the first refusal, and nothing written.
-      auto q = cache.get("SELECT referral_id, command, outcome, error_code, error_message, "
-                          "result FROM idempotency WHERE key = ?");
+      auto q = cache.get(
+          "SELECT referral_id, command, outcome, error_code, error_message, "
+          "result FROM idempotency WHERE key = ?");
       q->bind(1, key);
       if (q->executeStep()) {
         const std::string prev_referral = q->getColumn(0).getString();
@@ -653,7 +625,7 @@ struct engine::impl {
           const auto close = msg.find("] ");
           again = error(code, close == std::string::npos ? msg : msg.substr(close + 2));
         } else {
-          result = snapshot_from_json(json::parse(q->getColumn(5).getString()));
+          result = referral_snapshot_from_json(q->getColumn(5).getString());
         }
         q->reset();
         rollback();
@@ -747,8 +719,9 @@ struct engine::impl {
   // The first time the hospital's data went abroad: its first successful proposal to a hospital
   // in another country (the referral's data travels with the proposal).
   std::optional<instant> first_transfer_abroad(const hospital_id& origin) const {
-    auto q = cache.get("SELECT destination, proposed_at FROM referral WHERE origin = ? "
-                        "ORDER BY proposed_at");
+    auto q = cache.get(
+        "SELECT destination, proposed_at FROM referral WHERE origin = ? "
+        "ORDER BY proposed_at");
     q->bind(1, origin.value());
     const std::string& home = hospital_of(origin).country;
     while (q->executeStep()) {
@@ -793,12 +766,13 @@ struct engine::impl {
     const date::year_month_day day{local};
     const date::year_month first = day.year() / day.month();
     const auto start = zone->to_sys(date::local_days{first / 1}, date::choose::earliest);
-    const auto end = zone->to_sys(date::local_days{(first + date::months{1}) / 1},
-                                  date::choose::earliest);
-    auto q = cache.get("SELECT count(*) FROM referral WHERE destination = ? AND specialty = ? "
-                        "AND proposed_at >= ? AND proposed_at < ? AND (close_reason IS NULL OR "
-                        "close_reason NOT IN ('declined', 'cancelled', 'expired', "
-                        "'consent_withdrawn'))");
+    const auto end =
+        zone->to_sys(date::local_days{(first + date::months{1}) / 1}, date::choose::earliest);
+    auto q = cache.get(
+        "SELECT count(*) FROM referral WHERE destination = ? AND specialty = ? "
+        "AND proposed_at >= ? AND proposed_at < ? AND (close_reason IS NULL OR "
+        "close_reason NOT IN ('declined', 'cancelled', 'expired', "
+        "'consent_withdrawn'))");
     q->bind(1, destination.value());
     q->bind(2, specialty.value());
     q->bind(3, to_seconds(date::floor<std::chrono::seconds>(start)));
@@ -806,7 +780,6 @@ struct engine::impl {
     q->executeStep();
     return q->getColumn(0).getInt();
   }
-
 };
 
 // =============================================================================================
@@ -1229,19 +1202,24 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
 
 }  // namespace
 
+// verify_on() inside one read transaction: a consistent view while other writers go on.
+verify_result verify_consistently(SQLite::Database& db, const std::optional<checkpoint>& anchor,
+                                  const std::optional<std::string>& key) {
+  try {
+    db.exec("BEGIN");
+    verify_result v = verify_on(db, anchor, key);
+    db.exec("COMMIT");
+    return v;
+  } catch (const SQLite::Exception& e) {
+    db.tryExec("ROLLBACK");
+    storage_failed(e, "verify");
+  }
+}
+
 verify_result engine::verify(const std::optional<checkpoint>& anchor,
                              const std::optional<std::string>& key) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
-  try {
-    // One read transaction: a consistent view while other writers go on.
-    impl_->db.exec("BEGIN");
-    verify_result v = verify_on(impl_->db, anchor, key);
-    impl_->db.exec("COMMIT");
-    return v;
-  } catch (const SQLite::Exception& e) {
-    impl_->db.tryExec("ROLLBACK");
-    storage_failed(e, "verify");
-  }
+  return verify_consistently(impl_->db, anchor, key);
 }
 
 checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
@@ -1305,15 +1283,7 @@ std::vector<referral_snapshot> database_view::list(std::optional<referral_state>
 
 verify_result database_view::verify(const std::optional<checkpoint>& anchor,
                                     const std::optional<std::string>& key) const {
-  try {
-    impl_->db.exec("BEGIN");
-    verify_result v = verify_on(impl_->db, anchor, key);
-    impl_->db.exec("COMMIT");
-    return v;
-  } catch (const SQLite::Exception& e) {
-    impl_->db.tryExec("ROLLBACK");
-    storage_failed(e, "verify");
-  }
+  return verify_consistently(impl_->db, anchor, key);
 }
 
 checkpoint database_view::make_checkpoint(const std::string& key, instant at) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <type_traits>
 #include <utility>
@@ -203,6 +204,62 @@ bool operator==(const referral_snapshot& a, const referral_snapshot& b) {
          a.reason == b.reason && a.consent_withdrawn == b.consent_withdrawn &&
          a.consent == b.consent && a.proposed_at == b.proposed_at && a.updated_at == b.updated_at &&
          a.version == b.version;
+}
+
+std::string to_json(const referral_snapshot& s, int indent) {
+  using nlohmann::json;
+  return json{{"id", s.id.value()},
+              {"origin", s.origin.value()},
+              {"destination", s.destination.value()},
+              {"specialty", s.specialty.value()},
+              {"patient", s.patient.value()},
+              {"state", std::string(to_string(s.state))},
+              {"close_reason", s.reason ? json(std::string(to_string(*s.reason))) : json(nullptr)},
+              {"consent_withdrawn", s.consent_withdrawn},
+              {"consent", s.consent.empty() ? json(nullptr) : json(s.consent.value())},
+              {"proposed_at", to_iso8601(s.proposed_at)},
+              {"updated_at", to_iso8601(s.updated_at)},
+              {"version", s.version}}
+      .dump(indent);
+}
+
+referral_snapshot referral_snapshot_from_json(std::string_view text) {
+  using nlohmann::json;
+  const auto bad = [&](const std::string& field) {
+    detail::fail(errc::invalid_argument, "referral snapshot." + field, "is missing or malformed",
+                 "expected the object to_json(referral_snapshot) writes");
+  };
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) bad("(document)");
+  const auto str = [&](const char* key) -> std::string {
+    if (!j.contains(key) || !j[key].is_string()) bad(key);
+    return j[key].get<std::string>();
+  };
+  referral_snapshot s;
+  s.id = referral_id{str("id")};
+  s.origin = hospital_id{str("origin")};
+  s.destination = hospital_id{str("destination")};
+  s.specialty = specialty_code{str("specialty")};
+  s.patient = patient_ref{str("patient")};
+  const auto state = parse_referral_state(str("state"));
+  if (!state) bad("state");
+  s.state = *state;
+  if (!j.contains("close_reason")) bad("close_reason");
+  if (!j["close_reason"].is_null()) {
+    s.reason = parse_close_reason(str("close_reason"));
+    if (!s.reason) bad("close_reason");
+  }
+  if (!j.contains("consent_withdrawn") || !j["consent_withdrawn"].is_boolean()) {
+    bad("consent_withdrawn");
+  }
+  s.consent_withdrawn = j["consent_withdrawn"].get<bool>();
+  if (!j.contains("consent")) bad("consent");
+  if (!j["consent"].is_null()) s.consent = consent_ref{str("consent")};
+  s.proposed_at = parse_instant(str("proposed_at"), "referral snapshot.proposed_at");
+  s.updated_at = parse_instant(str("updated_at"), "referral snapshot.updated_at");
+  if (!j.contains("version") || !j["version"].is_number_unsigned()) bad("version");
+  s.version = j["version"].get<std::uint64_t>();
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -562,3 +562,14 @@ TEST_CASE("kind_of, actor_of and instant_of read any event", "[referral]") {
     CHECK(kind_of(moved) == kind);
   }
 }
+
+TEST_CASE("a snapshot round-trips through its JSON", "[referral]") {
+  for (const auto& s : situations()) {
+    CAPTURE(s.name);
+    const referral_snapshot snap = referral_after(s.path).snapshot();
+    CHECK(referral_snapshot_from_json(to_json(snap)) == snap);
+  }
+  CHECK_THROWS_WITH(referral_snapshot_from_json("{\"id\": 3}"),
+                    Catch::Matchers::Contains("[kakehashi.invalid_argument] referral snapshot.id"));
+  CHECK_THROWS_AS(referral_snapshot_from_json("not json"), error);
+}

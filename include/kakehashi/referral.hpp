@@ -15,6 +15,7 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -214,6 +215,14 @@ struct referral_snapshot {
     return !(a == b);
   }
 };
+
+/// The snapshot as one JSON object: {"id", "origin", "destination", "specialty", "patient",
+/// "state", "close_reason" (or null), "consent_withdrawn", "consent" (or null), "proposed_at",
+/// "updated_at" (RFC 3339 UTC), "version"}. Used by the engine's idempotency records and the tool.
+std::string to_json(const referral_snapshot& s, int indent = -1);
+/// The inverse of to_json(). Throws kakehashi::error{errc::invalid_argument} naming the field if
+/// the text is not such an object.
+referral_snapshot referral_snapshot_from_json(std::string_view json_text);
 
 /// One referral, driven by its state machine.
 ///

@@ -43,21 +43,6 @@ std::string read_key(const std::string& path) {
   return key;
 }
 
-json snapshot_json(const referral_snapshot& s) {
-  return {{"id", s.id.value()},
-          {"origin", s.origin.value()},
-          {"destination", s.destination.value()},
-          {"specialty", s.specialty.value()},
-          {"patient", s.patient.value()},
-          {"state", std::string(to_string(s.state))},
-          {"close_reason", s.reason ? json(std::string(to_string(*s.reason))) : json(nullptr)},
-          {"consent_withdrawn", s.consent_withdrawn},
-          {"consent", s.consent.empty() ? json(nullptr) : json(s.consent.value())},
-          {"proposed_at", to_iso8601(s.proposed_at)},
-          {"updated_at", to_iso8601(s.updated_at)},
-          {"version", s.version}};
-}
-
 std::string state_of(const referral_snapshot& s) {
   return s.reason ? fmt::format("{} ({})", to_string(s.state), to_string(*s.reason))
                   : std::string(to_string(s.state));
@@ -150,7 +135,7 @@ command add_referral_command(CLI::App& app) {
         throw error(errc::not_found, fmt::format("--id: no referral '{}' in {}", opt->id, opt->db));
       const auto history = view.history(id);
       if (opt->json) {
-        json j = snapshot_json(*s);
+        json j = json::parse(to_json(*s));
         j["history"] = json::array();
         for (const auto& h : history) {
           j["history"].push_back({{"seq", h.seq},
@@ -191,7 +176,7 @@ command add_referral_command(CLI::App& app) {
     const auto all = view.list(state);
     if (opt->json) {
       json arr = json::array();
-      for (const auto& s : all) arr.push_back(snapshot_json(s));
+      for (const auto& s : all) arr.push_back(json::parse(to_json(s)));
       std::cout << arr.dump(2) << '\n';
       return exit_ok;
     }
