@@ -51,9 +51,8 @@ const std::vector<std::vector<const char*>> migrations{{
   "  outcome INTEGER NOT NULL, reason_code TEXT NOT NULL, details TEXT NOT NULL,"
   "  idempotency_key TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT)",
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
-  "CREATE TABLE idempotency ("
-  "  key TEXT PRIMARY KEY, referral_id TEXT NOT NULL, command TEXT NOT NULL,"
-  "  outcome INTEGER NOT NULL, error_code INTEGER, error_message TEXT, result TEXT) WITHOUT ROWID",
+  // A command's idempotency key is unique in the log: its row is the command's outcome.
+  "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
 }};
 // clang-format on
 
@@ -360,6 +359,65 @@ checkpoint checkpoint_of(const SQLite::Database& db, const std::string& key, ins
 }
 }  // namespace
 
+// Rebuilds the event a successful audit row records.
+std::optional<event::any> event_of(const row& r, const json& details) {
+  const actor by{hospital_id{r.actor_org},
+                 parse_actor_role(r.actor_role).value_or(actor_role::system),
+                 user_id{r.actor_user}};
+  const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
+  const auto kind = parse_event_kind(r.command);
+  if (!kind) return std::nullopt;
+  switch (*kind) {
+    case event_kind::record_consent:
+      return event::record_consent{by, at, consent_ref{details.at("consent").get<std::string>()}};
+    case event_kind::accept:
+      return event::accept{by, at};
+    case event_kind::decline:
+      return event::decline{by, at,
+                            parse_decline_reason(details.at("reason").get<std::string>()).value()};
+    case event_kind::cancel:
+      return event::cancel{by, at,
+                           parse_cancel_reason(details.at("reason").get<std::string>()).value()};
+    case event_kind::withdraw_consent:
+      return event::withdraw_consent{
+          by, at, parse_withdrawal_channel(details.at("channel").get<std::string>()).value()};
+    case event_kind::transfer:
+      return event::transfer{by, at};
+    case event_kind::complete:
+      return event::complete{by, at};
+    case event_kind::expire:
+      return event::expire{by, at};
+  }
+  return std::nullopt;
+}
+
+// Replays one accepted audit row onto `replayed` (referral id -> referral). Throws when the row
+// cannot be replayed: a second proposal, an event for a referral never proposed, a refused event.
+void replay_row(std::map<std::string, referral>& replayed, const row& r) {
+  const json details = json::parse(r.details);
+  if (r.command == "propose") {
+    if (replayed.count(r.referral_id))
+      throw std::runtime_error("a second proposal of the referral");
+    const proposal p{
+        referral_id{r.referral_id},
+        hospital_id{details.at("origin").get<std::string>()},
+        hospital_id{details.at("destination").get<std::string>()},
+        specialty_code{details.at("specialty").get<std::string>()},
+        patient_ref{details.at("patient").get<std::string>()},
+        {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
+         user_id{r.actor_user}},
+        parse_instant(r.recorded_at, "audit.recorded_at")};
+    replayed.emplace(r.referral_id, referral::propose(p));
+    return;
+  }
+  auto it = replayed.find(r.referral_id);
+  const auto e = event_of(r, details);
+  if (it == replayed.end() || !e) {
+    throw std::runtime_error("the row applies to a referral that was never proposed");
+  }
+  it->second.apply(*e);
+}
+
 // Prepared statements for the hot path, prepared once per connection. A lease resets the
 // statement (and clears its bindings) when the caller is done, so no read stays open.
 class statement_cache {
@@ -526,30 +584,6 @@ struct engine::impl {
     q.bind(14, static_cast<std::int64_t>(s.version));
   }
 
-  void remember(const std::string& key, const std::string& referral, const std::string& command,
-                int outcome_code, const error* refusal, const referral_snapshot* result) {
-    auto ins = cache.get(
-        "INSERT INTO idempotency (key, referral_id, command, outcome, error_code, "
-        "error_message, result) VALUES (?,?,?,?,?,?,?)");
-    ins->bind(1, key);
-    ins->bind(2, referral);
-    ins->bind(3, command);
-    ins->bind(4, outcome_code);
-    if (refusal) {
-      ins->bind(5, static_cast<int>(refusal->code()));
-      ins->bind(6, std::string(refusal->what()));
-    } else {
-      ins->bind(5);
-      ins->bind(6);
-    }
-    if (result) {
-      ins->bind(7, to_json(*result));
-    } else {
-      ins->bind(7);
-    }
-    ins->exec();
-  }
-
   // ---- transactions -----------------------------------------------------------------------
 
   void begin() { cache.get(batch_depth > 0 ? "SAVEPOINT command" : "BEGIN IMMEDIATE")->exec(); }
@@ -604,36 +638,6 @@ struct engine::impl {
     std::optional<error> refusal;
     referral_snapshot result;
     try {
-      // A repeated command: the first result, or the first refusal, and nothing written.
-      auto q = cache.get(
-          "SELECT referral_id, command, outcome, error_code, error_message, "
-          "result FROM idempotency WHERE key = ?");
-      q->bind(1, key);
-      if (q->executeStep()) {
-        const std::string prev_referral = q->getColumn(0).getString();
-        const std::string prev_command = q->getColumn(1).getString();
-        std::optional<error> again;
-        if (prev_referral != id.value() || prev_command != command) {
-          again = error(errc::already_exists,
-                        fmt::format("idempotency key {}: was used for {} on referral {}; use a new "
-                                    "key for a new command",
-                                    key, prev_command, detail::printable(prev_referral)));
-        } else if (q->getColumn(2).getInt() != 0) {
-          const auto code = static_cast<errc>(q->getColumn(3).getInt());
-          // The stored message already carries its prefix; rebuild the same error.
-          std::string msg = q->getColumn(4).getString();
-          const auto close = msg.find("] ");
-          again = error(code, close == std::string::npos ? msg : msg.substr(close + 2));
-        } else {
-          result = referral_snapshot_from_json(q->getColumn(5).getString());
-        }
-        q->reset();
-        rollback();
-        if (again) throw *again;
-        return result;
-      }
-      q->reset();
-
       const std::optional<stored_referral> before = load(id);
       const std::string state_before = before ? state_text(before->snap) : std::string();
       row r;
@@ -656,7 +660,6 @@ struct engine::impl {
         r.details = o.details.dump();
         r.outcome = static_cast<int>(audit_outcome::success);
         append_audit(r);
-        remember(key, id.value(), command, 0, nullptr, &o.after);
         result = o.after;
       } catch (const error& e) {
         if (e.code() == errc::storage || e.code() == errc::outcome_unknown) throw;
@@ -668,12 +671,17 @@ struct engine::impl {
                                  ? audit_outcome::serious_failure
                                  : audit_outcome::minor_failure);
         r.reason_code = std::string(to_string(e.code()));
+        refusal_details_["message"] = e.what();  // so a retry can repeat the same refusal
         r.details = refusal_details_.dump();
         append_audit(r);
-        remember(key, id.value(), command, r.outcome, &e, nullptr);
       }
     } catch (const SQLite::Exception& e) {
       rollback();
+      refusal_details_ = json::object();
+      if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+        // The key is in the log already: a repeated command. Answer from its row, write nothing.
+        return answer_from_log(key, id, command);
+      }
       storage_failed(e, command);
     } catch (...) {
       rollback();
@@ -684,6 +692,43 @@ struct engine::impl {
     commit();
     if (refusal) throw *refusal;
     return result;
+  }
+
+  // The outcome of the command that used `key` first: its result (rebuilt by replaying the
+  // referral's log up to that row) or its refusal, thrown again. A key used for another command or
+  // referral is already_exists.
+  referral_snapshot answer_from_log(const std::string& key, const referral_id& id,
+                                    const std::string& command) {
+    row first;
+    {
+      auto q = cache.get(std::string(select_audit) + " WHERE idempotency_key = ?");
+      q->bind(1, key);
+      if (!q->executeStep()) {
+        detail::fail(errc::storage, "idempotency key " + key, "conflicted but cannot be found",
+                     "retry the command");
+      }
+      first = read_row(*q);
+    }
+    if (first.referral_id != id.value() || first.command != command) {
+      detail::fail(errc::already_exists, "idempotency key " + key,
+                   fmt::format("was used for {} on referral {}", first.command,
+                               detail::printable(first.referral_id)),
+                   "use a new key for a new command");
+    }
+    if (first.outcome != 0) {
+      const json details = json::parse(first.details);
+      std::string msg = details.value("message", std::string());
+      const auto close = msg.find("] ");
+      if (close != std::string::npos) msg = msg.substr(close + 2);
+      throw error(parse_errc(first.reason_code).value_or(errc::failed_precondition), msg);
+    }
+    std::map<std::string, referral> replayed;
+    auto q = cache.get(std::string(select_audit) +
+                       " WHERE referral_id = ? AND seq <= ? AND outcome = 0 ORDER BY seq");
+    q->bind(1, id.value());
+    q->bind(2, first.seq);
+    while (q->executeStep()) replay_row(replayed, read_row(*q));
+    return replayed.at(id.value()).snapshot();
   }
 
   // Details a refusing body leaves for its audit row (set just before it throws).
@@ -1043,38 +1088,6 @@ std::int64_t engine::audit_rows() const {
 
 namespace {
 
-// Rebuilds the event a successful audit row records.
-std::optional<event::any> event_of(const row& r, const json& details) {
-  const actor by{hospital_id{r.actor_org},
-                 parse_actor_role(r.actor_role).value_or(actor_role::system),
-                 user_id{r.actor_user}};
-  const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
-  const auto kind = parse_event_kind(r.command);
-  if (!kind) return std::nullopt;
-  switch (*kind) {
-    case event_kind::record_consent:
-      return event::record_consent{by, at, consent_ref{details.at("consent").get<std::string>()}};
-    case event_kind::accept:
-      return event::accept{by, at};
-    case event_kind::decline:
-      return event::decline{by, at,
-                            parse_decline_reason(details.at("reason").get<std::string>()).value()};
-    case event_kind::cancel:
-      return event::cancel{by, at,
-                           parse_cancel_reason(details.at("reason").get<std::string>()).value()};
-    case event_kind::withdraw_consent:
-      return event::withdraw_consent{
-          by, at, parse_withdrawal_channel(details.at("channel").get<std::string>()).value()};
-    case event_kind::transfer:
-      return event::transfer{by, at};
-    case event_kind::complete:
-      return event::complete{by, at};
-    case event_kind::expire:
-      return event::expire{by, at};
-  }
-  return std::nullopt;
-}
-
 verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& anchor,
                         const std::optional<std::string>& key) {
   verify_result v;
@@ -1120,31 +1133,7 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
     prev = r.hash;
     if (r.outcome != 0) continue;  // refused attempts change nothing
     try {
-      const json details = json::parse(r.details);
-      if (r.command == "propose") {
-        const proposal p{
-            referral_id{r.referral_id},
-            hospital_id{details.at("origin").get<std::string>()},
-            hospital_id{details.at("destination").get<std::string>()},
-            specialty_code{details.at("specialty").get<std::string>()},
-            patient_ref{details.at("patient").get<std::string>()},
-            {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
-             user_id{r.actor_user}},
-            parse_instant(r.recorded_at, "audit.recorded_at")};
-        if (replayed.count(r.referral_id)) {
-          bad(r.seq, "a second proposal of the same referral");
-          continue;
-        }
-        replayed.emplace(r.referral_id, referral::propose(p));
-      } else {
-        auto it = replayed.find(r.referral_id);
-        const auto e = event_of(r, details);
-        if (it == replayed.end() || !e) {
-          bad(r.seq, "the row applies to a referral that was never proposed");
-          continue;
-        }
-        it->second.apply(*e);
-      }
+      replay_row(replayed, r);
       if (state_text(replayed.at(r.referral_id).snapshot()) != r.state_after) {
         bad(r.seq, "replaying the log does not reach the state the row records");
       }

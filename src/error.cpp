@@ -23,6 +23,9 @@ constexpr detail::name_table<errc, 9> errc_names{{
 }  // namespace
 
 std::string_view to_string(errc code) noexcept { return detail::name_of(errc_names, code); }
+std::optional<errc> parse_errc(std::string_view name) noexcept {
+  return detail::value_of(errc_names, name);
+}
 
 std::ostream& operator<<(std::ostream& os, errc code) { return os << to_string(code); }
 

@@ -268,7 +268,7 @@ TEST_CASE("a storage failure in the middle of a command leaves nothing behind", 
   CHECK(e.audit_rows() == rows);
   {
     SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
-    CHECK(raw.execAndGet("SELECT count(*) FROM idempotency WHERE key = 'c1'").getInt() == 0);
+    CHECK(raw.execAndGet("SELECT count(*) FROM audit WHERE idempotency_key = 'c1'").getInt() == 0);
     raw.exec("DROP TRIGGER boom");
   }
   // After the fault, the same command with the same key succeeds.

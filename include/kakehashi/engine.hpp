@@ -4,7 +4,8 @@
 // every step in a tamper-evident, hash-chained audit log in the same transaction.
 //
 // Every command is one BEGIN IMMEDIATE transaction (WAL, busy timeout): the referral row (with a
-// version), the audit row and the idempotency record commit together or not at all. A refused
+// version) and the audit row, which carries the command's unique idempotency key, commit together
+// or not at all. A refused
 // command changes nothing about the referral and is audited as a refused attempt. A command
 // repeated with the same idempotency key returns the first result and writes nothing.
 //

@@ -7,6 +7,7 @@
 // docs/errors.md lists every code with an example. Thread-safe: error is an immutable value.
 
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,6 +30,8 @@ enum class errc {
 
 /// The stable name of a code: "invalid_argument", "not_found", ...
 std::string_view to_string(errc code) noexcept;
+/// The code named `name` ("not_found", ...); std::nullopt for an unknown name.
+std::optional<errc> parse_errc(std::string_view name) noexcept;
 std::ostream& operator<<(std::ostream& os, errc code);
 
 /// The exception thrown by every kakehashi operation that is refused or fails.
