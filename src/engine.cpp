@@ -717,7 +717,10 @@ struct engine::impl {
     }
     if (first.outcome != 0) {
       const json details = json::parse(first.details);
-      std::string msg = details.value("message", std::string());
+      std::string msg;
+      if (const auto m = details.find("message"); m != details.end() && m->is_string()) {
+        msg = m->get<std::string>();
+      }
       const auto close = msg.find("] ");
       if (close != std::string::npos) msg = msg.substr(close + 2);
       throw error(parse_errc(first.reason_code).value_or(errc::failed_precondition), msg);
