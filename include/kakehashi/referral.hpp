@@ -218,7 +218,7 @@ struct referral_snapshot {
 
 /// The snapshot as one JSON object: {"id", "origin", "destination", "specialty", "patient",
 /// "state", "close_reason" (or null), "consent_withdrawn", "consent" (or null), "proposed_at",
-/// "updated_at" (RFC 3339 UTC), "version"}. Used by the engine's idempotency records and the tool.
+/// "updated_at" (RFC 3339 UTC), "version"}, as `kakehashi referral show --json` prints it.
 std::string to_json(const referral_snapshot& s, int indent = -1);
 /// The inverse of to_json(). Throws kakehashi::error{errc::invalid_argument} naming the field if
 /// the text is not such an object.
