@@ -35,6 +35,22 @@ std::string db_path(const char* tag) {
   return p;
 }
 
+// Lower-case hex SHA-256 with a reused context, as a careful hand-written baseline would do it.
+std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, out, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string h;
+  for (unsigned int k = 0; k < len; ++k) {
+    h += hex[out[k] >> 4];
+    h += hex[out[k] & 15];
+  }
+  return h;
+}
+
 void remove_db(const std::string& p) {
   for (const char* s : {"", "-wal", "-shm"}) std::remove((p + s).c_str());
 }
@@ -141,20 +157,7 @@ struct raw_db {
     remove_db(path);
   }
 
-  std::string sha256(const std::string& data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestInit_ex(ctx, md, nullptr);
-    EVP_DigestUpdate(ctx, data.data(), data.size());
-    EVP_DigestFinal_ex(ctx, out, &len);
-    static const char* hex = "0123456789abcdef";
-    std::string h;
-    for (unsigned int k = 0; k < len; ++k) {
-      h += hex[out[k] >> 4];
-      h += hex[out[k] & 15];
-    }
-    return h;
-  }
+  std::string sha256(const std::string& data) { return sha256_hex(ctx, md, data); }
 
   void insert_audit(long long seq, const std::string& id, const std::string& prev,
                     const std::string& hash) {
@@ -327,17 +330,7 @@ struct engine_sql {
       for (int sh = 56; sh >= 0; sh -= 8) enc.push_back(static_cast<char>((len >> sh) & 0xff));
       enc += f;
     }
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestInit_ex(ctx, md, nullptr);
-    EVP_DigestUpdate(ctx, enc.data(), enc.size());
-    EVP_DigestFinal_ex(ctx, out, &n);
-    static const char* hex = "0123456789abcdef";
-    std::string hash;
-    for (unsigned int k = 0; k < n; ++k) {
-      hash += hex[out[k] >> 4];
-      hash += hex[out[k] & 15];
-    }
+    const std::string hash = sha256_hex(ctx, md, enc);
     sqlite3_stmt* a = st[audit_ins];
     sqlite3_bind_int64(a, 1, seq);
     for (int c = 0; c < 8; ++c) text(audit_ins, c + 2, fields[c]);

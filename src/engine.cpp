@@ -143,6 +143,12 @@ constexpr const char* select_referral =
     "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version FROM "
     "referral";
 
+// Statements built from the selects above, once: the hot path looks them up without allocating.
+const std::string referral_by_id = std::string(select_referral) + " WHERE id = ?";
+const std::string audit_by_key = std::string(select_audit) + " WHERE idempotency_key = ?";
+const std::string audit_replay_until =
+    std::string(select_audit) + " WHERE referral_id = ? AND seq <= ? AND outcome = 0 ORDER BY seq";
+
 struct stored_referral {
   referral_snapshot snap;
   agreement_id agreement;
@@ -325,7 +331,7 @@ std::vector<audit_entry> read_history(const SQLite::Database& db, const referral
 }
 
 std::optional<stored_referral> read_one(const SQLite::Database& db, const referral_id& id) {
-  SQLite::Statement q(db, std::string(select_referral) + " WHERE id = ?");
+  SQLite::Statement q(db, referral_by_id);
   q.bind(1, id.value());
   if (!q.executeStep()) return std::nullopt;
   return read_referral(q);
@@ -472,7 +478,7 @@ struct engine::impl {
   // ---- reading ----------------------------------------------------------------------------
 
   std::optional<stored_referral> load(const referral_id& id) const {
-    auto q = cache.get(std::string(select_referral) + " WHERE id = ?");
+    auto q = cache.get(referral_by_id);
     q->bind(1, id.value());
     if (!q->executeStep()) return std::nullopt;
     return read_referral(*q);
@@ -701,7 +707,7 @@ struct engine::impl {
                                     const std::string& command) {
     row first;
     {
-      auto q = cache.get(std::string(select_audit) + " WHERE idempotency_key = ?");
+      auto q = cache.get(audit_by_key);
       q->bind(1, key);
       if (!q->executeStep()) {
         detail::fail(errc::storage, "idempotency key " + key, "conflicted but cannot be found",
@@ -726,8 +732,7 @@ struct engine::impl {
       throw error(parse_errc(first.reason_code).value_or(errc::failed_precondition), msg);
     }
     std::map<std::string, referral> replayed;
-    auto q = cache.get(std::string(select_audit) +
-                       " WHERE referral_id = ? AND seq <= ? AND outcome = 0 ORDER BY seq");
+    auto q = cache.get(audit_replay_until);
     q->bind(1, id.value());
     q->bind(2, first.seq);
     while (q->executeStep()) replay_row(replayed, read_row(*q));

@@ -101,6 +101,19 @@ void recompute_chain(SQLite::Database& db) {
   }
 }
 
+// The attacker's forgery: a copy of the first proposal as a new referral's row at `seq`, with the
+// matching referral row, and the chain recomputed (it knows the encoding, not the key).
+void forge_referral(SQLite::Database& raw, std::int64_t seq) {
+  raw.exec(
+      "INSERT INTO audit SELECT " + std::to_string(seq) +
+      ", 'R-FORGED', recorded_at, actor_org, actor_role, actor_user, command, state_before, "
+      "state_after, outcome, reason_code, details, 'forged', '', '', NULL FROM audit WHERE seq = 1;"
+      "INSERT INTO referral SELECT 'R-FORGED', origin, destination, specialty, patient, "
+      "agreement, state, close_reason, consent_withdrawn, consent_ref, consent_digest, "
+      "proposed_at, updated_at, version FROM referral WHERE id = 'R-0'");
+  recompute_chain(raw);
+}
+
 }  // namespace
 
 TEST_CASE("verify says intact for an honest database", "[audit]") {
@@ -220,17 +233,9 @@ TEST_CASE("a forged appended row is found with the audit key", "[audit][tamper]"
   temp_db copy;
   copy_of(original.path(), copy.path());
   {
-    // The attacker copies a proposal row as a new referral's, recomputes the chain (it knows the
-    // encoding, not the key) and adds the matching referral row: the log replays consistently.
+    // A forgery that replays consistently: only the missing MAC gives it away.
     SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
-    raw.exec(
-        "INSERT INTO audit SELECT 31, 'R-FORGED', recorded_at, actor_org, actor_role, "
-        "actor_user, command, state_before, state_after, outcome, reason_code, details, "
-        "'forged', '', '', NULL FROM audit WHERE seq = 1;"
-        "INSERT INTO referral SELECT 'R-FORGED', origin, destination, specialty, patient, "
-        "agreement, state, close_reason, consent_withdrawn, consent_ref, consent_digest, "
-        "proposed_at, updated_at, version FROM referral WHERE id = 'R-0'");
-    recompute_chain(raw);
+    forge_referral(raw, 31);
   }
   CHECK(verify_database(copy.path()).intact);  // without the key it looks honest
   const verify_result v = verify_database(copy.path(), std::nullopt, audit_key);
@@ -394,15 +399,8 @@ TEST_CASE("stripping every MAC does not make a keyed log pass as unkeyed under a
   copy_of(original.path(), copy.path());
   {
     SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
-    raw.exec(
-        "UPDATE audit SET mac = NULL;"
-        "INSERT INTO audit SELECT 9, 'R-FORGED', recorded_at, actor_org, actor_role, "
-        "actor_user, command, state_before, state_after, outcome, reason_code, details, "
-        "'forged', '', '', NULL FROM audit WHERE seq = 1;"
-        "INSERT INTO referral SELECT 'R-FORGED', origin, destination, specialty, patient, "
-        "agreement, state, close_reason, consent_withdrawn, consent_ref, consent_digest, "
-        "proposed_at, updated_at, version FROM referral WHERE id = 'R-0'");
-    recompute_chain(raw);
+    raw.exec("UPDATE audit SET mac = NULL");
+    forge_referral(raw, 9);
   }
   const verify_result v = verify_database(copy.path(), anchor, audit_key);
   CHECK_FALSE(v.intact);
