@@ -25,12 +25,13 @@ namespace {
 using nlohmann::json;
 
 constexpr int application_id = 0x4b4b4831;  // "KKH1": marks a kakehashi database
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 constexpr std::string_view chain_tag = "kakehashi.audit/1";
 const std::string genesis_hash(64, '0');
 
 // clang-format off
-// Schema version 1. Migrations append to this list; never edit a step once released.
+// The schema, as migration steps: step v takes a database from version v to v + 1. Append new
+// steps; never edit one once released.
 const std::vector<std::vector<const char*>> migrations{{
   "CREATE TABLE referral ("
   "  id TEXT PRIMARY KEY, origin TEXT NOT NULL, destination TEXT NOT NULL,"
@@ -53,6 +54,11 @@ const std::vector<std::vector<const char*>> migrations{{
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
   // A command's idempotency key is unique in the log: its row is the command's outcome.
   "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
+}, {
+  // Version 2: the capacity count reads close_reason from the index instead of looking up every
+  // referral of the month in the table (a B-tree search each: propose slowed as months filled).
+  "DROP INDEX referral_destination",
+  "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at, close_reason)",
 }};
 // clang-format on
 
@@ -247,6 +253,8 @@ void check_schema(SQLite::Database& db, const std::string& path, bool may_write)
   }
   if (version == schema_version) return;
   if (!may_write) {
+    // Every released schema is readable as it is; an engine migrates it when it opens the file.
+    if (version >= 1 && app == application_id) return;
     detail::fail(errc::invalid_argument, subject, "is not an initialised kakehashi database",
                  "open it with an engine first");
   }
@@ -1073,7 +1081,18 @@ std::vector<referral_snapshot> engine::overdue(instant at) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
     std::vector<referral_snapshot> out;
-    for (auto& s : impl_->load_where(" WHERE state IN ('proposed', 'consent_recorded')", {})) {
+    // Only referrals proposed at least the shortest deadline ago can be overdue: the sweep reads
+    // those, not every open referral.
+    std::optional<int> shortest;
+    for (const auto& a : impl_->agreements.agreements()) {
+      if (a.response_deadline_days) {
+        shortest = std::min(shortest.value_or(*a.response_deadline_days), *a.response_deadline_days);
+      }
+    }
+    if (!shortest) return out;
+    const std::string latest = std::to_string(to_seconds(at - date::days{*shortest}));
+    for (auto& s : impl_->load_where(
+             " WHERE state IN ('proposed', 'consent_recorded') AND proposed_at <= ?", {latest})) {
       const agreement* a = impl_->agreements.find_agreement(s.agreement);
       if (!a || !a->response_deadline_days) continue;
       if (at >= s.snap.proposed_at + date::days{*a->response_deadline_days}) {

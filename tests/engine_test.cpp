@@ -376,7 +376,7 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     const std::string bytes = slurp(db.path());
     const error err = caught([&] { open_engine(db.path()); });
     CHECK(err.code() == errc::failed_precondition);
-    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 1"));
+    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 2"));
     CHECK(slurp(db.path()) == bytes);
   }
   SECTION("not a database at all") {
@@ -389,6 +389,41 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     CHECK(err.code() == errc::storage);
     CHECK(slurp(db.path()) == bytes);
   }
+}
+
+TEST_CASE("a version 1 database is read as it is and migrated by an engine", "[engine][schema]") {
+  temp_db db;
+  {
+    auto e = open_engine(db.path());
+    (void)e.propose(bm_proposal("R-V1"), "k-v1");
+  }
+  {
+    // Version 1 as released: the capacity index without close_reason.
+    SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+    raw.exec("DROP INDEX referral_destination");
+    raw.exec("CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at)");
+    raw.exec("PRAGMA user_version = 1");
+  }
+  const auto index_sql = [&] {
+    SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
+    return raw.execAndGet("SELECT sql FROM sqlite_master WHERE name = 'referral_destination'")
+        .getString();
+  };
+  {
+    auto view = database_view::open(db.path());  // read-only: no migration
+    CHECK(view.find(referral_id{"R-V1"}));
+    CHECK(view.verify().intact);
+  }
+  CHECK_THAT(index_sql(), !Contains("close_reason"));
+  {
+    auto e = open_engine(db.path());
+    CHECK(e.get(referral_id{"R-V1"}).state == referral_state::proposed);
+    CHECK(e.verify().intact);
+    (void)e.propose(bm_proposal("R-V2", "2026-03-02T00:00:00Z", "P-TEST-2"), "k-v2");
+  }
+  CHECK_THAT(index_sql(), Contains("close_reason"));
+  SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 2);
 }
 
 TEST_CASE("birth dates and names given to the library never reach the database or a message",

@@ -6,6 +6,7 @@
 #include "kakehashi/consent.hpp"
 #include "kakehashi/consent_rules.hpp"
 #include "kakehashi/eligibility.hpp"
+#include "kakehashi/engine.hpp"
 #include "kakehashi/error.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/referral.hpp"
