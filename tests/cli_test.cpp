@@ -14,33 +14,16 @@
 #include <string>
 
 #include "support/engine_fixture.hpp"
+#include "support/process.hpp"
 
 using Catch::Matchers::Contains;
 
 namespace {
 
-struct run_result {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using kakehashi::test::run_result;
 
 run_result run(const std::string& args) {
-  static int counter = 0;
-  // ctest runs test cases as parallel processes: the pid keeps their files apart.
-  const std::string base = std::string(KAKEHASHI_TEST_TMP) + "/cli." + std::to_string(getpid()) +
-                           "." + std::to_string(++counter);
-  const std::string cmd =
-      std::string(KAKEHASHI_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"), slurp(base + ".err")};
+  return kakehashi::test::run_program(KAKEHASHI_CLI, args);
 }
 
 const std::string data = std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json";
