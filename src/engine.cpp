@@ -312,8 +312,11 @@ checkpoint parse_checkpoint(std::string_view text) {
 // =============================================================================================
 
 namespace {
-std::vector<audit_entry> read_history(const SQLite::Database& db, const referral_id& id) {
-  SQLite::Statement q(db, std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq");
+const std::string select_history =
+    std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq";
+
+// The rows of a prepared select_history statement.
+std::vector<audit_entry> read_history(SQLite::Statement& q, const referral_id& id) {
   q.bind(1, id.value());
   std::vector<audit_entry> out;
   while (q.executeStep()) {
@@ -1043,7 +1046,8 @@ referral_snapshot engine::get(const referral_id& id) const {
 std::vector<audit_entry> engine::history(const referral_id& id) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
-    return read_history(impl_->db, id);
+    auto q = impl_->cache.get(select_history);  // prepared once: callers read histories often
+    return read_history(*q, id);
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "reading the history");
   }
@@ -1115,16 +1119,21 @@ std::int64_t engine::audit_rows() const {
 
 namespace {
 
+// Two passes, each holding one row or one referral at a time, so that verifying a large
+// database does not hold its referrals in memory: (1) the chain in sequence order; (2) each
+// referral's rows in order (the audit_referral index), replayed and merged by id with the stored
+// referrals. The problem reported is the one at the earliest row.
 verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& anchor,
                         const std::optional<std::string>& key) {
   verify_result v;
   const auto bad = [&](std::int64_t seq, std::string problem) {
-    if (!v.intact) return;
+    if (!v.intact && *v.first_bad_seq <= seq) return;
     v.intact = false;
     v.first_bad_seq = seq;
     v.problem = std::move(problem);
   };
-  std::map<std::string, referral> replayed;
+
+  // (1) The chain: sequence, links, hashes, MACs.
   std::string prev = genesis_hash;
   std::optional<bool> rows_keyed;
   if (key && anchor) rows_keyed = anchor->rows_keyed;
@@ -1158,15 +1167,6 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
       continue;
     }
     prev = r.hash;
-    if (r.outcome != 0) continue;  // refused attempts change nothing
-    try {
-      replay_row(replayed, r);
-      if (state_text(replayed.at(r.referral_id).snapshot()) != r.state_after) {
-        bad(r.seq, "replaying the log does not reach the state the row records");
-      }
-    } catch (const std::exception& e) {
-      bad(r.seq, fmt::format("the row cannot be replayed: {}", detail::printable(e.what(), 160)));
-    }
   }
   v.head_hash = prev;
   if (anchor && v.intact) {
@@ -1185,34 +1185,73 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
       }
     }
   }
-  // Every stored referral equals its replay, and every replayed one is stored.
+
+  // (2) Each referral's successful rows replayed (refused attempts change nothing), merged by id
+  // with the referral table: every stored referral equals its replay, and every replayed one is
+  // stored.
+  SQLite::Statement aq(db,
+                       std::string(select_audit) + " WHERE outcome = 0 ORDER BY referral_id, seq");
+  bool more_rows = aq.executeStep();
+  struct replay {
+    std::string id;
+    std::optional<referral> result;  // nullopt when a row could not be replayed
+  };
+  const auto next_replay = [&]() -> std::optional<replay> {
+    if (!more_rows) return std::nullopt;
+    std::map<std::string, referral> one;  // replay_row's map, holding this referral only
+    replay out{aq.getColumn(1).getString(), std::nullopt};
+    bool replayable = true;
+    while (more_rows && aq.getColumn(1).getString() == out.id) {
+      const row r = read_row(aq);
+      if (replayable) {
+        try {
+          replay_row(one, r);
+          if (state_text(one.at(r.referral_id).snapshot()) != r.state_after) {
+            bad(r.seq, "replaying the log does not reach the state the row records");
+          }
+        } catch (const std::exception& e) {
+          bad(r.seq,
+              fmt::format("the row cannot be replayed: {}", detail::printable(e.what(), 160)));
+          replayable = false;
+        }
+      }
+      more_rows = aq.executeStep();
+    }
+    if (replayable) out.result = one.at(out.id);
+    return out;
+  };
+  const auto missing_from_table = [&](const replay& r) {
+    bad(v.rows, fmt::format("referral {} is in the log but missing from the referral table",
+                            detail::printable(r.id)));
+  };
+  std::optional<replay> current = next_replay();
   SQLite::Statement rq(db, std::string(select_referral) + " ORDER BY id");
-  std::set<std::string> seen;
   while (rq.executeStep()) {
     ++v.referrals;
-    if (!v.intact) continue;
+    const std::string id = rq.getColumn(0).getString();
+    while (current && current->id < id) {
+      missing_from_table(*current);
+      current = next_replay();
+    }
+    if (!current || current->id != id) {
+      bad(v.rows, fmt::format("referral {} is stored but the log never proposed it",
+                              detail::printable(id)));
+      continue;
+    }
     try {
       const stored_referral s = read_referral(rq);
-      seen.insert(s.snap.id.value());
-      auto it = replayed.find(s.snap.id.value());
-      if (it == replayed.end()) {
-        bad(v.rows, fmt::format("referral {} is stored but the log never proposed it",
-                                detail::printable(s.snap.id.value())));
-      } else if (it->second.snapshot() != s.snap) {
-        bad(v.rows,
-            fmt::format("referral {} as stored ({}) differs from the log's replay ({})",
-                        s.snap.id.value(), state_text(s.snap), state_text(it->second.snapshot())));
+      if (current->result && current->result->snapshot() != s.snap) {
+        bad(v.rows, fmt::format("referral {} as stored ({}) differs from the log's replay ({})",
+                                detail::printable(id), state_text(s.snap),
+                                state_text(current->result->snapshot())));
       }
     } catch (const std::exception& e) {
       bad(v.rows,
           fmt::format("a stored referral cannot be read: {}", detail::printable(e.what(), 160)));
     }
+    current = next_replay();
   }
-  for (const auto& [id, r] : replayed) {
-    if (!seen.count(id)) {
-      bad(v.rows, fmt::format("referral {} is in the log but missing from the referral table", id));
-    }
-  }
+  for (; current; current = next_replay()) missing_from_table(*current);
   return v;
 }
 
@@ -1282,7 +1321,8 @@ std::optional<referral_snapshot> database_view::find(const referral_id& id) cons
 
 std::vector<audit_entry> database_view::history(const referral_id& id) const {
   try {
-    return read_history(impl_->db, id);
+    SQLite::Statement q(impl_->db, select_history);
+    return read_history(q, id);
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "reading the history");
   }
