@@ -1,0 +1,115 @@
+#pragma once
+// The simulator's scenario: every rate, share and delay of a simulated referral year, as a named
+// setting of a JSON file (examples/simulator/scenario.json, documented in
+// examples/simulator/README.md) rather than a constant in the code. Values; thread-safe as values.
+
+#include <date/date.h>
+
+#include <cstdint>
+#include <kakehashi/kakehashi.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace simulator {
+
+/// A delay in days drawn from a triangular distribution (min <= mode <= max).
+struct delay_days {
+  double min = 0;
+  double mode = 0;
+  double max = 0;
+};
+
+/// Named choices with relative weights (they need not sum to 1; at least one is positive).
+template <class Key>
+using weights = std::vector<std::pair<Key, double>>;
+
+/// A referring hospital: how many of the referrals it sends, and in which specialties.
+struct origin_mix {
+  kakehashi::hospital_id hospital;
+  double share = 0;
+  weights<kakehashi::specialty_code> specialties;
+};
+
+/// An age band of the patients, in whole years at the proposal.
+struct age_band {
+  std::string name;
+  int min_age = 0;
+  int max_age = 0;
+  double share = 0;
+};
+
+/// What happens to the consent of a referral.
+enum class consent_plan {
+  complete,                 ///< a complete consent from the start
+  missing_japan_notice,     ///< without the APPI Art. 28(2) information (JP-05): blocked
+  missing_written_request,  ///< without Law 91 Art. 26(2)'s written request: blocked from 2026
+  refused,                  ///< the patient refuses; the referral is cancelled
+  emergency,                ///< an emergency with a justification, no consent obtainable
+};
+std::string_view to_string(consent_plan p) noexcept;
+
+/// Every setting of a run. load_scenario() fills all of them: the file is the one place their
+/// values live (examples/simulator/scenario.json holds the defaults).
+struct scenario {
+  std::string description;
+
+  // The run
+  date::year_month_day start;  ///< the period starts at local midnight in Vietnam
+  int days = 0;
+  int referrals = 0;
+  std::uint64_t seed = 0;
+  kakehashi::durability sync = kakehashi::durability::normal;
+
+  // The destination, and the terms the scenario adds to the shipped agreements for it (the seed
+  // documents state no response deadline or capacity)
+  kakehashi::hospital_id destination;
+  std::optional<int> response_deadline_days;
+  std::map<kakehashi::specialty_code, int> monthly_capacity;
+  delay_days days_to_answer;  ///< counted from the recorded consent
+  double no_answer = 0;       ///< the destination never answers: the referral expires
+  double accept = 0;          ///< of the answers; the rest decline
+  weights<kakehashi::decline_reason> decline_reasons;
+
+  std::vector<origin_mix> origins;
+  /// The referring hospitals' paperwork (VN-10, VN-11): a data-transfer agreement with the
+  /// destination, and the day their impact assessment was filed (nullopt: not filed).
+  bool transfer_agreement = false;
+  std::optional<date::year_month_day> impact_assessment_filed;
+
+  // Patients
+  std::vector<age_band> ages;
+  double lacks_capacity = 0;        ///< adults who consent through a representative
+  double child_assent_missing = 0;  ///< children of 7..15 whose first consent lacks their assent
+
+  // Consent
+  delay_days days_to_consent;
+  weights<consent_plan> consent_plans;
+  double fixed_later = 0;  ///< a blocked consent is corrected and recorded again
+  delay_days days_to_fix;
+  delay_days days_to_cancel;  ///< after a refused consent, or one that is never fixed
+  double withdraw_before_transfer = 0;
+  double withdraw_after_transfer = 0;
+
+  // The journey
+  double cancel_before_transfer = 0;
+  weights<kakehashi::cancel_reason> cancel_reasons;
+  delay_days days_to_travel;
+  delay_days days_of_treatment;
+};
+
+/// Parses the JSON of a scenario file strictly: unknown keys, wrong types, values out of range
+/// and unknown names are reported all at once, each with its JSON path, the value found and
+/// what would be valid. Throws kakehashi::error{errc::invalid_argument}.
+scenario load_scenario(std::string_view json_text, std::string_view source_name = "scenario");
+/// Reads a file; throws kakehashi::error{errc::not_found} if it cannot be read.
+scenario load_scenario_file(const std::string& path);
+
+/// Checks a scenario against the agreements it will run on: the destination and every origin are
+/// hospitals of the directory, every specialty is known. Throws {errc::invalid_argument}.
+void check_against(const scenario& s, const kakehashi::agreement_directory& dir);
+
+}  // namespace simulator

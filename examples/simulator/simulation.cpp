@@ -1,0 +1,789 @@
+#include "simulation.hpp"
+
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/random/discrete_distribution.hpp>
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/triangle_distribution.hpp>
+#include <boost/random/uniform_int_distribution.hpp>
+#include <boost/random/uniform_real_distribution.hpp>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <unordered_map>
+
+namespace simulator {
+namespace {
+
+namespace kh = kakehashi;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// Boost.Random's distributions are specified algorithms (std::'s are implementation-defined), so
+// a seed gives the same run with any standard library.
+using rng_t = boost::random::mt19937_64;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+double unit(rng_t& rng) { return boost::random::uniform_real_distribution<double>(0, 1)(rng); }
+bool chance(rng_t& rng, double p) { return unit(rng) < p; }
+double draw(rng_t& rng, const delay_days& d) {
+  return boost::random::triangle_distribution<double>(d.min, d.mode, d.max)(rng);
+}
+kh::instant::duration days(double d) {
+  return std::chrono::seconds(std::llround(d * 86400.0));
+}
+
+template <class Key>
+struct choice {
+  std::vector<Key> keys;
+  boost::random::discrete_distribution<int, double> dist;
+  explicit choice(const weights<Key>& w) {
+    std::vector<double> p;
+    for (const auto& [k, weight] : w) {
+      keys.push_back(k);
+      p.push_back(weight);
+    }
+    if (p.empty()) p.push_back(1);  // never drawn from: guarded by the loader
+    dist = boost::random::discrete_distribution<int, double>(p.begin(), p.end());
+  }
+  const Key& operator()(rng_t& rng) { return keys[static_cast<std::size_t>(dist(rng))]; }
+};
+
+// Everything random about one referral, drawn at once in a fixed order from the referral's own
+// stream: a setting that changes one draw never shifts another referral's.
+struct plan {
+  std::size_t origin = 0;
+  kh::specialty_code specialty;
+  int age = 40;
+  int birthday_offset = 1;  // days before the birthday anniversary: 1..364
+  bool representative = false;
+  bool assent_missing = false;
+  consent_plan consent = consent_plan::complete;
+  double to_consent = 0, to_fix = 0, to_cancel = 0;
+  bool fixed = false;
+  bool answers = true;
+  bool accepts = true;
+  kh::decline_reason decline = kh::decline_reason::other;
+  double to_answer = 0;
+  bool cancels = false;
+  kh::cancel_reason cancel = kh::cancel_reason::other;
+  bool withdraws_before = false, withdraws_after = false;
+  double before_fraction = 0.5, after_fraction = 0.5;
+  double to_travel = 0, treatment = 0;
+};
+
+enum class step { propose, consent, answer, cancel, withdraw, transfer, complete, sweep };
+
+struct pending {
+  kh::instant at;
+  std::uint64_t order = 0;  // ties: first scheduled first
+  step what = step::propose;
+  std::uint32_t referral = 0;
+  bool operator>(const pending& o) const {
+    return at != o.at ? at > o.at : order > o.order;
+  }
+};
+
+struct open_referral {
+  std::uint32_t index = 0;
+  kh::referral_id id;
+  kh::patient_ref patient;
+  plan p;
+  kh::instant proposed_at;
+  int month = 0;  // index into summary.months
+  int stage = 1;  // highest stage reached (index into stage_names)
+  int consent_attempts = 0;
+  kh::consent_record consent;
+  kh::cancel_reason cancel_reason = kh::cancel_reason::other;
+};
+
+// Adds the wall time of a scope to a total.
+class timed {
+ public:
+  explicit timed(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~timed() {
+    total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  timed(const timed&) = delete;
+  timed& operator=(const timed&) = delete;
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::string month_of(const date::time_zone* z, kh::instant at) {
+  const date::year_month_day d{date::floor<date::days>(z->to_local(at))};
+  return fmt::format("{:04}-{:02}", static_cast<int>(d.year()), static_cast<unsigned>(d.month()));
+}
+
+std::string local_text(const date::time_zone* z, kh::instant at) {
+  return date::format("%F %R %z", date::make_zoned(z, at));
+}
+
+class simulation {
+ public:
+  simulation(const scenario& s, const kh::agreement_directory& dir, const std::string& db_path,
+             const progress_fn& progress)
+      : s_(s),
+        dir_(with_terms(s, dir)),
+        engine_(kh::engine::open(db_path, dir_, kh::consent_policy::standard(), options(s))),
+        progress_(progress),
+        origins_([&] {
+          weights<std::size_t> w;
+          for (std::size_t i = 0; i < s.origins.size(); ++i) w.emplace_back(i, s.origins[i].share);
+          return w;
+        }()),
+        ages_([&] {
+          weights<std::size_t> w;
+          for (std::size_t i = 0; i < s.ages.size(); ++i) w.emplace_back(i, s.ages[i].share);
+          return w;
+        }()),
+        consent_plans_(s.consent_plans),
+        declines_(s.decline_reasons),
+        cancels_(s.cancel_reasons) {
+    for (const auto& o : s.origins) {
+      specialties_.emplace_back(o.specialties);
+      origin_zones_.push_back(zone_of(o.hospital));
+    }
+    home_ = zone_of(s.origins.front().hospital);
+    away_ = zone_of(s.destination);
+    period_start_ = home_->to_sys(date::local_days{s.start}, date::choose::earliest);
+    for (int d = 0; d < s.days; ++d) {
+      const date::local_days day = date::local_days{s.start} + date::days{d};
+      const date::weekday wd{day};
+      if (wd != date::Saturday && wd != date::Sunday) working_days_.push_back(d);
+    }
+    for (int d = 0; d < s.days; ++d) {  // every month of the period, even one without referrals
+      const std::string m = month_of(home_, day_start(d) + 12h);
+      if (!month_of_name_.count(m)) {
+        month_of_name_[m] = static_cast<int>(sum_.months.size());
+        sum_.months.push_back({});
+        sum_.months.back().month = m;
+      }
+    }
+    if (working_days_.empty()) {  // a weekend-only period: refer on any day
+      for (int d = 0; d < s.days; ++d) working_days_.push_back(d);
+    }
+    arrival_rng_.seed(splitmix64(s.seed ^ 0xa5a5a5a5a5a5a5a5ULL));
+    sum_.seed = s.seed;
+    sum_.start = fmt::format("{:04}-{:02}-{:02}", static_cast<int>(s.start.year()),
+                             static_cast<unsigned>(s.start.month()),
+                             static_cast<unsigned>(s.start.day()));
+    sum_.days = s.days;
+    sum_.referrals = s.referrals;
+    sum_.destination = s.destination.value();
+    sum_.durability = s.sync == kh::durability::full ? "full" : "normal";
+  }
+
+  summary run() {
+    for (int d = 0; d < s_.days; ++d) {
+      const kh::instant day_end = day_start(d + 1);
+      // The batch's own cost (BEGIN, COMMIT) is the engine's; in its body, each engine call is
+      // timed where it is made.
+      const auto batch_start = std::chrono::steady_clock::now();
+      double body = 0;
+      engine_.batch([&] {
+        timed whole_body(body);
+        schedule_arrivals(d);
+        // The destination's deadline sweep, at 18:00 its time, every day.
+        const date::local_days local_day{
+            date::floor<date::days>(away_->to_local(day_start(d) + 12h))};
+        const kh::instant sweep = away_->to_sys(local_day + 18h, date::choose::earliest);
+        if (sweep < day_end) push(sweep, step::sweep, 0);
+        while (!queue_.empty() && queue_.top().at < day_end) {
+          const pending next = queue_.top();
+          queue_.pop();
+          handle(next);
+        }
+      });
+      engine_seconds_ +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count() -
+          body;
+      if (progress_) progress_(d + 1, s_.days, next_arrival_);
+    }
+    finish();
+    return std::move(sum_);
+  }
+
+  double engine_seconds() const { return engine_seconds_; }
+
+ private:
+  // --- setup -----------------------------------------------------------------------------------
+
+  static kh::agreement_directory with_terms(const scenario& s, const kh::agreement_directory& dir) {
+    check_against(s, dir);
+    auto agreements = dir.agreements();
+    for (auto& a : agreements) {
+      if (!a.has_party(s.destination)) continue;
+      a.response_deadline_days = s.response_deadline_days;
+      a.monthly_capacity.clear();
+      for (const auto& [spec, n] : s.monthly_capacity) {
+        if (a.covers_specialty(spec)) a.monthly_capacity[spec] = n;
+      }
+    }
+    return kh::agreement_directory::from_values(dir.hospitals(), std::move(agreements));
+  }
+
+  static kh::engine_options options(const scenario& s) {
+    kh::engine_options o;
+    o.sync = s.sync;
+    for (const auto& origin : s.origins) {
+      kh::organisation_compliance c;
+      c.transfer_agreement = s.transfer_agreement;
+      if (s.impact_assessment_filed) {
+        c.impact_assessment_filed_at = date::sys_days{*s.impact_assessment_filed};
+      }
+      o.compliance[origin.hospital] = c;
+    }
+    return o;
+  }
+
+  const date::time_zone* zone_of(const kh::hospital_id& h) const {
+    return date::locate_zone(dir_.hospital_at("scenario hospital", h).time_zone);
+  }
+  const date::time_zone* origin_zone(const open_referral& r) const {
+    return origin_zones_[r.p.origin];
+  }
+
+  kh::instant day_start(int d) const {
+    return home_->to_sys(date::local_days{s_.start} + date::days{d}, date::choose::earliest);
+  }
+
+  // --- arrivals --------------------------------------------------------------------------------
+
+  // The referrals' positions in the period's working time are N sorted uniform draws, made one
+  // at a time (each the next order statistic), so the whole list is never held.
+  void schedule_arrivals(int d) {
+    const double w = static_cast<double>(working_days_.size());
+    while (next_arrival_ < s_.referrals) {
+      if (!arrival_pending_) {
+        const double left = static_cast<double>(s_.referrals - next_arrival_);
+        const double v = 1.0 - unit(arrival_rng_);  // (0, 1]
+        position_ = 1.0 - (1.0 - position_) * std::pow(v, 1.0 / left);
+        arrival_pending_ = true;
+      }
+      const double slot = std::min(position_ * w, w - 1e-9);
+      const auto index = static_cast<std::size_t>(slot);
+      if (working_days_[index] > d) return;
+      const double within = slot - static_cast<double>(index);  // of the 9-hour office day
+      arrival_pending_ = false;
+      propose_at(working_days_[index], within);
+    }
+  }
+
+  void propose_at(int d, double within) {
+    const auto n = static_cast<std::uint32_t>(next_arrival_++);
+    open_referral r;
+    r.index = n;
+    r.id = kh::referral_id{fmt::format("R-{:06}", n + 1)};
+    // A pseudonym as an integrator would derive one (docs/audit.md): here from the seed alone.
+    r.patient = kh::patient_ref{
+        fmt::format("P-{:012x}", splitmix64(s_.seed ^ (0x5bd1e995ULL * (n + 1))) >> 16)};
+    r.p = draw_plan(n);
+    const date::time_zone* z = origin_zone(r);
+    r.proposed_at = z->to_sys(date::local_days{s_.start} + date::days{d} + 8h +
+                                  std::chrono::seconds(std::llround(within * 9 * 3600)),
+                              date::choose::earliest);
+    r.month = month_index(month_of(home_, r.proposed_at));
+    const auto [it, inserted] = open_.emplace(n, std::move(r));
+    (void)inserted;
+    push(it->second.proposed_at, step::propose, n);
+  }
+
+  plan draw_plan(std::uint32_t n) {
+    rng_t rng(splitmix64(s_.seed + 0x632be59bd9b4e019ULL * (n + 1)));
+    plan p;
+    p.origin = origins_(rng);
+    p.specialty = specialties_[p.origin](rng);
+    const age_band& band = s_.ages[ages_(rng)];
+    p.age = boost::random::uniform_int_distribution<int>(band.min_age, band.max_age)(rng);
+    p.birthday_offset = boost::random::uniform_int_distribution<int>(1, 364)(rng);
+    p.representative = p.age >= 18 && chance(rng, s_.lacks_capacity);
+    p.assent_missing = p.age >= 7 && p.age < 16 && chance(rng, s_.child_assent_missing);
+    p.consent = consent_plans_(rng);
+    p.to_consent = draw(rng, s_.days_to_consent);
+    p.fixed = chance(rng, s_.fixed_later);
+    p.to_fix = draw(rng, s_.days_to_fix);
+    p.to_cancel = draw(rng, s_.days_to_cancel);
+    p.answers = !chance(rng, s_.no_answer);
+    p.accepts = chance(rng, s_.accept);
+    p.decline = declines_(rng);
+    p.to_answer = draw(rng, s_.days_to_answer);
+    p.cancels = chance(rng, s_.cancel_before_transfer);
+    p.cancel = cancels_(rng);
+    p.withdraws_before = chance(rng, s_.withdraw_before_transfer);
+    p.withdraws_after = chance(rng, s_.withdraw_after_transfer);
+    p.before_fraction = unit(rng);
+    p.after_fraction = unit(rng);
+    p.to_travel = draw(rng, s_.days_to_travel);
+    p.treatment = draw(rng, s_.days_of_treatment);
+    return p;
+  }
+
+  // --- the calendar ----------------------------------------------------------------------------
+
+  void push(kh::instant at, step what, std::uint32_t referral) {
+    queue_.push({at, order_++, what, referral});
+  }
+
+  // Office work happens Monday to Friday, 08:00-17:00 in the acting hospital's zone: an instant
+  // outside it moves to the next office hours (keeping its spread within the day).
+  static kh::instant office(const date::time_zone* z, kh::instant t) {
+    const auto local = z->to_local(t);
+    date::local_days day = date::floor<date::days>(local);
+    auto time = local - day;
+    constexpr auto open = std::chrono::seconds(8h), hours = std::chrono::seconds(9h);
+    const auto is_weekend = [](date::local_days d) {
+      const date::weekday wd{d};
+      return wd == date::Saturday || wd == date::Sunday;
+    };
+    if (!is_weekend(day) && time >= open && time < open + hours) return t;
+    if (time >= open + hours) day += date::days{1};
+    time = open + std::chrono::seconds(time.count() % hours.count());
+    while (is_weekend(day)) day += date::days{1};
+    return z->to_sys(day + time, date::choose::earliest);
+  }
+
+  kh::actor origin_actor(const open_referral& r, kh::actor_role role) const {
+    const kh::hospital_id& h = s_.origins[r.p.origin].hospital;
+    return {h, role,
+            kh::user_id{fmt::format("{}-{}", role == kh::actor_role::clinician ? "dr" : "io",
+                                    h.value())}};
+  }
+  kh::actor destination_actor(kh::actor_role role) const {
+    return {s_.destination, role,
+            kh::user_id{fmt::format("{}-{}", role == kh::actor_role::clinician ? "dr" : "io",
+                                    s_.destination.value())}};
+  }
+
+  // --- the steps -------------------------------------------------------------------------------
+
+  void handle(const pending& e) {
+    if (e.what == step::sweep) return sweep(e.at);
+    const auto it = open_.find(e.referral);
+    if (it == open_.end()) return;  // closed meanwhile (expired, withdrawn...)
+    open_referral& r = it->second;
+    switch (e.what) {
+      case step::propose: return propose(r, e.at);
+      case step::consent: return record_consent(r, e.at);
+      case step::answer: return answer(r, e.at);
+      case step::cancel: return cancel(r, e.at);
+      case step::withdraw: return withdraw(r, e.at);
+      case step::transfer: return transfer(r, e.at);
+      case step::complete: return complete(r, e.at);
+      case step::sweep: return;
+    }
+  }
+
+  std::string key(const open_referral& r, std::string_view command) const {
+    return fmt::format("{}:{}:{}", r.id.value(), command, r.consent_attempts);
+  }
+
+  // Runs one engine command; on a rule's refusal (not eligible, consent blocked) counts its
+  // reasons from the audit row the engine wrote, and returns nullopt. Other refusals are defects
+  // of the simulator or the engine and propagate.
+  template <class Command>
+  std::optional<kh::referral_snapshot> command(const open_referral& r, kh::instant at,
+                                               Command&& body) {
+    ++sum_.commands;
+    try {
+      timed t(engine_seconds_);
+      return body();
+    } catch (const kh::error& e) {
+      if (e.code() != kh::errc::not_eligible && e.code() != kh::errc::consent_blocked) throw;
+      ++sum_.refused_commands;
+      count_refusal(r, at, e.code());
+      return std::nullopt;
+    }
+  }
+
+  void count_refusal(const open_referral& r, kh::instant at, kh::errc code) {
+    const auto rows = engine_.history(r.id);
+    const json details = json::parse(rows.back().details);
+    const bool law_91 = kh::vietnam_regime_at(at) == kh::vietnam_regime::law_91;
+    const auto add = [&](const std::string& kind, const std::string& c, const std::string& rule) {
+      auto found = std::find_if(refusals_.begin(), refusals_.end(), [&](const refusal_row& x) {
+        return x.kind == kind && x.code == c;
+      });
+      if (found == refusals_.end()) {
+        refusals_.push_back({kind, c, rule, 0, 0, 0});
+        found = refusals_.end() - 1;
+      }
+      ++found->count;
+      ++(law_91 ? found->law_91 : found->decree_13);
+    };
+    if (code == kh::errc::not_eligible) {
+      for (const auto& reason : details.at("reasons")) {
+        const std::string c = reason.at("code").get<std::string>();
+        add("eligibility", c, "");
+        if (c == "capacity_reached") capacity_reached(r, at);
+      }
+    } else {
+      for (const auto& f : details.at("findings")) {
+        const std::string effect = f.at("effect").get<std::string>();
+        if (effect != "block" && effect != "require_document") continue;
+        add("consent", f.at("code").get<std::string>(), f.at("rule").get<std::string>());
+      }
+    }
+  }
+
+  void capacity_reached(const open_referral& r, kh::instant at) {
+    const std::string month = month_of(away_, at);
+    auto& c = capacity_[r.p.specialty.value()];
+    if (c.first_month.empty()) c.first_month = month;
+    if (c.last_month != month) ++c.months;
+    c.last_month = month;
+    ++c.refused;
+  }
+
+  void propose(open_referral& r, kh::instant at) {
+    const kh::proposal p{r.id,          s_.origins[r.p.origin].hospital,
+                         s_.destination, r.p.specialty,
+                         r.patient,     origin_actor(r, kh::actor_role::coordinator),
+                         at};
+    if (!command(r, at, [&] { return engine_.propose(p, key(r, "propose")); })) {
+      return close(r, 0, at);
+    }
+    r.stage = 1;
+    push(office(origin_zone(r), at + days(r.p.to_consent)), step::consent, r.index);
+  }
+
+  kh::consent_record build_consent(const open_referral& r, kh::instant at) const {
+    const kh::hospital_id& origin = s_.origins[r.p.origin].hospital;
+    const bool first = r.consent_attempts == 0;
+    kh::consent_record c;
+    c.id = kh::consent_ref{fmt::format("C-{}-{}", r.id.value().substr(2), r.consent_attempts + 1)};
+    c.patient = r.patient;
+    c.controller = origin;
+    c.captured_at = at - 2h;
+    c.valid_until = at + days(365);
+    const date::year_month_day today{date::floor<date::days>(home_->to_local(at))};
+    c.birth_date = date::year_month_day{date::sys_days{today - date::years{r.p.age}} -
+                                        date::days{r.p.birthday_offset}};
+    c.age_verified = true;
+    const std::string person = r.patient.value();
+    if (r.p.consent == consent_plan::emergency) {
+      c.capacity = kh::capacity_status::lost;
+      c.capacity_assessed = true;
+      c.emergency = kh::emergency_basis{
+          "life-threatening condition needing treatment not available at the referring hospital",
+          origin_actor(r, kh::actor_role::clinician).user, c.captured_at, true,
+          "patient unconscious; no representative reachable"};
+    } else if (r.p.age < 16 || r.p.representative) {
+      c.capacity = r.p.age < 16 ? kh::capacity_status::minor : kh::capacity_status::cognitive_difficulty;
+      c.capacity_assessed = true;
+      c.grantors.push_back({r.p.age < 16 ? kh::grantor_role::parent
+                                         : kh::grantor_role::legal_representative,
+                            "G-" + person.substr(2), "authority document on file"});
+      if (r.p.age >= 7 && r.p.age < 16 && !(first && r.p.assent_missing)) {
+        c.grantors.push_back({kh::grantor_role::child_assent, person, ""});
+      }
+    } else {
+      c.capacity_assessed = r.p.age < 18;  // 16 and 17 year-olds consent alone, assessed
+      c.grantors.push_back({kh::grantor_role::patient, person, ""});
+    }
+    c.purposes = {std::string(kh::purpose::cross_border_referral),
+                  std::string(kh::purpose::results_return), std::string(kh::purpose::treatment)};
+    c.recipients = {{s_.destination, dir_.hospital_at("destination", s_.destination).country, true}};
+    c.data_classes = {"diagnosis", "imaging", "pathology", "lab_results"};
+    c.method = kh::expression_method::written_signature;
+    c.artifact_sha256 = fmt::format("{:016x}{:016x}{:016x}{:016x}", splitmix64(r.index),
+                                    splitmix64(r.index + 1), splitmix64(static_cast<std::uint64_t>(r.consent_attempts)),
+                                    splitmix64(s_.seed));
+    c.sensitive_data_notice = c.complaint_mechanism_notice = c.rights_notice = true;
+    c.recipient_acquisition_notice = true;
+    c.languages = {"vi", "ja"};
+    if (!(first && r.p.consent == consent_plan::missing_japan_notice)) {
+      c.japan_art28_2 = kh::japan_foreign_provision_info{
+          dir_.hospital_at("origin", origin).country, "",
+          "summary of Vietnam's personal data protection law (vi/ja)",
+          fmt::format("{} data-protection measures statement", origin.value()), ""};
+    }
+    if (!(first && r.p.consent == consent_plan::missing_written_request)) {
+      c.written_request = kh::written_request{
+          fmt::format("WR-{}", r.id.value().substr(2)), today, s_.destination};
+    }
+    return c;
+  }
+
+  void record_consent(open_referral& r, kh::instant at) {
+    const auto z = origin_zone(r);
+    if (r.p.consent == consent_plan::refused) {
+      r.cancel_reason = kh::cancel_reason::patient_request;
+      return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
+    }
+    kh::consent_record c = build_consent(r, at);
+    const auto done = command(r, at, [&] {
+      return engine_.record_consent(r.id, c, origin_actor(r, kh::actor_role::coordinator), at,
+                                    key(r, "record_consent"));
+    });
+    ++r.consent_attempts;
+    if (!done) {
+      if (r.consent_attempts == 1 && r.p.fixed) {
+        return push(office(z, at + days(r.p.to_fix)), step::consent, r.index);
+      }
+      r.cancel_reason = kh::cancel_reason::treated_locally;
+      return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
+    }
+    r.consent = std::move(c);
+    const bool first_recorded = r.stage < 2;
+    r.stage = std::max(r.stage, 2);
+    if (first_recorded && r.p.answers) {
+      push(office(away_, at + days(r.p.to_answer)), step::answer, r.index);
+    }
+  }
+
+  void answer(open_referral& r, kh::instant at) {
+    if (!r.p.accepts) {
+      engine_apply(r, kh::event::decline{destination_actor(kh::actor_role::clinician), at,
+                                         r.p.decline},
+                   "decline");
+      return close(r, 6, at);
+    }
+    engine_apply(r, kh::event::accept{destination_actor(kh::actor_role::clinician), at}, "accept");
+    r.stage = 3;
+    const auto z = origin_zone(r);
+    const kh::instant arrival = at + days(r.p.to_travel);
+    const auto before = at + days(r.p.to_travel * r.p.before_fraction);
+    if (r.p.withdraws_before) return push(office(z, before), step::withdraw, r.index);
+    if (r.p.cancels) {
+      r.cancel_reason = r.p.cancel;
+      return push(office(z, before), step::cancel, r.index);
+    }
+    push(arrival, step::transfer, r.index);
+  }
+
+  void engine_apply(open_referral& r, const kh::event::any& e, std::string_view name) {
+    ++sum_.commands;
+    timed t(engine_seconds_);
+    engine_.apply(r.id, e, key(r, name));
+  }
+
+  void cancel(open_referral& r, kh::instant at) {
+    engine_apply(r, kh::event::cancel{origin_actor(r, kh::actor_role::coordinator), at,
+                                      r.cancel_reason},
+                 "cancel");
+    close(r, 7, at);
+  }
+
+  void withdraw(open_referral& r, kh::instant at) {
+    const bool after = r.stage >= 4;
+    const kh::actor by = after ? destination_actor(kh::actor_role::coordinator)
+                               : origin_actor(r, kh::actor_role::coordinator);
+    engine_apply(r, kh::event::withdraw_consent{by, at, kh::withdrawal_channel::written},
+                 "withdraw_consent");
+    if (!after) return close(r, 8, at);
+    ++sum_.withdrawn_after_transfer;
+    push(at + days(r.p.treatment * (1 - r.p.after_fraction)), step::complete, r.index);
+  }
+
+  void transfer(open_referral& r, kh::instant at) {
+    const auto done = command(r, at, [&] {
+      return engine_.transfer(r.id, r.consent, destination_actor(kh::actor_role::coordinator), at,
+                              key(r, "transfer"));
+    });
+    if (!done) {
+      // The consent that allowed acceptance no longer allows the journey (for example a Decree 13
+      // consent without Law 91's written request, after 1 January 2026). An accepted referral
+      // cannot take a new consent, so the referring hospital cancels it.
+      r.cancel_reason = kh::cancel_reason::other;
+      const auto z = origin_zone(r);
+      return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
+    }
+    r.stage = 4;
+    r.consent = kh::consent_record{};  // no longer needed: free the personal data early
+    lead_time(at - r.proposed_at);
+    if (r.p.withdraws_after) {
+      return push(office(away_, at + days(r.p.treatment * r.p.after_fraction)), step::withdraw,
+                  r.index);
+    }
+    push(office(away_, at + days(r.p.treatment)), step::complete, r.index);
+  }
+
+  void complete(open_referral& r, kh::instant at) {
+    engine_apply(r, kh::event::complete{destination_actor(kh::actor_role::clinician), at},
+                 "complete");
+    r.stage = 5;
+    if (sum_.example.empty()) example(r);
+    close(r, 5, at);
+  }
+
+  void sweep(kh::instant at) {
+    std::vector<kh::referral_snapshot> expired;
+    {
+      timed t(engine_seconds_);
+      expired = engine_.expire_overdue(
+          {s_.destination, kh::actor_role::system, kh::user_id{"sweep"}}, at);
+    }
+    sum_.commands += static_cast<long>(expired.size());
+    for (const auto& snap : expired) {
+      const auto it = open_.find(
+          static_cast<std::uint32_t>(std::stoul(snap.id.value().substr(2)) - 1));
+      if (it != open_.end()) close(it->second, 9, at);
+    }
+  }
+
+  // --- counting --------------------------------------------------------------------------------
+
+  int month_index(const std::string& month) const { return month_of_name_.at(month); }
+
+  void lead_time(kh::instant::duration d) {
+    const auto tenths = static_cast<std::size_t>(
+        std::min<long long>(d.count() / 8640, static_cast<long long>(lead_tenths_.size()) - 1));
+    ++lead_tenths_[tenths];
+    const auto week = static_cast<std::size_t>(d.count() / (7 * 86400));
+    if (sum_.lead_weeks.size() <= week) sum_.lead_weeks.resize(week + 1);
+    ++sum_.lead_weeks[week];
+    ++sum_.transferred;
+  }
+
+  origin_specialty_row& row_for(const open_referral& r) {
+    const std::string& origin = s_.origins[r.p.origin].hospital.value();
+    auto& row = by_origin_specialty_[{origin, r.p.specialty.value()}];
+    row.origin = origin;
+    row.specialty = r.p.specialty.value();
+    return row;
+  }
+
+  // Counts a referral that is finished (or still open at the end) and forgets it.
+  void close(open_referral& r, int outcome, kh::instant) {
+    ++sum_.outcomes[outcome];
+    ++sum_.months[static_cast<std::size_t>(r.month)].by_outcome[outcome];
+    const int reached = outcome == 0 ? 0 : r.stage;
+    for (int s = 0; s <= reached; ++s) ++sum_.funnel[s];
+    auto& row = row_for(r);
+    ++row.referrals;
+    if (reached >= 1) ++row.opened;
+    if (reached >= 4) ++row.transferred;
+    if (reached >= 5) ++row.completed;
+    open_.erase(r.index);  // r is gone from here on
+  }
+
+  void example(const open_referral& r) {
+    for (const auto& row : engine_.history(r.id)) {
+      if (row.outcome != kh::audit_outcome::success) continue;
+      const date::time_zone* z = zone_of(row.by.organisation);
+      sum_.example.push_back({row.command, kh::to_iso8601(row.recorded_at),
+                              local_text(z, row.recorded_at), row.by.organisation.value(),
+                              std::string(kh::to_string(row.by.role)), row.state_after});
+    }
+  }
+
+  void finish() {
+    // Referrals still under way at the end of the period, by the state they are in.
+    std::vector<std::uint32_t> still_open;
+    for (const auto& [n, r] : open_) still_open.push_back(n);
+    std::sort(still_open.begin(), still_open.end());
+    for (auto n : still_open) {
+      open_referral& r = open_.at(n);
+      const kh::referral_snapshot snap = engine_.get(r.id);
+      if (snap.state == kh::referral_state::closed) {
+        throw std::logic_error("simulator: " + r.id.value() + " closed without being counted");
+      }
+      close(r, 1 + static_cast<int>(snap.state), period_end());  // proposed .. transferred
+    }
+    for (auto& [k, row] : by_origin_specialty_) sum_.by_origin_specialty.push_back(row);
+    std::stable_sort(refusals_.begin(), refusals_.end(),
+                     [](const refusal_row& a, const refusal_row& b) { return a.count > b.count; });
+    sum_.refusals = refusals_;
+    for (const auto& [spec, c] : capacity_) {
+      sum_.capacity.push_back({spec, c.first_month, c.months, c.refused});
+    }
+    percentiles();
+    sum_.period_utc[0] = kh::to_iso8601(period_start_);
+    sum_.period_utc[1] = kh::to_iso8601(period_end());
+    sum_.period_local[0] = local_text(home_, period_start_);
+    sum_.period_local[1] = local_text(away_, period_end());
+    const kh::verify_result v = [&] {
+      timed t(engine_seconds_);
+      return engine_.verify();
+    }();
+    sum_.audit_intact = v.intact;
+    sum_.audit_rows = v.rows;
+    sum_.head_hash = v.head_hash;
+    sum_.audit_problem = v.problem;
+  }
+
+  kh::instant period_end() const { return day_start(s_.days); }
+
+  void percentiles() {
+    if (sum_.transferred == 0) return;
+    const auto at = [&](double q) {
+      const long rank = std::max<long>(1, std::lround(std::ceil(q * static_cast<double>(sum_.transferred))));
+      long seen = 0;
+      for (std::size_t i = 0; i < lead_tenths_.size(); ++i) {
+        seen += lead_tenths_[i];
+        if (seen >= rank) return static_cast<double>(i) / 10.0;
+      }
+      return static_cast<double>(lead_tenths_.size()) / 10.0;
+    };
+    sum_.lead_median_days = at(0.5);
+    sum_.lead_p90_days = at(0.9);
+  }
+
+  struct capacity_state {
+    std::string first_month, last_month;
+    int months = 0;
+    long refused = 0;
+  };
+
+  const scenario& s_;
+  kh::agreement_directory dir_;
+  kh::engine engine_;
+  progress_fn progress_;
+  choice<std::size_t> origins_;
+  choice<std::size_t> ages_;
+  choice<consent_plan> consent_plans_;
+  choice<kh::decline_reason> declines_;
+  choice<kh::cancel_reason> cancels_;
+  std::vector<choice<kh::specialty_code>> specialties_;
+  std::vector<const date::time_zone*> origin_zones_;
+  std::map<std::string, int> month_of_name_;
+  const date::time_zone* home_ = nullptr;
+  const date::time_zone* away_ = nullptr;
+  kh::instant period_start_;
+  std::vector<int> working_days_;
+
+  rng_t arrival_rng_;
+  long next_arrival_ = 0;
+  double position_ = 0;
+  bool arrival_pending_ = false;
+
+  std::priority_queue<pending, std::vector<pending>, std::greater<pending>> queue_;
+  std::uint64_t order_ = 0;
+  std::unordered_map<std::uint32_t, open_referral> open_;
+
+  summary sum_;
+  double engine_seconds_ = 0;  // wall time inside the engine's commands, commits and verify
+  std::vector<refusal_row> refusals_;
+  std::map<std::pair<std::string, std::string>, origin_specialty_row> by_origin_specialty_;
+  std::map<std::string, capacity_state> capacity_;
+  std::vector<long> lead_tenths_ = std::vector<long>(10 * 400 + 1, 0);  // 0.1-day bins, 400 days
+};
+
+}  // namespace
+
+summary simulate(const scenario& s, const kakehashi::agreement_directory& agreements,
+                 const std::string& db_path, const progress_fn& progress, run_timing* timing) {
+  const auto t0 = std::chrono::steady_clock::now();
+  simulation sim(s, agreements, db_path, progress);
+  summary out = sim.run();
+  if (timing) {
+    timing->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    timing->engine_seconds = sim.engine_seconds();
+  }
+  return out;
+}
+
+}  // namespace simulator

@@ -1,0 +1,391 @@
+// The referral simulator (examples/simulator): its scenario loader, determinism, the invariants
+// of a run checked against the database it wrote, its reports, and the program's handling of bad
+// input.
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <fstream>
+#include <kakehashi/engine.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "report.hpp"
+#include "scenario.hpp"
+#include "simulation.hpp"
+#include "support/engine_fixture.hpp"
+#include "support/process.hpp"
+
+using Catch::Matchers::Contains;
+using nlohmann::json;
+namespace kh = kakehashi;
+
+namespace {
+
+const std::string source_dir = KAKEHASHI_SOURCE_DIR;
+const std::string scenario_file = source_dir + "/examples/simulator/scenario.json";
+
+kh::agreement_directory shipped_agreements() {
+  return kh::agreement_directory::load_file(source_dir + "/data/agreements.json");
+}
+
+simulator::scenario shipped_scenario() { return simulator::load_scenario_file(scenario_file); }
+
+// The shipped scenario with its text edited: `path` is a JSON pointer.
+std::string edited(const std::string& pointer, const json& value) {
+  json doc = json::parse(kh::test::slurp(scenario_file));
+  doc[json::json_pointer(pointer)] = value;
+  return doc.dump();
+}
+
+std::string load_error(const std::string& text) {
+  try {
+    (void)simulator::load_scenario(text, "test.json");
+  } catch (const kh::error& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+// A smaller run of the shipped scenario, with capacity scaled so the mix of outcomes stays.
+simulator::scenario small(int referrals, std::uint64_t seed, int days = 365) {
+  auto s = shipped_scenario();
+  const double scale = referrals / static_cast<double>(s.referrals);
+  for (auto& [spec, n] : s.monthly_capacity) n = std::max(1, static_cast<int>(n * scale + 0.5));
+  s.referrals = referrals;
+  s.seed = seed;
+  s.days = days;
+  return s;
+}
+
+long sum(const long* v, int n) {
+  long total = 0;
+  for (int i = 0; i < n; ++i) total += v[i];
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario]") {
+  const auto s = shipped_scenario();
+  CHECK(s.referrals > 0);
+  CHECK(s.destination.value() == "shonan-kamakura");
+  CHECK(s.origins.size() == 3);
+  CHECK(s.response_deadline_days == 14);
+  CHECK(s.monthly_capacity.at(kh::specialty_code{"oncology"}) > 0);
+  CHECK(s.consent_plans.size() == 5);
+  CHECK(s.days_to_travel.min < s.days_to_travel.max);
+  // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
+  const date::sys_days first{s.start};
+  const date::sys_days last = first + date::days{s.days - 1};
+  CHECK(first < date::sys_days{date::year{2026} / 1 / 1});
+  CHECK(last > date::sys_days{date::year{2026} / 1 / 1});
+  simulator::check_against(s, shipped_agreements());
+}
+
+TEST_CASE("a malformed scenario is refused with every problem and its path", "[simulator][scenario]") {
+  SECTION("not JSON") {
+    CHECK_THAT(load_error("{\"format\": "), Contains("test.json: is not valid JSON"));
+  }
+  SECTION("several problems at once") {
+    json doc = json::parse(kh::test::slurp(scenario_file));
+    doc["run"]["days"] = 0;
+    doc["run"]["colour"] = "blue";
+    doc["consent"]["plans"]["forgotten"] = 1;
+    doc["destination"]["accept"] = 1.5;
+    doc["journey"]["days_to_travel"] = {{"min", 9}, {"mode", 3}, {"max", 20}};
+    doc["run"]["start"] = "2026-02-30";
+    doc.erase("paperwork");
+    const std::string e = load_error(doc.dump());
+    CHECK_THAT(e, Contains("[kakehashi.invalid_argument] test.json: 7 problem(s)"));
+    CHECK_THAT(e, Contains("run.days: 0 is not a whole number from 1 to 3660"));
+    CHECK_THAT(e, Contains("run.colour: unknown key"));
+    CHECK_THAT(e, Contains("consent.plans.forgotten: unknown name; valid: complete"));
+    CHECK_THAT(e, Contains("destination.accept: 1.5 is not a number from 0 to 1"));
+    CHECK_THAT(e, Contains("journey.days_to_travel: min 9 <= mode 3 <= max 20 does not hold"));
+    CHECK_THAT(e, Contains("run.start: \"2026-02-30\" is not a calendar day"));
+    CHECK_THAT(e, Contains("paperwork: missing"));
+  }
+  SECTION("wrong format tag, hostile strings quoted safely") {
+    const std::string e = load_error(edited("/format", "x\n\"; DROP TABLE audit;--"));
+    CHECK_THAT(e, Contains("format: \"x\\n\\\"; DROP TABLE audit;--\" is not"));
+    CHECK(e.find('\n') == std::string::npos);
+  }
+  SECTION("a hospital id that is not one") {
+    CHECK_THAT(load_error(edited("/destination/hospital", "shonan kamakura")),
+               Contains("destination.hospital: \"shonan kamakura\" is not a hospital id"));
+  }
+  SECTION("weights that are all zero") {
+    CHECK_THAT(load_error(edited("/journey/cancel_reasons", {{"other", 0}})),
+               Contains("journey.cancel_reasons: every weight is 0"));
+  }
+}
+
+TEST_CASE("a scenario naming hospitals the agreements lack is refused", "[simulator][scenario]") {
+  auto s = shipped_scenario();
+  s.origins[0].hospital = kh::hospital_id{"nowhere"};
+  s.origins[1].hospital = s.destination;
+  try {
+    simulator::check_against(s, shipped_agreements());
+    FAIL("accepted");
+  } catch (const kh::error& e) {
+    CHECK_THAT(e.what(), Contains("origins[0].hospital: 'nowhere' is not a hospital of the "
+                                  "agreements; known: k-hospital, bach-mai"));
+    CHECK_THAT(e.what(), Contains("origins[1].hospital: is the destination"));
+  }
+}
+
+TEST_CASE("the same seed gives the same run; another seed another", "[simulator]") {
+  const auto agreements = shipped_agreements();
+  const auto a = simulator::simulate(small(300, 7), agreements, ":memory:");
+  const auto b = simulator::simulate(small(300, 7), agreements, ":memory:");
+  const auto c = simulator::simulate(small(300, 8), agreements, ":memory:");
+  REQUIRE(a.audit_intact);
+  CHECK(a.head_hash == b.head_hash);
+  CHECK(simulator::to_json(a) == simulator::to_json(b));
+  CHECK(simulator::to_text(a) == simulator::to_text(b));
+  CHECK(a.head_hash != c.head_hash);
+  CHECK(simulator::to_json(a) != simulator::to_json(c));
+}
+
+TEST_CASE("a run's database agrees with its summary and keeps every invariant", "[simulator]") {
+  kh::test::temp_db db;
+  const int n = 3000;
+  const auto s = simulator::simulate(small(n, 11), shipped_agreements(), db.path());
+
+  // The audit log verifies, from the summary and independently from the file.
+  REQUIRE(s.audit_intact);
+  const kh::verify_result v = kh::verify_database(db.path());
+  REQUIRE(v.intact);
+  CHECK(v.head_hash == s.head_hash);
+  CHECK(v.rows == s.audit_rows);
+  CHECK(s.commands == s.audit_rows);  // every command wrote exactly one audit row
+
+  auto view = kh::database_view::open(db.path());
+  long opened = 0, refused_proposals = 0, accepted = 0;
+  for (int i = 1; i <= n; ++i) {
+    const kh::referral_id id{fmt::format("R-{:06}", i)};
+    const auto rows = view.history(id);
+    REQUIRE_FALSE(rows.empty());
+    INFO(id.value());
+    REQUIRE(rows.front().command == "propose");
+    const auto stored = view.find(id);
+    if (rows.front().outcome != kh::audit_outcome::success) {
+      // A refused proposal left no referral and nothing after it.
+      CHECK(rows.front().reason_code == "not_eligible");
+      CHECK_FALSE(stored);
+      CHECK(rows.size() == 1);
+      ++refused_proposals;
+      continue;
+    }
+    REQUIRE(stored);
+    ++opened;
+    // The hospital without a referral agreement never opens a referral.
+    CHECK(stored->origin.value() != "cho-ray");
+    // No referral reaches accepted without a consent the policy allowed before it.
+    bool consent_allowed = false;
+    std::string last_state;
+    for (const auto& r : rows) {
+      if (r.outcome != kh::audit_outcome::success) continue;
+      if (r.command == "record_consent") {
+        const auto details = json::parse(r.details);
+        const std::string basis = details.at("basis");
+        CHECK((basis == "consent" || basis == "emergency"));
+        consent_allowed = true;
+      }
+      if (r.command == "accept") {
+        CHECK(consent_allowed);
+        ++accepted;
+      }
+      last_state = r.state_after;
+    }
+    // The stored state is the one its audit history ends in.
+    std::string state(kh::to_string(stored->state));
+    if (stored->reason) state += ":" + std::string(kh::to_string(*stored->reason));
+    CHECK(state == last_state);
+  }
+  CHECK(refused_proposals == s.outcomes[0]);
+  CHECK(opened == n - s.outcomes[0]);
+  CHECK(accepted > 0);
+  CHECK(s.funnel[3] == accepted);
+
+  // Every cho-ray proposal was refused as not eligible, for want of an agreement.
+  long cho_ray = 0;
+  for (const auto& row : s.by_origin_specialty) {
+    if (row.origin != "cho-ray") continue;
+    cho_ray += row.referrals;
+    CHECK(row.opened == 0);
+  }
+  CHECK(cho_ray > 0);
+  const auto no_agreement = std::find_if(s.refusals.begin(), s.refusals.end(), [](const auto& r) {
+    return r.kind == "eligibility" && r.code == "no_agreement";
+  });
+  REQUIRE(no_agreement != s.refusals.end());
+  CHECK(no_agreement->count == cho_ray);
+}
+
+TEST_CASE("the JSON summary parses and its counts add up", "[simulator]") {
+  const auto s = simulator::simulate(small(500, 3), shipped_agreements(), ":memory:");
+  const json j = json::parse(simulator::to_json(s));
+  const long n = j.at("referrals");
+  CHECK(n == 500);
+  long outcomes = 0;
+  for (const auto& [k, count] : j.at("outcomes").items()) outcomes += count.get<long>();
+  CHECK(outcomes == n);
+  CHECK(j.at("funnel")[0].at("count") == n);
+  long by_origin = 0;
+  for (const auto& row : j.at("by_origin_specialty")) by_origin += row.at("referrals").get<long>();
+  CHECK(by_origin == n);
+  long by_month = 0;
+  for (const auto& m : j.at("months")) {
+    for (const auto& [k, count] : m.at("outcomes").items()) by_month += count.get<long>();
+  }
+  CHECK(by_month == n);
+  long weekly = 0;
+  for (const auto& w : j.at("lead_time_days").at("weekly")) weekly += w.get<long>();
+  CHECK(weekly == j.at("lead_time_days").at("transferred").get<long>());
+  CHECK(j.at("lead_time_days").at("transferred") == j.at("funnel")[4].at("count"));
+  const double median = j.at("lead_time_days").at("median");
+  const double p90 = j.at("lead_time_days").at("p90");
+  CHECK(0 < median);
+  CHECK(median <= p90);
+  CHECK(j.at("audit").at("intact") == true);
+  CHECK(j.at("commands").at("total") == j.at("audit").at("rows"));
+  CHECK(sum(s.outcomes, simulator::outcome_count) == 500);
+}
+
+TEST_CASE("a run across 1 January 2026 shows both Vietnamese regimes", "[simulator]") {
+  const auto s = simulator::simulate(small(600, 2026), shipped_agreements(), ":memory:");
+  long decree_13 = 0, law_91 = 0;
+  for (const auto& r : s.refusals) {
+    decree_13 += r.decree_13;
+    law_91 += r.law_91;
+    // Law 91's written request (VN-09) does not exist under Decree 13.
+    if (r.rule == "VN-09") CHECK(r.decree_13 == 0);
+  }
+  CHECK(decree_13 > 0);
+  CHECK(law_91 > 0);
+  const auto vn09 = std::find_if(s.refusals.begin(), s.refusals.end(),
+                                 [](const auto& r) { return r.rule == "VN-09"; });
+  REQUIRE(vn09 != s.refusals.end());
+  CHECK(vn09->law_91 > 0);
+  // Times are shown in each side's zone: the period starts at midnight in Vietnam.
+  CHECK(s.period_local[0] == "2025-11-17 00:00 +0700");
+  CHECK(s.period_utc[0] == "2025-11-16T17:00:00Z");
+  REQUIRE_FALSE(s.example.empty());
+  CHECK_THAT(s.example.front().local, Contains("+0700"));
+  CHECK_THAT(s.example.back().local, Contains("+0900"));
+}
+
+TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator][report]") {
+  auto sc = small(200, 5);
+  sc.description = "a <b>bold</b> & \"quoted\" description</html>";
+  const auto s = simulator::simulate(sc, shipped_agreements(), ":memory:");
+  const std::string html = simulator::to_html(s, sc);
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("http://") == html.find("http://www.w3.org"));  // no external resources
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK_THAT(html, Contains("a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; description"));
+
+  // Parsed by an XML parser (stricter than HTML): a tag left open or an unescaped & fails here.
+  namespace pt = boost::property_tree;
+  pt::ptree doc;
+  std::istringstream in(html.substr(html.find("<html")));
+  REQUIRE_NOTHROW(pt::read_xml(in, doc));
+  std::set<std::string> charts;
+  for (const auto& [name, node] : doc.get_child("html.body")) {
+    if (name != "figure") continue;
+    CHECK(node.get<std::string>("<xmlattr>.class") == "chart");
+    CHECK(node.count("svg") == 1);
+    CHECK(node.get_child("svg").count("title") == 1);
+    charts.insert(node.get<std::string>("<xmlattr>.data-chart"));
+  }
+  CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
+}
+
+// ---- the program ----------------------------------------------------------------------------
+
+namespace {
+
+kh::test::run_result simulator_run(const std::string& args) {
+  return kh::test::run_program(
+      KAKEHASHI_SIMULATOR, "--agreements " + source_dir + "/data/agreements.json --scenario " +
+                               scenario_file + " --quiet " + args);
+}
+
+}  // namespace
+
+TEST_CASE("referral-simulator runs, prints JSON and writes its database and report",
+          "[simulator][program]") {
+  kh::test::temp_db db;
+  const std::string report = db.path() + ".html";
+  const auto r = simulator_run("--db " + db.path() + " --report " + report +
+                               " --referrals 150 --json");
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j.at("referrals") == 150);
+  CHECK(j.at("audit").at("intact") == true);
+  CHECK(kh::verify_database(db.path()).head_hash == j.at("audit").at("head_hash"));
+  CHECK_THAT(kh::test::slurp(report), Contains("data-chart=\"refusals\""));
+  std::remove(report.c_str());
+
+  const auto text = simulator_run("--db :memory: --no-report --referrals 150");
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Contains("audit log: intact"));
+  CHECK_THAT(text.out, Contains("days from proposal to transfer: median"));
+}
+
+TEST_CASE("referral-simulator refuses bad input with exit 2 before any work",
+          "[simulator][program]") {
+  kh::test::temp_db db;
+  SECTION("an unknown option") {
+    const auto r = simulator_run("--db " + db.path() + " --no-report --colour blue");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("--colour"));
+  }
+  SECTION("a malformed scenario file") {
+    const std::string bad = db.path() + ".json";
+    std::ofstream(bad) << "{\"format\": \"kakehashi.simulator-scenario/1\", \"run\": 3}";
+    const auto r = simulator_run("--db " + db.path() + " --no-report --scenario " + bad);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("run: expected an object, found 3"));
+    std::remove(bad.c_str());
+  }
+  SECTION("a malformed agreements file") {
+    const std::string bad = db.path() + ".json";
+    std::ofstream(bad) << "[]";
+    const auto r = simulator_run("--db " + db.path() + " --no-report --agreements " + bad);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains(bad));
+    std::remove(bad.c_str());
+  }
+  SECTION("an impossible start date") {
+    const auto r = simulator_run("--db " + db.path() + " --no-report --start 2026-02-29");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("--start: '2026-02-29' is not a calendar day"));
+  }
+  SECTION("an unwritable report path") {
+    const auto r = simulator_run("--db " + db.path() + " --report /nonexistent-dir/r.html");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("--report: cannot write '/nonexistent-dir/r.html'"));
+  }
+  // In every case above, nothing was written.
+  CHECK(access(db.path().c_str(), F_OK) != 0);
+}
+
+TEST_CASE("referral-simulator never overwrites a database unless asked", "[simulator][program]") {
+  kh::test::temp_db db;
+  REQUIRE(simulator_run("--db " + db.path() + " --no-report --referrals 40").exit_code == 0);
+  const std::string head = kh::verify_database(db.path()).head_hash;
+
+  const auto again = simulator_run("--db " + db.path() + " --no-report --referrals 60");
+  CHECK(again.exit_code == 2);
+  CHECK_THAT(again.err, Contains("exists; pass --overwrite to replace it"));
+  CHECK(kh::verify_database(db.path()).head_hash == head);
+
+  const auto replaced =
+      simulator_run("--db " + db.path() + " --no-report --referrals 60 --overwrite");
+  CHECK(replaced.exit_code == 0);
+  CHECK(kh::verify_database(db.path()).head_hash != head);
+}
