@@ -181,8 +181,9 @@ std::string refusals_chart(const summary& s) {
   for (std::size_t i = 0; i < s.refusals.size(); ++i) {
     const auto& r = s.refusals[i];
     const double y = 5 + num(i * row);
-    const std::string label =
-        r.kind == "consent" ? fmt::format("{} {}", r.rule, r.code) : "not eligible: " + r.code;
+    const std::string label = r.kind == "consent"
+                                  ? fmt::format("{} {} at {}", r.rule, r.code, r.command)
+                                  : "not eligible: " + r.code;
     out += text_at(left - 8, y + 16, label, "end", " font-size=\"12\"");
     out += rect(left, y + 3, scale * num(r.decree_13), row - 8, "#fdae6b",
                 fmt::format("{}: {} under Decree 13", label, r.decree_13));
@@ -228,12 +229,13 @@ std::string to_text(const summary& s) {
     out += fmt::format("  {:<32}{:>10}{:>8}{:>13}{:>11}\n", r.origin + " / " + r.specialty,
                        r.referrals, r.opened, r.transferred, r.completed);
   }
-  out += fmt::format("\n{:<56}{:>7}{:>11}{:>8}\n", "refusals by reason", "count", "Decree 13",
-                     "Law 91");
+  out += fmt::format("\n{:<62}{:>7}{:>11}{:>8}\n", "refusals by reason (command)", "count",
+                     "Decree 13", "Law 91");
   for (const auto& r : s.refusals) {
-    const std::string label =
-        r.kind == "consent" ? fmt::format("consent {} {}", r.rule, r.code) : "eligibility " + r.code;
-    out += fmt::format("  {:<54}{:>7}{:>11}{:>8}\n", label, r.count, r.decree_13, r.law_91);
+    const std::string label = r.kind == "consent"
+                                  ? fmt::format("{} {} ({})", r.rule, r.code, r.command)
+                                  : "eligibility " + r.code;
+    out += fmt::format("  {:<60}{:>7}{:>11}{:>8}\n", label, r.count, r.decree_13, r.law_91);
   }
   if (s.refusals.empty()) out += "  none\n";
   out += fmt::format(
@@ -272,6 +274,7 @@ std::string to_json(const summary& s, int indent) {
     refusals.push_back({{"kind", r.kind},
                         {"code", r.code},
                         {"rule", r.rule},
+                        {"command", r.command},
                         {"count", r.count},
                         {"decree_13", r.decree_13},
                         {"law_91", r.law_91}});

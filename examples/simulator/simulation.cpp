@@ -410,14 +410,15 @@ class simulation {
 
   void count_refusal(const open_referral& r, kh::instant at, kh::errc code) {
     const auto rows = engine_.history(r.id);
+    const std::string& command = rows.back().command;
     const json details = json::parse(rows.back().details);
     const bool law_91 = kh::vietnam_regime_at(at) == kh::vietnam_regime::law_91;
     const auto add = [&](const std::string& kind, const std::string& c, const std::string& rule) {
       auto found = std::find_if(refusals_.begin(), refusals_.end(), [&](const refusal_row& x) {
-        return x.kind == kind && x.code == c;
+        return x.kind == kind && x.code == c && x.command == command;
       });
       if (found == refusals_.end()) {
-        refusals_.push_back({kind, c, rule, 0, 0, 0});
+        refusals_.push_back({kind, c, rule, command, 0, 0, 0});
         found = refusals_.end() - 1;
       }
       ++found->count;

@@ -46,7 +46,8 @@ struct origin_specialty_row {
 struct refusal_row {
   std::string kind;
   std::string code;
-  std::string rule;  ///< the consent rule's id; "" for eligibility
+  std::string rule;     ///< the consent rule's id; "" for eligibility
+  std::string command;  ///< the refused command: propose, record_consent, transfer
   long count = 0;
   long decree_13 = 0;
   long law_91 = 0;
