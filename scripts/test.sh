@@ -3,8 +3,11 @@
 # as errors, runs ctest (unit tests and the package-consumer tests) and prints ctest's summary.
 # Exits non-zero when anything fails.
 #
-# Usage: scripts/test.sh [--build-dir DIR] [--slow] [-- extra ctest arguments]
+# Usage: scripts/test.sh [--build-dir DIR] [--slow] [--sanitize=LIST] [-- extra ctest arguments]
 #   --slow             also run the tests labelled slow (long crash-consistency runs)
+#   --sanitize=LIST    build with -fsanitize=LIST (address,undefined or thread) in its own build
+#                      directory and run the suite under it; any report fails the run. The
+#                      package tests (a consumer built without the sanitizer) are skipped.
 #   KAKEHASHI_JOBS=N   parallel build and test jobs (default: number of cores)
 set -euo pipefail
 
@@ -12,25 +15,44 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$root/build/test"
 ctest_args=()
 label_args=(-LE slow)
+sanitize=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --slow) label_args=(); shift ;;
+    --sanitize=*) sanitize=${1#--sanitize=}; shift ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 jobs=${KAKEHASHI_JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+config_args=(-DKAKEHASHI_BUILD_BENCH=ON -DKAKEHASHI_INSTALL=ON)
+if [[ -n "$sanitize" ]]; then
+  case "$sanitize" in
+    address|undefined|address,undefined|undefined,address|thread) ;;
+    *) echo "test.sh: --sanitize=$sanitize: expected address,undefined or thread" >&2; exit 2 ;;
+  esac
+  [[ "$build_dir" == "$root/build/test" ]] && build_dir="$root/build/sanitize-${sanitize//,/-}"
+  flags="-fsanitize=$sanitize -fno-omit-frame-pointer -fno-sanitize-recover=all -O1 -g"
+  config_args=(-DKAKEHASHI_BUILD_BENCH=OFF -DKAKEHASHI_INSTALL=OFF
+    "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=$sanitize")
+  if [[ ${#label_args[@]} -gt 0 ]]; then label_args=(-LE 'slow|package'); else label_args=(-LE package); fi
+  # Any report stops the program with a non-zero status, which fails its test.
+  export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+fi
 
 "$root/scripts/install-deps.sh"
 
 echo "== configure ($build_dir)"
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
   -DKAKEHASHI_WARNINGS_AS_ERRORS=ON -DKAKEHASHI_BUILD_TESTS=ON -DKAKEHASHI_BUILD_EXAMPLES=ON \
-  -DKAKEHASHI_BUILD_TOOLS=ON -DKAKEHASHI_BUILD_BENCH=ON -DKAKEHASHI_INSTALL=ON >/dev/null
+  -DKAKEHASHI_BUILD_TOOLS=ON "${config_args[@]}" >/dev/null
 
-echo "== build (warnings are errors; the benchmarks are built, not run)"
+echo "== build (warnings are errors${sanitize:+, -fsanitize=$sanitize})"
 cmake --build "$build_dir" --parallel "$jobs"
 
 echo "== test"
