@@ -343,13 +343,19 @@ void crash_rounds(int rounds, durability sync) {
       }
     }
     close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    // Kill at a random moment once the writer is under way (its first acknowledgement), so that
+    // every round crashes mid-load however slowly the child starts (a sanitizer build is slow).
     std::string buffer;
     char chunk[4096];
     ssize_t n = 0;
+    while (buffer.find('\n') == std::string::npos &&
+           (n = read(fds[0], chunk, sizeof chunk)) > 0) {
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
     while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
       buffer.append(chunk, static_cast<std::size_t>(n));
     close(fds[0]);

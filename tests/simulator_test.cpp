@@ -136,7 +136,7 @@ TEST_CASE("a scenario naming hospitals the agreements lack is refused", "[simula
   }
 }
 
-TEST_CASE("the same seed gives the same run; another seed another", "[simulator]") {
+TEST_CASE("the same seed gives the same run, another seed another", "[simulator]") {
   const auto agreements = shipped_agreements();
   const auto a = simulator::simulate(small(300, 7), agreements, ":memory:");
   const auto b = simulator::simulate(small(300, 7), agreements, ":memory:");
