@@ -28,6 +28,7 @@
 #include "kakehashi/consent.hpp"
 #include "kakehashi/consent_rules.hpp"
 #include "kakehashi/eligibility.hpp"
+#include "kakehashi/error.hpp"  // what every command throws
 #include "kakehashi/referral.hpp"
 
 namespace kakehashi {

@@ -1,8 +1,10 @@
 #pragma once
 // A SQLite VFS that wraps the default one and fails chosen I/O calls, for fault-injection tests
 // (the method of SQLite's own I/O-error tests). Register once with fault_vfs::install(); open a
-// database with the VFS name "kakehashi-fault"; arm a fault with fail_sync(n), which makes the
-// n-th xSync from now return SQLITE_IOERR_FSYNC (once, or every time after with persistent).
+// database with the VFS name "kakehashi-fault"; arm a fault with fail(op, n), which makes the
+// n-th call of `op` (write, sync or truncate) from now fail with an I/O error or a full disk
+// (once, or every time after with persistent). fail_sync(n) is fail(sync, n). One fault is armed
+// at a time; calls() counts each operation, to know when a workload no longer reaches the fault.
 
 #include <sqlite3.h>
 
@@ -12,17 +14,57 @@
 namespace kakehashi::test::fault_vfs {
 
 inline sqlite3_vfs* real_vfs = nullptr;
-inline std::atomic<int> syncs_until_fault{-1};  // -1: no fault armed
+
+enum class op { write, sync, truncate };
+enum class kind { io_error, disk_full };
+
+inline std::atomic<op> armed_op{op::sync};
+inline std::atomic<kind> armed_kind{kind::io_error};
+inline std::atomic<int> until_fault{-1};  // calls of armed_op before the fault; -1: none armed
 inline std::atomic<bool> persistent{false};
 inline std::atomic<int> faults_injected{0};
+inline std::atomic<int> op_calls[3] = {};  // calls per op since the last reset_counts()
 
-inline void fail_sync(int nth, bool keep_failing = false) {
+inline void fail(op which, int nth, bool keep_failing = false, kind k = kind::io_error) {
+  armed_op = which;
+  armed_kind = k;
   persistent = keep_failing;
-  syncs_until_fault = nth;
+  until_fault = nth;
 }
+inline void fail_sync(int nth, bool keep_failing = false) { fail(op::sync, nth, keep_failing); }
 inline void disarm() {
-  syncs_until_fault = -1;
+  until_fault = -1;
   persistent = false;
+}
+inline void reset_counts() {
+  for (auto& c : op_calls) c = 0;
+}
+inline int calls(op which) { return op_calls[static_cast<int>(which)]; }
+
+// The error an operation returns when its fault fires.
+inline int fault_code(op which) {
+  if (armed_kind == kind::disk_full) return SQLITE_FULL;
+  switch (which) {
+    case op::write: return SQLITE_IOERR_WRITE;
+    case op::sync: return SQLITE_IOERR_FSYNC;
+    case op::truncate: return SQLITE_IOERR_TRUNCATE;
+  }
+  return SQLITE_IOERR;
+}
+
+// Counts the call; returns the error to inject, or SQLITE_OK to go on.
+inline int maybe_fail(op which) {
+  ++op_calls[static_cast<int>(which)];
+  if (armed_op != which) return SQLITE_OK;
+  const int left = until_fault.load();
+  if (left < 0) return SQLITE_OK;
+  if (left == 0) {
+    if (!persistent) until_fault = -1;
+    ++faults_injected;
+    return fault_code(which);
+  }
+  until_fault = left - 1;
+  return SQLITE_OK;
 }
 
 struct file {
@@ -41,21 +83,15 @@ inline int x_read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) {
   return real_of(f)->pMethods->xRead(real_of(f), b, n, o);
 }
 inline int x_write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+  if (const int rc = maybe_fail(op::write)) return rc;
   return real_of(f)->pMethods->xWrite(real_of(f), b, n, o);
 }
 inline int x_truncate(sqlite3_file* f, sqlite3_int64 s) {
+  if (const int rc = maybe_fail(op::truncate)) return rc;
   return real_of(f)->pMethods->xTruncate(real_of(f), s);
 }
 inline int x_sync(sqlite3_file* f, int flags) {
-  int left = syncs_until_fault.load();
-  if (left >= 0) {
-    if (left == 0) {
-      if (!persistent) syncs_until_fault = -1;
-      ++faults_injected;
-      return SQLITE_IOERR_FSYNC;
-    }
-    syncs_until_fault = left - 1;
-  }
+  if (const int rc = maybe_fail(op::sync)) return rc;
   return real_of(f)->pMethods->xSync(real_of(f), flags);
 }
 inline int x_file_size(sqlite3_file* f, sqlite3_int64* s) {
