@@ -106,6 +106,10 @@ std::optional<json> parse_strict(std::string_view text, std::vector<load_problem
                                             " levels; this format needs far fewer"});
   } catch (const json::parse_error& e) {
     problems.push_back({"", "not valid JSON: " + syntax_message(e.what())});
+  } catch (const json::out_of_range& e) {
+    // 1e400 and the like: nlohmann reports a number that overflows a double this way.
+    problems.push_back(
+        {tracker.path(), "a number is out of range: " + syntax_message(e.what())});
   }
   return std::nullopt;
 }
@@ -168,9 +172,11 @@ std::optional<date::year_month_day> parse_date(std::string_view text) {
 
 std::string join_problems(std::string_view subject, const std::vector<load_problem>& problems) {
   std::string out =
-      fmt::format("{}: {} problem{}", subject, problems.size(), problems.size() == 1 ? "" : "s");
-  for (const auto& p : problems) {
-    out += "\n  ";
+      fmt::format("{}: {} problem{}: ", subject, problems.size(), problems.size() == 1 ? "" : "s");
+  // One line, as every kakehashi message: a log line per error, whatever the values.
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    const auto& p = problems[i];
+    if (i > 0) out += "; ";
     out += p.path.empty() ? "(document)" : p.path;
     out += ": ";
     out += p.message;
