@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages kakehashi needs to build, test and simulate.
 # Skips what is already installed; runs apt-get as root, through sudo otherwise.
-# Usage: scripts/install-deps.sh [--print]   (--print lists the packages and exits)
+# Usage: scripts/install-deps.sh [--print] [--with PACKAGE...]
+#   --print  lists the packages and exits
+#   --with   also installs these (scripts/fuzz.sh: clang-14 libclang-rt-14-dev)
 set -euo pipefail
 
 packages=(
@@ -18,7 +20,15 @@ packages=(
   libbenchmark-dev                  # bench/ (Google Benchmark)
 )
 
-if [[ "${1:-}" == "--print" ]]; then
+print=false
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --print) print=true; shift ;;
+    --with) shift; packages+=("$@"); break ;;
+    *) echo "install-deps: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+if $print; then
   printf '%s\n' "${packages[@]}"
   exit 0
 fi
