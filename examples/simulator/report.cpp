@@ -172,7 +172,7 @@ std::string lead_chart(const summary& s) {
 }
 
 std::string refusals_chart(const summary& s) {
-  const int row = 26, left = 400, w = 760;
+  const int row = 26, left = 480, w = 860;  // room for "VN-09 VN_ART26_2_... at record_consent"
   const int h = std::max<int>(1, static_cast<int>(s.refusals.size())) * row + 40;
   std::string out = svg_open("refusals", w, h, "Refusals by reason");
   long most = 1;
