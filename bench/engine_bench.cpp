@@ -9,13 +9,13 @@
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <kakehashi/engine.hpp>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "bench_support.hpp"
 
 namespace {
 
@@ -28,12 +28,6 @@ struct regime {
 };
 constexpr regime regimes[] = {
     {"FULL/1", true, 1}, {"NORMAL/1", false, 1}, {"NORMAL/100", false, 100}};
-
-std::string db_path(const char* tag) {
-  const std::string p = "/tmp/kakehashi-bench-" + std::to_string(getpid()) + "-" + tag + ".db";
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((p + s).c_str());
-  return p;
-}
 
 // Lower-case hex SHA-256 with a reused context, as a careful hand-written baseline would do it.
 std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& data) {
@@ -51,14 +45,6 @@ std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& dat
   return h;
 }
 
-void remove_db(const std::string& p) {
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((p + s).c_str());
-}
-
-agreement_directory agreements() {
-  return agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) +
-                                        "/data/agreements.json");
-}
 
 const hospital_id bm{"bach-mai"};
 const hospital_id sk{"shonan-kamakura"};
@@ -66,10 +52,10 @@ const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
 
 void engine_cancel(benchmark::State& state) {
   const regime& r = regimes[state.range(0)];
-  const std::string path = db_path("engine");
+  const std::string path = bench::db_path("engine");
   engine_options o;
   o.sync = r.full ? durability::full : durability::normal;
-  engine e = engine::open(path, agreements(), consent_policy::standard(), o);
+  engine e = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);
   const auto n = static_cast<int>(state.max_iterations);
   const instant t0 = parse_instant("2026-03-01T00:00:00Z");
   e.batch([&] {
@@ -100,7 +86,7 @@ void engine_cancel(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(r.name);
-  remove_db(path);
+  bench::remove_db(path);
 }
 
 // The raw SQLite baselines share one schema shaped like the engine's.
@@ -113,7 +99,7 @@ struct raw_db {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::string path;
 
-  explicit raw_db(bool full, int n) : path(db_path("raw")) {
+  explicit raw_db(bool full, int n) : path(bench::db_path("raw")) {
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
     sqlite3_exec(db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
@@ -154,7 +140,7 @@ struct raw_db {
     sqlite3_close(db);
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
-    remove_db(path);
+    bench::remove_db(path);
   }
 
   std::string sha256(const std::string& data) { return sha256_hex(ctx, md, data); }
@@ -235,10 +221,10 @@ struct engine_sql {
   std::string path;
   enum { ref_get, ref_update, head, audit_ins, savepoint, release };
 
-  engine_sql(bool full, int n) : path(db_path("enginesql")) {
+  engine_sql(bool full, int n) : path(bench::db_path("enginesql")) {
     {
       engine_options o;
-      engine e = engine::open(path, agreements(), consent_policy::standard(), o);  // the schema
+      engine e = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);  // the schema
       const instant t0 = parse_instant("2026-03-01T00:00:00Z");
       e.batch([&] {
         for (int i = 0; i < n; ++i) {
@@ -273,7 +259,7 @@ struct engine_sql {
     sqlite3_close(db);
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
-    remove_db(path);
+    bench::remove_db(path);
   }
   void step(int which) {
     sqlite3_step(st[static_cast<std::size_t>(which)]);

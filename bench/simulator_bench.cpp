@@ -12,13 +12,12 @@
 //
 //   build/release/bench/kakehashi_bench --benchmark_filter='simulator|lifecycle'
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/testing.hpp>
 #include <string>
 
+#include "bench_support.hpp"
 #include "scenario.hpp"
 #include "simulation.hpp"
 
@@ -26,25 +25,10 @@ namespace {
 
 using namespace kakehashi;
 
-std::string bench_db(const char* tag) {
-  const std::string p = "/tmp/kakehashi-bench-" + std::to_string(getpid()) + "-" + tag + ".db";
-  for (const char* s : {"", "-wal", "-shm"}) std::remove((p + s).c_str());
-  return p;
-}
-
-agreement_directory shipped_agreements() {
-  return agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) +
-                                        "/data/agreements.json");
-}
-
 simulator::scenario scaled(int referrals) {
-  auto s = simulator::load_scenario_file(std::string(KAKEHASHI_SOURCE_DIR) +
-                                         "/examples/simulator/scenario.json");
-  const double scale = referrals / static_cast<double>(s.referrals);
-  for (auto& [spec, n] : s.monthly_capacity) {
-    n = std::max(1, static_cast<int>(static_cast<double>(n) * scale + 0.5));
-  }
-  s.referrals = referrals;
+  auto s = simulator::scaled_to(simulator::load_scenario_file(std::string(KAKEHASHI_SOURCE_DIR) +
+                                                              "/examples/simulator/scenario.json"),
+                                referrals);
   s.sync = durability::normal;
   return s;
 }
@@ -59,11 +43,11 @@ void report(benchmark::State& state, long commands, long referrals) {
 
 void simulator_run(benchmark::State& state) {
   const auto s = scaled(static_cast<int>(state.range(0)));
-  const auto agreements = shipped_agreements();
+  const auto agreements = bench::shipped_agreements();
   long commands = 0, referrals = 0;
   double total = 0, in_engine = 0;
   for (auto _ : state) {
-    const std::string path = bench_db("sim");
+    const std::string path = bench::db_path("sim");
     simulator::run_timing timing;
     const auto out = simulator::simulate(s, agreements, path, {}, &timing);
     if (!out.audit_intact) state.SkipWithError("audit log not intact");
@@ -71,7 +55,7 @@ void simulator_run(benchmark::State& state) {
     referrals += out.referrals;
     total += timing.seconds;
     in_engine += timing.engine_seconds;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+    bench::remove_db(path);
   }
   report(state, commands, referrals);
   // The same run's engine calls alone: the throughput of those commands without the simulator
@@ -83,7 +67,7 @@ void simulator_run(benchmark::State& state) {
 void engine_lifecycle(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const int days = scaled(n).days;
-  auto dir = shipped_agreements();
+  auto dir = bench::shipped_agreements();
   auto terms = dir.agreements();
   for (auto& a : terms) a.response_deadline_days = 14;  // as the simulator's scenario
   const agreement_directory agreements = agreement_directory::from_values(dir.hospitals(), terms);
@@ -101,7 +85,7 @@ void engine_lifecycle(benchmark::State& state) {
   const instant t0 = parse_instant("2026-02-01T00:00:00Z");
   long commands = 0, referrals = 0;
   for (auto _ : state) {
-    const std::string path = bench_db("lifecycle");
+    const std::string path = bench::db_path("lifecycle");
     engine e = engine::open(path, agreements, consent_policy::standard(), options);
     const int per_day = std::max(1, n / days);
     for (int first = 0; first < n; first += per_day) {
@@ -126,7 +110,7 @@ void engine_lifecycle(benchmark::State& state) {
     if (!e.verify().intact) state.SkipWithError("audit log not intact");
     commands += 5L * n;
     referrals += n;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+    bench::remove_db(path);
   }
   report(state, commands, referrals);
 }

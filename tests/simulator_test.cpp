@@ -50,10 +50,7 @@ std::string load_error(const std::string& text) {
 
 // A smaller run of the shipped scenario, with capacity scaled so the mix of outcomes stays.
 simulator::scenario small(int referrals, std::uint64_t seed, int days = 365) {
-  auto s = shipped_scenario();
-  const double scale = referrals / static_cast<double>(s.referrals);
-  for (auto& [spec, n] : s.monthly_capacity) n = std::max(1, static_cast<int>(n * scale + 0.5));
-  s.referrals = referrals;
+  auto s = simulator::scaled_to(shipped_scenario(), referrals);
   s.seed = seed;
   s.days = days;
   return s;

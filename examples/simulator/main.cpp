@@ -48,13 +48,7 @@ void check_writable(const std::string& option, const std::string& path) {
 }
 
 date::year_month_day parse_day(const std::string& option, const std::string& text) {
-  int y = 0;
-  unsigned m = 0, d = 0;
-  char tail = 0;
-  if (text.size() == 10 && std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) == 3) {
-    const date::year_month_day ymd{date::year{y}, date::month{m}, date::day{d}};
-    if (ymd.ok()) return ymd;
-  }
+  if (auto ymd = simulator::parse_day(text)) return *ymd;
   throw bad_input(option + ": '" + text + "' is not a calendar day; expected YYYY-MM-DD");
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -110,15 +112,7 @@ class reader {
   // "YYYY-MM-DD", a real calendar day.
   std::optional<date::year_month_day> day(const json& v, const std::string& path) {
     if (v.is_string()) {
-      const std::string s = v.get<std::string>();
-      int y = 0;
-      unsigned m = 0, d = 0;
-      char tail = 0;
-      if (s.size() == 10 && s[4] == '-' && s[7] == '-' &&
-          std::sscanf(s.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) == 3) {
-        const date::year_month_day ymd{date::year{y}, date::month{m}, date::day{d}};
-        if (ymd.ok()) return ymd;
-      }
+      if (auto ymd = parse_day(v.get<std::string>())) return ymd;
     }
     add(path, fmt::format("{} is not a calendar day; expected \"YYYY-MM-DD\"", shown(v)));
     return std::nullopt;
@@ -371,6 +365,28 @@ std::string_view to_string(consent_plan p) noexcept {
     case consent_plan::emergency: return "emergency";
   }
   return "?";
+}
+
+std::optional<date::year_month_day> parse_day(std::string_view text) {
+  const std::string s(text);
+  int y = 0;
+  unsigned m = 0, d = 0;
+  char tail = 0;
+  if (s.size() == 10 && s[4] == '-' && s[7] == '-' &&
+      std::sscanf(s.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) == 3) {
+    const date::year_month_day ymd{date::year{y}, date::month{m}, date::day{d}};
+    if (ymd.ok()) return ymd;
+  }
+  return std::nullopt;
+}
+
+scenario scaled_to(scenario s, int referrals) {
+  const double scale = referrals / static_cast<double>(std::max(1, s.referrals));
+  for (auto& [spec, n] : s.monthly_capacity) {
+    n = std::max(1, static_cast<int>(static_cast<double>(n) * scale + 0.5));
+  }
+  s.referrals = referrals;
+  return s;
 }
 
 scenario load_scenario(std::string_view json_text, std::string_view source_name) {

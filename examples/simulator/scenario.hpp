@@ -108,6 +108,13 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name 
 /// Reads a file; throws kakehashi::error{errc::not_found} if it cannot be read.
 scenario load_scenario_file(const std::string& path);
 
+/// "YYYY-MM-DD" naming a real calendar day, or nullopt.
+std::optional<date::year_month_day> parse_day(std::string_view text);
+
+/// The scenario with `referrals` referrals and each monthly capacity scaled in proportion (at
+/// least 1), so that a smaller or larger run keeps the shipped mix of outcomes.
+scenario scaled_to(scenario s, int referrals);
+
 /// Checks a scenario against the agreements it will run on: the destination and every origin are
 /// hospitals of the directory, every specialty is known. Throws {errc::invalid_argument}.
 void check_against(const scenario& s, const kakehashi::agreement_directory& dir);
