@@ -4,7 +4,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60 (CI-sized); run longer by hand (900 for the 15-minute runs)
-#   TARGET              agreements, consent (default: all)
+#   TARGET              agreements, consent, engine, database (default: all)
 # New inputs found go to build/fuzz/corpus/<target>/ (the seeds in fuzz/corpus/ stay as they
 # are); a crash leaves its input in build/fuzz/ and fails the script. Keep such an input as a
 # regression case in the ordinary tests.
@@ -15,7 +15,7 @@ build_dir="$root/build/fuzz"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(agreements consent)
+[[ ${#targets[@]} -eq 0 ]] && targets=(agreements consent engine database)
 jobs=${KAKEHASHI_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 "$root/scripts/install-deps.sh" --with clang-14 libclang-rt-14-dev
@@ -31,7 +31,12 @@ cmake --build "$build_dir" --parallel "$jobs" --target "${targets[@]/%/_fuzz}"
 for t in "${targets[@]}"; do
   mkdir -p "$build_dir/corpus/$t"
   echo "== $t: ${seconds}s"
-  (cd "$build_dir" && "./fuzz/${t}_fuzz" -max_total_time="$seconds" -dict="$root/fuzz/json.dict" \
+  case $t in
+    engine) dict=() ;;  # its bytes are opcodes, not text
+    database) dict=(-dict="$root/fuzz/database.dict") ;;
+    *) dict=(-dict="$root/fuzz/json.dict") ;;
+  esac
+  (cd "$build_dir" && "./fuzz/${t}_fuzz" -max_total_time="$seconds" "${dict[@]}" \
     -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     "$build_dir/corpus/$t" "$root/fuzz/corpus/$t")
 done

@@ -1,0 +1,266 @@
+// libFuzzer target: sequences of engine commands decoded from the fuzzer's bytes, on a private
+// in-memory database, with the engine's promises checked after every command:
+//   - a command with a new idempotency key writes exactly one audit row (its result or its
+//     refusal); a key used before writes none (a repeat, or already_exists); a sweep writes one
+//     row per referral it expires;
+//   - a refused command leaves the referral exactly as it was;
+//   - no referral reaches `accepted` without a successful record_consent whose audit row carries
+//     an allowing verdict, and never on a consent the rules must refuse (rejected, withdrawn,
+//     another patient's);
+//   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
+//   - verify() finds the database intact at the end.
+//
+// Input: a byte stream. Each command takes an opcode byte and a few argument bytes (missing bytes
+// read as 0); opcode 10 opens a batch of the next few commands.
+#include <cstddef>
+#include <cstdint>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/testing.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace kakehashi;
+
+[[noreturn]] void broken(const char* what) {
+  std::fprintf(stderr, "engine_fuzz invariant broken: %s\n", what);
+  __builtin_trap();
+}
+
+class bytes {
+ public:
+  bytes(const std::uint8_t* d, std::size_t n) : d_(d), n_(n) {}
+  bool empty() const { return i_ >= n_; }
+  std::uint8_t next() { return i_ < n_ ? d_[i_++] : 0; }
+  template <class T>
+  const T& pick(const std::vector<T>& v) {
+    return v[next() % v.size()];
+  }
+
+ private:
+  const std::uint8_t* d_;
+  std::size_t n_;
+  std::size_t i_ = 0;
+};
+
+agreement_directory fuzz_agreements() {
+  auto dir = agreement_directory::load_file(KAKEHASHI_SOURCE_DIR "/data/agreements.json");
+  auto agreements = dir.agreements();
+  for (auto& a : agreements) {
+    a.response_deadline_days = 3;  // short, so that sweeps expire referrals
+    for (const auto& s : a.referral_specialties) a.monthly_capacity[s] = 3;  // capacity refusals
+  }
+  return agreement_directory::from_values(dir.hospitals(), agreements);
+}
+
+// The consents a command can carry; the bool says whether the rules may ever allow it.
+struct consent_variant {
+  consent_record record;
+  bool allowable;
+};
+std::vector<consent_variant> fuzz_consents() {
+  using testing::valid_consent;
+  std::vector<consent_variant> v;
+  v.push_back({valid_consent().build(), true});
+  v.push_back({valid_consent().id("C-2").without_written_request().build(), true});
+  v.push_back({valid_consent().id("C-3").without_japan_info().build(), true});
+  v.push_back({valid_consent().id("C-4").status(consent_status::rejected).build(), false});
+  v.push_back({valid_consent().id("C-5").withdrawn_at("2026-02-01T00:00:00Z").build(), false});
+  v.push_back({valid_consent().id("C-6").valid_until("2026-03-20T00:00:00Z").build(), true});
+  v.push_back({valid_consent().id("C-7").emergency().build(), true});
+  auto other = valid_consent().id("C-8").build();
+  other.patient = patient_ref{"P-OTHER"};
+  v.push_back({other, false});
+  return v;
+}
+
+const std::vector<hospital_id> hospitals{hospital_id{"bach-mai"}, hospital_id{"k-hospital"},
+                                         hospital_id{"shonan-kamakura"}, hospital_id{"cho-ray"},
+                                         hospital_id{"nowhere"}};
+const std::vector<actor_role> roles{actor_role::clinician, actor_role::coordinator,
+                                    actor_role::system};
+const std::vector<specialty_code> specialties{specialty_code{"cardiology"},
+                                              specialty_code{"oncology"},
+                                              specialty_code{"dialysis"}, specialty_code{"x-ray"}};
+const std::vector<referral_id> ids{referral_id{"R-1"}, referral_id{"R-2"}, referral_id{"R-3"},
+                                   referral_id{"R-4"}};
+
+struct harness {
+  engine e;
+  const std::vector<consent_variant>& consents;
+  instant now = parse_instant("2026-03-01T00:00:00Z");
+  std::set<std::string> used_keys;
+  int fresh = 0;
+  bool in_batch = false;
+
+  actor pick_actor(bytes& in) {
+    return {hospitals[in.next() % 3], roles[in.next() % roles.size()], user_id{"u-1"}};
+  }
+  std::string pick_key(bytes& in) {
+    const std::uint8_t b = in.next();
+    if (b < 48) return "k-" + std::to_string(b % 6);  // a small pool: repeats and reuse
+    return "f-" + std::to_string(fresh++);
+  }
+
+  // Runs one command and checks the promises about its audit rows and its referral.
+  template <class Command>
+  void checked(const referral_id& id, const std::string& key, Command&& command) {
+    const bool repeated = used_keys.count(key) > 0;
+    used_keys.insert(key);
+    const std::int64_t rows_before = e.audit_rows();
+    const std::optional<referral_snapshot> before = e.find(id);
+    bool refused = false;
+    try {
+      command();
+    } catch (const error& err) {
+      refused = true;
+      if (err.code() == errc::storage || err.code() == errc::outcome_unknown) {
+        broken("a storage error on an in-memory database");
+      }
+    }
+    const std::int64_t written = e.audit_rows() - rows_before;
+    if (written != (repeated ? 0 : 1)) broken("a command wrote the wrong number of audit rows");
+    if (refused && e.find(id) != before) broken("a refused command changed its referral");
+    check_accepted(id);
+  }
+
+  // An accepted (or later) referral relies on a consent the rules allowed when it was recorded.
+  void check_accepted(const referral_id& id) {
+    const auto s = e.find(id);
+    if (!s || s->state == referral_state::proposed || s->state == referral_state::consent_recorded)
+      return;
+    bool consent_ok = false, accepted = false;
+    for (const audit_entry& a : e.history(id)) {
+      if (a.outcome != audit_outcome::success) continue;
+      if (a.command == "record_consent") {
+        const auto d = nlohmann::json::parse(a.details);
+        const std::string basis = d.value("basis", "");
+        const std::string consent = d.value("consent", "");
+        consent_ok = (basis == "consent" || basis == "emergency") && allowable(consent);
+      }
+      if (a.command == "accept") {
+        if (!consent_ok) broken("accepted without an allowing consent verdict");
+        accepted = true;
+      }
+    }
+    if ((s->state == referral_state::accepted || s->state == referral_state::transferred) &&
+        !accepted) {
+      broken("in accepted or transferred without an accept in its history");
+    }
+  }
+  bool allowable(const std::string& consent_id) const {
+    for (const auto& c : consents) {
+      if (c.record.id.value() == consent_id) return c.allowable;
+    }
+    return false;
+  }
+
+  void step(bytes& in) {
+    const std::uint8_t op = in.next() % 11;
+    now += std::chrono::hours(in.next() % 40) - std::chrono::hours(2);  // sometimes backwards
+    const referral_id& id = in.pick(ids);
+    switch (op) {
+      case 0: {
+        const hospital_id& origin = hospitals[in.next() % hospitals.size()];
+        proposal p{id,
+                   origin,
+                   hospitals[in.next() % hospitals.size()],
+                   in.pick(specialties),
+                   patient_ref{in.next() % 4 == 0 ? "P-OTHER" : "P-TEST-1"},
+                   {origin, roles[in.next() % roles.size()], user_id{"u-1"}},
+                   now};
+        const std::string key = pick_key(in);
+        checked(id, key, [&] { e.propose(p, key); });
+        break;
+      }
+      case 1:
+      case 2: {
+        const consent_record& c = in.pick(consents).record;
+        const actor by = pick_actor(in);
+        const std::string key = pick_key(in);
+        if (op == 1) {
+          checked(id, key, [&] { e.record_consent(id, c, by, now, key); });
+        } else {
+          checked(id, key, [&] { e.transfer(id, c, by, now, key); });
+        }
+        break;
+      }
+      case 3:
+      case 4:
+      case 5:
+      case 6:
+      case 7:
+      case 8: {
+        const actor by = pick_actor(in);
+        const std::uint8_t arg = in.next();
+        event::any ev = event::accept{by, now};
+        if (op == 4) ev = event::decline{by, now, static_cast<decline_reason>(arg % 6)};
+        if (op == 5) ev = event::cancel{by, now, static_cast<cancel_reason>(arg % 6)};
+        if (op == 6) ev = event::withdraw_consent{by, now, static_cast<withdrawal_channel>(arg % 3)};
+        if (op == 7) ev = event::complete{by, now};
+        if (op == 8) ev = event::expire{by, now};
+        const std::string key = pick_key(in);
+        checked(id, key, [&] { e.apply(id, ev, key); });
+        break;
+      }
+      case 9: {
+        const std::int64_t rows_before = e.audit_rows();
+        const auto expired = e.expire_overdue(
+            {hospitals[2], actor_role::system, user_id{}}, now);
+        if (e.audit_rows() - rows_before != static_cast<std::int64_t>(expired.size())) {
+          broken("a sweep wrote other than one row per expired referral");
+        }
+        for (const auto& s : expired) {
+          if (s.state != referral_state::closed || s.reason != close_reason::expired)
+            broken("a sweep returned a referral it did not expire");
+        }
+        break;
+      }
+      case 10: {
+        if (in_batch) break;
+        const int n = 1 + in.next() % 4;
+        const bool abort = in.next() % 8 == 0;
+        const std::int64_t rows_before = e.audit_rows();
+        const std::set<std::string> keys_before = used_keys;
+        in_batch = true;
+        try {
+          e.batch([&] {
+            for (int i = 0; i < n && !in.empty(); ++i) step(in);
+            if (abort) throw error(errc::failed_precondition, "the body gives up");
+          });
+        } catch (const error&) {
+          if (!abort) broken("a batch of checked commands threw");
+          if (e.audit_rows() != rows_before) broken("a batch that threw left rows behind");
+          used_keys = keys_before;  // rolled back: those keys are unused again
+        }
+        in_batch = false;
+        break;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const agreement_directory agreements = fuzz_agreements();
+  static const std::vector<consent_variant> consents = fuzz_consents();
+  engine_options options;
+  organisation_compliance paperwork;
+  paperwork.transfer_agreement = true;
+  paperwork.impact_assessment_filed_at = parse_instant("2025-12-01T00:00:00Z");
+  options.compliance[hospital_id{"bach-mai"}] = paperwork;
+  options.sync = size % 2 ? durability::normal : durability::full;
+  harness h{engine::open(":memory:", agreements, consent_policy::standard(), options), consents};
+  bytes in(data, size);
+  for (int commands = 0; !in.empty() && commands < 64; ++commands) h.step(in);
+  const verify_result v = h.e.verify();
+  if (!v.intact) {
+    std::fprintf(stderr, "verify: %s\n", v.problem.c_str());
+    broken("verify found an honest in-memory database damaged");
+  }
+  return 0;
+}
