@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "audit_crypto.hpp"
+#include "consent_digest.hpp"
 #include "enum_names.hpp"
 #include "fail.hpp"
 #include "json_reader.hpp"
@@ -295,5 +297,37 @@ consent_record revoke(consent_record c, instant at, withdrawal_channel channel) 
   c.withdrawal = consent_withdrawal{at, channel};
   return c;
 }
+
+namespace detail {
+
+std::string consent_digest(const consent_record& c) {
+  const auto to_seconds = [](instant at) { return at.time_since_epoch().count(); };
+  json j = {{"id", c.id.value()},
+            {"patient", c.patient.value()},
+            {"controller", c.controller.value()},
+            {"status", std::string(to_string(c.status))},
+            {"scope", std::string(to_string(c.scope))},
+            {"captured_at", to_seconds(c.captured_at)},
+            {"birth_date", c.birth_date ? date::format("%F", *c.birth_date) : std::string()},
+            {"age_verified", c.age_verified},
+            {"capacity", std::string(to_string(c.capacity))},
+            {"purposes", c.purposes},
+            {"data_classes", c.data_classes},
+            {"excluded_classes", c.excluded_classes},
+            {"method", std::string(to_string(c.method))},
+            {"artifact", c.artifact_sha256},
+            {"languages", c.languages},
+            {"withdrawn", c.withdrawal ? to_seconds(c.withdrawal->received_at) : -1}};
+  json grantors = json::array();
+  for (const auto& g : c.grantors) {
+    grantors.push_back({std::string(to_string(g.role)), g.person, g.authority_evidence});
+  }
+  j["grantors"] = grantors;
+  json recipients = json::array();
+  for (const auto& r : c.recipients) recipients.push_back({r.organisation.value(), r.country});
+  j["recipients"] = recipients;
+  return detail::sha256_hex(j.dump());
+}
+}  // namespace detail
 
 }  // namespace kakehashi

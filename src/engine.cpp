@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "audit_crypto.hpp"
+#include "consent_digest.hpp"
 #include "fail.hpp"
 #include "kakehashi/eligibility.hpp"
 
@@ -194,39 +195,12 @@ stored_referral read_referral(SQLite::Statement& q) {
   return s;
 }
 
-// The digest that identifies a consent record without storing it: SHA-256 over its fields.
 std::string checkpoint_mac(const std::string& key, const checkpoint& c) {
   return detail::hmac_sha256_hex(
       key, fmt::format("{}|{}|{}|{}", c.seq, c.head_hash, to_iso8601(c.at), c.rows_keyed ? 1 : 0));
 }
 
-std::string consent_digest(const consent_record& c) {
-  json j = {{"id", c.id.value()},
-            {"patient", c.patient.value()},
-            {"controller", c.controller.value()},
-            {"status", std::string(to_string(c.status))},
-            {"scope", std::string(to_string(c.scope))},
-            {"captured_at", to_seconds(c.captured_at)},
-            {"birth_date", c.birth_date ? date::format("%F", *c.birth_date) : std::string()},
-            {"age_verified", c.age_verified},
-            {"capacity", std::string(to_string(c.capacity))},
-            {"purposes", c.purposes},
-            {"data_classes", c.data_classes},
-            {"excluded_classes", c.excluded_classes},
-            {"method", std::string(to_string(c.method))},
-            {"artifact", c.artifact_sha256},
-            {"languages", c.languages},
-            {"withdrawn", c.withdrawal ? to_seconds(c.withdrawal->received_at) : -1}};
-  json grantors = json::array();
-  for (const auto& g : c.grantors) {
-    grantors.push_back({std::string(to_string(g.role)), g.person, g.authority_evidence});
-  }
-  j["grantors"] = grantors;
-  json recipients = json::array();
-  for (const auto& r : c.recipients) recipients.push_back({r.organisation.value(), r.country});
-  j["recipients"] = recipients;
-  return detail::sha256_hex(j.dump());
-}
+using detail::consent_digest;
 
 void harden(SQLite::Database& db) {
   sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
@@ -994,10 +968,26 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
 }
 
 std::vector<referral_snapshot> engine::expire_overdue(const actor& system, instant at) {
+  if (system.role != actor_role::system) {
+    detail::fail(errc::permission_denied, "expire_overdue",
+                 fmt::format("the sweep acts as a {}", to_string(system.role)),
+                 "pass an actor with role system (the hospital's own process)");
+  }
+  validate("expire_overdue actor", system.organisation);
   std::vector<referral_snapshot> out;
   for (const auto& s : overdue(at)) {
-    out.push_back(apply(s.id, event::expire{system, at},
-                        "expire:" + s.id.value() + ":" + std::to_string(s.version)));
+    // Only referrals the sweep's hospital is a party to, and only at or after their last change
+    // (events arrive in time order): the others wait for their own hospital's or a later sweep.
+    if (s.updated_at > at) continue;
+    if (system.organisation != s.origin && system.organisation != s.destination) continue;
+    try {
+      out.push_back(apply(s.id, event::expire{system, at},
+                          "expire:" + s.id.value() + ":" + std::to_string(s.version)));
+    } catch (const error& e) {
+      if (e.code() == errc::storage || e.code() == errc::outcome_unknown) throw;
+      // Another writer changed the referral after overdue() read it: the refused attempt is
+      // audited, and the sweep goes on with the others.
+    }
   }
   return out;
 }

@@ -338,6 +338,49 @@ TEST_CASE("the sweep expires referrals the destination did not answer in time", 
   CHECK(e.verify().intact);
 }
 
+// Found by fuzz/engine_fuzz.cpp: a sweep at an instant before an overdue referral's last change
+// (its consent was recorded after the deadline, later than the sweep's clock) threw the expiry's
+// time-order refusal out of expire_overdue(), after the referrals before it had been expired.
+TEST_CASE("the sweep skips what it may not expire and never stops half-way", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
+  e.propose(bm_proposal("R-2", "2026-03-01T00:00:00Z"), "p2");
+  // R-2's consent arrives after its deadline (2026-03-15), at 09:00 on the 16th.
+  e.record_consent(referral_id{"R-2"}, good_consent(), bm_coordinator(),
+                   at("2026-03-16T09:00:00Z"), "c2");
+  const actor sweeper{sk, actor_role::system, user_id{"sweeper"}};
+  const auto rows = e.audit_rows();
+  // A sweep whose clock reads 07:00 on the 16th: R-1 expires, R-2 waits, nothing is thrown.
+  const auto expired = e.expire_overdue(sweeper, at("2026-03-16T07:00:00Z"));
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].id == referral_id{"R-1"});
+  CHECK(e.get(referral_id{"R-2"}).state == referral_state::consent_recorded);
+  CHECK(e.audit_rows() == rows + 1);
+  // The next sweep expires it.
+  CHECK(e.expire_overdue(sweeper, at("2026-03-16T18:00:00Z")).size() == 1);
+  CHECK(e.get(referral_id{"R-2"}).reason == close_reason::expired);
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("the sweep acts for its own hospital, as the system", "[engine]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
+  const auto rows = e.audit_rows();
+  const error wrong_role = caught([&] {
+    (void)e.expire_overdue({sk, actor_role::clinician, user_id{"dr"}}, at("2026-03-20T00:00:00Z"));
+  });
+  CHECK(wrong_role.code() == errc::permission_denied);
+  CHECK_THAT(wrong_role.what(), Contains("clinician") && Contains("role system"));
+  // Another hospital's sweep leaves the referral to its parties.
+  CHECK(e.expire_overdue({hospital_id{"k-hospital"}, actor_role::system, user_id{}},
+                         at("2026-03-20T00:00:00Z"))
+            .empty());
+  CHECK(e.audit_rows() == rows);
+  CHECK(e.get(referral_id{"R-1"}).state == referral_state::proposed);
+}
+
 TEST_CASE("queries by id, state, hospital and history", "[engine]") {
   temp_db db;
   engine e = open_engine(db.path());

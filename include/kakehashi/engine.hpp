@@ -137,7 +137,11 @@ class engine {
   referral_snapshot apply(const referral_id& id, const event::any& e,
                           const std::string& idempotency_key);
   /// Expires every referral in proposed or consent_recorded whose destination did not answer
-  /// within its agreement's response deadline. Returns the referrals it expired.
+  /// within its agreement's response deadline, among those `system`'s hospital is a party to and
+  /// whose last change is not later than `at` (events arrive in time order: a later sweep
+  /// expires those). Returns the referrals it expired. Throws {errc::permission_denied} before
+  /// doing anything unless `system` has role system; a referral another writer changes during
+  /// the sweep is left as that writer left it (its refused expiry is audited).
   std::vector<referral_snapshot> expire_overdue(const actor& system, instant at);
 
   /// Runs `body` in one transaction: the commands it issues commit together. A command that
