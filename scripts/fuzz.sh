@@ -4,7 +4,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60 (CI-sized); run longer by hand (900 for the 15-minute runs)
-#   TARGET              agreements, consent, engine, database (default: all)
+#   TARGET              agreements, consent, engine, database, fhir_consent (default: all)
 # New inputs found go to build/fuzz/corpus/<target>/ (the seeds in fuzz/corpus/ stay as they
 # are); a crash leaves its input in build/fuzz/ and fails the script. Keep such an input as a
 # regression case in the ordinary tests.
@@ -15,7 +15,7 @@ build_dir="$root/build/fuzz"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(agreements consent engine database)
+[[ ${#targets[@]} -eq 0 ]] && targets=(agreements consent engine database fhir_consent)
 jobs=${KAKEHASHI_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 "$root/scripts/install-deps.sh" --with clang-14 libclang-rt-14-dev

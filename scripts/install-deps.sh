@@ -18,6 +18,7 @@ packages=(
   libcli11-dev                      # the kakehashi command-line tool
   catch2                            # unit tests (Catch2 2.13)
   libbenchmark-dev                  # bench/ (Google Benchmark)
+  libvalijson-dev                   # tests: the FHIR R4 JSON schema validator (header-only)
 )
 
 print=false

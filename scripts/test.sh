@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every kakehashi test: installs missing Debian packages, configures, builds with warnings
-# as errors, runs ctest (unit tests and the package-consumer tests) and prints ctest's summary.
+# as errors, runs ctest (unit, tool, example, simulator, FHIR-validation and package-consumer
+# tests; the FHIR validators come from npm, pinned by tests/fhir/package-lock.json) and prints
+# ctest's summary.
 # Exits non-zero when anything fails.
 #
 # Usage: scripts/test.sh [--build-dir DIR] [--slow] [--sanitize=LIST] [-- extra ctest arguments]
@@ -47,10 +49,25 @@ fi
 
 "$root/scripts/install-deps.sh"
 
+# The FHIR validators the tests run (label fhir), from the npm registry, pinned by
+# tests/fhir/package-lock.json: installed again only when the lockfile changes.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  "$root/scripts/install-deps.sh" --with nodejs npm
+fi
+validators="$build_dir/fhir-validators"
+mkdir -p "$validators"
+cp "$root/tests/fhir/validate.mjs" "$validators/"
+if ! cmp -s "$root/tests/fhir/package-lock.json" "$validators/package-lock.json" ||
+   [[ ! -d "$validators/node_modules/@medplum/core" ]]; then
+  echo "== FHIR validators (npm ci into $validators)"
+  cp "$root/tests/fhir/package.json" "$root/tests/fhir/package-lock.json" "$validators/"
+  (cd "$validators" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== configure ($build_dir)"
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
   -DKAKEHASHI_WARNINGS_AS_ERRORS=ON -DKAKEHASHI_BUILD_TESTS=ON -DKAKEHASHI_BUILD_EXAMPLES=ON \
-  -DKAKEHASHI_BUILD_TOOLS=ON "${config_args[@]}" >/dev/null
+  -DKAKEHASHI_BUILD_TOOLS=ON "-DKAKEHASHI_FHIR_VALIDATORS=$validators" "${config_args[@]}" >/dev/null
 
 echo "== build (warnings are errors${sanitize:+, -fsanitize=$sanitize})"
 cmake --build "$build_dir" --parallel "$jobs"

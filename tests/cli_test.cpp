@@ -9,6 +9,7 @@
 #include <fstream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/fhir.hpp>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -311,4 +312,114 @@ TEST_CASE("the audit and referral commands exit 2 on bad input and never create 
   CHECK(run("referral show --db " + d.db.path() + " --id R-404").exit_code == 2);
   CHECK(run("audit checkpoint --db " + d.db.path() + " --key-file /nonexistent").exit_code == 2);
   CHECK(run("audit verify --db " + data).exit_code == 2);  // a JSON file, not a database
+}
+
+// ---- kakehashi fhir ----------------------------------------------------------------------------
+
+namespace {
+
+std::string tmp_file(const std::string& name) {
+  return std::string(KAKEHASHI_TEST_TMP) + "/cli-fhir-" + std::to_string(getpid()) + "-" + name;
+}
+
+std::string text_of(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const std::string fhir_data = std::string(KAKEHASHI_SOURCE_DIR) + "/data/fhir/";
+
+}  // namespace
+
+TEST_CASE("kakehashi fhir export writes a referral's Bundle, and the consent goes out and comes back",
+          "[cli][fhir]") {
+  using nlohmann::json;
+  cli_db d;
+  const std::string bundle_file = tmp_file("bundle.json");
+  const std::string base =
+      "fhir export --db " + d.db.path() + " --id R-1 --agreements " + data;
+  // Without the consent: the Bundle names it by identifier.
+  const auto plain = run(base);
+  REQUIRE(plain.exit_code == 0);
+  const json b = json::parse(plain.out);
+  CHECK(b["resourceType"] == "Bundle");
+  std::size_t consents = 0, events = 0;
+  for (const auto& e : b["entry"]) {
+    consents += e["resource"]["resourceType"] == "Consent";
+    events += e["resource"]["resourceType"] == "AuditEvent";
+  }
+  CHECK(consents == 0);
+  CHECK(events == 2);  // propose, record_consent
+
+  // The consent, as a FHIR Consent, imported back into kakehashi's JSON (the birth date from
+  // the Patient resource), then given to the export: the Bundle now carries it.
+  const std::string fhir_consent = tmp_file("consent.fhir.json");
+  const std::string kakehashi_consent = tmp_file("consent.json");
+  std::ofstream(fhir_consent) << kakehashi::fhir::consent_resource(kakehashi::test::good_consent());
+  const auto imported = run("fhir import-consent " + fhir_consent + " --patient " + fhir_data +
+                            "patient-example.json --out " + kakehashi_consent);
+  INFO(imported.err);
+  REQUIRE(imported.exit_code == 0);
+  CHECK_THAT(imported.err, !Contains("assumed:"));  // kakehashi's own export carries it all
+  const auto with = run(base + " --consent " + kakehashi_consent + " --out " + bundle_file);
+  INFO(with.err);
+  REQUIRE(with.exit_code == 0);
+  CHECK_THAT(with.err, Contains("wrote the Bundle of R-1"));
+  consents = 0;
+  const json with_consent = json::parse(text_of(bundle_file));
+  for (const auto& e : with_consent["entry"]) {
+    consents += e["resource"]["resourceType"] == "Consent";
+  }
+  CHECK(consents == 1);
+  CHECK_THAT(text_of(bundle_file), !Contains("1970-05-20"));
+  for (const auto& f : {bundle_file, fhir_consent, kakehashi_consent}) std::remove(f.c_str());
+}
+
+TEST_CASE("kakehashi fhir import-consent reads an EHR's Consent and says what it assumed",
+          "[cli][fhir]") {
+  const auto r = run("fhir import-consent " + fhir_data + "consent-ehr-example.json --patient " +
+                     fhir_data + "patient-example.json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto record = kakehashi::load_consent(r.out);
+  CHECK(record.id.value() == "C-EHR-1");
+  CHECK_THAT(r.err, Contains("assumed: expression.method = \"verbal\""));
+  CHECK_THAT(r.err, Contains("ignored: Consent.text"));
+  CHECK_THAT(r.err, !Contains("1970"));  // the birth date goes to the record only
+}
+
+TEST_CASE("kakehashi fhir exits 2 on bad input, naming the field", "[cli][fhir][error]") {
+  cli_db d;
+  const std::string export_base = "fhir export --db " + d.db.path() + " --agreements " + data;
+  const auto unknown = run(export_base + " --id R-404");
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Contains("--id") && Contains("R-404"));
+  const std::string other = tmp_file("other.json");
+  std::ofstream(other) << text_of(std::string(KAKEHASHI_SOURCE_DIR) +
+                                  "/data/consents/bach-mai-2026-complete.json");
+  const auto wrong_consent = run(export_base + " --id R-1 --consent " + other);
+  CHECK(wrong_consent.exit_code == 2);
+  CHECK_THAT(wrong_consent.err, Contains("not the consent the referral relies on"));
+  std::remove(other.c_str());
+  CHECK(run("fhir export --db " + d.db.path() + " --id R-1 --agreements /nonexistent").exit_code ==
+        2);
+
+  const std::string patient = " --patient " + fhir_data + "patient-example.json";
+  const auto not_consent = run("fhir import-consent " + fhir_data + "patient-example.json" + patient);
+  CHECK(not_consent.exit_code == 2);
+  CHECK_THAT(not_consent.err, Contains("resourceType") && Contains("not a Consent"));
+  const auto no_patient = run("fhir import-consent " + fhir_data + "consent-ehr-example.json");
+  CHECK(no_patient.exit_code == 2);
+  CHECK_THAT(no_patient.err, Contains("--patient"));
+  const auto wrong_patient = run("fhir import-consent " + fhir_data +
+                                 "consent-ehr-example.json --patient " + fhir_data +
+                                 "consent-ehr-example.json");
+  CHECK(wrong_patient.exit_code == 2);
+  CHECK_THAT(wrong_patient.err, Contains("Patient.resourceType"));
+  const auto unwritable = run("fhir import-consent " + fhir_data + "consent-ehr-example.json" +
+                              patient + " --out /nonexistent/dir/x.json");
+  CHECK(unwritable.exit_code == 2);
+  CHECK_THAT(unwritable.err, Contains("--out"));
 }

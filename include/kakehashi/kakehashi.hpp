@@ -8,6 +8,7 @@
 #include "kakehashi/eligibility.hpp"
 #include "kakehashi/engine.hpp"
 #include "kakehashi/error.hpp"
+#include "kakehashi/fhir.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/referral.hpp"
 #include "kakehashi/time.hpp"

@@ -21,17 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string read_text(const std::string& path, const char* option) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in) {
-    throw error(errc::not_found,
-                fmt::format("{}: cannot read '{}'; pass a readable file", option, path));
-  }
-  return ss.str();
-}
-
 std::string read_key(const std::string& path) {
   std::string key = read_text(path, "--key-file");
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace kakehashi::tool {
 
@@ -17,6 +18,16 @@ command add_consent_command(CLI::App& app);
 command add_audit_command(CLI::App& app);
 /// `kakehashi referral show|list`.
 command add_referral_command(CLI::App& app);
+
+/// `kakehashi fhir export|import-consent`.
+command add_fhir_command(CLI::App& app);
+
+/// The whole file; throws kakehashi::error{errc::not_found} naming `option` if it cannot be read.
+std::string read_text(const std::string& path, const char* option);
+/// Writes `text` to `path` (through a temporary file renamed into place), or to standard output
+/// when `path` is empty; throws kakehashi::error{errc::invalid_argument} naming `option` if it
+/// cannot be written.
+void write_text(const std::string& path, const std::string& text, const char* option);
 
 constexpr int exit_ok = 0;
 constexpr int exit_tampered = 1;  ///< audit verify found tampering

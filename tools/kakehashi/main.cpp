@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(kakehashi::tool::add_consent_command(app));
   add(kakehashi::tool::add_audit_command(app));
   add(kakehashi::tool::add_referral_command(app));
+  add(kakehashi::tool::add_fhir_command(app));
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,105 @@
+#pragma once
+// HL7 FHIR R4 interoperability (docs/fhir.md maps every element):
+//   - export: a referral as a ServiceRequest and a Task, its consent as a Consent, each audit row
+//     as an AuditEvent (a consent withdrawal also as a Provenance), the hospitals as
+//     Organizations, all of it together as one Bundle (type collection) per referral;
+//   - import: a FHIR R4 Consent (JSON) as a kakehashi consent record that the consent rules
+//     evaluate, with every element kakehashi cannot represent reported by its FHIR path.
+//
+// Exported resources carry patients only by their pseudonymous id (an identifier, never a
+// Patient resource): no name, birth date or record number. Resource ids are UUIDs derived from
+// kakehashi's ids (the same referral exports the same ids every time); references inside a
+// Bundle are urn:uuid: full URLs. Pure functions: thread-safe, no clock, no I/O.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kakehashi/agreement.hpp"
+#include "kakehashi/consent.hpp"
+#include "kakehashi/engine.hpp"
+#include "kakehashi/referral.hpp"
+
+namespace kakehashi::fhir {
+
+/// kakehashi's extension on a Consent: the consent record's fields FHIR R4 has no element for
+/// (expression, notices, APPI Art. 28(2) information, Law 91 written request, withdrawal,
+/// emergency basis, capacity). A complex extension; docs/fhir.md lists its parts.
+inline constexpr std::string_view consent_extension_url =
+    "urn:kakehashi:fhir:StructureDefinition:consent-record";
+/// On a Consent.provision.actor: the recipient's country (valueCode, ISO 3166-1 alpha-2) and
+/// whether it is a healthcare provider (valueBoolean).
+inline constexpr std::string_view recipient_country_url =
+    "urn:kakehashi:fhir:StructureDefinition:recipient-country";
+inline constexpr std::string_view healthcare_provider_url =
+    "urn:kakehashi:fhir:StructureDefinition:healthcare-provider";
+
+/// Identifier systems and code systems are `system_base` + a kind: "referral", "patient",
+/// "consent", "hospital", "user", "person", "agreement", "specialty", "purpose", "data-class",
+/// "state", "close-reason", "decline-reason", "cancel-reason", "role", "command".
+struct options {
+  std::string system_base = "urn:kakehashi:";
+};
+
+/// Everything one referral's Bundle is made from. `history` is the referral's audit rows, oldest
+/// first (engine::history or database_view::history). `consent`, when given, must be the consent
+/// the referral relies on (same id; its digest is checked against the recorded one); without it
+/// the ServiceRequest refers to the consent by identifier only.
+struct referral_export {
+  const referral_snapshot& referral;
+  const std::vector<audit_entry>& history;
+  const agreement_directory& agreements;
+  const consent_record* consent = nullptr;
+};
+
+/// The Bundle (JSON text). Throws kakehashi::error{errc::invalid_argument} naming the field when
+/// the parts disagree (a history of another referral, an unknown hospital, a consent other than
+/// the one recorded).
+std::string referral_bundle(const referral_export& r, const options& o = {});
+
+/// Single resources (JSON text), for integrators who send them one by one. References to the
+/// hospitals and the referral use identifiers (no Bundle to resolve urn:uuid: against).
+std::string service_request(const referral_export& r, const options& o = {});
+std::string task(const referral_export& r, const options& o = {});
+std::string consent_resource(const consent_record& c, const options& o = {});
+std::string audit_event(const audit_entry& row, const referral_snapshot& r, const options& o = {});
+std::string organization(const hospital& h, const options& o = {});
+
+/// What import needs that a FHIR Consent does not carry. A Consent names no birth date (that is
+/// on the Patient resource), and the rules need the patient's age: pass Patient.birthDate.
+struct import_options {
+  std::optional<date::year_month_day> birth_date;  ///< required: the patient's birth date
+  std::optional<patient_ref> patient;        ///< when Consent.patient has no kakehashi identifier
+  std::optional<hospital_id> controller;     ///< when Consent.organization has none
+  std::string system_base = "urn:kakehashi:";
+};
+
+/// The outcome of import_consent: a record, or every problem found (never both).
+struct [[nodiscard]] consent_import_result {
+  std::optional<consent_record> record;
+  /// The record as kakehashi consent JSON (docs/consent.md), for load_consent. It holds the birth
+  /// date: personal data, keep it where consent records are kept.
+  std::string consent_json;
+  /// Problems, each at its FHIR path ("Consent.provision.provision[0].actor"): an element
+  /// kakehashi cannot represent where dropping it would change what the consent permits, a
+  /// missing or malformed element, a value out of range.
+  std::vector<load_problem> problems;
+  /// Elements read and deliberately not used (narrative, meta, policy...), by FHIR path.
+  std::vector<load_problem> ignored;
+  /// The record's fields the Consent did not carry (no kakehashi extension), each with the
+  /// conservative value used: one that the rules may refuse, never one that grants more.
+  std::vector<load_problem> assumed;
+  bool ok() const noexcept { return record.has_value(); }
+};
+
+/// Reads a FHIR R4 Consent (JSON text). Never throws for bad input: malformed JSON, a wrong
+/// resourceType or a missing element is a problem.
+consent_import_result import_consent(std::string_view fhir_json, const import_options& o);
+
+/// Reads Patient.birthDate from a FHIR R4 Patient (JSON text), for import_options. Nothing else
+/// of the Patient is kept. Throws kakehashi::error{errc::invalid_argument} for a resource that is
+/// not a Patient or has no full birth date (the value itself is never quoted).
+date::year_month_day patient_birth_date(std::string_view fhir_json);
+
+}  // namespace kakehashi::fhir

@@ -1,0 +1,555 @@
+// FHIR R4 export and Consent import (docs/fhir.md is the mapping, element by element).
+#include "kakehashi/fhir.hpp"
+
+#include <date/date.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "audit_crypto.hpp"
+#include "consent_digest.hpp"
+#include "fail.hpp"
+
+namespace kakehashi::fhir {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// ---- code systems --------------------------------------------------------------------------
+
+constexpr const char* snomed = "http://snomed.info/sct";
+constexpr const char* loinc = "http://loinc.org";
+constexpr const char* consent_scope_system = "http://terminology.hl7.org/CodeSystem/consentscope";
+constexpr const char* consent_action_system =
+    "http://terminology.hl7.org/CodeSystem/consentaction";
+constexpr const char* v3_act_code = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+constexpr const char* v3_act_reason = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+constexpr const char* v3_participation =
+    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+constexpr const char* v3_data_operation =
+    "http://terminology.hl7.org/CodeSystem/v3-DataOperation";
+constexpr const char* task_code_system = "http://hl7.org/fhir/CodeSystem/task-code";
+constexpr const char* dicom = "http://dicom.nema.org/resources/ontology/DCM";
+constexpr const char* source_type_system =
+    "http://terminology.hl7.org/CodeSystem/security-source-type";
+constexpr const char* entity_type_system =
+    "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+constexpr const char* object_role_system = "http://terminology.hl7.org/CodeSystem/object-role";
+constexpr const char* provenance_agent_system =
+    "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
+
+json coding(std::string_view system, std::string_view code, std::string_view display = {}) {
+  json c = {{"system", system}, {"code", code}};
+  if (!display.empty()) c["display"] = display;
+  return c;
+}
+json concept_of(json coding_value, std::string_view text = {}) {
+  json c = {{"coding", json::array({std::move(coding_value)})}};
+  if (!text.empty()) c["text"] = text;
+  return c;
+}
+
+// A UUID (RFC 9562 version 8: custom) derived from SHA-256 of a kakehashi name: the same referral
+// exports the same resource ids every time, and no id carries kakehashi's own characters.
+std::string uuid_for(std::string_view kind, std::string_view key) {
+  std::string name = "kakehashi";
+  detail::append_field(name, kind);
+  detail::append_field(name, key);
+  std::string h = detail::sha256_hex(name).substr(0, 32);
+  h[12] = '8';
+  h[16] = "89ab"[(h[16] >= 'a' ? h[16] - 'a' + 10 : h[16] - '0') & 3];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
+// ---- export ----------------------------------------------------------------------------------
+
+// How resources refer to each other: inside a Bundle by urn:uuid:, alone by identifier.
+class context {
+ public:
+  context(const options& o, bool in_bundle) : o_(o), in_bundle_(in_bundle) {}
+  std::string system(std::string_view kind) const { return o_.system_base + std::string(kind); }
+  json identifier(std::string_view kind, std::string_view value) const {
+    return {{"system", system(kind)}, {"value", value}};
+  }
+  json reference(std::string_view type, std::string_view kind, std::string_view value) const {
+    if (in_bundle_) return {{"reference", "urn:uuid:" + uuid_for(type, value)}, {"type", type}};
+    return {{"type", type}, {"identifier", identifier(kind, value)}};
+  }
+  json organization(const hospital_id& h) const {
+    return reference("Organization", "hospital", h.value());
+  }
+  json patient(const patient_ref& p) const {  // never a resource: the pseudonymous id only
+    return {{"type", "Patient"}, {"identifier", identifier("patient", p.value())}};
+  }
+  json referral(const referral_id& id) const {
+    return reference("ServiceRequest", "referral", id.value());
+  }
+  json consent(const consent_ref& c, bool exported) const {
+    if (in_bundle_ && exported) return reference("Consent", "consent", c.value());
+    return {{"type", "Consent"}, {"identifier", identifier("consent", c.value())}};
+  }
+  bool in_bundle() const { return in_bundle_; }
+
+ private:
+  const options& o_;
+  bool in_bundle_;
+};
+
+std::string state_code(const referral_snapshot& s) {
+  std::string code(to_string(s.state));
+  std::replace(code.begin(), code.end(), '_', '-');
+  return code;
+}
+
+// The agreement the referral was opened under: its propose row says.
+const agreement* agreement_of(const referral_export& r) {
+  for (const auto& row : r.history) {
+    if (row.command != "propose" || row.outcome != audit_outcome::success) continue;
+    const auto d = nlohmann::json::parse(row.details, nullptr, false);
+    if (d.is_object() && d.contains("agreement") && d["agreement"].is_string()) {
+      return r.agreements.find_agreement(agreement_id{d["agreement"].get<std::string>()});
+    }
+  }
+  return nullptr;
+}
+
+// The last successful row of `command`, if any.
+const audit_entry* last_row(const referral_export& r, std::string_view command) {
+  const audit_entry* found = nullptr;
+  for (const auto& row : r.history) {
+    if (row.command == command && row.outcome == audit_outcome::success) found = &row;
+  }
+  return found;
+}
+
+std::string detail_string(const audit_entry& row, const char* key) {
+  const auto d = nlohmann::json::parse(row.details, nullptr, false);
+  if (!d.is_object() || !d.contains(key) || !d[key].is_string()) return {};
+  return d[key].get<std::string>();
+}
+
+void check_export(const referral_export& r) {
+  for (const auto& row : r.history) {
+    if (row.referral != r.referral.id) {
+      detail::fail(errc::invalid_argument, "history",
+                   fmt::format("row {} belongs to referral {}, not {}", row.seq,
+                               detail::printable(row.referral.value()), r.referral.id.value()),
+                   "pass the referral's own history");
+    }
+  }
+  r.agreements.hospital_at("referral.origin", r.referral.origin);
+  r.agreements.hospital_at("referral.destination", r.referral.destination);
+  if (r.consent && r.consent->id != r.referral.consent) {
+    detail::fail(errc::invalid_argument, "consent",
+                 fmt::format("{} is not the consent the referral relies on ({})",
+                             r.consent->id.value(),
+                             r.referral.consent.value().empty() ? "none recorded"
+                                                                : r.referral.consent.value()),
+                 "pass the recorded consent, or none");
+  }
+  if (r.consent) {
+    const audit_entry* recorded = last_row(r, "record_consent");
+    if (!recorded || detail_string(*recorded, "digest") != detail::consent_digest(*r.consent)) {
+      detail::fail(errc::invalid_argument, "consent",
+                   fmt::format("{} differs from the consent recorded under that id (its digest "
+                               "does not match the audit log's)",
+                               r.consent->id.value()),
+                   "pass the consent record exactly as it was recorded");
+    }
+  }
+}
+
+json service_request_json(const referral_export& r, const context& cx) {
+  const referral_snapshot& s = r.referral;
+  const bool closed = s.state == referral_state::closed;
+  json sr = {{"resourceType", "ServiceRequest"},
+             {"id", uuid_for("ServiceRequest", s.id.value())},
+             {"identifier", json::array({cx.identifier("referral", s.id.value())})},
+             {"status", !closed                                  ? "active"
+                        : s.reason == close_reason::completed ? "completed"
+                                                              : "revoked"},
+             {"intent", "order"},
+             {"category",
+              json::array({concept_of(coding(snomed, "3457005", "Patient referral"))})},
+             {"code", concept_of(coding(snomed, "3457005", "Patient referral"),
+                                 "Referral for " + s.specialty.value())},
+             {"subject", cx.patient(s.patient)},
+             {"authoredOn", to_iso8601(s.proposed_at)},
+             {"requester", cx.organization(s.origin)},
+             {"performer", json::array({cx.organization(s.destination)})},
+             {"reasonCode", json::array({concept_of(coding(cx.system("specialty"),
+                                                           s.specialty.value()),
+                                                    s.specialty.value())})}};
+  if (!s.consent.value().empty()) {
+    sr["supportingInfo"] = json::array({cx.consent(s.consent, r.consent != nullptr)});
+  }
+  return sr;
+}
+
+// Task.status per docs/fhir.md: the FHIR task state machine's names for kakehashi's states.
+std::string task_status(const referral_snapshot& s) {
+  switch (s.state) {
+    case referral_state::proposed:
+    case referral_state::consent_recorded:
+      return "requested";
+    case referral_state::accepted:
+      return "accepted";
+    case referral_state::transferred:
+      return "in-progress";
+    case referral_state::closed:
+      break;
+  }
+  switch (*s.reason) {
+    case close_reason::completed:
+      return "completed";
+    case close_reason::declined:
+      return "rejected";
+    case close_reason::cancelled:
+    case close_reason::consent_withdrawn:
+    case close_reason::expired:
+      return "cancelled";
+  }
+  return "cancelled";
+}
+
+json task_json(const referral_export& r, const context& cx) {
+  const referral_snapshot& s = r.referral;
+  json business = concept_of(coding(cx.system("state"), state_code(s)));
+  if (s.consent_withdrawn && s.state != referral_state::closed) {
+    business["coding"].push_back(coding(cx.system("state"), "consent-withdrawn"));
+  }
+  json t = {{"resourceType", "Task"},
+            {"id", uuid_for("Task", s.id.value())},
+            {"identifier", json::array({cx.identifier("referral", s.id.value())})},
+            {"basedOn", json::array({cx.referral(s.id)})},
+            {"status", task_status(s)},
+            {"businessStatus", business},
+            {"intent", "order"},
+            {"code", concept_of(coding(task_code_system, "fulfill", "Fulfill the focal request"))},
+            {"focus", cx.referral(s.id)},
+            {"for", cx.patient(s.patient)},
+            {"authoredOn", to_iso8601(s.proposed_at)},
+            {"lastModified", to_iso8601(std::max(s.updated_at, s.proposed_at))},
+            {"requester", cx.organization(s.origin)},
+            {"owner", cx.organization(s.destination)}};
+  if (s.state == referral_state::closed) {
+    std::string reason(to_string(*s.reason));
+    json status_reason = concept_of(coding(cx.system("close-reason"), reason), reason);
+    // The coded reason the destination or the origin gave, from the closing row.
+    const char* command = *s.reason == close_reason::declined    ? "decline"
+                          : *s.reason == close_reason::cancelled ? "cancel"
+                                                                 : nullptr;
+    if (command) {
+      if (const audit_entry* row = last_row(r, command)) {
+        const std::string code = detail_string(*row, "reason");
+        if (!code.empty()) {
+          status_reason["coding"].push_back(coding(cx.system(std::string(command) == "decline"
+                                                                 ? "decline-reason"
+                                                                 : "cancel-reason"),
+                                                   code));
+        }
+      }
+    }
+    t["statusReason"] = status_reason;
+  }
+  // executionPeriod: from the destination's acceptance to the referral's close.
+  json period = json::object();
+  if (const audit_entry* accepted = last_row(r, "accept")) {
+    period["start"] = to_iso8601(accepted->recorded_at);
+  }
+  if (s.state == referral_state::closed) period["end"] = to_iso8601(s.updated_at);
+  if (!period.empty()) t["executionPeriod"] = period;
+  const agreement* a = agreement_of(r);
+  if (a && a->response_deadline_days) {
+    t["restriction"] = {
+        {"period",
+         {{"end", to_iso8601(s.proposed_at + date::days{*a->response_deadline_days})}}}};
+  }
+  if (a) {
+    t["input"] = json::array(
+        {{{"type", concept_of(coding(cx.system("task-input"), "agreement"), "agreement")},
+          {"valueIdentifier", cx.identifier("agreement", a->id.value())}}});
+  }
+  return t;
+}
+
+json organization_json(const hospital& h, const context& cx) {
+  json org = {{"resourceType", "Organization"},
+              {"id", uuid_for("Organization", h.id.value())},
+              {"identifier", json::array({cx.identifier("hospital", h.id.value())})},
+              {"active", true},
+              {"name", h.name_en}};
+  json alias = json::array();
+  for (const auto* n : {&h.name_vi, &h.name_ja}) {
+    if (!n->empty()) alias.push_back(*n);
+  }
+  if (!alias.empty()) org["alias"] = alias;
+  org["address"] = json::array({{{"country", h.country}}});
+  return org;
+}
+
+// Sub-extensions of kakehashi's consent extension.
+void add_value(json& parts, std::string_view url, std::string_view type, json value) {
+  if (value.is_string() && value.get<std::string>().empty()) return;  // FHIR has no empty strings
+  parts.push_back({{"url", url}, {std::string("value") + std::string(type), std::move(value)}});
+}
+void add_complex(json& parts, std::string_view url, json sub) {
+  if (!sub.empty()) parts.push_back({{"url", url}, {"extension", std::move(sub)}});
+}
+
+json consent_extension(const consent_record& c) {
+  json x = json::array();
+  add_value(x, "age-verified", "Boolean", c.age_verified);
+  add_value(x, "capacity", "Code", std::string(to_string(c.capacity)));
+  add_value(x, "capacity-assessed", "Boolean", c.capacity_assessed);
+  for (const auto& g : c.grantors) {
+    json sub = json::array();
+    add_value(sub, "role", "Code", std::string(to_string(g.role)));
+    add_value(sub, "person", "String", g.person);
+    add_value(sub, "authority-evidence", "String", g.authority_evidence);
+    add_complex(x, "grantor", sub);
+  }
+  add_value(x, "method", "Code", std::string(to_string(c.method)));
+  add_value(x, "affirmative-action", "Boolean", c.affirmative_action);
+  add_value(x, "pre-ticked", "Boolean", c.pre_ticked);
+  add_value(x, "artifact-sha256", "String", c.artifact_sha256);
+  add_value(x, "sensitive-data-notice", "Boolean", c.sensitive_data_notice);
+  add_value(x, "complaint-mechanism-notice", "Boolean", c.complaint_mechanism_notice);
+  add_value(x, "rights-notice", "Boolean", c.rights_notice);
+  add_value(x, "recipient-acquisition-notice", "Boolean", c.recipient_acquisition_notice);
+  for (const auto& l : c.languages) add_value(x, "language", "Code", l);
+  if (c.japan_art28_2) {
+    const auto& j = *c.japan_art28_2;
+    json sub = json::array();
+    add_value(sub, "country", "String", j.country);
+    add_value(sub, "country-unidentified-reason", "String", j.country_unidentified_reason);
+    add_value(sub, "country-system-info", "String", j.country_system_info);
+    add_value(sub, "recipient-measures-info", "String", j.recipient_measures_info);
+    add_value(sub, "measures-unavailable-reason", "String", j.measures_unavailable_reason);
+    if (sub.empty()) sub.push_back({{"url", "given"}, {"valueBoolean", true}});
+    add_complex(x, "japan-art28-2", sub);
+  }
+  if (c.written_request) {
+    json sub = json::array();
+    add_value(sub, "reference", "String", c.written_request->reference);
+    add_value(sub, "date", "Date", date::format("%F", c.written_request->date));
+    add_value(sub, "recipient", "String", c.written_request->recipient.value());
+    add_complex(x, "written-request", sub);
+  }
+  if (c.withdrawal) {
+    json sub = json::array();
+    add_value(sub, "received-at", "DateTime", to_iso8601(c.withdrawal->received_at));
+    add_value(sub, "channel", "Code", std::string(to_string(c.withdrawal->channel)));
+    add_complex(x, "withdrawal", sub);
+  }
+  if (c.emergency) {
+    const auto& e = *c.emergency;
+    json sub = json::array();
+    add_value(sub, "justification", "String", e.justification);
+    add_value(sub, "clinician", "String", e.clinician.value());
+    add_value(sub, "at", "DateTime", to_iso8601(e.at));
+    add_value(sub, "consent-impracticable", "Boolean", e.consent_impracticable);
+    add_value(sub, "why-consent-not-obtained", "String", e.why_consent_not_obtained);
+    add_complex(x, "emergency", sub);
+  }
+  return {{"url", consent_extension_url}, {"extension", x}};
+}
+
+json consent_json(const consent_record& c, const context& cx, const agreement_directory* dir) {
+  json performers = json::array();
+  for (const auto& g : c.grantors) {
+    if (g.role == grantor_role::patient) {
+      performers.push_back(cx.patient(c.patient));
+    } else {
+      json who = {{"type", "RelatedPerson"}, {"display", std::string(to_string(g.role))}};
+      if (!g.person.empty()) who["identifier"] = cx.identifier("person", g.person);
+      performers.push_back(who);
+    }
+  }
+  json actors = json::array();
+  for (const auto& r : c.recipients) {
+    const bool known = dir && dir->find_hospital(r.organisation);
+    json ref = known ? cx.organization(r.organisation)
+                     : json{{"type", "Organization"},
+                            {"identifier", cx.identifier("hospital", r.organisation.value())}};
+    json actor = {{"role", concept_of(coding(v3_participation, "IRCP", "information recipient"))},
+                  {"reference", ref}};
+    json ext = json::array();
+    add_value(ext, recipient_country_url, "Code", r.country);
+    add_value(ext, healthcare_provider_url, "Boolean", r.healthcare_provider);
+    actor = json{{"extension", ext}, {"role", actor["role"]}, {"reference", actor["reference"]}};
+    actors.push_back(actor);
+  }
+  json provision = {{"type", "permit"}};
+  json period = json::object();
+  if (c.valid_from) period["start"] = to_iso8601(*c.valid_from);
+  if (c.valid_until) period["end"] = to_iso8601(*c.valid_until);
+  if (!period.empty()) provision["period"] = period;
+  if (!actors.empty()) provision["actor"] = actors;
+  provision["action"] = json::array({concept_of(coding(consent_action_system, "disclose"))});
+  json purposes = json::array();
+  for (const auto& p : c.purposes) purposes.push_back(coding(cx.system("purpose"), p));
+  if (!purposes.empty()) provision["purpose"] = purposes;
+  json classes = json::array();
+  for (const auto& d : c.data_classes) classes.push_back(coding(cx.system("data-class"), d));
+  if (!classes.empty()) provision["class"] = classes;
+  if (!c.excluded_classes.empty()) {
+    json denied = json::array();
+    for (const auto& d : c.excluded_classes) denied.push_back(coding(cx.system("data-class"), d));
+    provision["provision"] = json::array({{{"type", "deny"}, {"class", denied}}});
+  }
+  json out = {{"resourceType", "Consent"},
+              {"id", uuid_for("Consent", c.id.value())},
+              {"extension", json::array({consent_extension(c)})},
+              {"identifier", json::array({cx.identifier("consent", c.id.value())})},
+              {"status", to_string(c.status)},
+              {"scope", concept_of(coding(consent_scope_system, to_string(c.scope)))},
+              {"category", json::array({concept_of(coding(loinc, "59284-0", "Patient Consent")),
+                                        concept_of(coding(v3_act_code, "INFA",
+                                                          "information access"))})},
+              {"patient", cx.patient(c.patient)},
+              {"dateTime", to_iso8601(c.captured_at)}};
+  if (!performers.empty()) out["performer"] = performers;
+  out["organization"] = json::array(
+      {dir && dir->find_hospital(c.controller)
+           ? cx.organization(c.controller)
+           : json{{"type", "Organization"},
+                  {"identifier", cx.identifier("hospital", c.controller.value())}}});
+  out["policyRule"] = concept_of(coding(v3_act_code, "OPTIN", "opt-in"));
+  out["provision"] = provision;
+  return out;
+}
+
+// "C" for the command that creates the referral, "U" for the others (refused attempts included:
+// the action is what was attempted).
+std::string audit_action(const audit_entry& row) {
+  return row.command == "propose" ? "C" : "U";
+}
+
+json audit_event_json(const audit_entry& row, const referral_snapshot& s, const context& cx) {
+  json agent = {{"role", json::array({concept_of(coding(cx.system("role"),
+                                                        to_string(row.by.role)))})},
+                {"who", cx.organization(row.by.organisation)},
+                {"requestor", true}};
+  if (!row.by.user.value().empty()) agent["altId"] = row.by.user.value();
+  json details = json::array({{{"type", "seq"}, {"valueString", std::to_string(row.seq)}},
+                              {{"type", "hash"}, {"valueString", row.hash}},
+                              {{"type", "prev_hash"}, {"valueString", row.prev_hash}},
+                              {{"type", "state_before"},
+                               {"valueString", row.state_before.empty() ? "none"
+                                                                        : row.state_before}},
+                              {{"type", "state_after"}, {"valueString", row.state_after}}});
+  if (!row.details.empty() && row.details != "{}") {
+    details.push_back({{"type", "details"}, {"valueString", row.details}});
+  }
+  json ev = {{"resourceType", "AuditEvent"},
+             {"id", uuid_for("AuditEvent", row.hash)},
+             {"type", coding(dicom, "110110", "Patient Record")},
+             {"subtype", json::array({coding(cx.system("command"), row.command)})},
+             {"action", audit_action(row)},
+             {"recorded", to_iso8601(row.recorded_at)},
+             {"outcome", std::to_string(static_cast<int>(row.outcome))}};
+  if (!row.reason_code.empty()) ev["outcomeDesc"] = row.reason_code;
+  ev["agent"] = json::array({agent});
+  ev["source"] = {{"site", "kakehashi"},
+                  {"observer", {{"display", "kakehashi referral engine"}}},
+                  {"type", json::array({coding(source_type_system, "4", "Application Server")})}};
+  ev["entity"] = json::array(
+      {{{"what", cx.referral(row.referral)},
+        {"type", coding(entity_type_system, "2", "System Object")},
+        {"role", coding(object_role_system, "4", "Domain Resource")},
+        {"detail", details}},
+       {{"what", cx.patient(s.patient)},
+        {"type", coding(entity_type_system, "1", "Person")},
+        {"role", coding(object_role_system, "1", "Patient")}}});
+  return ev;
+}
+
+json provenance_json(const audit_entry& row, const referral_snapshot& s, const context& cx,
+                     bool consent_exported) {
+  json targets = json::array({cx.referral(row.referral)});
+  if (!s.consent.value().empty()) targets.push_back(cx.consent(s.consent, consent_exported));
+  json agent = {{"type", concept_of(coding(provenance_agent_system, "author", "Author"))},
+                {"who", cx.organization(row.by.organisation)}};
+  return {{"resourceType", "Provenance"},
+          {"id", uuid_for("Provenance", row.hash)},
+          {"target", targets},
+          {"occurredDateTime", to_iso8601(row.recorded_at)},
+          {"recorded", to_iso8601(row.recorded_at)},
+          {"reason", json::array({concept_of(coding(v3_act_reason, "PATRQT", "patient requested"),
+                                             "consent withdrawn")})},
+          {"activity", concept_of(coding(v3_data_operation, "UPDATE", "revise"))},
+          {"agent", json::array({agent})}};
+}
+
+json entry(const json& resource) {
+  return {{"fullUrl", "urn:uuid:" + resource["id"].get<std::string>()}, {"resource", resource}};
+}
+
+}  // namespace
+
+std::string referral_bundle(const referral_export& r, const options& o) {
+  check_export(r);
+  const context cx(o, true);
+  json entries = json::array();
+  std::set<hospital_id> hospitals{r.referral.origin, r.referral.destination};
+  if (r.consent) {
+    hospitals.insert(r.consent->controller);
+    for (const auto& rec : r.consent->recipients) hospitals.insert(rec.organisation);
+  }
+  for (const auto& row : r.history) hospitals.insert(row.by.organisation);
+  for (const auto& h : hospitals) {
+    if (const hospital* found = r.agreements.find_hospital(h)) {
+      entries.push_back(entry(organization_json(*found, cx)));
+    }
+  }
+  entries.push_back(entry(service_request_json(r, cx)));
+  entries.push_back(entry(task_json(r, cx)));
+  if (r.consent) entries.push_back(entry(consent_json(*r.consent, cx, &r.agreements)));
+  for (const auto& row : r.history) {
+    if (!r.agreements.find_hospital(row.by.organisation)) {
+      detail::fail(errc::invalid_argument, fmt::format("history row {}", row.seq),
+                   fmt::format("actor organisation '{}' is not in the agreements",
+                               detail::printable(row.by.organisation.value())),
+                   "export with the agreements the referral was made under");
+    }
+    entries.push_back(entry(audit_event_json(row, r.referral, cx)));
+    if (row.command == "withdraw_consent" && row.outcome == audit_outcome::success) {
+      entries.push_back(entry(provenance_json(row, r.referral, cx, r.consent != nullptr)));
+    }
+  }
+  json bundle = {{"resourceType", "Bundle"},
+                 {"id", uuid_for("Bundle", r.referral.id.value() + "@" +
+                                               std::to_string(r.referral.version))},
+                 {"identifier", {{"system", cx.system("referral")},
+                                 {"value", r.referral.id.value()}}},
+                 {"type", "collection"},
+                 {"timestamp", to_iso8601(std::max(r.referral.updated_at,
+                                                   r.referral.proposed_at))},
+                 {"entry", entries}};
+  return bundle.dump();
+}
+
+std::string service_request(const referral_export& r, const options& o) {
+  check_export(r);
+  return service_request_json(r, context(o, false)).dump();
+}
+std::string task(const referral_export& r, const options& o) {
+  check_export(r);
+  return task_json(r, context(o, false)).dump();
+}
+std::string consent_resource(const consent_record& c, const options& o) {
+  return consent_json(c, context(o, false), nullptr).dump();
+}
+std::string audit_event(const audit_entry& row, const referral_snapshot& r, const options& o) {
+  return audit_event_json(row, r, context(o, false)).dump();
+}
+std::string organization(const hospital& h, const options& o) {
+  return organization_json(h, context(o, false)).dump();
+}
+
+}  // namespace kakehashi::fhir

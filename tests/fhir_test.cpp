@@ -1,0 +1,389 @@
+// FHIR R4 export (mapping, element by element) and Consent import. The independent validators
+// run in fhir_validation_test.cpp.
+#include <catch2/catch.hpp>
+#include <kakehashi/fhir.hpp>
+#include <kakehashi/testing.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "support/fhir_fixture.hpp"
+
+using namespace kakehashi;
+using namespace kakehashi::test;
+using json = nlohmann::json;
+using Catch::Matchers::Contains;
+namespace kt = kakehashi::testing;
+
+namespace {
+
+const std::vector<exported_case>& cases() {
+  static temp_db db;
+  static const std::vector<exported_case> all = every_state_bundles(db.path());
+  return all;
+}
+
+const exported_case& case_named(const std::string& name) {
+  for (const auto& c : cases()) {
+    if (c.name == name) return c;
+  }
+  throw std::logic_error("no case " + name);
+}
+
+// The Bundle's resources of one type.
+std::vector<json> resources(const std::string& bundle, const std::string& type) {
+  std::vector<json> out;
+  const json doc = json::parse(bundle);
+  for (const auto& e : doc["entry"]) {
+    if (e["resource"]["resourceType"] == type) out.push_back(e["resource"]);
+  }
+  return out;
+}
+json only(const std::string& bundle, const std::string& type) {
+  const auto all = resources(bundle, type);
+  REQUIRE(all.size() == 1);
+  return all[0];
+}
+
+std::string code_of(const json& concept_value, const std::string& system) {
+  for (const auto& c : concept_value["coding"]) {
+    if (c["system"] == system) return c["code"];
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("every state exports its Task and ServiceRequest statuses as docs/fhir.md maps them",
+          "[fhir]") {
+  // name -> (Task.status, ServiceRequest.status, businessStatus, close reason or "")
+  const std::map<std::string, std::vector<std::string>> expected{
+      {"proposed", {"requested", "active", "proposed", ""}},
+      {"consent-recorded", {"requested", "active", "consent-recorded", ""}},
+      {"accepted", {"accepted", "active", "accepted", ""}},
+      {"transferred", {"in-progress", "active", "transferred", ""}},
+      {"transferred-consent-withdrawn", {"in-progress", "active", "transferred", ""}},
+      {"closed-completed", {"completed", "completed", "closed", "completed"}},
+      {"closed-declined", {"rejected", "revoked", "closed", "declined"}},
+      {"closed-cancelled", {"cancelled", "revoked", "closed", "cancelled"}},
+      {"closed-consent-withdrawn", {"cancelled", "revoked", "closed", "consent_withdrawn"}},
+      {"closed-expired", {"cancelled", "revoked", "closed", "expired"}},
+  };
+  for (const auto& [name, want] : expected) {
+    INFO(name);
+    const auto& c = case_named(name);
+    const json task = only(c.bundle, "Task");
+    const json sr = only(c.bundle, "ServiceRequest");
+    CHECK(task["status"] == want[0]);
+    CHECK(sr["status"] == want[1]);
+    CHECK(code_of(task["businessStatus"], "urn:kakehashi:state") == want[2]);
+    if (want[3].empty()) {
+      CHECK_FALSE(task.contains("statusReason"));
+    } else {
+      CHECK(code_of(task["statusReason"], "urn:kakehashi:close-reason") == want[3]);
+    }
+  }
+  const json withdrawn = only(case_named("transferred-consent-withdrawn").bundle, "Task");
+  CHECK(withdrawn["businessStatus"]["coding"].size() == 2);
+  CHECK(withdrawn["businessStatus"]["coding"][1]["code"] == "consent-withdrawn");
+}
+
+TEST_CASE("a Task carries the coded reason, the deadline, the period and the agreement",
+          "[fhir]") {
+  const json declined = only(case_named("closed-declined").bundle, "Task");
+  CHECK(code_of(declined["statusReason"], "urn:kakehashi:decline-reason") == "capacity_full");
+  const json cancelled = only(case_named("closed-cancelled").bundle, "Task");
+  CHECK(code_of(cancelled["statusReason"], "urn:kakehashi:cancel-reason") == "treated_locally");
+  // The seed agreements in the tests give 14 days to answer.
+  const json proposed = only(case_named("proposed").bundle, "Task");
+  CHECK(proposed["restriction"]["period"]["end"] == "2026-03-15T00:00:00Z");
+  CHECK(proposed["input"][0]["valueIdentifier"]["value"] == "mou-bach-mai-shonan-kamakura-2025");
+  CHECK_FALSE(proposed.contains("executionPeriod"));
+  const json completed = only(case_named("closed-completed").bundle, "Task");
+  CHECK(completed["executionPeriod"]["start"] == "2026-03-02T00:10:00Z");
+  CHECK(completed["executionPeriod"]["end"] == "2026-04-01T00:00:00Z");
+  CHECK(completed["authoredOn"] == "2026-03-01T00:00:00Z");
+  CHECK(completed["lastModified"] == "2026-04-01T00:00:00Z");
+}
+
+TEST_CASE("the Bundle's references resolve inside it and its ids are stable", "[fhir]") {
+  for (const auto& c : cases()) {
+    INFO(c.name);
+    const json b = json::parse(c.bundle);
+    CHECK(b["type"] == "collection");
+    std::set<std::string> full_urls;
+    for (const auto& e : b["entry"]) {
+      CHECK(e["fullUrl"] == "urn:uuid:" + e["resource"]["id"].get<std::string>());
+      CHECK(full_urls.insert(e["fullUrl"]).second);  // bdl-7: unique
+    }
+    // Every literal reference points at an entry.
+    std::function<void(const json&)> walk = [&](const json& v) {
+      if (v.is_object()) {
+        if (v.contains("reference") && v["reference"].is_string()) {
+          CHECK(full_urls.count(v["reference"]) == 1);
+        }
+        for (const auto& [k, x] : v.items()) walk(x);
+      } else if (v.is_array()) {
+        for (const auto& x : v) walk(x);
+      }
+    };
+    walk(b);
+  }
+  // Exporting again gives the same text.
+  const auto& c = case_named("accepted");
+  const consent_record consent = good_consent();
+  CHECK(fhir::referral_bundle({c.referral, c.history, seed_agreements(), &consent}) == c.bundle);
+}
+
+TEST_CASE("the consent travels as a Consent when given, by identifier otherwise", "[fhir]") {
+  const auto& with = case_named("transferred");
+  const json sr = only(with.bundle, "ServiceRequest");
+  const json consent = only(with.bundle, "Consent");
+  CHECK(sr["supportingInfo"][0]["reference"] == "urn:uuid:" + consent["id"].get<std::string>());
+  CHECK(consent["status"] == "active");
+  CHECK(code_of(consent["scope"], "http://terminology.hl7.org/CodeSystem/consentscope") ==
+        "patient-privacy");
+  CHECK(consent.contains("policyRule"));  // ppc-1
+  CHECK(consent["provision"]["type"] == "permit");
+  CHECK(consent["provision"]["actor"][0]["role"]["coding"][0]["code"] == "IRCP");
+
+  const auto& without = case_named("transferred-no-consent");
+  CHECK(resources(without.bundle, "Consent").empty());
+  const json sr2 = only(without.bundle, "ServiceRequest");
+  CHECK(sr2["supportingInfo"][0]["identifier"]["value"] == "C-TEST-1");
+  CHECK(only(case_named("proposed").bundle, "ServiceRequest").count("supportingInfo") == 0);
+}
+
+TEST_CASE("every audit row is an AuditEvent, and a withdrawal is also a Provenance", "[fhir]") {
+  const auto& c = case_named("closed-consent-withdrawn");
+  const auto events = resources(c.bundle, "AuditEvent");
+  REQUIRE(events.size() == c.history.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    INFO(c.history[i].command);
+    CHECK(events[i]["recorded"] == to_iso8601(c.history[i].recorded_at));
+    CHECK(events[i]["outcome"] == std::to_string(static_cast<int>(c.history[i].outcome)));
+    CHECK(events[i]["subtype"][0]["code"] == c.history[i].command);
+    CHECK(events[i]["action"] == (c.history[i].command == "propose" ? "C" : "U"));
+    CHECK(events[i]["agent"][0]["requestor"] == true);
+  }
+  // The refused accept (a coordinator) is there with outcome 4 and its reason.
+  bool refused = false;
+  for (const auto& ev : events) {
+    if (ev["outcome"] == "4") {
+      refused = true;
+      CHECK(ev["outcomeDesc"] == "permission_denied");
+    }
+  }
+  CHECK(refused);
+  const json prov = only(c.bundle, "Provenance");
+  CHECK(prov["occurredDateTime"] == "2026-03-04T00:00:00Z");
+  CHECK(prov["target"].size() == 2);
+  CHECK(resources(case_named("accepted").bundle, "Provenance").empty());
+}
+
+TEST_CASE("no patient-identifying data leaves in an export", "[fhir][phi]") {
+  const std::string birth = "1970-05-20";  // the toolkit consent's birth date
+  for (const auto& c : cases()) {
+    INFO(c.name);
+    CHECK_THAT(c.bundle, !Contains(birth));
+    CHECK_THAT(c.bundle, !Contains("\"Patient\",\"id\""));  // no Patient resource
+    CHECK(resources(c.bundle, "Patient").empty());
+    CHECK_THAT(c.bundle, Contains("P-TEST-1"));  // the pseudonymous id is how it is named
+  }
+  CHECK_THAT(fhir::consent_resource(good_consent()), !Contains(birth));
+}
+
+TEST_CASE("an export whose parts disagree is refused naming the part", "[fhir]") {
+  const auto& a = case_named("accepted");
+  const auto& b = case_named("closed-declined");
+  const auto agreements = seed_agreements();
+  CHECK_THROWS_WITH(fhir::referral_bundle({a.referral, b.history, agreements}),
+                    Contains("history") && Contains("R-declined"));
+  const consent_record other = kt::valid_consent().id("C-OTHER").build();
+  CHECK_THROWS_WITH(fhir::referral_bundle({a.referral, a.history, agreements, &other}),
+                    Contains("C-OTHER") && Contains("not the consent"));
+  // Same id, other content: the recorded digest tells.
+  const consent_record changed = kt::valid_consent().data_classes({"genomic"}).build();
+  CHECK_THROWS_WITH(fhir::referral_bundle({a.referral, a.history, agreements, &changed}),
+                    Contains("differs from the consent recorded"));
+  const auto lone = agreement_directory::from_values(
+      {*agreements.find_hospital(hospital_id{"bach-mai"})}, {});
+  CHECK_THROWS_WITH(fhir::referral_bundle({a.referral, a.history, lone}),
+                    Contains("shonan-kamakura"));
+}
+
+// ---- import ------------------------------------------------------------------------------------
+
+namespace {
+
+fhir::import_options with_birth_date(const consent_record& c) {
+  fhir::import_options o;
+  o.birth_date = c.birth_date;
+  return o;
+}
+
+consent_verdict decide(const consent_record& c, const char* when = "2026-03-01T00:00:00Z") {
+  return consent_policy::standard().evaluate(kt::referral_context().at(when).with(c));
+}
+
+std::string problems_of(const fhir::consent_import_result& r) {
+  std::string out;
+  for (const auto& p : r.problems) out += p.path + ": " + p.message + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("export then import gives a record the rules decide the same way", "[fhir][import]") {
+  const std::vector<std::pair<std::string, consent_record>> consents{
+      {"complete", kt::valid_consent().build()},
+      {"child with parent", kt::valid_consent().aged(10).given_by({grantor_role::parent})},
+      {"child without parent", kt::valid_consent().aged(10)},
+      {"no written request", kt::valid_consent().without_written_request()},
+      {"no APPI info", kt::valid_consent().without_japan_info()},
+      {"genomic excluded",
+       kt::valid_consent().data_classes({"diagnosis", "genomic"}).excluding({"genomic"})},
+      {"withdrawn", kt::valid_consent().withdrawn_at("2026-02-01T00:00:00Z")},
+      {"emergency", kt::valid_consent().emergency()},
+      {"checkbox pre-ticked",
+       kt::valid_consent().method(expression_method::checkbox).pre_ticked(true)},
+      {"valid for a week", kt::valid_consent()
+                               .valid_from("2026-02-20T00:00:00Z")
+                               .valid_until("2026-02-27T00:00:00Z")},
+  };
+  for (const auto& [name, c] : consents) {
+    INFO(name);
+    const auto r = fhir::import_consent(fhir::consent_resource(c), with_birth_date(c));
+    INFO(problems_of(r));
+    REQUIRE(r.ok());
+    CHECK(r.assumed.empty());  // the extension carried every field
+    for (const char* when : {"2025-12-01T00:00:00Z", "2026-03-01T00:00:00Z"}) {
+      const auto before = decide(c, when);
+      const auto after = decide(*r.record, when);
+      CHECK(after.allowed() == before.allowed());
+      CHECK(to_json(after) == to_json(before));  // every finding, word for word
+    }
+    // And the record is the same, field for field, as the engine's digest sees it.
+    CHECK(load_consent(r.consent_json).id == c.id);
+  }
+}
+
+TEST_CASE("an EHR's Consent without kakehashi's extension imports with conservative assumptions",
+          "[fhir][import]") {
+  // data/fhir/consent-ehr-example.json: as an EHR would send it, without kakehashi's extension.
+  const std::string ehr = slurp(KAKEHASHI_SOURCE_DIR "/data/fhir/consent-ehr-example.json");
+  fhir::import_options o;
+  o.birth_date = date::year{1970} / 5 / 20;
+  const auto r = fhir::import_consent(ehr, o);
+  INFO(problems_of(r));
+  REQUIRE(r.ok());
+  const consent_record& c = *r.record;
+  CHECK(c.id.value() == "C-EHR-1");
+  CHECK(c.controller.value() == "bach-mai");
+  CHECK(c.captured_at == parse_instant("2026-01-12T03:30:00Z"));
+  CHECK(c.purposes == std::vector<std::string>{"cross_border_referral", "treatment"});
+  REQUIRE(c.grantors.size() == 1);
+  CHECK(c.grantors[0].role == grantor_role::patient);
+  REQUIRE(c.recipients.size() == 1);
+  CHECK(c.recipients[0].country == "JP");
+  // What the Consent did not say is assumed the way that refuses, and listed.
+  CHECK(c.method == expression_method::verbal);
+  CHECK_FALSE(c.rights_notice);
+  std::set<std::string> assumed;
+  for (const auto& a : r.assumed) assumed.insert(a.path);
+  CHECK(assumed.count("expression.method") == 1);
+  CHECK(assumed.count("notices.rights_obligations") == 1);
+  std::set<std::string> ignored;
+  for (const auto& i : r.ignored) ignored.insert(i.path);
+  CHECK(ignored == std::set<std::string>{"Consent.meta", "Consent.text", "Consent.category",
+                                         "Consent.policyRule"});
+  // The rules then refuse, saying why (VN-06: not verifiable).
+  CHECK(kt::blocks(consent_policy::standard(),
+                   kt::referral_context().at("2026-03-01T00:00:00Z").with(c), "VN-06"));
+}
+
+TEST_CASE("import reports what it cannot represent at its FHIR path, and bad input clearly",
+          "[fhir][import]") {
+  const consent_record base = kt::valid_consent();
+  const json good = json::parse(fhir::consent_resource(base));
+  const auto import = [&](const json& doc, fhir::import_options o) {
+    return fhir::import_consent(doc.dump(), o);
+  };
+  const auto paths = [](const fhir::consent_import_result& r) {
+    std::string s;
+    for (const auto& p : r.problems) s += p.path + ": " + p.message + "\n";
+    return s;
+  };
+  const fhir::import_options o = with_birth_date(base);
+
+  struct bad {
+    const char* name;
+    std::function<void(json&)> edit;
+    const char* path;
+    const char* says;
+  };
+  const std::vector<bad> table{
+      {"deny of an actor", [](json& d) {
+         d["provision"]["provision"] = json::array({{{"type", "deny"}, {"class", d["provision"]["class"]}, {"actor", d["provision"]["actor"]}}});
+       }, "Consent.provision.provision[0].actor", "narrower than whole data classes"},
+      {"nested permit", [](json& d) { d["provision"]["provision"] = json::array({{{"type", "permit"}}}); },
+       "Consent.provision.provision[0]", "deny of data classes"},
+      {"security label", [](json& d) { d["provision"]["securityLabel"] = json::array({{{"code", "R"}}}); },
+       "Consent.provision.securityLabel", "cannot represent"},
+      {"data period", [](json& d) { d["provision"]["dataPeriod"] = {{"start", "2020-01-01"}}; },
+       "Consent.provision.dataPeriod", "cannot represent"},
+      {"modifier extension", [](json& d) { d["modifierExtension"] = json::array({{{"url", "x:y"}, {"valueBoolean", true}}}); },
+       "Consent.modifierExtension", "changes the meaning"},
+      {"a deny at the top", [](json& d) { d["provision"]["type"] = "deny"; },
+       "Consent.provision.type", "expected 'permit'"},
+      {"unknown purpose", [](json& d) { d["provision"]["purpose"].push_back({{"system", "http://x"}, {"code", "MARKETING"}}); },
+       "Consent.provision.purpose[", "MARKETING"},
+      {"no status", [](json& d) { d.erase("status"); }, "Consent.status", "missing"},
+      {"a date without time", [](json& d) { d["dateTime"] = "2026-01-12"; },
+       "Consent.dateTime", "with a time and an offset"},
+      {"a misspelt element", [](json& d) { d["provisions"] = json::object(); },
+       "Consent.provisions", "not an element of an R4 Consent"},
+      {"a future part of the extension", [](json& d) { d["extension"][0]["extension"].push_back({{"url", "new-thing"}, {"valueBoolean", true}}); },
+       "Consent.extension[0].extension[", "new-thing"},
+      {"an actor not a recipient", [](json& d) { d["provision"]["actor"][0]["role"]["coding"][0]["code"] = "PRCP"; },
+       "Consent.provision.actor[0].role", "IRCP"},
+      {"a bad status", [](json& d) { d["status"] = "maybe"; },
+       "(as a kakehashi consent) status", "maybe"},
+      {"a wrong JSON type deep inside", [](json& d) { d["provision"]["purpose"] = json::array({42}); },
+       "Consent.provision.purpose[0]", "Coding"},
+  };
+  for (const auto& t : table) {
+    INFO(t.name);
+    json d = good;
+    t.edit(d);
+    const auto r = import(d, o);
+    INFO(paths(r));
+    CHECK_FALSE(r.ok());
+    CHECK_THAT(paths(r), Contains(t.path) && Contains(t.says));
+  }
+
+  CHECK_THAT(paths(fhir::import_consent("{not json", o)), Contains("not JSON"));
+  CHECK_THAT(paths(fhir::import_consent(R"({"resourceType":"Patient"})", o)),
+             Contains("resourceType") && Contains("not a Consent"));
+  CHECK_THAT(paths(fhir::import_consent("[]", o)), Contains("expected a JSON object"));
+  // No birth date: the rules need the age.
+  const auto no_age = import(good, {});
+  CHECK_FALSE(no_age.ok());
+  CHECK_THAT(paths(no_age), Contains("Consent.patient") && Contains("birthDate"));
+}
+
+TEST_CASE("Patient.birthDate is read and never quoted", "[fhir][import]") {
+  CHECK(fhir::patient_birth_date(R"({"resourceType":"Patient","birthDate":"1970-05-20"})") ==
+        date::year{1970} / 5 / 20);
+  for (const char* bad : {R"({"resourceType":"Patient","birthDate":"1970-05"})",
+                          R"({"resourceType":"Patient","birthDate":"1970-02-30"})",
+                          R"({"resourceType":"Patient"})"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(fhir::patient_birth_date(bad),
+                      Contains("Patient.birthDate") && !Contains("1970"));
+  }
+  CHECK_THROWS_WITH(fhir::patient_birth_date(R"({"resourceType":"Consent"})"),
+                    Contains("Patient.resourceType"));
+  CHECK_THROWS_WITH(fhir::patient_birth_date("nope"), Contains("not a JSON object"));
+}

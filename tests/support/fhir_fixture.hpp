@@ -1,0 +1,129 @@
+#pragma once
+// Referrals in every state and with every close reason, made by the engine (with refused
+// attempts in their histories), and their FHIR Bundles: what the FHIR tests export and validate.
+
+#include <functional>
+#include <stdexcept>
+#include <kakehashi/fhir.hpp>
+#include <string>
+#include <vector>
+
+#include "support/engine_fixture.hpp"
+
+namespace kakehashi::test {
+
+struct exported_case {
+  std::string name;  ///< "proposed", "closed-declined", ...
+  referral_snapshot referral;
+  std::vector<audit_entry> history;
+  bool with_consent = false;
+  std::string bundle;  ///< the Bundle's JSON text
+};
+
+/// One engine database holding a referral per case; the Bundle of each (with its consent where
+/// one was recorded, and once without it for the transferred one).
+inline std::vector<exported_case> every_state_bundles(const std::string& db_path) {
+  const auto at = [](const char* t) { return parse_instant(t); };
+  engine e = open_engine(db_path);
+  const consent_record consent = good_consent();
+  const referral_id withdrawn_after{"R-withdrawn-after-transfer"};
+  int key = 0;
+  const auto k = [&key] { return "k" + std::to_string(++key); };
+  const auto propose = [&](const std::string& id) {
+    e.propose(bm_proposal(id), k());
+    return referral_id{id};
+  };
+  const auto consented = [&](const std::string& id) {
+    const referral_id r = propose(id);
+    e.record_consent(r, consent, bm_coordinator(), at("2026-03-01T01:00:00Z"), k());
+    return r;
+  };
+  const auto accepted = [&](const std::string& id) {
+    const referral_id r = consented(id);
+    try {  // a refused attempt: a coordinator may not accept
+      e.apply(r, event::accept{sk_coordinator(), at("2026-03-02T00:00:00Z")}, k());
+    } catch (const error&) {
+    }
+    e.apply(r, event::accept{sk_clinician(), at("2026-03-02T00:10:00Z")}, k());
+    return r;
+  };
+  const auto transferred = [&](const std::string& id) {
+    const referral_id r = accepted(id);
+    e.transfer(r, consent, sk_coordinator(), at("2026-03-10T00:00:00Z"), k());
+    return r;
+  };
+
+  struct made {
+    std::string name;
+    referral_id id;
+    bool with_consent;
+  };
+  std::vector<made> cases;
+  cases.push_back({"proposed", propose("R-proposed"), false});
+  cases.push_back({"consent-recorded", consented("R-consent-recorded"), true});
+  cases.push_back({"accepted", accepted("R-accepted"), true});
+  cases.push_back({"transferred", transferred("R-transferred"), true});
+  cases.push_back({"transferred-no-consent", referral_id{"R-transferred"}, false});
+  {
+    const referral_id r = transferred("R-completed");
+    e.apply(r, event::complete{sk_clinician(), at("2026-04-01T00:00:00Z")}, k());
+    cases.push_back({"closed-completed", r, true});
+  }
+  {
+    const referral_id r = consented("R-declined");
+    e.apply(r,
+            event::decline{sk_clinician(), at("2026-03-03T00:00:00Z"),
+                           decline_reason::capacity_full},
+            k());
+    cases.push_back({"closed-declined", r, true});
+  }
+  {
+    const referral_id r = propose("R-cancelled");
+    e.apply(r,
+            event::cancel{bm_coordinator(), at("2026-03-02T00:00:00Z"),
+                          cancel_reason::treated_locally},
+            k());
+    cases.push_back({"closed-cancelled", r, false});
+  }
+  {
+    const referral_id r = accepted("R-withdrawn");
+    e.apply(r,
+            event::withdraw_consent{bm_coordinator(), at("2026-03-04T00:00:00Z"),
+                                    withdrawal_channel::written},
+            k());
+    cases.push_back({"closed-consent-withdrawn", r, true});
+  }
+  {
+    const referral_id r = transferred(withdrawn_after.value());
+    e.apply(r,
+            event::withdraw_consent{sk_coordinator(), at("2026-03-12T00:00:00Z"),
+                                    withdrawal_channel::verbal},
+            k());
+    cases.push_back({"transferred-consent-withdrawn", r, true});
+  }
+  {
+    // Proposed earlier than the others, swept when only it is past its 14 days.
+    e.propose(bm_proposal("R-expired", "2026-02-15T00:00:00Z"), k());
+    const referral_id r{"R-expired"};
+    const auto expired = e.expire_overdue(
+        {hospital_id{"shonan-kamakura"}, actor_role::system, user_id{}}, at("2026-03-05T00:00:00Z"));
+    if (expired.size() != 1 || expired[0].id != r) throw std::logic_error("fixture: sweep");
+    cases.push_back({"closed-expired", r, false});
+  }
+
+  const agreement_directory agreements = seed_agreements();
+  std::vector<exported_case> out;
+  for (const auto& c : cases) {
+    exported_case x;
+    x.name = c.name;
+    x.referral = e.get(c.id);
+    x.history = e.history(c.id);
+    x.with_consent = c.with_consent;
+    x.bundle = fhir::referral_bundle(
+        {x.referral, x.history, agreements, c.with_consent ? &consent : nullptr});
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+}  // namespace kakehashi::test
