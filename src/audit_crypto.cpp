@@ -43,9 +43,9 @@ std::string to_hex(const unsigned char* data, std::size_t n) {
 
 void append_field(std::string& out, std::string_view field) {
   const auto n = static_cast<unsigned long long>(field.size());
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((n >> shift) & 0xffu));
-  }
+  char length[8];
+  for (int k = 0; k < 8; ++k) length[k] = static_cast<char>((n >> (56 - 8 * k)) & 0xffu);
+  out.append(length, sizeof length);
   out.append(field);
 }
 

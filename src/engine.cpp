@@ -106,6 +106,10 @@ struct row {
     const std::string seq_text = std::to_string(seq);
     const std::string outcome_text = std::to_string(outcome);
     std::string out;
+    out.reserve(15 * 8 + referral_id.size() + recorded_at.size() + actor_org.size() +
+                actor_role.size() + actor_user.size() + command.size() + state_before.size() +
+                state_after.size() + reason_code.size() + details.size() +
+                idempotency_key.size() + prev_hash.size() + 40);
     for (const std::string_view f :
          {chain_tag, std::string_view(seq_text), std::string_view(referral_id),
           std::string_view(recorded_at), std::string_view(actor_org), std::string_view(actor_role),
@@ -226,6 +230,13 @@ void check_schema(SQLite::Database& db, const std::string& path, bool may_write)
         "upgrade kakehashi to open it; the file was left untouched");
   }
   if (version == schema_version) return;
+  if (version < 0) {
+    detail::fail(errc::invalid_argument, subject,
+                 fmt::format("has schema version {}, which no kakehashi release writes; the file "
+                             "is damaged or was edited",
+                             version),
+                 "restore the database from a backup; the file was left untouched");
+  }
   if (!may_write) {
     // Every released schema is readable as it is; an engine migrates it when it opens the file.
     if (version >= 1 && app == application_id) return;
@@ -482,7 +493,7 @@ struct engine::impl {
 
   // ---- writing ----------------------------------------------------------------------------
 
-  void append_audit(row r) {
+  void append_audit(row& r) {  // fills in seq, prev_hash, hash and mac
     const auto [last, prev] = head();
     r.seq = last + 1;
     r.prev_hash = prev;
@@ -493,27 +504,29 @@ struct engine::impl {
         "actor_user, command, state_before, state_after, outcome, reason_code, "
         "details, idempotency_key, prev_hash, hash, mac) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    // The row outlives the statement's use of it: bound without copies, cleared after.
     ins->bind(1, r.seq);
-    ins->bind(2, r.referral_id);
-    ins->bind(3, r.recorded_at);
-    ins->bind(4, r.actor_org);
-    ins->bind(5, r.actor_role);
-    ins->bind(6, r.actor_user);
-    ins->bind(7, r.command);
-    ins->bind(8, r.state_before);
-    ins->bind(9, r.state_after);
+    ins->bindNoCopy(2, r.referral_id);
+    ins->bindNoCopy(3, r.recorded_at);
+    ins->bindNoCopy(4, r.actor_org);
+    ins->bindNoCopy(5, r.actor_role);
+    ins->bindNoCopy(6, r.actor_user);
+    ins->bindNoCopy(7, r.command);
+    ins->bindNoCopy(8, r.state_before);
+    ins->bindNoCopy(9, r.state_after);
     ins->bind(10, r.outcome);
-    ins->bind(11, r.reason_code);
-    ins->bind(12, r.details);
-    ins->bind(13, r.idempotency_key);
-    ins->bind(14, r.prev_hash);
-    ins->bind(15, r.hash);
+    ins->bindNoCopy(11, r.reason_code);
+    ins->bindNoCopy(12, r.details);
+    ins->bindNoCopy(13, r.idempotency_key);
+    ins->bindNoCopy(14, r.prev_hash);
+    ins->bindNoCopy(15, r.hash);
     if (r.mac.empty()) {
       ins->bind(16);
     } else {
-      ins->bind(16, r.mac);
+      ins->bindNoCopy(16, r.mac);
     }
     ins->exec();
+    ins->clearBindings();
   }
 
   void save(const referral_snapshot& s, const agreement_id& agreement, const std::string& digest,
@@ -532,20 +545,25 @@ struct engine::impl {
         "UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
         "consent_ref = ?, consent_digest = ?, updated_at = ?, version = ? "
         "WHERE id = ? AND version = ?");
-    up->bind(1, std::string(to_string(s.state)));
+    // Every bound string outlives the statement's use of it: bound without copies, cleared after.
+    const std::string state(to_string(s.state));
+    const std::string reason = s.reason ? std::string(to_string(*s.reason)) : std::string();
+    up->bindNoCopy(1, state);
     if (s.reason) {
-      up->bind(2, std::string(to_string(*s.reason)));
+      up->bindNoCopy(2, reason);
     } else {
       up->bind(2);
     }
     up->bind(3, s.consent_withdrawn ? 1 : 0);
-    up->bind(4, s.consent.value());
-    up->bind(5, digest);
+    up->bindNoCopy(4, s.consent.value());
+    up->bindNoCopy(5, digest);
     up->bind(6, to_seconds(s.updated_at));
     up->bind(7, static_cast<std::int64_t>(s.version));
-    up->bind(8, s.id.value());
+    up->bindNoCopy(8, s.id.value());
     up->bind(9, static_cast<std::int64_t>(expected_version));
-    if (up->exec() != 1) {
+    const int changed = up->exec();
+    up->clearBindings();
+    if (changed != 1) {
       // Impossible under BEGIN IMMEDIATE unless the row changed behind the engine's back.
       detail::fail(errc::storage, "referral " + s.id.value(),
                    fmt::format("version {} changed during the command", expected_version),
@@ -830,7 +848,10 @@ engine::~engine() = default;
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
                     engine_options options) {
   try {
-    auto p = std::make_unique<impl>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+    // The engine serialises its own calls (impl::mutex), so SQLite's per-call mutex is not needed.
+    auto p = std::make_unique<impl>(path,
+                                    SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
+                                        SQLite::OPEN_NOMUTEX,
                                     std::move(agreements), std::move(policy), std::move(options));
     harden(p->db);
     // Check before touching anything: a foreign file must stay exactly as it was.

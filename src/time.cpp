@@ -45,6 +45,20 @@ std::string to_iso8601(instant at) {
   const auto day = date::floor<date::days>(at);
   const date::year_month_day ymd{day};
   const date::hh_mm_ss<std::chrono::seconds> tod{at - day};
+  const int year = static_cast<int>(ymd.year());
+  if (year >= 0 && year <= 9999) {  // every instant the library meets: digits written directly
+    char out[] = "0000-00-00T00:00:00Z";
+    const auto put = [&out](int pos, int width, long long v) {
+      for (int k = width - 1; k >= 0; --k, v /= 10) out[pos + k] = static_cast<char>('0' + v % 10);
+    };
+    put(0, 4, year);
+    put(5, 2, static_cast<unsigned>(ymd.month()));
+    put(8, 2, static_cast<unsigned>(ymd.day()));
+    put(11, 2, tod.hours().count());
+    put(14, 2, tod.minutes().count());
+    put(17, 2, tod.seconds().count());
+    return std::string(out, sizeof out - 1);
+  }
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                      tod.hours().count(), tod.minutes().count(), tod.seconds().count());

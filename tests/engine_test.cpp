@@ -1,6 +1,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
 #include <kakehashi/testing.hpp>
@@ -421,6 +422,22 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     CHECK(err.code() == errc::failed_precondition);
     CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 2"));
     CHECK(slurp(db.path()) == bytes);
+  }
+  SECTION("a negative schema version (found by fuzz/database_fuzz.cpp: it indexed the migrations "
+          "with it)") {
+    { open_engine(db.path()); }
+    {
+      SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+      raw.exec("PRAGMA user_version = -15");
+    }
+    const std::string bytes = slurp(db.path());
+    for (const auto& open : std::vector<std::function<void()>>{
+             [&] { open_engine(db.path()); }, [&] { (void)database_view::open(db.path()); }}) {
+      const error err = caught(open);
+      CHECK(err.code() == errc::invalid_argument);
+      CHECK_THAT(err.what(), Contains("has schema version -15, which no kakehashi release writes"));
+      CHECK(slurp(db.path()) == bytes);
+    }
   }
   SECTION("not a database at all") {
     {
