@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "fail.hpp"
@@ -46,10 +45,13 @@ class importer {
   std::optional<std::string> instant_at(const json& v, const std::string& path) {
     auto s = string_at(v, path);
     if (!s) return std::nullopt;
-    static const std::regex fraction(R"(^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+(.*)$)");
-    std::smatch m;
+    // Sub-second digits ("...T10:30:00.123+07:00") are dropped: kakehashi keeps seconds.
     std::string text = *s;
-    if (std::regex_match(text, m, fraction)) text = m[1].str() + m[2].str();
+    if (text.size() > 20 && text[19] == '.') {
+      std::size_t end = 20;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      if (end > 20) text.erase(19, end - 19);
+    }
     try {
       return to_iso8601(parse_instant(text, path));
     } catch (const error&) {
