@@ -92,6 +92,12 @@ run_result medplum(const std::vector<std::string>& files) {
   return run_program(KAKEHASHI_NODE, args);
 }
 
+void require_medplum_accepts(const std::vector<std::string>& files) {
+  const auto r = medplum(files);
+  INFO(r.out << r.err);  // the validator's message for each rejected resource
+  CHECK(r.exit_code == 0);
+}
+
 std::vector<std::pair<std::string, std::string>> single_resources(const std::string& db_path) {
   const auto cases = every_state_bundles(db_path);
   const auto agreements = seed_agreements();
@@ -148,9 +154,7 @@ TEST_CASE("the Bundle of a referral in every state and close reason passes both 
   // Every kind of resource the export makes is among them.
   CHECK(types == std::set<std::string>{"AuditEvent", "Consent", "Organization", "Provenance",
                                        "ServiceRequest", "Task"});
-  const auto r = medplum(files);
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
+  require_medplum_accepts(files);
 }
 
 TEST_CASE("single resources and consents of every shape pass both validators",
@@ -161,9 +165,7 @@ TEST_CASE("single resources and consents of every shape pass both validators",
     require_schema_accepts(name, json::parse(text));
     files.push_back(write(name, text));
   }
-  const auto r = medplum(files);
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
+  require_medplum_accepts(files);
 }
 
 TEST_CASE("kakehashi fhir export on a simulated database passes both validators in every state",
@@ -204,7 +206,5 @@ TEST_CASE("kakehashi fhir export on a simulated database passes both validators 
     require_schema_accepts(key, json::parse(in));
     files.push_back(out);
   }
-  const auto r = medplum(files);
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
+  require_medplum_accepts(files);
 }
