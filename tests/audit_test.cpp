@@ -282,6 +282,39 @@ TEST_CASE("several threads on one file: no lost update, no busy error, one linea
   CHECK(v.referrals == threads * per_thread);
 }
 
+// One engine shared by threads: its own mutex serialises every call (its SQLite connection is
+// opened without SQLite's per-call mutex, so this is what keeps it safe; run under
+// scripts/test.sh --sanitize=thread as well).
+TEST_CASE("one engine shared by several threads: commands and queries interleave safely",
+          "[audit][concurrency]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  constexpr int threads = 4;
+  constexpr int per_thread = 10;
+  std::vector<std::thread> pool;
+  std::vector<std::string> failures(threads);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        for (int i = 0; i < per_thread; ++i) {
+          walk(e, "S" + std::to_string(t) + "-" + std::to_string(i), 5);
+          (void)e.list(referral_state::closed);  // queries between other threads' commands
+          (void)e.history(referral_id{"S0-0"});
+          (void)e.audit_rows();
+        }
+      } catch (const std::exception& ex) {
+        failures[static_cast<std::size_t>(t)] = ex.what();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (const auto& f : failures) CHECK(f.empty());
+  const verify_result v = e.verify();
+  CHECK(v.intact);
+  CHECK(v.rows == threads * per_thread * 5);
+  CHECK(e.list(referral_state::closed).size() == threads * per_thread);
+}
+
 TEST_CASE("two processes on one file: every command lands once, one linear chain",
           "[audit][concurrency]") {
   temp_db db;
