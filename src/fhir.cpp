@@ -370,19 +370,20 @@ json consent_json(const consent_record& c, const context& cx, const agreement_di
       performers.push_back(who);
     }
   }
+  // A hospital of the Bundle by urn:uuid; one the agreements do not hold, by identifier.
+  const auto hospital_ref = [&](const hospital_id& h) {
+    if (dir && dir->find_hospital(h)) return cx.organization(h);
+    return json{{"type", "Organization"}, {"identifier", cx.identifier("hospital", h.value())}};
+  };
   json actors = json::array();
   for (const auto& r : c.recipients) {
-    const bool known = dir && dir->find_hospital(r.organisation);
-    json ref = known ? cx.organization(r.organisation)
-                     : json{{"type", "Organization"},
-                            {"identifier", cx.identifier("hospital", r.organisation.value())}};
-    json actor = {{"role", concept_of(coding(v3_participation, "IRCP", "information recipient"))},
-                  {"reference", ref}};
     json ext = json::array();
     add_value(ext, recipient_country_url, "Code", r.country);
     add_value(ext, healthcare_provider_url, "Boolean", r.healthcare_provider);
-    actor = json{{"extension", ext}, {"role", actor["role"]}, {"reference", actor["reference"]}};
-    actors.push_back(actor);
+    actors.push_back(
+        {{"extension", ext},
+         {"role", concept_of(coding(v3_participation, "IRCP", "information recipient"))},
+         {"reference", hospital_ref(r.organisation)}});
   }
   json provision = {{"type", "permit"}};
   json period = json::object();
@@ -414,11 +415,7 @@ json consent_json(const consent_record& c, const context& cx, const agreement_di
               {"patient", cx.patient(c.patient)},
               {"dateTime", to_iso8601(c.captured_at)}};
   if (!performers.empty()) out["performer"] = performers;
-  out["organization"] = json::array(
-      {dir && dir->find_hospital(c.controller)
-           ? cx.organization(c.controller)
-           : json{{"type", "Organization"},
-                  {"identifier", cx.identifier("hospital", c.controller.value())}}});
+  out["organization"] = json::array({hospital_ref(c.controller)});
   out["policyRule"] = concept_of(coding(v3_act_code, "OPTIN", "opt-in"));
   out["provision"] = provision;
   return out;

@@ -115,7 +115,7 @@ class importer {
           key.rfind('_', 0) == 0) {
         if (key != "id") ignore(path, ignored_why(key));
       } else if (key == "identifier") {
-        read_identifier(v, path, c);
+        read_identifier(v, path);
       } else if (key == "extension") {
         read_extensions(v, path, patient);
       } else if (key == "modifierExtension" || key == "implicitRules") {
@@ -165,7 +165,7 @@ class importer {
     return "not needed to evaluate the consent";
   }
 
-  void read_identifier(const json& v, const std::string& path, const json&) {
+  void read_identifier(const json& v, const std::string& path) {
     if (!v.is_array()) {
       problem(path, "expected an array of Identifier");
       return;
