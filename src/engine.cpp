@@ -439,18 +439,21 @@ class statement_cache {
     SQLite::Statement& s_;
   };
 
-  lease get(const std::string& sql) {
+  /// `sql` must outlive the cache (a literal or a namespace-scope constant): statements are
+  /// found by its address, so the hot path neither copies nor hashes the text.
+  lease get(const char* sql) {
     auto it = statements_.find(sql);
     if (it == statements_.end()) {
       it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;
     }
-    it->second->tryReset();
-    return lease(*it->second);
+    return lease(*it->second);  // reset by the previous lease
   }
+  lease get(const std::string& sql) { return get(sql.c_str()); }
+  lease get(std::string&&) = delete;  // a temporary's address would be reused
 
  private:
   SQLite::Database& db_;
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
 };
 
 // =============================================================================================
@@ -485,11 +488,16 @@ struct engine::impl {
     return read_where(db, where, args);
   }
 
-  std::pair<std::int64_t, std::string> head() const {
+  // The chain head. Inside a write transaction the engine's own last row is the head (no other
+  // connection can write until it ends), so it is kept from one command to the next in a batch;
+  // every transaction boundary and every rollback forgets it.
+  std::pair<std::int64_t, std::string> head() {
+    if (head_) return *head_;
     auto q = cache.get("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
     if (!q->executeStep()) return {0, genesis_hash};
     return {q->getColumn(0).getInt64(), q->getColumn(1).getString()};
   }
+  std::optional<std::pair<std::int64_t, std::string>> head_;
 
   // ---- writing ----------------------------------------------------------------------------
 
@@ -527,10 +535,14 @@ struct engine::impl {
     }
     ins->exec();
     ins->clearBindings();
+    head_.emplace(r.seq, r.hash);
   }
 
+  // Stores the referral. `reason_changed` says whether its close reason differs from the stored
+  // row's: SQLite rewrites an index entry whenever the UPDATE sets one of its columns, even to the
+  // same value, so close_reason (in the capacity index) is only set when it changes.
   void save(const referral_snapshot& s, const agreement_id& agreement, const std::string& digest,
-            std::uint64_t expected_version) {
+            std::uint64_t expected_version, bool reason_changed) {
     if (s.version == 1) {
       auto ins = cache.get(
           "INSERT INTO referral (id, origin, destination, specialty, patient, "
@@ -541,10 +553,14 @@ struct engine::impl {
       ins->exec();
       return;
     }
-    auto up = cache.get(
-        "UPDATE referral SET state = ?, close_reason = ?, consent_withdrawn = ?, "
-        "consent_ref = ?, consent_digest = ?, updated_at = ?, version = ? "
-        "WHERE id = ? AND version = ?");
+    // Numbered parameters: both statements take the same bindings (?2 unused in the second).
+    auto up = cache.get(reason_changed
+                            ? "UPDATE referral SET state = ?1, close_reason = ?2, "
+                              "consent_withdrawn = ?3, consent_ref = ?4, consent_digest = ?5, "
+                              "updated_at = ?6, version = ?7 WHERE id = ?8 AND version = ?9"
+                            : "UPDATE referral SET state = ?1, consent_withdrawn = ?3, "
+                              "consent_ref = ?4, consent_digest = ?5, updated_at = ?6, "
+                              "version = ?7 WHERE id = ?8 AND version = ?9");
     // Every bound string outlives the statement's use of it: bound without copies, cleared after.
     const std::string state(to_string(s.state));
     const std::string reason = s.reason ? std::string(to_string(*s.reason)) : std::string();
@@ -595,8 +611,12 @@ struct engine::impl {
 
   // ---- transactions -----------------------------------------------------------------------
 
-  void begin() { cache.get(batch_depth > 0 ? "SAVEPOINT command" : "BEGIN IMMEDIATE")->exec(); }
+  void begin() {
+    if (batch_depth == 0) head_.reset();
+    cache.get(batch_depth > 0 ? "SAVEPOINT command" : "BEGIN IMMEDIATE")->exec();
+  }
   void rollback() noexcept {
+    head_.reset();
     if (batch_depth > 0) {
       db.tryExec("ROLLBACK TO command");
       db.tryExec("RELEASE command");
@@ -609,6 +629,7 @@ struct engine::impl {
       cache.get("RELEASE command")->exec();
       return;
     }
+    head_.reset();
     try {
       cache.get("COMMIT")->exec();
     } catch (const SQLite::Exception& e) {
@@ -660,7 +681,8 @@ struct engine::impl {
       r.idempotency_key = key;
       try {
         outcome o = body(before);
-        save(o.after, o.agreement, o.consent_digest, o.expected_version);
+        save(o.after, o.agreement, o.consent_digest, o.expected_version,
+             !before || before->snap.reason != o.after.reason);
         r.state_after = state_text(o.after);
         r.reason_code = o.after.reason && o.after.state == referral_state::closed &&
                                 (!before || before->snap.state != referral_state::closed)
@@ -1021,6 +1043,7 @@ void engine::batch(const std::function<void()>& body) {
     return;
   }
   try {
+    impl_->head_.reset();
     impl_->db.exec("BEGIN IMMEDIATE");
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "BEGIN IMMEDIATE");
@@ -1030,6 +1053,7 @@ void engine::batch(const std::function<void()>& body) {
     body();
   } catch (...) {
     --impl_->batch_depth;
+    impl_->head_.reset();
     impl_->db.tryExec("ROLLBACK");
     throw;
   }
