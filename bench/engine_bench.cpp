@@ -56,6 +56,23 @@ std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& dat
 const hospital_id bm{"bach-mai"};
 const hospital_id sk{"shonan-kamakura"};
 const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
+const instant t0{std::chrono::seconds{1772323200}};  // 2026-03-01T00:00:00Z
+
+// Referrals R-0 .. R-(n-1), proposed one an hour from t0 (as a busy referral office might: months
+// hold ~720 each) by an engine that is closed before the timed part: closing the last connection
+// checkpoints the WAL, so no timed loop starts with the setup's WAL still to checkpoint. The engine
+// benchmark and the baselines on the engine's schema start from the same file this way.
+void propose_referrals(const std::string& path, int n) {
+  engine setup = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), {});
+  setup.batch([&] {
+    for (int i = 0; i < n; ++i) {
+      setup.propose(
+          {referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
+           patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
+          "p-" + std::to_string(i));
+    }
+  });
+}
 
 void engine_cancel(benchmark::State& state) {
   const regime& r = regimes[state.range(0)];
@@ -63,22 +80,7 @@ void engine_cancel(benchmark::State& state) {
   engine_options o;
   o.sync = r.full ? durability::full : durability::normal;
   const auto n = static_cast<int>(state.max_iterations);
-  const instant t0 = parse_instant("2026-03-01T00:00:00Z");
-  {
-    // The referrals are proposed by another engine, closed before the timed part (closing the
-    // last connection checkpoints the WAL), exactly as for raw_engine_sql: neither starts its
-    // timed loop with the setup's WAL still to checkpoint.
-    engine setup = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);
-    setup.batch([&] {
-      for (int i = 0; i < n; ++i) {
-        // One proposal an hour, as a busy referral office might: months hold ~720 each.
-        setup.propose(
-            {referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
-             patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
-            "p-" + std::to_string(i));
-      }
-    });
-  }
+  propose_referrals(path, n);
   engine e = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);
   int i = 0;
   const auto one = [&] {
@@ -237,19 +239,7 @@ struct engine_sql {
   enum { ref_get, ref_update, head, audit_ins, savepoint, release };
 
   engine_sql(bool full, int n) : path(bench::db_path("enginesql")) {
-    {
-      engine_options o;
-      engine e = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);  // the schema
-      const instant t0 = parse_instant("2026-03-01T00:00:00Z");
-      e.batch([&] {
-        for (int i = 0; i < n; ++i) {
-          e.propose(
-              {referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
-               patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
-              "p-" + std::to_string(i));
-        }
-      });
-    }
+    propose_referrals(path, n);  // the engine's schema and the same referrals
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
                  nullptr, nullptr);
