@@ -39,6 +39,8 @@ void fail(errc code, std::string_view subject, std::string_view problem, std::st
   throw error(code, fmt::format("{}: {}; {}", subject, problem, valid));
 }
 
+}  // namespace detail
+
 std::string printable(std::string_view text, std::size_t max) {
   std::string out;
   out.reserve(text.size() < max ? text.size() : max + 3);
@@ -59,5 +61,4 @@ std::string printable(std::string_view text, std::size_t max) {
   return out;
 }
 
-}  // namespace detail
 }  // namespace kakehashi

@@ -14,8 +14,6 @@ namespace kakehashi::detail {
 [[noreturn]] void fail(errc code, std::string_view subject, std::string_view problem,
                        std::string_view valid);
 
-/// Makes untrusted text safe to quote in a message or log line: printable ASCII is kept, every
-/// other byte becomes \xNN, and text longer than `max` bytes is cut with "...".
-std::string printable(std::string_view text, std::size_t max = 80);
+using kakehashi::printable;  // error.hpp
 
 }  // namespace kakehashi::detail

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "fail.hpp"
+#include "json_reader.hpp"
 #include "kakehashi/fhir.hpp"
 
 namespace kakehashi::fhir {
@@ -607,18 +608,23 @@ class importer {
 
 consent_import_result import_consent(std::string_view fhir_json, const import_options& o) {
   consent_import_result out;
-  json c;
-  try {
-    c = json::parse(fhir_json);
-  } catch (const json::exception& e) {
-    out.problems.push_back({"Consent", fmt::format("not JSON: {}", e.what())});
+  // The strict reader: a syntax error by line and column (never the text around it, which may
+  // hold the narrative's names and dates), duplicate keys refused, nesting bounded.
+  std::vector<load_problem> syntax;
+  const std::optional<json> c = detail::parse_strict(fhir_json, syntax);
+  if (!c) {
+    for (auto& p : syntax) {
+      out.problems.push_back(
+          {p.path.empty() ? "Consent" : "Consent." + p.path, std::move(p.message)});
+    }
     return out;
   }
   importer in(o, out);
   try {
-    in.run(c);
+    in.run(*c);
   } catch (const json::exception& e) {  // a value of an unexpected JSON type deep inside
-    out.problems.push_back({"Consent", fmt::format("malformed: {}", e.what())});
+    out.problems.push_back(
+        {"Consent", fmt::format("malformed: {}", detail::json_error_message(e))});
   }
   if (!out.problems.empty()) return out;
   const std::string text = in.doc_.dump(2);
@@ -635,8 +641,16 @@ consent_import_result import_consent(std::string_view fhir_json, const import_op
 }
 
 date::year_month_day patient_birth_date(std::string_view fhir_json) {
-  const json p = json::parse(fhir_json, nullptr, false);
-  if (p.is_discarded() || !p.is_object()) {
+  std::vector<load_problem> syntax;
+  const std::optional<json> parsed = detail::parse_strict(fhir_json, syntax);
+  if (!parsed) {
+    // Line and column only: a Patient holds names, addresses and the birth date itself.
+    const load_problem& first = syntax.front();
+    detail::fail(errc::invalid_argument, first.path.empty() ? "Patient" : "Patient." + first.path,
+                 first.message, "give a FHIR R4 Patient resource");
+  }
+  const json& p = *parsed;
+  if (!p.is_object()) {
     detail::fail(errc::invalid_argument, "Patient", "is not a JSON object",
                  "give a FHIR R4 Patient resource");
   }

@@ -73,19 +73,6 @@ struct path_tracker {
   }
 };
 
-// nlohmann's messages end with "last read: '<text>'", which may quote personal data: drop it.
-std::string syntax_message(const std::string& what) {
-  std::string msg = what;
-  if (auto p = msg.find("] "); p != std::string::npos && msg.rfind("[json.exception", 0) == 0) {
-    msg = msg.substr(p + 2);
-  }
-  if (auto p = msg.find("; last read: '"); p != std::string::npos) {
-    auto end = msg.find("'; ", p + 14);
-    msg = end == std::string::npos ? msg.substr(0, p) : msg.substr(0, p) + msg.substr(end + 1);
-  }
-  return printable(msg, 200);
-}
-
 }  // namespace
 
 std::optional<json> parse_strict(std::string_view text, std::vector<load_problem>& problems,
@@ -105,13 +92,43 @@ std::optional<json> parse_strict(std::string_view text, std::vector<load_problem
     problems.push_back({tracker.path(), "nesting deeper than " + std::to_string(max_depth) +
                                             " levels; this format needs far fewer"});
   } catch (const json::parse_error& e) {
-    problems.push_back({"", "not valid JSON: " + syntax_message(e.what())});
+    problems.push_back({"", "not valid JSON: " + json_error_message(e)});
   } catch (const json::out_of_range& e) {
     // 1e400 and the like: nlohmann reports a number that overflows a double this way.
-    problems.push_back(
-        {tracker.path(), "a number is out of range: " + syntax_message(e.what())});
+    problems.push_back({tracker.path(), json_error_message(e)});
   }
   return std::nullopt;
+}
+
+std::string json_error_message(const json::exception& e) {
+  std::string msg = e.what();
+  if (msg.rfind("[json.exception.", 0) == 0) {
+    if (const auto p = msg.find("] "); p != std::string::npos) msg.erase(0, p + 2);
+  }
+  if (dynamic_cast<const json::parse_error*>(&e) != nullptr) {
+    // "parse error at line L, column C: syntax error while parsing <context> - <lexer's error>"
+    // is the parser's own vocabulary; "; last read: '<text>'" quotes the input and is dropped;
+    // "; expected <token>" is kept only when it is one of the parser's token names (the input
+    // could itself contain "'; expected ...").
+    if (const auto last = msg.find("; last read: '"); last != std::string::npos) {
+      static const std::set<std::string, std::less<>> tokens = {
+          "true literal", "false literal", "null literal", "string literal", "number literal",
+          "'['", "'{'", "']'", "'}'", "':'", "','", "end of input", "'[', '{', or a literal"};
+      std::string expected;
+      if (const auto x = msg.rfind("'; expected "); x != std::string::npos && x > last) {
+        if (tokens.count(std::string_view(msg).substr(x + 12)) != 0) expected = msg.substr(x + 1);
+      }
+      msg = msg.substr(0, last) + expected;
+    }
+    return printable(msg, 200);
+  }
+  if (const auto* o = dynamic_cast<const json::out_of_range*>(&e); o && o->id == 406) {
+    return "a number is out of range: it does not fit a double";  // "...parsing '<number>'"
+  }
+  // Other messages name keys or values in quotes: keep the library's words before the first.
+  if (const auto q = msg.find('\''); q != std::string::npos) msg.erase(q);
+  while (!msg.empty() && (msg.back() == ' ' || msg.back() == ':')) msg.pop_back();
+  return printable(msg, 200);
 }
 
 std::string path_key(std::string_view parent, std::string_view key) {

@@ -26,6 +26,11 @@ using json = nlohmann::json;
 std::optional<json> parse_strict(std::string_view text, std::vector<load_problem>& problems,
                                  std::size_t max_depth = 64);
 
+/// The message of a JSON library exception that quotes no input: a syntax error keeps its line,
+/// column and the parser's own words, never the "last read" text (which may hold a name or a
+/// birth date); other kinds keep the library's words up to the first quoted key or value.
+std::string json_error_message(const json::exception& e);
+
 /// "a.b" / "a[3]" path building.
 std::string path_key(std::string_view parent, std::string_view key);
 std::string path_index(std::string_view parent, std::size_t index);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/engine_fixture.hpp"
 #include "support/process.hpp"
@@ -117,7 +118,51 @@ TEST_CASE("kakehashi --help and --version exit 0", "[cli]") {
   CHECK(run("--help").exit_code == 0);
   const auto v = run("--version");
   CHECK(v.exit_code == 0);
-  CHECK_THAT(v.out, Contains("0.1.0"));
+  CHECK(v.out == "kakehashi 0.1.0\n");
+}
+
+TEST_CASE("a mistyped or missing command names the commands and the nearest one",
+          "[cli][error]") {
+  const auto top = run("eligble --from bach-mai");
+  CHECK(top.exit_code == 2);
+  CHECK(top.out.empty());
+  CHECK_THAT(top.err, Contains("[kakehashi.invalid_argument] kakehashi: 'eligble' is not a "
+                               "command; expected one of: eligible, consent, audit, referral"));
+  CHECK_THAT(top.err, Contains("(did you mean 'eligible'?)"));
+  const auto sub = run("referral lst --db x.db");
+  CHECK(sub.exit_code == 2);
+  CHECK_THAT(sub.err, Contains("kakehashi referral: 'lst' is not a command") &&
+                          Contains("(did you mean 'list'?)"));
+  const auto far = run("audit frobnicate");
+  CHECK_THAT(far.err, Contains("'frobnicate' is not a command") && !Contains("did you mean"));
+  const auto none = run("audit");
+  CHECK(none.exit_code == 2);
+  CHECK_THAT(none.err, Contains("[kakehashi.invalid_argument] kakehashi audit: a command is "
+                                "required; expected one of: verify, checkpoint"));
+}
+
+TEST_CASE("every error the tool prints starts with [kakehashi.<code>]", "[cli][error]") {
+  const std::vector<std::string> bad = {
+      "eligible --agreements " + data + " --from bach-mai",  // a missing option
+      "eligible --agreements " + data + " --from nowhere --specialty oncology --at 2026-03-01T00:00:00Z",
+      "referral list --db /nonexistent.db",
+      "consent check --consent /nonexistent --from a --to b --at 2026-03-01T00:00:00Z",
+      "fhir import-consent /nonexistent --patient /nonexistent",
+      "eligible --agreements " + data + " --frm bach-mai",  // an unknown option
+  };
+  for (const auto& args : bad) {
+    CAPTURE(args);
+    const auto r = run(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind("[kakehashi.", 0) == 0);
+  }
+  // Control characters typed on the command line come back made printable.
+  const auto r = run("eligible --agreements " + data +
+                     " --from bach-mai --specialty oncology --at 2026-03-01T00:00:00Z "
+                     "'\x1b[2Jextra'");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("\\x1b[2Jextra"));
+  CHECK(r.err.find('\x1b') == std::string::npos);
 }
 
 namespace {
@@ -388,6 +433,32 @@ TEST_CASE("kakehashi fhir import-consent reads an EHR's Consent and says what it
   CHECK_THAT(r.err, Contains("assumed: expression.method = \"verbal\""));
   CHECK_THAT(r.err, Contains("ignored: Consent.text"));
   CHECK_THAT(r.err, !Contains("1970"));  // the birth date goes to the record only
+}
+
+TEST_CASE("kakehashi fhir import-consent lists a bad file's problems first and never quotes it",
+          "[cli][fhir][error][privacy]") {
+  const std::string broken = tmp_file("broken.fhir.json");
+  std::ofstream(broken) << "{\"resourceType\": \"Consent\", \"text\": {\"div\": \"CANARYNAME born "
+                           "1931-07-17";
+  const auto r = run("fhir import-consent " + broken + " --patient " + fhir_data +
+                     "patient-example.json");
+  std::remove(broken.c_str());
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err.rfind("[kakehashi.invalid_argument] " + broken + ": 1 problem\n", 0) == 0);
+  CHECK_THAT(r.err, Contains("Consent: not valid JSON: parse error at line 1, column"));
+  CHECK(r.err.find("CANARY") == std::string::npos);
+  CHECK(r.err.find("1931") == std::string::npos);
+  // A Consent with problems and assumptions: the problems come first.
+  const std::string odd = tmp_file("odd.fhir.json");
+  auto doc = nlohmann::json::parse(text_of(fhir_data + "consent-ehr-example.json"));
+  doc["status"] = "bogus";
+  std::ofstream(odd) << doc.dump();
+  const auto both = run("fhir import-consent " + odd + " --patient " + fhir_data +
+                        "patient-example.json");
+  std::remove(odd.c_str());
+  CHECK(both.exit_code == 2);
+  CHECK(both.err.rfind("[kakehashi.invalid_argument] " + odd, 0) == 0);
 }
 
 TEST_CASE("kakehashi fhir exits 2 on bad input, naming the field", "[cli][fhir][error]") {

@@ -363,7 +363,8 @@ TEST_CASE("import reports what it cannot represent at its FHIR path, and bad inp
     CHECK_THAT(paths(r), Contains(t.path) && Contains(t.says));
   }
 
-  CHECK_THAT(paths(fhir::import_consent("{not json", o)), Contains("not JSON"));
+  CHECK_THAT(paths(fhir::import_consent("{not json", o)),
+             Contains("Consent: not valid JSON: parse error at line 1, column 3"));
   CHECK_THAT(paths(fhir::import_consent(R"({"resourceType":"Patient"})", o)),
              Contains("resourceType") && Contains("not a Consent"));
   CHECK_THAT(paths(fhir::import_consent("[]", o)), Contains("expected a JSON object"));
@@ -385,5 +386,7 @@ TEST_CASE("Patient.birthDate is read and never quoted", "[fhir][import]") {
   }
   CHECK_THROWS_WITH(fhir::patient_birth_date(R"({"resourceType":"Consent"})"),
                     Contains("Patient.resourceType"));
-  CHECK_THROWS_WITH(fhir::patient_birth_date("nope"), Contains("not a JSON object"));
+  CHECK_THROWS_WITH(fhir::patient_birth_date("nope"),
+                    Contains("Patient: not valid JSON: parse error at line 1, column 2"));
+  CHECK_THROWS_WITH(fhir::patient_birth_date("[]"), Contains("Patient: is not a JSON object"));
 }

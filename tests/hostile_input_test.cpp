@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <kakehashi/engine.hpp>
+#include <kakehashi/fhir.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -164,4 +165,104 @@ TEST_CASE("hostile ids and keys never reach the engine's database or forge a lin
   CHECK(schema() == before);
   CHECK(e.verify().intact);
   CHECK(e.get(referral_id{"R-OK"}).state == referral_state::proposed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14, defect 1: a syntax error is reported by line and column, never with the text around
+// it. nlohmann's own message ends with "last read: '<the token>'": for a string cut short, that
+// is the whole string so far (a Consent's narrative: a name and a birth date).
+
+namespace {
+
+const std::string canary_name = "CANARYNGUYENVANA";
+const std::string canary_birth = "1931-07-17";
+
+// `valid` with the canary narrative spliced in at `marker` (a value of the document), then broken
+// in every way that makes the parser's token end inside or just after it: cut at every byte of
+// the narrative, a raw control character inside it, an invalid literal after it.
+std::vector<std::string> broken_around_canary(const std::string& valid, const std::string& marker) {
+  const std::string narrative = canary_name + " born " + canary_birth;
+  std::string text = valid;
+  const auto at = text.find(marker);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, marker.size(), narrative);
+  std::vector<std::string> out;
+  for (std::size_t cut = at + 6; cut <= at + narrative.size() + 1; ++cut) {
+    out.push_back(text.substr(0, cut));
+  }
+  out.push_back(text.substr(0, at + narrative.size() - 2) + "\n" + text.substr(at + narrative.size() - 2));
+  out.push_back(text.substr(0, at + narrative.size() + 1) + " x" + text.substr(at + narrative.size() + 1));
+  out.push_back(text.substr(0, at + narrative.size() + 1) + "tru" + text.substr(at + narrative.size() + 1));
+  return out;
+}
+
+void check_no_canary(const std::string& message) {
+  CAPTURE(message);
+  CHECK(message.find(canary_name.substr(0, 6)) == std::string::npos);
+  CHECK(message.find("1931") == std::string::npos);
+  CHECK(message.find("last read") == std::string::npos);
+}
+
+template <class Load>
+void check_throwing_loader(const std::vector<std::string>& texts, Load load) {
+  for (const auto& t : texts) {
+    try {
+      load(t);
+      FAIL("a broken document was accepted");
+    } catch (const error& e) {
+      check_no_canary(e.what());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("no loader quotes the text around a syntax error", "[hostile][privacy]") {
+  const std::string consent = test::slurp(std::string(KAKEHASHI_SOURCE_DIR) +
+                                          "/data/consents/bach-mai-2026-complete.json");
+  SECTION("agreements") {
+    auto doc = test::network_json();
+    doc["description"] = "MARKER";
+    for (const auto& t : broken_around_canary(doc.dump(), "MARKER")) {
+      const auto r = agreement_directory::try_load(t);
+      REQUIRE_FALSE(r.ok());
+      for (const auto& p : r.problems) check_no_canary(p.path + ": " + p.message);
+    }
+  }
+  SECTION("consent records") {
+    auto doc = nlohmann::json::parse(consent);
+    doc["id"] = "MARKER";
+    for (const auto& t : broken_around_canary(doc.dump(), "MARKER")) {
+      const auto r = try_load_consent(t);
+      REQUIRE_FALSE(r.ok());
+      for (const auto& p : r.problems) check_no_canary(p.path + ": " + p.message);
+    }
+  }
+  SECTION("FHIR Consent and Patient") {
+    const nlohmann::json fhir_consent = {{"resourceType", "Consent"},
+                                         {"status", "active"},
+                                         {"text", {{"status", "generated"}, {"div", "MARKER"}}}};
+    fhir::import_options o;
+    o.birth_date = date::year{1990} / 1 / 1;
+    for (const auto& t : broken_around_canary(fhir_consent.dump(), "MARKER")) {
+      const auto r = fhir::import_consent(t, o);
+      REQUIRE_FALSE(r.ok());
+      for (const auto& p : r.problems) check_no_canary(p.path + ": " + p.message);
+    }
+    const nlohmann::json patient = {{"resourceType", "Patient"},
+                                    {"name", {{{"text", "MARKER"}}}},
+                                    {"birthDate", "1990-01-01"}};
+    check_throwing_loader(broken_around_canary(patient.dump(), "MARKER"),
+                          [](const std::string& t) { (void)fhir::patient_birth_date(t); });
+  }
+  SECTION("checkpoints and stored snapshots") {
+    const nlohmann::json cp = {{"seq", 1},      {"head", "MARKER"}, {"at", "2026-01-01T00:00:00Z"},
+                               {"mac", "00"},   {"rows_keyed", false}};
+    check_throwing_loader(broken_around_canary(cp.dump(), "MARKER"),
+                          [](const std::string& t) { (void)parse_checkpoint(t); });
+    auto snapshot = nlohmann::json::parse(to_json(referral::propose(test::bm_proposal("R-1")).snapshot()));
+    snapshot["patient"] = "MARKER";
+    check_throwing_loader(broken_around_canary(snapshot.dump(), "MARKER"),
+                          [](const std::string& t) { (void)referral_snapshot_from_json(t); });
+  }
 }

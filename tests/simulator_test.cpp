@@ -84,6 +84,11 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
 TEST_CASE("a malformed scenario is refused with every problem and its path", "[simulator][scenario]") {
   SECTION("not JSON") {
     CHECK_THAT(load_error("{\"format\": "), Contains("test.json: is not valid JSON"));
+    // Line and column, never the text the parser stopped in (a description could hold a name).
+    const std::string e = load_error("{\"description\": \"CANARYNAME born 1931-07-17");
+    CHECK_THAT(e, Contains("at line 1, column"));
+    CHECK(e.find("CANARY") == std::string::npos);
+    CHECK(e.find("1931") == std::string::npos);
   }
   SECTION("several problems at once") {
     json doc = json::parse(kh::test::slurp(scenario_file));

@@ -394,9 +394,13 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
   try {
     doc = json::parse(json_text.begin(), json_text.end());
   } catch (const json::parse_error& e) {
+    // nlohmann's message is "[json.exception.parse_error.N] parse error at line L, column C:
+    // <its own words>; last read: '<the input>'": keep its words, never the input.
+    std::string what = e.what();
+    what.erase(0, what.find("] ") == std::string::npos ? 0 : what.find("] ") + 2);
+    what.erase(std::min(what.size(), what.find("; last read:")));
     fail(kh::errc::invalid_argument, source_name,
-         fmt::format("is not valid JSON (byte {}): {}; check the file's syntax", e.byte,
-                     e.what()));
+         fmt::format("is not valid JSON: {}; check the file's syntax", what));
   }
   reader r;
   scenario s;

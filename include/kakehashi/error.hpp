@@ -34,6 +34,11 @@ std::string_view to_string(errc code) noexcept;
 std::optional<errc> parse_errc(std::string_view name) noexcept;
 std::ostream& operator<<(std::ostream& os, errc code);
 
+/// Makes untrusted text safe to quote in a message or log line: printable ASCII is kept, every
+/// other byte (control characters, a backslash, every byte of non-ASCII text) becomes \xNN, and
+/// text longer than `max` bytes is cut with "...". Every value kakehashi quotes goes through it.
+std::string printable(std::string_view text, std::size_t max = 80);
+
 /// The exception thrown by every kakehashi operation that is refused or fails.
 ///
 /// Example:

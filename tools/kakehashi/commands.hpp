@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <kakehashi/error.hpp>
 #include <string>
+#include <vector>
 
 namespace kakehashi::tool {
 
@@ -29,8 +31,15 @@ std::string read_text(const std::string& path, const char* option);
 /// cannot be written.
 void write_text(const std::string& path, const std::string& text, const char* option);
 
+/// The candidate nearest to `word` (edit distance, ignoring case) if it is near enough to be a
+/// typo (at most a third of the word's letters differ), else "".
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
+
+using kakehashi::printable;
+
 constexpr int exit_ok = 0;
 constexpr int exit_tampered = 1;  ///< audit verify found tampering
 constexpr int exit_bad_input = 2;
+constexpr int exit_internal = 3;  ///< a bug in kakehashi
 
 }  // namespace kakehashi::tool

@@ -64,17 +64,21 @@ int run_import(const fhir_options& o) {
     validate("--controller", *io.controller);
   }
   const auto r = fhir::import_consent(read_text(o.input, "FILE"), io);
+  // A file that fails lists its problems first: they are what the reader must act on.
+  if (!r.ok()) {
+    std::cerr << error(errc::invalid_argument,
+                       fmt::format("{}: {} problem{}", printable(o.input, 200), r.problems.size(),
+                                   r.problems.size() == 1 ? "" : "s"))
+                     .what()
+              << '\n';
+    for (const auto& p : r.problems) std::cerr << "  " << p.path << ": " << p.message << '\n';
+  }
   for (const auto& i : r.ignored) std::cerr << "ignored: " << i.path << ": " << i.message << '\n';
   for (const auto& a : r.assumed) {
     std::cerr << "assumed: " << a.path << " = " << a.message
               << " (the Consent does not say; set it in the record if it is otherwise)\n";
   }
-  if (!r.ok()) {
-    std::cerr << fmt::format("kakehashi fhir import-consent: {}: {} problem{}\n", o.input,
-                             r.problems.size(), r.problems.size() == 1 ? "" : "s");
-    for (const auto& p : r.problems) std::cerr << "  " << p.path << ": " << p.message << '\n';
-    return exit_bad_input;
-  }
+  if (!r.ok()) return exit_bad_input;
   write_text(o.out, r.consent_json + "\n", "--out");
   return exit_ok;
 }

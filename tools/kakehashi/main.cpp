@@ -1,4 +1,6 @@
 // kakehashi: the command-line tool for operators, scripts and CI.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <kakehashi/error.hpp>
@@ -9,9 +11,73 @@
 
 #include "commands.hpp"
 
+namespace {
+
+using kakehashi::tool::printable;
+
+// "kakehashi referral show": the words that lead to `app`.
+std::string command_path(const CLI::App* app) {
+  std::string path;
+  for (; app != nullptr; app = app->get_parent()) {
+    path = app->get_name() + (path.empty() ? "" : " ") + path;
+  }
+  return path;
+}
+
+std::string names_of(const std::vector<CLI::App*>& subs) {
+  std::string out;
+  for (const auto* s : subs) out += (out.empty() ? "" : ", ") + s->get_name();
+  return out;
+}
+
+// The deepest command the words on the line name, and the first word that names none there.
+std::pair<CLI::App*, std::string> locate(CLI::App& app, int argc, char** argv) {
+  CLI::App* at = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    const auto subs = at->get_subcommands({});
+    if (subs.empty()) break;  // a leaf: the rest are its options' values
+    CLI::App* next = nullptr;
+    for (auto* s : subs) {
+      if (s->get_name() == word) next = s;
+    }
+    if (next == nullptr) return {at, word};
+    at = next;
+  }
+  return {at, ""};
+}
+
+// Every message of the tool starts with "[kakehashi.<code>]", argument errors included, and
+// quotes what was typed only made printable.
+int parse_failed(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  const auto [at, word] = locate(app, argc, argv);
+  const auto subs = at->get_subcommands({});
+  const std::string path = command_path(at);
+  std::string message;
+  if (!subs.empty() && !word.empty()) {
+    std::vector<std::string> names;
+    for (const auto* s : subs) names.push_back(s->get_name());
+    const std::string near = kakehashi::tool::nearest(word, names);
+    message = fmt::format("{}: '{}' is not a command; expected one of: {}{}", path,
+                          printable(word), names_of(subs),
+                          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+  } else if (!subs.empty() && at->get_subcommands().empty()) {
+    message = fmt::format("{}: a command is required; expected one of: {}", path, names_of(subs));
+  } else {
+    message = fmt::format("{}: {}", path, printable(e.what(), 300));
+  }
+  std::cerr << kakehashi::error(kakehashi::errc::invalid_argument, message).what() << "\nRun '"
+            << path << " --help' for usage.\n";
+  return kakehashi::tool::exit_bad_input;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"kakehashi: cross-border patient referral under Vietnam-Japan MoUs"};
-  app.set_version_flag("--version", kakehashi::version_string);
+  app.name("kakehashi");
+  app.set_version_flag("--version", std::string("kakehashi ") + kakehashi::version_string);
   app.require_subcommand(1);
   // Each command runs when its subcommand (or one of that subcommand's own) was parsed.
   std::vector<std::pair<CLI::App*, kakehashi::tool::command>> commands;
@@ -31,22 +97,23 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    std::cout << e.what() << '\n';
+    return kakehashi::tool::exit_ok;
   } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints the message and usage to stderr
-    return kakehashi::tool::exit_bad_input;
+    return parse_failed(app, e, argc, argv);
   }
   for (auto& [sub, run] : commands) {
     if (!sub->parsed()) continue;
     try {
       return run();
     } catch (const kakehashi::error& e) {
-      std::cerr << "kakehashi " << sub->get_name() << ": " << e.what() << '\n';
+      std::cerr << e.what() << '\n';
       return kakehashi::tool::exit_bad_input;
     } catch (const std::exception& e) {
       // Anything else is a bug in kakehashi: say so rather than pretend it was bad input.
-      std::cerr << "kakehashi " << sub->get_name() << ": internal error: " << e.what() << '\n';
-      return 3;
+      std::cerr << "kakehashi " << sub->get_name()
+                << ": internal error (please report it): " << printable(e.what(), 300) << '\n';
+      return kakehashi::tool::exit_internal;
     }
   }
   return kakehashi::tool::exit_bad_input;
