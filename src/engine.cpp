@@ -19,6 +19,7 @@
 #include "consent_digest.hpp"
 #include "fail.hpp"
 #include "kakehashi/eligibility.hpp"
+#include "read_only_database.hpp"
 
 namespace kakehashi {
 namespace {
@@ -1318,8 +1319,12 @@ checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
 }
 
 struct database_view::impl {
-  SQLite::Database db;
-  explicit impl(const std::string& path) : db(path, SQLite::OPEN_READONLY) {}
+  detail::read_only_database file;
+  explicit impl(const std::string& path)
+      : file(path, [path](SQLite::Database& db) {
+          harden(db);
+          check_schema(db, path, false);
+        }) {}
 };
 
 database_view::database_view(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
@@ -1328,15 +1333,12 @@ database_view& database_view::operator=(database_view&&) noexcept = default;
 database_view::~database_view() = default;
 
 database_view database_view::open(const std::string& path) {
-  if (path != ":memory:" && !std::ifstream(path).good()) {
+  if (!std::ifstream(path).good()) {
     detail::fail(errc::not_found, detail::printable(path, 200), "no such database file",
                  "pass the path of a kakehashi database");
   }
   try {
-    auto p = std::make_unique<impl>(path);
-    harden(p->db);
-    check_schema(p->db, path, false);
-    return database_view(std::move(p));
+    return database_view(std::make_unique<impl>(path));
   } catch (const SQLite::Exception& e) {
     detail::fail(errc::storage, detail::printable(path, 200),
                  fmt::format("cannot be read as a database: {}", e.what()),
@@ -1346,9 +1348,11 @@ database_view database_view::open(const std::string& path) {
 
 std::optional<referral_snapshot> database_view::find(const referral_id& id) const {
   try {
-    auto s = read_one(impl_->db, id);
-    if (!s) return std::nullopt;
-    return s->snap;
+    return impl_->file.read([&](SQLite::Database& db) -> std::optional<referral_snapshot> {
+      auto s = read_one(db, id);
+      if (!s) return std::nullopt;
+      return s->snap;
+    });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "reading a referral");
   }
@@ -1356,8 +1360,10 @@ std::optional<referral_snapshot> database_view::find(const referral_id& id) cons
 
 std::vector<audit_entry> database_view::history(const referral_id& id) const {
   try {
-    SQLite::Statement q(impl_->db, select_history);
-    return read_history(q, id);
+    return impl_->file.read([&](SQLite::Database& db) {
+      SQLite::Statement q(db, select_history);
+      return read_history(q, id);
+    });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "reading the history");
   }
@@ -1365,8 +1371,10 @@ std::vector<audit_entry> database_view::history(const referral_id& id) const {
 
 std::vector<referral_snapshot> database_view::list(std::optional<referral_state> state) const {
   try {
-    if (!state) return snaps(read_where(impl_->db, "", {}));
-    return snaps(read_where(impl_->db, " WHERE state = ?", {std::string(to_string(*state))}));
+    return impl_->file.read([&](SQLite::Database& db) {
+      if (!state) return snaps(read_where(db, "", {}));
+      return snaps(read_where(db, " WHERE state = ?", {std::string(to_string(*state))}));
+    });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "listing referrals");
   }
@@ -1374,15 +1382,18 @@ std::vector<referral_snapshot> database_view::list(std::optional<referral_state>
 
 verify_result database_view::verify(const std::optional<checkpoint>& anchor,
                                     const std::optional<std::string>& key) const {
-  return verify_consistently(impl_->db, anchor, key);
+  return impl_->file.read(
+      [&](SQLite::Database& db) { return verify_consistently(db, anchor, key); });
 }
 
 checkpoint database_view::make_checkpoint(const std::string& key, instant at) const {
   try {
-    // The log is keyed when its first row carries a MAC.
-    SQLite::Statement q(impl_->db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
-    const bool keyed = q.executeStep() && q.getColumn(0).getInt() != 0;
-    return checkpoint_of(impl_->db, key, at, keyed);
+    return impl_->file.read([&](SQLite::Database& db) {
+      // The log is keyed when its first row carries a MAC.
+      SQLite::Statement q(db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
+      const bool keyed = q.executeStep() && q.getColumn(0).getInt() != 0;
+      return checkpoint_of(db, key, at, keyed);
+    });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "checkpoint");
   }

@@ -1,6 +1,9 @@
 // The audit log: tamper detection on copies of a real database, checkpoints and keyed MACs,
 // concurrent writers (threads and processes), and crash consistency under SIGKILL.
 #include <SQLiteCpp/Database.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <grp.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
 #include <map>
@@ -445,4 +449,170 @@ TEST_CASE("stripping every MAC does not make a keyed log pass as unkeyed under a
   CHECK_FALSE(v.intact);
   CHECK(v.first_bad_seq == 1);
   CHECK_THAT(v.problem, Contains("MAC does not verify"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-only auditing (issue 14, defect 3): a view reads an auditor's evidence copy in a read-only
+// directory, the rows still in a -wal file included, and leaves the directory as it was.
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every file of a directory, by name, with its bytes and permissions.
+std::map<std::string, std::pair<std::string, fs::perms>> contents_of(const fs::path& dir) {
+  std::map<std::string, std::pair<std::string, fs::perms>> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    out[e.path().filename().string()] = {slurp(e.path().string()), e.status().permissions()};
+  }
+  return out;
+}
+
+// A new directory holding copies of `path` with the given suffixes ("", "-wal", "-shm").
+fs::path evidence_copy(const std::string& path, const std::vector<std::string>& suffixes) {
+  std::string dir = (fs::temp_directory_path() / "kakehashi-evidence-XXXXXX").string();
+  REQUIRE(mkdtemp(dir.data()) != nullptr);
+  for (const auto& s : suffixes) {
+    REQUIRE(fs::exists(path + s));
+    fs::copy_file(path + s, fs::path(dir) / ("audit.db" + s));
+  }
+  return dir;
+}
+
+void make_read_only(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    fs::permissions(e.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  }
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                           fs::perms::group_exec | fs::perms::others_read |
+                           fs::perms::others_exec);
+}
+
+void remove_evidence(const fs::path& dir) {
+  fs::permissions(dir, fs::perms::owner_all);
+  fs::remove_all(dir);
+}
+
+// What a view reads, as one line to compare.
+std::string read_through_view(const std::string& db) {
+  const auto view = database_view::open(db);
+  const verify_result v = view.verify();
+  const auto all = view.list();
+  const auto history = view.history(referral_id{"R-4"});
+  (void)view.make_checkpoint(audit_key, at("2026-03-02T00:00:00Z"));
+  return fmt::format("intact={} rows={} referrals={} listed={} R-4 history={} head={}", v.intact,
+                     v.rows, v.referrals, all.size(), history.size(), v.head_hash);
+}
+
+// Runs read_through_view in a child process that cannot write `dir` (as nobody when the tests
+// run as root, whom permissions do not stop); returns what it read, or what went wrong.
+std::string read_as_an_auditor(const fs::path& dir) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    std::string out;
+    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+      out = "could not become nobody";
+    } else if (const int probe = ::open((dir / "probe").c_str(), O_CREAT | O_WRONLY, 0600);
+               probe >= 0) {
+      out = "the directory is writable: the test would prove nothing";
+    } else {
+      try {
+        out = read_through_view((dir / "audit.db").string());
+      } catch (const std::exception& e) {
+        out = std::string("error: ") + e.what();
+      }
+    }
+    (void)!write(fds[1], out.data(), out.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("an auditor reads a read-only copy, -wal rows included, and changes nothing",
+          "[audit][read-only]") {
+  temp_db db;
+  engine e = open_engine(db.path(), paperwork_on_file());
+  for (int i = 0; i < 10; ++i) walk(e, "R-" + std::to_string(i), 1 + i % 5);
+  // The engine is open: its last commits are in the -wal file, not yet in the database file.
+  const std::string expected = read_through_view(db.path());
+  CHECK_THAT(expected, Contains("intact=true rows=30 referrals=10 listed=10 R-4 history=5"));
+
+  SECTION("the database with its -wal and -shm files") {
+    const auto dir = evidence_copy(db.path(), {"", "-wal", "-shm"});
+    make_read_only(dir);
+    const auto before = contents_of(dir);
+    CHECK(read_as_an_auditor(dir) == expected);
+    CHECK(contents_of(dir) == before);
+    remove_evidence(dir);
+  }
+  SECTION("the database with its -wal file only") {
+    const auto dir = evidence_copy(db.path(), {"", "-wal"});
+    make_read_only(dir);
+    const auto before = contents_of(dir);
+    CHECK(read_as_an_auditor(dir) == expected);
+    CHECK(contents_of(dir) == before);
+    remove_evidence(dir);
+  }
+  SECTION("the database alone, after the engine closed") {
+    e = open_engine(":memory:");  // closes the file's engine: the -wal is checkpointed and gone
+    REQUIRE_FALSE(fs::exists(db.path() + "-wal"));
+    const auto dir = evidence_copy(db.path(), {""});
+    make_read_only(dir);
+    const auto before = contents_of(dir);
+    CHECK(read_as_an_auditor(dir) == expected);
+    CHECK(contents_of(dir) == before);
+    remove_evidence(dir);
+  }
+}
+
+TEST_CASE("a view creates no file beside a database in a writable directory", "[audit][read-only]") {
+  temp_db db;
+  engine e = open_engine(db.path(), paperwork_on_file());
+  for (int i = 0; i < 10; ++i) walk(e, "R-" + std::to_string(i), 1 + i % 5);
+  const std::string expected = read_through_view(db.path());
+  SECTION("the -wal without its -shm is read from a private copy") {
+    const auto dir = evidence_copy(db.path(), {"", "-wal"});
+    const auto before = contents_of(dir);
+    CHECK(read_through_view((dir / "audit.db").string()) == expected);
+    CHECK(contents_of(dir) == before);
+    fs::remove_all(dir);
+  }
+  SECTION("a closed database is read as it is") {
+    e = open_engine(":memory:");
+    REQUIRE_FALSE(fs::exists(db.path() + "-wal"));
+    const auto dir = evidence_copy(db.path(), {""});
+    const auto before = contents_of(dir);
+    CHECK(read_through_view((dir / "audit.db").string()) == expected);
+    CHECK(contents_of(dir) == before);
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("a view of a closed database sees what a writer adds after it opened",
+          "[audit][read-only]") {
+  temp_db db;
+  build(db.path());
+  const auto view = database_view::open(db.path());  // no -wal: read as it is, without locks
+  CHECK(view.list().size() == 10);
+  engine e = open_engine(db.path(), paperwork_on_file());
+  walk(e, "R-NEW", 2);
+  // A writer came: the view reads again through the -wal and -shm.
+  CHECK(view.list().size() == 11);
+  CHECK(view.find(referral_id{"R-NEW"}).has_value());
+  const verify_result v = view.verify();
+  CHECK(v.intact);
+  CHECK(v.rows == 32);
 }

@@ -176,7 +176,13 @@ class engine {
 };
 
 /// A read-only view of an engine's database, for tools and auditors: it never creates, migrates
-/// or writes the file. Throws like engine::open() (and {errc::not_found} if the file is missing).
+/// or writes the file, and creates nothing beside it, so that it reads an evidence copy in a
+/// read-only directory and leaves the directory byte for byte as it was. Rows still in a -wal
+/// file are read: a database with its -wal and -shm files is read in place (a live database
+/// too); a -wal without its -shm is read from a private copy of the two files in the temporary
+/// directory (TMPDIR), removed when the view closes; a database without a -wal is read as it is,
+/// and if a writer opens it meanwhile the view reads again through the writer's files.
+/// Throws like engine::open() (and {errc::not_found} if the file is missing).
 class database_view {
  public:
   static database_view open(const std::string& path);
