@@ -82,11 +82,11 @@ std::vector<specialty_code> read_specialties(object_reader& r, std::string_view 
   std::vector<specialty_code> out;
   const json* a = r.array(key);
   if (!a) return out;
+  // An unreadable element keeps its place (as an empty code) so that later checks name the
+  // right index; its problem is already reported.
   for (std::size_t i = 0; i < a->size(); ++i) {
-    if (auto id =
-            detail::read_id<specialty_tag>((*a)[i], path_index(r.path(key), i), r.problems())) {
-      out.push_back(std::move(*id));
-    }
+    auto id = detail::read_id<specialty_tag>((*a)[i], path_index(r.path(key), i), r.problems());
+    out.push_back(id ? std::move(*id) : specialty_code{});
   }
   return out;
 }
@@ -127,10 +127,9 @@ agreement read_agreement(const json& j, const std::string& path,
   if (auto s = r.string("title")) a.title = *s;
   if (const json* parties = r.array("parties")) {
     for (std::size_t i = 0; i < parties->size(); ++i) {
-      if (auto id = detail::read_id<hospital_tag>((*parties)[i], path_index(r.path("parties"), i),
-                                                  problems)) {
-        a.parties.push_back(*id);
-      }
+      auto id =
+          detail::read_id<hospital_tag>((*parties)[i], path_index(r.path("parties"), i), problems);
+      a.parties.push_back(id ? std::move(*id) : hospital_id{});  // keeps the index
     }
   }
   if (auto d = read_date(r, "signed")) a.signed_on = *d;
@@ -179,7 +178,7 @@ agreement read_agreement(const json& j, const std::string& path,
         object_reader d((*dirs)[i], path_index(t.path("directions"), i), problems, {"from", "to"});
         auto from = d.id<hospital_tag>("from");
         auto to = d.id<hospital_tag>("to");
-        if (from && to) a.directions.push_back({*from, *to});
+        a.directions.push_back({from.value_or(hospital_id{}), to.value_or(hospital_id{})});
       }
     }
     if (auto days = t.integer("response_deadline_days", 1, 365)) {
@@ -277,6 +276,10 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
     check_specialties(h.specialties, p + ".specialties", problems);
   }
 
+  // A party or direction naming a hospital cannot be judged when the ids it would be checked
+  // against were unreadable (their problem is reported already).
+  const bool every_hospital_id_read =
+      std::none_of(hospitals.begin(), hospitals.end(), [](const hospital& h) { return h.id.value().empty(); });
   const auto known_hospitals = [&] {
     std::string out;
     for (const auto& [id, i] : hospital_index) out += (out.empty() ? "" : ", ") + id.value();
@@ -293,7 +296,7 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
     for (std::size_t k = 0; k < a.parties.size(); ++k) {
       const std::string pp = path_index(p + ".parties", k);
       const hospital_id& party = a.parties[k];
-      if (!hospital_index.count(party)) {
+      if (every_hospital_id_read && !party.value().empty() && !hospital_index.count(party)) {
         report(pp, fmt::format("hospital '{}' is not in the directory; known hospitals: {}",
                                detail::printable(party.value()), known_hospitals));
       }
@@ -301,6 +304,7 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
         report(pp, fmt::format("hospital '{}' is listed twice", detail::printable(party.value())));
       }
     }
+    const bool every_party_read = !parties.count(hospital_id{});
     if (parties.size() < 2) {
       report(p + ".parties", fmt::format("has {} distinct hospital(s); an agreement has at least "
                                          "two parties",
@@ -345,11 +349,11 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
     for (std::size_t d = 0; d < a.directions.size(); ++d) {
       const std::string dp = path_index(p + ".referral.directions", d);
       const referral_direction& dir = a.directions[d];
-      if (!parties.count(dir.from)) {
+      if (every_party_read && !parties.count(dir.from)) {
         report(dp + ".from", fmt::format("'{}' is not a party to this agreement",
                                          detail::printable(dir.from.value())));
       }
-      if (!parties.count(dir.to)) {
+      if (every_party_read && !parties.count(dir.to)) {
         report(dp + ".to", fmt::format("'{}' is not a party to this agreement",
                                        detail::printable(dir.to.value())));
       }
@@ -435,10 +439,11 @@ agreements_load_result agreement_directory::try_load(std::string_view json_text)
       agreements.push_back(read_agreement((*as)[i], path_index("agreements", i), result.problems));
     }
   }
-  // Meaning is checked only on a well-shaped document: otherwise a missing field would be
-  // reported twice, once as missing and once as invalid.
-  if (!result.problems.empty()) return result;
-  check_values(hospitals, agreements, result.problems);
+  // Meaning is checked whatever the shape problems: every problem of the file at once. A value
+  // a shape problem left unread (reported at its path or an ancestor's) is not reported again.
+  std::vector<load_problem> meaning;
+  check_values(hospitals, agreements, meaning);
+  detail::add_unshadowed(result.problems, std::move(meaning));
   if (!result.problems.empty()) return result;
   auto dir = std::shared_ptr<agreement_directory>(new agreement_directory());
   dir->hospitals_ = std::move(hospitals);

@@ -131,6 +131,23 @@ std::string json_error_message(const json::exception& e) {
   return printable(msg, 200);
 }
 
+void add_unshadowed(std::vector<load_problem>& problems, std::vector<load_problem> found) {
+  std::set<std::string, std::less<>> reported;
+  for (const auto& p : problems) reported.insert(p.path);
+  const auto shadowed = [&](std::string_view path) {
+    if (reported.count("") != 0) return true;
+    for (;;) {
+      if (reported.count(path) != 0) return true;
+      const auto cut = path.find_last_of(".[");
+      if (cut == std::string_view::npos || cut == 0) return false;
+      path = path.substr(0, cut);
+    }
+  };
+  for (auto& p : found) {
+    if (!shadowed(p.path)) problems.push_back(std::move(p));
+  }
+}
+
 std::string path_key(std::string_view parent, std::string_view key) {
   std::string out(parent);
   if (!out.empty()) out += '.';

@@ -31,6 +31,12 @@ std::optional<json> parse_strict(std::string_view text, std::vector<load_problem
 /// birth date); other kinds keep the library's words up to the first quoted key or value.
 std::string json_error_message(const json::exception& e);
 
+/// Appends each of `found` (problems of meaning, found on values read from a document) to
+/// `problems` unless `problems` already holds one at its path or at an ancestor of it: a value a
+/// shape problem left unread (a missing key, a wrong type) is not reported a second time, and
+/// every other problem of the document is, whatever phase found it.
+void add_unshadowed(std::vector<load_problem>& problems, std::vector<load_problem> found);
+
 /// "a.b" / "a[3]" path building.
 std::string path_key(std::string_view parent, std::string_view key);
 std::string path_index(std::string_view parent, std::size_t index);

@@ -296,6 +296,49 @@ TEST_CASE("all problems of a file are reported at once", "[agreement][error]") {
   CHECK_THROWS_WITH(agreement_directory::load(text, "x.json"), Contains("x.json: 3 problems"));
 }
 
+TEST_CASE("problems of every phase are reported together, each once", "[agreement][error]") {
+  // Shape, type, date and range problems beside meaning and cross-reference problems: the
+  // loader used to stop after the first kind (issue 14).
+  const std::string text = edited([](json& j) {
+    j["hospitals"][0]["colour"] = "red";                         // shape: unknown key
+    j["hospitals"][1]["specialties"][0] = 5;                     // type
+    j["hospitals"][1]["specialties"][2] = "cardiology";          // duplicate, after the bad one
+    j["hospitals"][2]["country"] = "vn";                         // meaning: country code
+    j["hospitals"][3]["time_zone"] = "Asia/Atlantis";            // meaning: time zone
+    j["hospitals"][4].erase("country");                          // shape: missing
+    j["agreements"][0]["signed"] = "2025-13-01";                 // date
+    j["agreements"][0]["referral"]["response_deadline_days"] = 0;  // range
+    j["agreements"][1]["parties"][1] = "jp-zz";                  // cross-reference: party
+    j["agreements"][1]["effective_until"] = "2025-12-31";        // end before start
+    j["agreements"][2]["parties"][0] = 42;                       // type, in an array
+  });
+  const auto result = agreement_directory::try_load(text);
+  std::vector<std::string> paths;
+  for (const auto& p : result.problems) paths.push_back(p.path + ": " + p.message);
+  CAPTURE(paths);
+  const std::vector<std::string> expected = {
+      "hospitals[0].colour",
+      "hospitals[1].specialties[0]",
+      "hospitals[4].country",
+      "agreements[0].signed",
+      "agreements[0].referral.response_deadline_days",
+      "agreements[2].parties[0]",
+      "hospitals[1].specialties[2]",
+      "hospitals[2].country",
+      "hospitals[3].time_zone",
+      "agreements[1].parties[1]",
+      "agreements[1].effective_until",
+      "agreements[1].referral.directions[0].to",  // jp-b is no longer a party: true
+  };
+  REQUIRE(result.problems.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(result.problems[i].path == expected[i]);
+  CHECK_THAT(result.problems[6].message, Contains("duplicate specialty 'cardiology'"));
+  CHECK_THAT(result.problems[7].message, Contains("'vn' is not a country code"));
+  CHECK_THAT(result.problems[8].message, Contains("unknown time zone 'Asia/Atlantis'"));
+  CHECK_THAT(result.problems[9].message, Contains("hospital 'jp-zz' is not in the directory"));
+  CHECK_THAT(result.problems[10].message, Contains("2025-12-31 is before effective_from 2026-01-01"));
+}
+
 TEST_CASE("a syntax error never quotes the file's text", "[agreement][error]") {
   const auto result = agreement_directory::try_load(R"({"hospitals": [{"id": "Nguyen Van A" )");
   REQUIRE(result.problems.size() == 1);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <functional>
@@ -116,6 +117,28 @@ TEST_CASE("every kind of bad consent input is reported with its path, and nothin
     }
     CHECK_THROWS_WITH(load_consent(c.text, "c.json"),
                       Contains("[kakehashi.invalid_argument] c.json: ") && Contains(c.message));
+  }
+}
+
+TEST_CASE("problems of every kind in one consent file are reported together", "[consent][error]") {
+  const std::string text = edited([](json& j) {
+    j["colour"] = "red";                                       // unknown key
+    j.erase("scope");                                          // missing
+    j["status"] = "maybe";                                     // unknown value
+    j["recipients"][0]["country"] = "jp";                      // meaning
+    j["validity"] = {{"from", "2026-06-01T00:00:00Z"}, {"until", "2026-01-01T00:00:00Z"}};
+    j["expression"]["pre_ticked"] = "no";                      // type
+    j["captured_at"] = "2026-02-30T00:00:00Z";                 // impossible instant
+  });
+  const auto r = try_load_consent(text);
+  std::vector<std::string> paths;
+  for (const auto& p : r.problems) paths.push_back(p.path);
+  CAPTURE(paths);
+  CHECK_FALSE(r.ok());
+  CHECK(paths.size() == 7);
+  for (const char* path : {"colour", "scope", "status", "recipients[0].country", "validity.until",
+                           "expression.pre_ticked", "captured_at"}) {
+    CHECK(std::find(paths.begin(), paths.end(), path) != paths.end());
   }
 }
 

@@ -127,15 +127,27 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
 TEST_CASE("a scenario naming hospitals the agreements lack is refused", "[simulator][scenario]") {
   auto s = shipped_scenario();
   s.origins[0].hospital = kh::hospital_id{"nowhere"};
-  s.origins[1].hospital = s.destination;
   try {
     simulator::check_against(s, shipped_agreements());
     FAIL("accepted");
   } catch (const kh::error& e) {
     CHECK_THAT(e.what(), Contains("origins[0].hospital: 'nowhere' is not a hospital of the "
                                   "agreements; known: k-hospital, bach-mai"));
-    CHECK_THAT(e.what(), Contains("origins[1].hospital: is the destination"));
   }
+}
+
+TEST_CASE("a scenario's own inconsistencies are reported with its other problems",
+          "[simulator][scenario]") {
+  json doc = json::parse(kh::test::slurp(scenario_file));
+  doc["origins"][1]["hospital"] = doc["destination"]["hospital"];
+  doc["origins"][2]["hospital"] = doc["origins"][0]["hospital"];
+  doc["run"]["days"] = "many";  // a type problem in another section
+  const std::string e = load_error(doc.dump());
+  CHECK_THAT(e, Contains("3 problem(s)"));
+  CHECK_THAT(e, Contains("origins[1].hospital: is the destination"));
+  CHECK_THAT(e, Contains("origins[2].hospital: '" + doc["origins"][0]["hospital"].get<std::string>() +
+                         "' is listed twice"));
+  CHECK_THAT(e, Contains("run.days:"));
 }
 
 TEST_CASE("the same seed gives the same run, another seed another", "[simulator]") {

@@ -265,11 +265,22 @@ void read_origins(reader& r, const json& v, scenario& s) {
                                  reader::shown(v)));
     return;
   }
+  std::set<std::string> seen;
   for (std::size_t i = 0; i < v.size(); ++i) {
     const std::string p = fmt::format("origins[{}]", i);
     if (!r.object(v[i], p, {"hospital", "share", "specialties"})) continue;
     origin_mix o;
-    if (auto h = hospital(r, v[i], p, "hospital")) o.hospital = *h;
+    if (auto h = hospital(r, v[i], p, "hospital")) {
+      o.hospital = *h;
+      // The file's own consistency, checked with its other problems (the agreements are
+      // checked by check_against).
+      if (*h == s.destination) {
+        r.add(p + ".hospital", "is the destination; an origin refers to another hospital");
+      }
+      if (!seen.insert(h->value()).second) {
+        r.add(p + ".hospital", fmt::format("'{}' is listed twice", h->value()));
+      }
+    }
     if (auto x = r.number(v[i], p, "share", 0, 1e6)) o.share = *x;
     o.specialties = r.weighted<kh::specialty_code>(v[i], p, "specialties", parse_specialty,
                                                    "specialty codes such as \"oncology\"");
@@ -455,17 +466,8 @@ void check_against(const scenario& s, const kh::agreement_directory& dir) {
     }
   };
   need("destination.hospital", s.destination);
-  std::set<std::string> seen;
   for (std::size_t i = 0; i < s.origins.size(); ++i) {
-    const std::string path = fmt::format("origins[{}].hospital", i);
-    need(path, s.origins[i].hospital);
-    if (s.origins[i].hospital == s.destination) {
-      problems.push_back(path + ": is the destination; an origin refers to another hospital");
-    }
-    if (!seen.insert(s.origins[i].hospital.value()).second) {
-      problems.push_back(fmt::format("{}: '{}' is listed twice", path,
-                                     s.origins[i].hospital.value()));
-    }
+    need(fmt::format("origins[{}].hospital", i), s.origins[i].hospital);
   }
   if (!problems.empty()) {
     std::string all;
