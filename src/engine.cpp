@@ -80,6 +80,15 @@ std::string state_text(const referral_snapshot& s) {
 
 bool is_io_error(int extended) { return (extended & 0xff) == SQLITE_IOERR; }
 
+// A file that is not an SQLite database is bad input, not a storage failure.
+void not_a_database(const SQLite::Exception& e, const std::string& path) {
+  if (e.getErrorCode() == SQLITE_NOTADB) {
+    detail::fail(errc::invalid_argument, detail::printable(path, 200),
+                 "is not an SQLite database", "pass the path of a kakehashi database; the file "
+                 "was left untouched");
+  }
+}
+
 // Idempotency keys: 1 to 256 characters of the id alphabet (UUIDs, "expire:R-1:3", ...).
 void check_key(const std::string& key) {
   const bool ok = !key.empty() && key.size() <= 256 && is_valid_id(key.substr(0, 1)) &&
@@ -340,6 +349,75 @@ std::vector<stored_referral> read_where(const SQLite::Database& db, const std::s
   for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
   std::vector<stored_referral> out;
   while (q.executeStep()) out.push_back(read_referral(q));
+  return out;
+}
+
+// The referrals a filter selects: fixed SQL fragments, every value bound.
+std::vector<stored_referral> read_filtered(const SQLite::Database& db, const referral_filter& f) {
+  std::string where;
+  std::vector<std::string> args;
+  const auto add = [&](const char* clause) { where += where.empty() ? " WHERE " : " AND "; where += clause; };
+  if (f.hospital) {
+    add("(origin = ? OR destination = ?)");
+    args.push_back(f.hospital->value());
+    args.push_back(f.hospital->value());
+  }
+  if (f.specialty) {
+    add("specialty = ?");
+    args.push_back(f.specialty->value());
+  }
+  if (f.state) {
+    add("state = ?");
+    args.emplace_back(to_string(*f.state));
+  }
+  if (f.reason) {
+    add("close_reason = ?");
+    args.emplace_back(to_string(*f.reason));
+  }
+  if (f.patient) {
+    add("patient = ?");
+    args.push_back(f.patient->value());
+  }
+  if (f.proposed_from) {
+    add("proposed_at >= ?");
+    args.push_back(std::to_string(to_seconds(*f.proposed_from)));
+  }
+  if (f.proposed_before) {
+    add("proposed_at < ?");
+    args.push_back(std::to_string(to_seconds(*f.proposed_before)));
+  }
+  SQLite::Statement q(db, std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
+  int n = 0;
+  for (const auto& a : args) q.bind(++n, a);
+  q.bind(++n, f.limit ? static_cast<std::int64_t>(*f.limit) : std::int64_t{-1});
+  q.bind(++n, static_cast<std::int64_t>(f.offset));
+  std::vector<stored_referral> out;
+  while (q.executeStep()) out.push_back(read_referral(q));
+  return out;
+}
+
+// Open referrals past their agreement's response deadline at `at`.
+std::vector<referral_snapshot> read_overdue(const SQLite::Database& db,
+                                            const agreement_directory& agreements, instant at) {
+  std::vector<referral_snapshot> out;
+  // Only referrals proposed at least the shortest deadline ago can be overdue: the sweep reads
+  // those, not every open referral.
+  std::optional<int> shortest;
+  for (const auto& a : agreements.agreements()) {
+    if (a.response_deadline_days) {
+      shortest = std::min(shortest.value_or(*a.response_deadline_days), *a.response_deadline_days);
+    }
+  }
+  if (!shortest) return out;
+  const std::string latest = std::to_string(to_seconds(at - date::days{*shortest}));
+  for (auto& s : read_where(
+           db, " WHERE state IN ('proposed', 'consent_recorded') AND proposed_at <= ?", {latest})) {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a || !a->response_deadline_days) continue;
+    if (at >= s.snap.proposed_at + date::days{*a->response_deadline_days}) {
+      out.push_back(std::move(s.snap));
+    }
+  }
   return out;
 }
 
@@ -884,6 +962,7 @@ engine engine::open(const std::string& path, agreement_directory agreements, con
                                                    : "PRAGMA synchronous = NORMAL");
     return engine(std::move(p));
   } catch (const SQLite::Exception& e) {
+    not_a_database(e, path);
     detail::fail(errc::storage, detail::printable(path, 200),
                  fmt::format("cannot be opened as a database: {}", e.what()),
                  "check the path and its permissions; the file was left untouched");
@@ -1117,29 +1196,19 @@ std::vector<referral_snapshot> engine::by_hospital(const hospital_id& h) const {
   }
 }
 
+std::vector<referral_snapshot> engine::list(const referral_filter& filter) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    return snaps(read_filtered(impl_->db, filter));
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing referrals");
+  }
+}
+
 std::vector<referral_snapshot> engine::overdue(instant at) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
-    std::vector<referral_snapshot> out;
-    // Only referrals proposed at least the shortest deadline ago can be overdue: the sweep reads
-    // those, not every open referral.
-    std::optional<int> shortest;
-    for (const auto& a : impl_->agreements.agreements()) {
-      if (a.response_deadline_days) {
-        shortest = std::min(shortest.value_or(*a.response_deadline_days), *a.response_deadline_days);
-      }
-    }
-    if (!shortest) return out;
-    const std::string latest = std::to_string(to_seconds(at - date::days{*shortest}));
-    for (auto& s : impl_->load_where(
-             " WHERE state IN ('proposed', 'consent_recorded') AND proposed_at <= ?", {latest})) {
-      const agreement* a = impl_->agreements.find_agreement(s.agreement);
-      if (!a || !a->response_deadline_days) continue;
-      if (at >= s.snap.proposed_at + date::days{*a->response_deadline_days}) {
-        out.push_back(std::move(s.snap));
-      }
-    }
-    return out;
+    return read_overdue(impl_->db, impl_->agreements, at);
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "listing overdue referrals");
   }
@@ -1169,10 +1238,20 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
     v.problem = std::move(problem);
   };
 
+  // A key that does not match the checkpoint is a wrong key or a forged checkpoint, not a
+  // tampered log: said apart, and the log is checked without the key.
+  std::optional<std::string> row_key = key;
+  if (key && anchor && !detail::equal_constant_time(checkpoint_mac(*key, *anchor), anchor->mac)) {
+    v.key_mismatch = true;
+    v.key_problem =
+        "the key does not match the checkpoint's MAC: a wrong key, or a forged checkpoint";
+    row_key.reset();
+  }
+
   // (1) The chain: sequence, links, hashes, MACs.
   std::string prev = genesis_hash;
   std::optional<bool> rows_keyed;
-  if (key && anchor) rows_keyed = anchor->rows_keyed;
+  if (row_key && anchor) rows_keyed = anchor->rows_keyed;
   std::int64_t expected_seq = 1;
   SQLite::Statement q(db, std::string(select_audit) + " ORDER BY seq");
   while (q.executeStep()) {
@@ -1194,9 +1273,9 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
       continue;
     }
     if (!rows_keyed) rows_keyed = !r.mac.empty();  // without a checkpoint: as the first row says
-    if (key && *rows_keyed &&
+    if (row_key && *rows_keyed &&
         (r.mac.empty() ||
-         !detail::equal_constant_time(detail::hmac_sha256_hex(*key, r.hash), r.mac))) {
+         !detail::equal_constant_time(detail::hmac_sha256_hex(*row_key, r.hash), r.mac))) {
       bad(r.seq,
           "the row's MAC does not verify with the audit key: the row was not written by "
           "the engine");
@@ -1205,11 +1284,8 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
     prev = r.hash;
   }
   v.head_hash = prev;
-  if (anchor && v.intact) {
-    if (key && !detail::equal_constant_time(checkpoint_mac(*key, *anchor), anchor->mac)) {
-      bad(anchor->seq,
-          "the checkpoint's MAC does not verify with the key: it was not made with it");
-    } else if (anchor->seq > v.rows) {
+  if (anchor && v.intact && !v.key_mismatch) {  // a checkpoint nothing vouches for proves nothing
+    if (anchor->seq > v.rows) {
       bad(v.rows + 1, fmt::format("the log ends at row {} but the checkpoint covers {}: the tail "
                                   "was truncated",
                                   v.rows, anchor->seq));
@@ -1288,6 +1364,13 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
     current = next_replay();
   }
   for (; current; current = next_replay()) missing_from_table(*current);
+  if (v.key_mismatch && v.intact) {
+    // The log agrees with itself, but nothing vouches for it: never "intact" on a key that
+    // does not match.
+    v.intact = false;
+    v.first_bad_seq = anchor->seq;
+    v.problem = v.key_problem;
+  }
   return v;
 }
 
@@ -1340,6 +1423,7 @@ database_view database_view::open(const std::string& path) {
   try {
     return database_view(std::make_unique<impl>(path));
   } catch (const SQLite::Exception& e) {
+    not_a_database(e, path);
     detail::fail(errc::storage, detail::printable(path, 200),
                  fmt::format("cannot be read as a database: {}", e.what()),
                  "check the path; the file was left untouched");
@@ -1380,20 +1464,59 @@ std::vector<referral_snapshot> database_view::list(std::optional<referral_state>
   }
 }
 
+std::vector<referral_snapshot> database_view::list(const referral_filter& filter) const {
+  try {
+    return impl_->file.read([&](SQLite::Database& db) { return snaps(read_filtered(db, filter)); });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing referrals");
+  }
+}
+
+std::vector<referral_snapshot> database_view::overdue(const agreement_directory& agreements,
+                                                      instant at) const {
+  try {
+    return impl_->file.read(
+        [&](SQLite::Database& db) { return read_overdue(db, agreements, at); });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "listing overdue referrals");
+  }
+}
+
+std::int64_t database_view::audit_rows() const {
+  try {
+    return impl_->file.read(
+        [](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM audit").getInt64(); });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "counting audit rows");
+  }
+}
+
 verify_result database_view::verify(const std::optional<checkpoint>& anchor,
                                     const std::optional<std::string>& key) const {
   return impl_->file.read(
       [&](SQLite::Database& db) { return verify_consistently(db, anchor, key); });
 }
 
+namespace {
+// The log is keyed when its first row carries a MAC.
+bool first_row_keyed(const SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
+  return q.executeStep() && q.getColumn(0).getInt() != 0;
+}
+}  // namespace
+
+bool database_view::keyed() const {
+  try {
+    return impl_->file.read([](SQLite::Database& db) { return first_row_keyed(db); });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the audit log");
+  }
+}
+
 checkpoint database_view::make_checkpoint(const std::string& key, instant at) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) {
-      // The log is keyed when its first row carries a MAC.
-      SQLite::Statement q(db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
-      const bool keyed = q.executeStep() && q.getColumn(0).getInt() != 0;
-      return checkpoint_of(db, key, at, keyed);
-    });
+    return impl_->file.read(
+        [&](SQLite::Database& db) { return checkpoint_of(db, key, at, first_row_keyed(db)); });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "checkpoint");
   }

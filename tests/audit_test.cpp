@@ -224,7 +224,33 @@ TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
     forged.seq = 30;
     const verify_result v = verify_database(original.path(), forged, audit_key);
     CHECK_FALSE(v.intact);
-    CHECK_THAT(v.problem, Contains("the checkpoint's MAC does not verify"));
+    CHECK(v.key_mismatch);
+    CHECK(v.problem == v.key_problem);
+    CHECK_THAT(v.problem, Contains("the key does not match the checkpoint's MAC: a wrong key, or "
+                                   "a forged checkpoint"));
+  }
+  SECTION("the right checkpoint with the wrong key: said apart from tampering") {
+    const verify_result v =
+        verify_database(original.path(), anchor, std::string("not the key of this log at all"));
+    CHECK_FALSE(v.intact);
+    CHECK(v.key_mismatch);
+    CHECK(v.first_bad_seq == anchor.seq);
+    CHECK_THAT(v.problem, Contains("the key does not match the checkpoint's MAC"));
+    CHECK(v.rows == 31);  // the log was still checked, without the key
+  }
+  SECTION("the wrong key on a tampered log: the log's own problem comes first") {
+    temp_db copy;
+    copy_of(original.path(), copy.path());
+    {
+      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw.exec("UPDATE audit SET actor_user = 'someone' WHERE seq = 7");
+    }
+    const verify_result v =
+        verify_database(copy.path(), anchor, std::string("not the key of this log at all"));
+    CHECK_FALSE(v.intact);
+    CHECK(v.key_mismatch);
+    CHECK(v.first_bad_seq == 7);
+    CHECK_THAT(v.problem, Contains("the row was edited"));
   }
 }
 

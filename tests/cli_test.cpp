@@ -87,7 +87,8 @@ TEST_CASE("kakehashi eligible exits 2 on bad input with the error on stderr", "[
     const auto r = run(base + "--from nowhere --at 2026-03-01T00:00:00Z");
     CHECK(r.exit_code == 2);
     CHECK(r.out.empty());
-    CHECK_THAT(r.err, Contains("[kakehashi.not_found] query.from: hospital 'nowhere'"));
+    CHECK_THAT(r.err, Contains("[kakehashi.invalid_argument] --from: 'nowhere' is not a hospital "
+                               "of the agreements file; expected one of: k-hospital, bach-mai"));
   }
   SECTION("an impossible instant") {
     const auto r = run(base + "--from bach-mai --at 2026-02-30T00:00:00Z");
@@ -112,6 +113,31 @@ TEST_CASE("kakehashi eligible exits 2 on bad input with the error on stderr", "[
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Contains("--count: 'shonan-kamakura=x' is not HOSPITAL=N"));
   }
+}
+
+TEST_CASE("kakehashi eligible refuses a hospital or specialty that does not exist",
+          "[cli][error]") {
+  const std::string base =
+      "eligible --agreements " + data + " --from bach-mai --at 2026-03-01T00:00:00Z ";
+  // A misspelt --count used to be ignored, switching the capacity check off.
+  const auto typo = run(base + "--specialty oncology --count shonan-kamakure=12");
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.out.empty());
+  CHECK_THAT(typo.err, Contains("[kakehashi.invalid_argument] --count: 'shonan-kamakure' is not "
+                                "a hospital of the agreements file") &&
+                           Contains("(did you mean 'shonan-kamakura'?)"));
+  const auto twice =
+      run(base + "--specialty oncology --count shonan-kamakura=1 --count shonan-kamakura=2");
+  CHECK(twice.exit_code == 2);
+  CHECK_THAT(twice.err, Contains("counted twice"));
+  const auto upper = run(base + "--specialty Cardiology");
+  CHECK(upper.exit_code == 2);
+  CHECK_THAT(upper.err, Contains("--specialty: 'Cardiology' is not a specialty code; codes are "
+                                 "lower case: 'cardiology'"));
+  const auto unknown = run(base + "--specialty cardiolgy");
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Contains("(did you mean 'cardiology'?)"));
+  CHECK(run(base + "--specialty oncology --count shonan-kamakura=3").exit_code == 0);
 }
 
 TEST_CASE("kakehashi --help and --version exit 0", "[cli]") {
@@ -208,6 +234,30 @@ TEST_CASE("kakehashi consent check evaluates the return of results", "[cli][cons
   const auto text = run(consent_base + " --at 2026-03-01T00:00:00Z --direction return");
   CHECK_THAT(text.out, Contains("Consent check: return bach-mai -> shonan-kamakura"));
   CHECK_THAT(text.out, Contains("Decision: allow (legal basis: consent)"));
+}
+
+TEST_CASE("kakehashi consent check --policy reproduces the production policy, --exit-code says "
+          "block",
+          "[cli][consent]") {
+  const std::string policy = std::string(KAKEHASHI_SOURCE_DIR) + "/data/policy.example.json";
+  const auto blocked = run(consent_base + " --at 2026-03-01T00:00:00Z --exit-code");
+  CHECK(blocked.exit_code == 1);  // no transfer agreement on file (VN-10)
+  CHECK_THAT(blocked.out, Contains("Decision: block"));
+  // The policy file records Bach Mai's transfer agreement and impact assessment.
+  const auto allowed =
+      run(consent_base + " --at 2026-03-01T00:00:00Z --exit-code --json --policy " + policy);
+  CHECK(allowed.exit_code == 0);
+  CHECK(nlohmann::json::parse(allowed.out)["decision"] == "allow");
+  // A policy file's problems, all of them, with exit 2.
+  const std::string bad = std::string(KAKEHASHI_TEST_TMP) + "/cli-policy-" +
+                          std::to_string(getpid()) + ".json";
+  std::ofstream(bad) << R"({"format": "kakehashi.policy/1", "packs": ["vietnam", "jp"],
+                           "flags": {"jp_minor_threshold": -1}})";
+  const auto refused = run(consent_base + " --at 2026-03-01T00:00:00Z --policy " + bad);
+  std::remove(bad.c_str());
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.err, Contains("2 problems") && Contains("packs[1]: unknown pack 'jp'") &&
+                              Contains("flags.jp_minor_threshold"));
 }
 
 TEST_CASE("kakehashi consent check exits 2 on bad input", "[cli][consent][error]") {
@@ -493,4 +543,63 @@ TEST_CASE("kakehashi fhir exits 2 on bad input, naming the field", "[cli][fhir][
                               patient + " --out /nonexistent/dir/x.json");
   CHECK(unwritable.exit_code == 2);
   CHECK_THAT(unwritable.err, Contains("--out"));
+}
+
+// ---- the workflow, and the shell's completion ---------------------------------------------------
+
+TEST_CASE("a refused command prints its rules, and --json gives the refusal as an object",
+          "[cli][workflow]") {
+  kakehashi::test::temp_db db;
+  const std::string base = "--db " + db.path() + " --agreements " + data + " ";
+  const auto propose = [&](const std::string& from, const std::string& key) {
+    return run("referral propose " + base + "--by " + from +
+               " --role coordinator --id R-1 --to shonan-kamakura --specialty cardiology "
+               "--patient P-1 --at 2026-03-01T00:00:00Z --idempotency-key " + key + " --json");
+  };
+  const auto r = propose("cho-ray", "k-1");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Contains("[kakehashi.not_eligible] referral R-1") &&
+                        Contains("eligibility: no_agreement") && Contains("audited as row #1"));
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["refused"] == true);
+  CHECK(j["code"] == "not_eligible");
+  CHECK(j["audit_row"] == 1);
+  CHECK(j["details"]["reasons"][0]["code"] == "no_agreement");
+  // The retry with the same key: the same refusal, answered from the log.
+  const auto again = propose("cho-ray", "k-1");
+  CHECK(again.exit_code == 1);
+  CHECK(nlohmann::json::parse(again.out)["audit_row"] == 1);
+  // Another key: a new attempt, which succeeds from Bach Mai.
+  const auto ok = propose("bach-mai", "k-2");
+  CHECK(ok.exit_code == 0);
+  CHECK(nlohmann::json::parse(ok.out)["state"] == "proposed");
+  CHECK(run("audit verify --db " + db.path()).out.find("intact (2 rows, 1 referrals") !=
+        std::string::npos);
+}
+
+TEST_CASE("kakehashi completion bash completes commands, options and their values",
+          "[cli][completion]") {
+  const auto script = run("completion bash");
+  REQUIRE(script.exit_code == 0);
+  const std::string file = std::string(KAKEHASHI_TEST_TMP) + "/completion-" +
+                           std::to_string(getpid()) + ".bash";
+  std::ofstream(file) << script.out;
+  const auto complete = [&](const std::string& words) {
+    const std::string probe = file + ".probe";
+    std::ofstream(probe) << "source " << file << "\n"
+                         << "COMP_WORDS=(" << words << ")\n"
+                         << "COMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n"
+                         << "_kakehashi\necho \"${COMPREPLY[*]}\"\n";
+    const auto r = kakehashi::test::run_program("bash", probe);
+    std::remove(probe.c_str());
+    return r.out;
+  };
+  CHECK(complete("kakehashi ref") == "referral\n");
+  CHECK(complete("kakehashi referral de") == "decline\n");
+  CHECK(complete("kakehashi referral decline --reason not_") == "not_clinically_appropriate\n");
+  CHECK(complete("kakehashi referral cancel --reason ent") == "entered_in_error\n");
+  CHECK(complete("kakehashi referral list --state closed:co") ==
+        "closed:completed closed:consent_withdrawn\n");
+  CHECK(complete("kakehashi audit verify --ke") == "--key-file\n");
+  std::remove(file.c_str());
 }

@@ -2,7 +2,10 @@
 // tagged with the rule id; then the regime switch, ages, withdrawal and emergencies; and the
 // "done when" check: a complete consent is allowed and removing any one element blocks it with
 // the matching rule. The tests use the public toolkit in kakehashi/testing.hpp.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
 #include <functional>
 #include <kakehashi/consent_rules.hpp>
 #include <kakehashi/error.hpp>
@@ -568,4 +571,85 @@ TEST_CASE("the verdict serialises to JSON", "[consent_rules]") {
   CHECK(j["findings"][1]["rule"] == "JP-02");
   CHECK(j["findings"][1]["effect"] == "warn");
   CHECK(j["findings"][1]["citation"] == "APPI Art. 20(2)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The policy as data (docs/policy.md): what `--policy FILE` reads.
+
+namespace {
+std::string shipped_policy() {
+  std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) + "/data/policy.example.json");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("the example policy file loads with every setting", "[consent][policy]") {
+  const policy_settings s = load_policy(shipped_policy());
+  CHECK(s.policy.rules().size() == consent_policy::standard().rules().size());
+  CHECK(s.policy.flags().vn_impact_assessment_days == 60);
+  CHECK(s.policy.flags().jp_minor_threshold == 15);
+  REQUIRE(s.compliance.count(hospital_id{"bach-mai"}) == 1);
+  const auto& bm = s.compliance.at(hospital_id{"bach-mai"});
+  CHECK(bm.transfer_agreement);
+  CHECK(bm.impact_assessment_filed_at == parse_instant("2025-12-01T02:00:00Z"));
+  CHECK_FALSE(bm.first_cross_border_transfer.has_value());
+  CHECK(s.payload_classes == std::vector<std::string>{"diagnosis", "imaging", "pathology"});
+}
+
+TEST_CASE("a policy file chooses packs, switches rules off and sets flags", "[consent][policy]") {
+  const policy_settings s = load_policy(R"({"format": "kakehashi.policy/1",
+      "packs": ["japan", "vietnam"], "disabled_rules": ["JP-02"],
+      "flags": {"vn_transfer_agreement_warn_only": true, "jp_minor_threshold": 17}})");
+  std::vector<std::string> ids;
+  for (const auto& r : s.policy.rules()) ids.push_back(r.id);
+  // In the standard order (vietnam before japan), whatever the file's order.
+  CHECK(ids.front() == vietnam_rules().front().id);
+  CHECK(std::find(ids.begin(), ids.end(), "JP-02") == ids.end());
+  CHECK(std::find(ids.begin(), ids.end(), "JP-04") != ids.end());
+  CHECK(std::none_of(ids.begin(), ids.end(), [](const std::string& id) { return id.rfind("STD-", 0) == 0; }));
+  CHECK(s.policy.flags().vn_transfer_agreement_warn_only);
+  CHECK(s.policy.flags().jp_minor_threshold == 17);
+  CHECK(s.policy.flags().allow_emergency_basis);  // unset flags keep their defaults
+  CHECK(s.compliance.empty());
+  // Without "packs", every pack runs.
+  CHECK(load_policy(R"({"format": "kakehashi.policy/1"})").policy.rules().size() ==
+        consent_policy::standard().rules().size());
+}
+
+TEST_CASE("a bad policy file is refused with every problem at once", "[consent][policy][error]") {
+  const auto r = try_load_policy(R"({"format": "kakehashi.policy/2", "colour": 1,
+      "packs": ["vietnam", "klingon", "vietnam"], "disabled_rules": ["JP-02", "VN-99"],
+      "flags": {"jp_minor_threshold": 99, "allow_emergency_basis": "yes", "loud": true},
+      "compliance": {"bach mai": {"transfer_agreement": true},
+                     "k-hospital": {"impact_assessment_filed_at": "2026-02-30T00:00:00Z"}},
+      "payload_classes": []})");
+  REQUIRE_FALSE(r.ok());
+  std::vector<std::string> paths;
+  for (const auto& p : r.problems) paths.push_back(p.path + ": " + p.message);
+  CAPTURE(paths);
+  const auto has = [&](const std::string& path, const std::string& says) {
+    return std::any_of(r.problems.begin(), r.problems.end(), [&](const load_problem& p) {
+      return p.path == path && p.message.find(says) != std::string::npos;
+    });
+  };
+  CHECK(has("format", "'kakehashi.policy/2' is not a format this version reads"));
+  CHECK(has("colour", "unknown key"));
+  CHECK(has("packs[1]", "unknown pack 'klingon'; expected one of: fhir, mou, vietnam, japan"));
+  CHECK(has("packs[2]", "listed twice"));
+  CHECK(has("disabled_rules[0]", "no rule 'JP-02' in the chosen packs"));
+  CHECK(has("disabled_rules[1]", "no rule 'VN-99'"));
+  CHECK(has("flags.jp_minor_threshold", "out of range; expected an integer from 0 to 25"));
+  CHECK(has("flags.allow_emergency_basis", "expected true or false"));
+  CHECK(has("flags.loud", "unknown key"));
+  CHECK(has("compliance.bach mai", "hospital id 'bach mai'"));
+  CHECK(has("compliance.k-hospital.transfer_agreement", "is required but missing"));
+  CHECK(has("compliance.k-hospital.impact_assessment_filed_at", "2026-02-30"));
+  CHECK(has("payload_classes", "is empty"));
+  CHECK(r.problems.size() == 13);
+  CHECK_THROWS_WITH(load_policy("{", "p.json"), Catch::Matchers::Contains("[kakehashi.invalid_argument] p.json: 1 problem"));
+  CHECK_THROWS_MATCHES(load_policy_file("/nonexistent.json"), error,
+                       Catch::Matchers::Predicate<error>(
+                           [](const error& e) { return e.code() == errc::not_found; }));
 }

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -205,6 +206,32 @@ class consent_policy {
   std::vector<consent_rule> rules_;
   policy_flags flags_;
 };
+
+/// A hospital's consent configuration as data (docs/policy.md): which rule packs run, which rules
+/// are switched off, the policy flags, each sending hospital's organisation-level compliance
+/// (VN-10, VN-11) and the data classes a referral sends. What `kakehashi --policy FILE` reads, so
+/// that the tool evaluates exactly what production does.
+struct policy_settings {
+  consent_policy policy = consent_policy::standard();
+  std::map<hospital_id, organisation_compliance> compliance;
+  std::vector<std::string> payload_classes{"diagnosis", "imaging", "pathology"};
+};
+
+/// The outcome of try_load_policy: the settings, or every problem found (never both).
+struct [[nodiscard]] policy_load_result {
+  std::optional<policy_settings> settings;
+  std::vector<load_problem> problems;
+  bool ok() const noexcept { return settings.has_value(); }
+};
+
+/// Parses the JSON of docs/policy.md strictly: unknown keys, wrong types, unknown packs, rules
+/// and flags, out-of-range numbers, malformed ids and instants, every problem at once with its
+/// JSON path. Never throws for bad input.
+policy_load_result try_load_policy(std::string_view json_text);
+/// As try_load_policy, but throws kakehashi::error{errc::invalid_argument} listing the problems.
+policy_settings load_policy(std::string_view json_text, std::string_view source_name = "policy");
+/// Reads a file; throws {errc::not_found} if it cannot be read.
+policy_settings load_policy_file(const std::string& path);
 
 /// The verdict as one JSON object, as `kakehashi consent check --json` prints it.
 std::string to_json(const consent_verdict& v, int indent = -1);

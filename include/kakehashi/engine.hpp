@@ -89,6 +89,12 @@ struct [[nodiscard]] verify_result {
   std::string head_hash;
   std::optional<std::int64_t> first_bad_seq;  ///< the first row where something disagrees
   std::string problem;                        ///< what disagrees, or "" when intact
+  /// The key does not match the checkpoint's MAC: a wrong key, or a forged checkpoint. The log
+  /// is then checked without the key; `intact` is false, and `problem` is the log's own first
+  /// problem if it has one, else `key_problem`. (Without a checkpoint a wrong key cannot be told
+  /// from forged rows: the first row's MAC fails as tampering.)
+  bool key_mismatch = false;
+  std::string key_problem;  ///< what did not match, or ""
 };
 
 /// An anchor of the audit log kept outside the database.
@@ -104,11 +110,26 @@ struct checkpoint {
 std::string to_json(const checkpoint& c);
 checkpoint parse_checkpoint(std::string_view json_text);
 
+/// Which referrals list() returns: every condition that is set must hold. Results are in id
+/// order; `offset` and `limit` page through them.
+struct referral_filter {
+  std::optional<hospital_id> hospital;  ///< the origin or the destination
+  std::optional<specialty_code> specialty;
+  std::optional<referral_state> state;
+  std::optional<kakehashi::close_reason> reason;  ///< closed for this reason (state is closed)
+  std::optional<patient_ref> patient;
+  std::optional<instant> proposed_from;    ///< proposed at or after this instant
+  std::optional<instant> proposed_before;  ///< proposed before this instant
+  std::size_t offset = 0;                  ///< skip this many matches
+  std::optional<std::size_t> limit;        ///< return at most this many
+};
+
 class engine {
  public:
   /// Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one).
-  /// Throws kakehashi::error{errc::invalid_argument} if the file is an SQLite database that is not
-  /// a kakehashi one, {errc::failed_precondition} if its schema is newer than this library, and
+  /// Throws kakehashi::error{errc::invalid_argument} if the file is not an SQLite database or is
+  /// one that is not a kakehashi one, {errc::failed_precondition} if its schema is newer than this
+  /// library, and
   /// {errc::storage} if it cannot be opened; in each case the file is left untouched.
   static engine open(const std::string& path, agreement_directory agreements, consent_policy policy,
                      engine_options options = {});
@@ -154,6 +175,7 @@ class engine {
   referral_snapshot get(const referral_id& id) const;
   std::vector<audit_entry> history(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
+  std::vector<referral_snapshot> list(const referral_filter& filter) const;
   std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
   /// Open referrals past their agreement's response deadline at `at`.
   std::vector<referral_snapshot> overdue(instant at) const;
@@ -193,6 +215,15 @@ class database_view {
   std::optional<referral_snapshot> find(const referral_id& id) const;
   std::vector<audit_entry> history(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
+  std::vector<referral_snapshot> list(const referral_filter& filter) const;
+  /// Open referrals past their agreement's response deadline at `at`, by the deadlines of
+  /// `agreements` (as engine::overdue).
+  std::vector<referral_snapshot> overdue(const agreement_directory& agreements, instant at) const;
+  /// The number of rows in the audit log.
+  std::int64_t audit_rows() const;
+  /// True when the log's rows carry MACs (the engine that wrote them had an audit key), as its
+  /// first row says; false for an empty log.
+  bool keyed() const;
   verify_result verify(const std::optional<checkpoint>& anchor = std::nullopt,
                        const std::optional<std::string>& key = std::nullopt) const;
   checkpoint make_checkpoint(const std::string& key, instant at) const;

@@ -2,6 +2,7 @@
 //                         [--direction outbound|return] [--json] [--agreements FILE]
 //                         [--from-country CC --to-country CC] [--payload a,b,c]
 //                         [--transfer-agreement] [--tia-filed INSTANT] [--first-transfer INSTANT]
+//                         [--policy FILE] [--exit-code]
 #include <fmt/format.h>
 
 #include <iostream>
@@ -30,7 +31,9 @@ struct consent_options {
   bool transfer_agreement = false;
   std::string tia_filed;
   std::string first_transfer;
+  std::string policy;
   bool json = false;
+  bool exit_code = false;
 };
 
 std::string country_of(const consent_options& o, const std::string& given, const std::string& id,
@@ -86,8 +89,15 @@ command add_consent_command(CLI::App& app) {
   check->add_option("--tia-filed", opt->tia_filed, "When the impact assessment was filed (VN-11)");
   check->add_option("--first-transfer", opt->first_transfer,
                     "When the first cross-border transfer happened (VN-11)");
+  check->add_option("--policy", opt->policy,
+                    "Consent policy file (docs/policy.md): its packs, switched-off rules and "
+                    "flags, and the sending hospital's compliance and payload unless the options "
+                    "above say otherwise");
+  check->add_flag("--exit-code", opt->exit_code, "Exit 1 when the policy blocks the step");
   check->add_flag("--json", opt->json, "Print one JSON object instead of text");
   return [opt] {
+    const policy_settings settings =
+        opt->policy.empty() ? policy_settings{} : load_policy_file(opt->policy);
     consent_context ctx;
     ctx.origin = hospital_id{opt->from};
     ctx.destination = hospital_id{opt->to};
@@ -96,8 +106,12 @@ command add_consent_command(CLI::App& app) {
     ctx.action = ctx.flow == data_flow::outbound ? "transfer" : "return of results";
     ctx.origin_country = country_of(*opt, opt->from_country, opt->from, "--from-country");
     ctx.destination_country = country_of(*opt, opt->to_country, opt->to, "--to-country");
-    if (!opt->payload.empty()) ctx.payload_classes = opt->payload;
-    ctx.compliance.transfer_agreement = opt->transfer_agreement;
+    ctx.payload_classes = opt->payload.empty() ? settings.payload_classes : opt->payload;
+    // The sender's compliance as the policy file records it; the options override.
+    if (const auto it = settings.compliance.find(ctx.sender()); it != settings.compliance.end()) {
+      ctx.compliance = it->second;
+    }
+    if (opt->transfer_agreement) ctx.compliance.transfer_agreement = true;
     if (!opt->tia_filed.empty()) {
       ctx.compliance.impact_assessment_filed_at = parse_instant(opt->tia_filed, "--tia-filed");
     }
@@ -107,13 +121,13 @@ command add_consent_command(CLI::App& app) {
     }
     const consent_record record = load_consent_file(opt->consent);
     ctx.consent = &record;
-    const consent_verdict v = consent_policy::standard().evaluate(ctx);
+    const consent_verdict v = settings.policy.evaluate(ctx);
     if (opt->json) {
       std::cout << to_json(v, 2) << '\n';
     } else {
       print_verdict(v, ctx);
     }
-    return exit_ok;
+    return opt->exit_code && !v.allowed() ? exit_refused : exit_ok;
   };
 }
 

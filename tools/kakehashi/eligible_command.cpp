@@ -24,14 +24,6 @@ struct eligible_options {
   bool json = false;
 };
 
-std::string local(const hospital& h, instant at) {
-  try {
-    return date::format("%F %R", date::make_zoned(h.time_zone, at)) + " " + h.time_zone;
-  } catch (const std::exception&) {
-    return h.time_zone;
-  }
-}
-
 std::string name_of(const agreement_directory& dir, const hospital_id& id) {
   const hospital* h = dir.find_hospital(id);
   return h ? h->name_en : id.value();
@@ -41,7 +33,7 @@ void print_table(const agreement_directory& dir, const eligibility_result& r) {
   const hospital& from = *dir.find_hospital(r.query.from);
   std::cout << fmt::format("Referral from {} ({}) for {} at {} ({})\n\n", from.id.value(),
                            from.name_en, r.query.specialty.value(), to_iso8601(r.query.at),
-                           local(from, r.query.at));
+                           local_time(from, r.query.at));
   std::cout << fmt::format("Eligible ({}), best first:\n", r.eligible.size());
   if (r.eligible.empty()) std::cout << "  none\n";
   int rank = 1;
@@ -80,9 +72,10 @@ command add_eligible_command(CLI::App& app) {
                   "HOSPITAL=N: referrals already counted against capacity this month (repeatable)");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of a table");
   return [opt] {
+    const agreement_directory dir = agreement_directory::load_file(opt->agreements);
     eligibility_query q;
-    q.from = hospital_id{opt->from};
-    q.specialty = specialty_code{opt->specialty};
+    q.from = known_hospital(dir, opt->from, "--from");
+    q.specialty = known_specialty(dir, opt->specialty, "--specialty");
     q.at = parse_instant(opt->at, "--at");
     for (const auto& c : opt->counts) {
       const auto eq = c.find('=');
@@ -98,11 +91,17 @@ command add_eligible_command(CLI::App& app) {
         throw error(errc::invalid_argument,
                     fmt::format("--count: '{}' is not HOSPITAL=N; expected e.g. "
                                 "shonan-kamakura=12",
-                                c));
+                                printable(c)));
       }
-      q.month_counts[hospital_id{c.substr(0, eq)}] = n;
+      // A misspelt hospital would switch its capacity check off without a word: refuse it.
+      const hospital_id h = known_hospital(dir, c.substr(0, eq), "--count");
+      if (q.month_counts.count(h) != 0) {
+        throw error(errc::invalid_argument,
+                    fmt::format("--count: hospital '{}' is counted twice; give each once",
+                                h.value()));
+      }
+      q.month_counts[h] = n;
     }
-    const agreement_directory dir = agreement_directory::load_file(opt->agreements);
     const eligibility_result r = check_eligibility(dir, q);
     if (opt->json) {
       std::cout << to_json(r, 2) << '\n';

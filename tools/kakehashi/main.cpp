@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
   add(kakehashi::tool::add_consent_command(app));
   add(kakehashi::tool::add_audit_command(app));
   add(kakehashi::tool::add_referral_command(app));
+  add(kakehashi::tool::add_sweep_command(app));
   add(kakehashi::tool::add_fhir_command(app));
+  add(kakehashi::tool::add_completion_command(app));
 
   try {
     app.parse(argc, argv);
@@ -108,7 +110,7 @@ int main(int argc, char** argv) {
       return run();
     } catch (const kakehashi::error& e) {
       std::cerr << e.what() << '\n';
-      return kakehashi::tool::exit_bad_input;
+      return kakehashi::tool::exit_code_of(e.code());
     } catch (const std::exception& e) {
       // Anything else is a bug in kakehashi: say so rather than pretend it was bad input.
       std::cerr << "kakehashi " << sub->get_name()

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Referrals run from the command line alone, as an operator's script would: every step of the
+# lifecycle and its side exits with `kakehashi referral ...`, each exit code checked (0 done,
+# 1 refused by a rule or state, 2 bad input), retries answered from the log, the deadline sweep,
+# a keyed log and its checkpoint, and at the end `audit verify` on the database and on a
+# read-only copy in a read-only directory, read by a user who cannot write there, after which
+# the directory is byte for byte as it was.
+#
+# Usage: tests/cli_lifecycle.sh KAKEHASHI SOURCE_DIR WORK_DIR   (ctest runs it, label cli)
+set -euo pipefail
+
+kakehashi=$(realpath "$1")
+source_dir=$(realpath "$2")
+work=$3
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+
+failures=0
+# expect CODE ARGS...: runs kakehashi ARGS, checks its exit code; its output is in out/err.
+expect() {
+  local want=$1
+  shift
+  set +e
+  "$kakehashi" "$@" >out 2>err
+  local got=$?
+  set -e
+  if [[ $got -ne $want ]]; then
+    echo "FAIL: kakehashi $* exited $got, expected $want" >&2
+    sed 's/^/  out: /' out >&2
+    sed 's/^/  err: /' err >&2
+    failures=$((failures + 1))
+  fi
+}
+# contains FILE TEXT: the last command's out or err contains TEXT.
+contains() {
+  if ! grep -qF -- "$2" "$1"; then
+    echo "FAIL: $1 of the last command lacks '$2':" >&2
+    sed 's/^/  /' "$1" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+# The shipped agreements with a 14-day response deadline (the shipped MoUs state none), the
+# example policy (both hospitals' transfer paperwork on file), the example consent, an audit key.
+sed 's/"referral": {/"referral": { "response_deadline_days": 14,/' \
+  "$source_dir/data/agreements.json" >agreements.json
+cp "$source_dir/data/policy.example.json" policy.json
+cp "$source_dir/data/consents/bach-mai-2026-complete.json" consent.json
+printf 'a-key-the-hospital-keeps-outside-the-database\n' >audit.key
+db=(--db referrals.db --agreements agreements.json --policy policy.json --key-file audit.key)
+bm=(--by bach-mai --role coordinator)
+sk=(--by shonan-kamakura --role clinician)
+skc=(--by shonan-kamakura --role coordinator)
+
+# The whole lifecycle of R-1, with a refusal of each kind on the way.
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-1 --to shonan-kamakura \
+  --specialty cardiology --patient P-3f9c1a --at 2026-03-02T09:00:00+07:00 --idempotency-key k-1
+contains out "R-1: proposed (version 1)"
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-1 --to shonan-kamakura \
+  --specialty cardiology --patient P-3f9c1a --at 2026-03-02T09:00:00+07:00 --idempotency-key k-1
+contains out "R-1: proposed (version 1)"  # the retry is answered from the log
+expect 1 referral accept "${db[@]}" "${sk[@]}" --id R-1 --at 2026-03-02T12:00:00+09:00 \
+  --idempotency-key k-2
+contains err "[kakehashi.failed_precondition] referral R-1"
+contains err "audited as row #2"
+expect 0 referral consent "${db[@]}" "${bm[@]}" --id R-1 --consent consent.json \
+  --at 2026-03-02T10:00:00+07:00 --idempotency-key k-3
+contains out "consent_recorded (version 2)"
+expect 1 referral accept "${db[@]}" "${skc[@]}" --id R-1 --at 2026-03-03T10:00:00+09:00 \
+  --idempotency-key k-4
+contains err "[kakehashi.permission_denied]"
+expect 0 referral accept "${db[@]}" "${sk[@]}" --id R-1 --at 2026-03-03T10:00:00+09:00 \
+  --idempotency-key k-5 --user dr-sato
+expect 0 referral transfer "${db[@]}" "${skc[@]}" --id R-1 --consent consent.json \
+  --at 2026-03-20T10:00:00+09:00 --idempotency-key k-6
+expect 0 referral complete "${db[@]}" "${sk[@]}" --id R-1 --at 2026-04-20T10:00:00+09:00 \
+  --idempotency-key k-7 --json
+contains out '"close_reason": "completed"'
+
+# The side exits: declined, cancelled, consent withdrawn, expired by the sweep.
+for id in R-2 R-3 R-4 R-5; do
+  expect 0 referral propose "${db[@]}" "${bm[@]}" --id $id --to shonan-kamakura \
+    --specialty oncology --patient P-3f9c1a --at 2026-03-10T09:00:00+07:00 --idempotency-key p-$id
+done
+for id in R-2 R-4; do
+  expect 0 referral consent "${db[@]}" "${bm[@]}" --id $id --consent consent.json \
+    --at 2026-03-10T10:00:00+07:00 --idempotency-key c-$id
+done
+expect 0 referral decline "${db[@]}" "${sk[@]}" --id R-2 --reason capacity_full \
+  --at 2026-03-11T10:00:00+09:00 --idempotency-key k-8
+contains out "R-2: closed:declined"
+expect 0 referral cancel "${db[@]}" "${bm[@]}" --id R-3 --reason treated_locally \
+  --at 2026-03-11T10:00:00+07:00 --idempotency-key k-9
+expect 0 referral withdraw "${db[@]}" "${bm[@]}" --id R-4 --channel written \
+  --at 2026-03-11T10:00:00+07:00 --idempotency-key k-10
+contains out "R-4: closed:consent_withdrawn"
+expect 0 referral overdue --db referrals.db --agreements agreements.json \
+  --at 2026-03-25T00:00:00Z
+contains out "R-5"
+contains out "1 overdue referral(s)"
+expect 0 sweep "${db[@]}" --by bach-mai --at 2026-03-25T00:00:00Z
+contains out "R-5: closed:expired"
+contains out "1 referral(s) expired"
+
+# A refused proposal is in the log and can be looked up.
+expect 1 referral propose "${db[@]}" --by cho-ray --role coordinator --id R-6 \
+  --to shonan-kamakura --specialty oncology --patient P-6 --at 2026-03-10T09:00:00+07:00 \
+  --idempotency-key p-R-6
+contains err "[kakehashi.not_eligible]"
+contains err "eligibility: no_agreement"
+expect 0 referral show --db referrals.db --id R-6
+contains out "never opened: its proposal was refused"
+
+# Bad input: exit 2, and nothing is written.
+expect 2 referral propose "${db[@]}" "${bm[@]}" --id R-7 --to shonan-kamakur \
+  --specialty oncology --patient P-7 --at 2026-03-10T09:00:00+07:00 --idempotency-key p-R-7
+contains err "(did you mean 'shonan-kamakura'?)"
+expect 2 referral propose "${db[@]}" "${bm[@]}" --id R-7 --to shonan-kamakura \
+  --specialty Oncology --patient P-7 --at 2026-03-10T09:00:00+07:00 --idempotency-key p-R-7
+contains err "codes are lower case: 'oncology'"
+expect 2 referral decline "${db[@]}" "${sk[@]}" --id R-5 --reason full \
+  --at 2026-03-26T10:00:00+09:00 --idempotency-key k-11
+expect 2 referral accept "${db[@]}" "${sk[@]}" --id R-5 --at 2026-03-26T10:00:00+09:00 \
+  --idempotency-key 'not a key'
+expect 2 referral accept --db referrals.db --agreements agreements.json "${sk[@]}" --id R-5 \
+  --at 2026-03-26T10:00:00+09:00 --idempotency-key k-12
+contains err "is keyed"
+expect 2 referral acept "${db[@]}"
+contains err "(did you mean 'accept'?)"
+
+# Listing.
+expect 0 referral list --db referrals.db --state closed:expired
+contains out "R-5"
+contains out "1 referral(s)"
+expect 0 referral list --db referrals.db --hospital bach-mai --limit 2 --offset 1
+contains out "more with --offset 3"
+expect 2 referral list --db referrals.db --state expired
+contains err "'expired' is a close reason, not a state; use closed:expired"
+
+# The log: 18 rows (7 for R-1, 11 for the others and the refused proposal; the bad input above
+# wrote none), intact, anchored, and a wrong key said apart from tampering.
+expect 0 audit verify --db referrals.db --key-file audit.key
+contains out "audit log: intact (18 rows, 5 referrals"
+expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
+cp out checkpoint.json
+expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json
+printf 'another-key-of-sixteen-bytes-or-more\n' >wrong.key
+expect 2 audit verify --db referrals.db --key-file wrong.key --checkpoint checkpoint.json
+contains err "the key does not match the checkpoint's MAC"
+
+# The auditor's evidence copy: read-only files in a read-only directory, read by someone who
+# cannot write there (nobody, when this runs as root). Nothing in it may change.
+mkdir evidence
+cp referrals.db checkpoint.json audit.key agreements.json evidence/
+chmod 0444 evidence/*
+chmod 0555 evidence
+before=$(cd evidence && ls -la --time-style=+%s . && sha256sum ./*)
+as_auditor=()
+if [[ $(id -u) -eq 0 ]]; then
+  as_auditor=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+if "${as_auditor[@]}" touch evidence/probe 2>/dev/null; then
+  echo "FAIL: the evidence directory is writable by the auditor: the test would prove nothing" >&2
+  failures=$((failures + 1))
+fi
+auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
+[[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
+      --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
+contains out "audit log: intact (18 rows, 5 referrals, matches the checkpoint, MACs checked"
+[[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
+[[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
+[[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||
+  { echo "FAIL: read-only fhir export" >&2; cat err >&2; failures=$((failures + 1)); }
+after=$(cd evidence && ls -la --time-style=+%s . && sha256sum ./*)
+if [[ "$before" != "$after" ]]; then
+  echo "FAIL: the evidence directory changed:" >&2
+  diff <(echo "$before") <(echo "$after") >&2 || true
+  failures=$((failures + 1))
+fi
+chmod 0755 evidence
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "the lifecycle from the command line: every check passed"

@@ -1,0 +1,557 @@
+// kakehashi referral show|list|overdue: what a database holds (read-only: nothing is created
+// beside it).
+// kakehashi referral propose|consent|accept|decline|cancel|withdraw|transfer|complete: the
+// workflow, one engine command each, with the library's inputs, rights, idempotency keys and
+// refusals (exit 1, the rules that refused printed).
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <kakehashi/consent.hpp>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/error.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+
+namespace kakehashi::tool {
+namespace {
+
+using nlohmann::json;
+
+std::string state_of(const referral_snapshot& s) {
+  return s.reason ? fmt::format("closed:{}", to_string(*s.reason)) : std::string(to_string(s.state));
+}
+
+// ---- reading --------------------------------------------------------------------------------
+
+struct query_options {
+  std::string db;
+  std::string agreements;
+  std::string id;
+  std::string hospital;
+  std::string specialty;
+  std::string state;
+  std::string patient;
+  std::string proposed_from;
+  std::string proposed_before;
+  std::size_t limit = 0;
+  std::size_t offset = 0;
+  std::string at;
+  bool json = false;
+};
+
+std::optional<agreement_directory> agreements_of(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  return agreement_directory::load_file(path);
+}
+
+// "2026-03-01T00:00:00Z (2026-03-01 07:00 Asia/Ho_Chi_Minh, 2026-03-01 09:00 Asia/Tokyo)".
+std::string times(instant at, const referral_snapshot* s, const agreement_directory* dir) {
+  std::string out = to_iso8601(at);
+  if (!s || !dir) return out;
+  std::string local;
+  for (const auto& id : {s->origin, s->destination}) {
+    if (const hospital* h = dir->find_hospital(id)) {
+      local += (local.empty() ? "" : ", ") + local_time(*h, at);
+    }
+  }
+  return local.empty() ? out : out + " (" + local + ")";
+}
+
+// What a row's details say that a reader needs: the coded reason of a decline, cancel or
+// withdrawal; the rules or eligibility reasons of a refusal.
+std::string explained(const audit_entry& h) {
+  const json d = json::parse(h.details, nullptr, false);
+  if (!d.is_object()) return "";
+  std::string out;
+  for (const char* key : {"reason", "channel"}) {
+    if (d.contains(key) && d[key].is_string()) out += fmt::format("{}: {}", key, d[key].get<std::string>());
+  }
+  if (h.outcome == audit_outcome::success) return out;
+  if (d.contains("findings") && d["findings"].is_array()) {
+    std::string rules;
+    for (const auto& f : d["findings"]) {
+      const std::string effect = f.value("effect", "");
+      if (effect != "block" && effect != "require_document") continue;
+      rules += (rules.empty() ? "" : ", ") + f.value("rule", "") + " " + f.value("code", "");
+    }
+    if (!rules.empty()) out += (out.empty() ? "" : "; ") + std::string("rules: ") + rules;
+  }
+  if (d.contains("reasons") && d["reasons"].is_array()) {
+    std::string reasons;
+    for (const auto& r : d["reasons"]) {
+      reasons += (reasons.empty() ? "" : ", ") + r.value("code", "");
+      if (!r.value("agreement", "").empty()) reasons += " (" + r.value("agreement", "") + ")";
+    }
+    out += (out.empty() ? "" : "; ") + std::string("eligibility: ") + reasons;
+  }
+  return out;
+}
+
+json history_json(const std::vector<audit_entry>& history) {
+  json rows = json::array();
+  for (const auto& h : history) {
+    rows.push_back({{"seq", h.seq},
+                    {"at", to_iso8601(h.recorded_at)},
+                    {"actor", h.by.organisation.value()},
+                    {"role", std::string(to_string(h.by.role))},
+                    {"user", h.by.user.value()},
+                    {"command", h.command},
+                    {"before", h.state_before},
+                    {"after", h.state_after},
+                    {"outcome", static_cast<int>(h.outcome)},
+                    {"refused", h.outcome != audit_outcome::success},
+                    {"reason", h.reason_code},
+                    {"details", json::parse(h.details, nullptr, false).is_object()
+                                    ? json::parse(h.details)
+                                    : json::object()}});
+  }
+  return rows;
+}
+
+int run_show(const query_options& o) {
+  const referral_id id{o.id};
+  validate("--id", id);
+  const auto dir = agreements_of(o.agreements);
+  const database_view view = database_view::open(o.db);
+  const auto s = view.find(id);
+  const auto history = view.history(id);
+  if (!s && history.empty()) {
+    throw error(errc::not_found, fmt::format("--id: no referral '{}' in {}, and no refused "
+                                             "proposal of that id; kakehashi referral list shows "
+                                             "the ids",
+                                             o.id, printable(o.db, 200)));
+  }
+  if (o.json) {
+    json j = s ? json::parse(to_json(*s)) : json{{"id", o.id}, {"state", nullptr}};
+    if (!s) j["never_opened"] = "every proposal of this id was refused";
+    j["history"] = history_json(history);
+    std::cout << j.dump(2) << '\n';
+    return exit_ok;
+  }
+  const agreement_directory* d = dir ? &*dir : nullptr;
+  if (s) {
+    std::cout << fmt::format("{}: {} -> {}, {}, patient {}\nstate: {} (version {}){}\n",
+                             s->id.value(), s->origin.value(), s->destination.value(),
+                             s->specialty.value(), s->patient.value(), state_of(*s), s->version,
+                             s->consent.value().empty() ? "" : ", consent " + s->consent.value());
+    std::cout << fmt::format("proposed {}\nupdated  {}\n", times(s->proposed_at, &*s, d),
+                             times(s->updated_at, &*s, d));
+  } else {
+    std::cout << fmt::format("{}: never opened: its proposal was refused\n", o.id);
+  }
+  std::cout << "history:\n";
+  for (const auto& h : history) {
+    const std::string why = explained(h);
+    std::cout << fmt::format(
+        "  #{:<5} {:<16} {:<30} by {} ({}{}), {} -> {}\n         at {}\n", h.seq, h.command,
+        h.outcome == audit_outcome::success ? "ok" : "refused: " + h.reason_code,
+        h.by.organisation.value(), to_string(h.by.role),
+        h.by.user.value().empty() ? "" : ", " + h.by.user.value(),
+        h.state_before.empty() ? "-" : h.state_before,
+        h.state_after.empty() ? "-" : h.state_after,
+        times(h.recorded_at, s ? &*s : nullptr, d));
+    if (!why.empty()) std::cout << "         " << why << '\n';
+  }
+  return exit_ok;
+}
+
+instant day_or_instant(const std::string& text, const char* option) {
+  // A bare day is that day's start in UTC.
+  return parse_instant(text.size() == 10 ? text + "T00:00:00Z" : text, option);
+}
+
+int run_list(const query_options& o) {
+  const auto dir = agreements_of(o.agreements);
+  referral_filter f;
+  if (!o.hospital.empty()) {
+    f.hospital = dir ? known_hospital(*dir, o.hospital, "--hospital") : hospital_id{o.hospital};
+    validate("--hospital", *f.hospital);
+  }
+  if (!o.specialty.empty()) {
+    f.specialty =
+        dir ? known_specialty(*dir, o.specialty, "--specialty") : specialty_code{o.specialty};
+    validate("--specialty", *f.specialty);
+  }
+  if (!o.state.empty()) {
+    const state_choice c = parse_state_choice(o.state, "--state");
+    f.state = c.state;
+    f.reason = c.reason;
+  }
+  if (!o.patient.empty()) {
+    f.patient = patient_ref{o.patient};
+    validate("--patient", *f.patient);
+  }
+  if (!o.proposed_from.empty()) f.proposed_from = day_or_instant(o.proposed_from, "--proposed-from");
+  if (!o.proposed_before.empty()) {
+    f.proposed_before = day_or_instant(o.proposed_before, "--proposed-before");
+  }
+  f.offset = o.offset;
+  if (o.limit > 0) f.limit = o.limit;
+  const database_view view = database_view::open(o.db);
+  const auto found = view.list(f);
+  // A hospital or specialty no referral names is most likely a typo: say so (exit 2) rather
+  // than print an empty list.
+  if (found.empty() && o.offset == 0) {
+    referral_filter alone;
+    alone.limit = 1;
+    if (f.hospital && !dir) {
+      alone.hospital = f.hospital;
+      if (view.list(alone).empty()) {
+        throw error(errc::invalid_argument,
+                    fmt::format("--hospital: no referral in {} names hospital '{}'; pass "
+                                "--agreements FILE to check the name against the directory",
+                                printable(o.db, 200), o.hospital));
+      }
+    }
+    if (f.specialty && !dir) {
+      alone = {};
+      alone.limit = 1;
+      alone.specialty = f.specialty;
+      if (view.list(alone).empty()) {
+        throw error(errc::invalid_argument,
+                    fmt::format("--specialty: no referral in {} has specialty '{}'; pass "
+                                "--agreements FILE to check the name against the directory",
+                                printable(o.db, 200), o.specialty));
+      }
+    }
+  }
+  if (o.json) {
+    json arr = json::array();
+    for (const auto& s : found) arr.push_back(json::parse(to_json(s)));
+    std::cout << arr.dump(2) << '\n';
+    return exit_ok;
+  }
+  for (const auto& s : found) {
+    std::cout << fmt::format("{:<20} {:<18} -> {:<18} {:<16} {:<26} {}\n", s.id.value(),
+                             s.origin.value(), s.destination.value(), s.specialty.value(),
+                             state_of(s), to_iso8601(s.proposed_at));
+  }
+  std::cout << fmt::format("{} referral(s){}\n", found.size(),
+                           o.limit > 0 && found.size() == o.limit
+                               ? fmt::format("; more with --offset {}", o.offset + o.limit)
+                               : "");
+  return exit_ok;
+}
+
+int run_overdue(const query_options& o) {
+  const agreement_directory dir = agreement_directory::load_file(o.agreements);
+  const instant at = instant_or_now(o.at, "--at");
+  const database_view view = database_view::open(o.db);
+  const auto late = view.overdue(dir, at);
+  if (o.json) {
+    json arr = json::array();
+    for (const auto& s : late) arr.push_back(json::parse(to_json(s)));
+    std::cout << arr.dump(2) << '\n';
+    return exit_ok;
+  }
+  for (const auto& s : late) {
+    std::cout << fmt::format("{:<20} {:<18} -> {:<18} {:<16} {:<18} proposed {}\n", s.id.value(),
+                             s.origin.value(), s.destination.value(), s.specialty.value(),
+                             state_of(s), to_iso8601(s.proposed_at));
+  }
+  std::cout << fmt::format("{} overdue referral(s) at {}; kakehashi sweep expires them\n",
+                           late.size(), to_iso8601(at));
+  return exit_ok;
+}
+
+// ---- the workflow ---------------------------------------------------------------------------
+
+struct workflow_options : engine_args {
+  std::string id;
+  std::string by;
+  std::string role;
+  std::string user;
+  std::string at;
+  std::string key;
+  std::string from;
+  std::string to;
+  std::string specialty;
+  std::string patient;
+  std::string consent;
+  std::string reason;
+  std::string channel;
+  bool json = false;
+};
+
+template <class E, class Parse>
+E choice(const std::string& text, const char* option, Parse parse, std::initializer_list<E> all) {
+  if (auto v = parse(text)) return *v;
+  std::vector<std::string> names;
+  for (E e : all) names.emplace_back(to_string(e));
+  throw error(errc::invalid_argument, fmt::format("{}: '{}' is not allowed here; {}", option,
+                                                  printable(text), expected_one_of(text, names)));
+}
+
+actor actor_of(const workflow_options& o, const agreement_directory& dir) {
+  actor a;
+  a.organisation = known_hospital(dir, o.by, "--by");
+  a.role = choice(o.role, "--role", parse_actor_role,
+                  {actor_role::clinician, actor_role::coordinator, actor_role::system});
+  a.user = user_id{o.user};
+  if (!o.user.empty()) validate("--user", a.user);
+  return a;
+}
+
+void print_snapshot(const referral_snapshot& s, bool as_json) {
+  if (as_json) {
+    std::cout << to_json(s, 2) << '\n';
+    return;
+  }
+  std::cout << fmt::format("{}: {} (version {}), {} -> {}, {}\n", s.id.value(), state_of(s),
+                           s.version, s.origin.value(), s.destination.value(),
+                           s.specialty.value());
+}
+
+// A refused command: its message, and what its audit row recorded (the rules, the eligibility
+// reasons). Exit 1 for a refusal by a rule or state, 2 for bad input, 4 for storage.
+int refused(const error& e, const workflow_options& o) {
+  std::optional<audit_entry> row;
+  if (e.code() != errc::invalid_argument && e.code() != errc::storage &&
+      e.code() != errc::outcome_unknown && std::ifstream(o.db).good()) {
+    try {
+      for (auto& h : database_view::open(o.db).history(referral_id{o.id})) {
+        if (h.idempotency_key == o.key) row = std::move(h);
+      }
+    } catch (const error&) {
+      // The refusal itself is what matters; its row is a detail.
+    }
+  }
+  std::cerr << e.what() << '\n';
+  if (row) {
+    const std::string why = explained(*row);
+    if (!why.empty()) std::cerr << "  " << why << '\n';
+    std::cerr << fmt::format("  audited as row #{} (refused: {})\n", row->seq, row->reason_code);
+  }
+  if (o.json) {
+    std::cout << json{{"refused", true},
+                      {"code", std::string(to_string(e.code()))},
+                      {"message", e.what()},
+                      {"audit_row", row ? json(row->seq) : json(nullptr)},
+                      {"details", row ? history_json({*row})[0]["details"] : json::object()}}
+                     .dump(2)
+              << '\n';
+  }
+  return exit_code_of(e.code());
+}
+
+int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
+  const agreement_directory dir = agreement_directory::load_file(o.agreements);
+  engine e = open_engine(o, dir);
+  const referral_id id{o.id};
+  validate("--id", id);
+  const actor by = actor_of(o, dir);
+  const instant at = instant_or_now(o.at, "--at");
+  std::optional<consent_record> consent;
+  if (!o.consent.empty()) consent = load_consent_file(o.consent);
+  try {
+    referral_snapshot s;
+    if (propose) {
+      proposal p;
+      p.id = id;
+      p.origin = o.from.empty() ? by.organisation : known_hospital(dir, o.from, "--from");
+      p.destination = known_hospital(dir, o.to, "--to");
+      p.specialty = known_specialty(dir, o.specialty, "--specialty");
+      p.patient = patient_ref{o.patient};
+      validate("--patient", p.patient);
+      p.by = by;
+      p.at = at;
+      s = e.propose(p, o.key);
+    } else {
+      switch (kind) {
+        case event_kind::record_consent:
+          s = e.record_consent(id, *consent, by, at, o.key);
+          break;
+        case event_kind::transfer:
+          s = e.transfer(id, *consent, by, at, o.key);
+          break;
+        case event_kind::accept:
+          s = e.apply(id, event::accept{by, at}, o.key);
+          break;
+        case event_kind::complete:
+          s = e.apply(id, event::complete{by, at}, o.key);
+          break;
+        case event_kind::decline:
+          s = e.apply(id,
+                      event::decline{by, at,
+                                     choice(o.reason, "--reason", parse_decline_reason,
+                                            {decline_reason::capacity_full,
+                                             decline_reason::specialty_unavailable,
+                                             decline_reason::not_clinically_appropriate,
+                                             decline_reason::insufficient_information,
+                                             decline_reason::patient_not_fit_to_travel,
+                                             decline_reason::other})},
+                      o.key);
+          break;
+        case event_kind::cancel:
+          s = e.apply(id,
+                      event::cancel{by, at,
+                                    choice(o.reason, "--reason", parse_cancel_reason,
+                                           {cancel_reason::patient_request,
+                                            cancel_reason::clinical_change,
+                                            cancel_reason::treated_locally,
+                                            cancel_reason::referred_elsewhere,
+                                            cancel_reason::entered_in_error,
+                                            cancel_reason::other})},
+                      o.key);
+          break;
+        case event_kind::withdraw_consent:
+          s = e.apply(id,
+                      event::withdraw_consent{
+                          by, at,
+                          choice(o.channel, "--channel", parse_withdrawal_channel,
+                                 {withdrawal_channel::written, withdrawal_channel::verbal,
+                                  withdrawal_channel::electronic})},
+                      o.key);
+          break;
+        case event_kind::expire:
+          s = e.apply(id, event::expire{by, at}, o.key);
+          break;
+      }
+    }
+    print_snapshot(s, o.json);
+    return exit_ok;
+  } catch (const error& err) {
+    return refused(err, o);
+  }
+}
+
+// The options every workflow command has.
+CLI::App* workflow_command(CLI::App* ref, const char* name, const char* help,
+                           workflow_options& o) {
+  CLI::App* c = ref->add_subcommand(name, help);
+  add_engine_options(c, o);
+  c->add_option("--id", o.id, "Referral id")->required();
+  c->add_option("--by", o.by, "The acting hospital's id")->required();
+  c->add_option("--role", o.role, "clinician, coordinator or system")->required();
+  c->add_option("--user", o.user, "The acting person's pseudonymous staff id");
+  c->add_option("--at", o.at, "When it happened, RFC 3339 with offset (default: now)");
+  c->add_option("--idempotency-key", o.key,
+                "A unique key for this command (e.g. a UUID): a retry with the same key is "
+                "answered from the log and writes nothing")
+      ->required();
+  c->add_flag("--json", o.json, "Print the referral (or the refusal) as one JSON object");
+  return c;
+}
+
+}  // namespace
+
+command add_referral_command(CLI::App& app) {
+  auto q = std::make_shared<query_options>();
+  auto w = std::make_shared<workflow_options>();
+  CLI::App* ref = app.add_subcommand("referral", "Run referrals and read them");
+  ref->require_subcommand(1);
+
+  CLI::App* show = ref->add_subcommand(
+      "show", "A referral's state and history, refusals with their rules (read-only)");
+  show->add_option("--db", q->db, "kakehashi database (only read)")->required();
+  show->add_option("--id", q->id, "Referral id (a refused proposal's too)")->required();
+  show->add_option("--agreements", q->agreements,
+                   "Agreements file: times are also shown in both hospitals' zones");
+  show->add_flag("--json", q->json, "Print one JSON object");
+
+  CLI::App* list = ref->add_subcommand("list", "Referrals, filtered and paged (read-only)");
+  list->add_option("--db", q->db, "kakehashi database (only read)")->required();
+  list->add_option("--agreements", q->agreements,
+                   "Agreements file, to check --hospital and --specialty against");
+  list->add_option("--hospital", q->hospital, "Referring or receiving hospital id");
+  list->add_option("--specialty", q->specialty, "Specialty code");
+  list->add_option("--state", q->state,
+                   "proposed, consent_recorded, accepted, transferred, closed, or "
+                   "closed:<reason> (completed, declined, cancelled, consent_withdrawn, "
+                   "expired)");
+  list->add_option("--patient", q->patient, "Patient pseudonym");
+  list->add_option("--proposed-from", q->proposed_from,
+                   "Proposed at or after: RFC 3339, or YYYY-MM-DD (UTC midnight)");
+  list->add_option("--proposed-before", q->proposed_before, "Proposed before (as above)");
+  list->add_option("--limit", q->limit, "At most this many")->check(CLI::Range(1, 1000000));
+  list->add_option("--offset", q->offset, "Skip this many (paging)");
+  list->add_flag("--json", q->json, "Print one JSON array");
+
+  CLI::App* overdue = ref->add_subcommand(
+      "overdue", "Open referrals past their agreement's response deadline (read-only)");
+  overdue->add_option("--db", q->db, "kakehashi database (only read)")->required();
+  overdue->add_option("--agreements", q->agreements, "Agreements file (the deadlines)")
+      ->required();
+  overdue->add_option("--at", q->at, "The instant (default: now)");
+  overdue->add_flag("--json", q->json, "Print one JSON array");
+
+  CLI::App* propose = workflow_command(ref, "propose", "Propose a referral (eligibility checked)", *w);
+  propose->add_option("--from", w->from, "Referring hospital (default: --by)");
+  propose->add_option("--to", w->to, "Receiving hospital")->required();
+  propose->add_option("--specialty", w->specialty, "Specialty code")->required();
+  propose->add_option("--patient", w->patient, "Patient pseudonym (never a name)")->required();
+  CLI::App* consent =
+      workflow_command(ref, "consent", "Record the consent (the consent policy checked)", *w);
+  consent->add_option("--consent", w->consent, "Consent JSON file (docs/consent.md)")->required();
+  CLI::App* accept = workflow_command(ref, "accept", "The destination accepts", *w);
+  CLI::App* decline = workflow_command(ref, "decline", "The destination declines", *w);
+  decline
+      ->add_option("--reason", w->reason,
+                   "capacity_full, specialty_unavailable, not_clinically_appropriate, "
+                   "insufficient_information, patient_not_fit_to_travel, other")
+      ->required();
+  CLI::App* cancel = workflow_command(ref, "cancel", "The referring hospital cancels", *w);
+  cancel
+      ->add_option("--reason", w->reason,
+                   "patient_request, clinical_change, treated_locally, referred_elsewhere, "
+                   "entered_in_error, other")
+      ->required();
+  CLI::App* withdraw = workflow_command(ref, "withdraw", "The patient withdrew consent", *w);
+  withdraw->add_option("--channel", w->channel, "written, verbal or electronic")->required();
+  CLI::App* transfer = workflow_command(
+      ref, "transfer", "The patient arrived (the recorded consent given again)", *w);
+  transfer->add_option("--consent", w->consent, "The consent JSON file recorded")->required();
+  CLI::App* complete = workflow_command(ref, "complete", "Treatment completed", *w);
+
+  const std::vector<std::pair<CLI::App*, event_kind>> events = {
+      {consent, event_kind::record_consent}, {accept, event_kind::accept},
+      {decline, event_kind::decline},        {cancel, event_kind::cancel},
+      {withdraw, event_kind::withdraw_consent}, {transfer, event_kind::transfer},
+      {complete, event_kind::complete}};
+  return [q, w, show, list, overdue, propose, events] {
+    if (show->parsed()) return run_show(*q);
+    if (list->parsed()) return run_list(*q);
+    if (overdue->parsed()) return run_overdue(*q);
+    if (propose->parsed()) return run_workflow(event_kind::record_consent, *w, true);
+    for (const auto& [cmd, kind] : events) {
+      if (cmd->parsed()) return run_workflow(kind, *w, false);
+    }
+    return exit_bad_input;
+  };
+}
+
+// kakehashi sweep --db FILE --agreements FILE --by HOSPITAL [--at INSTANT] [--json]
+command add_sweep_command(CLI::App& app) {
+  auto o = std::make_shared<workflow_options>();
+  CLI::App* sweep = app.add_subcommand(
+      "sweep", "Expire every open referral past its response deadline (run it from cron)");
+  add_engine_options(sweep, *o);
+  sweep->add_option("--by", o->by, "The hospital running the sweep (its referrals only)")
+      ->required();
+  sweep->add_option("--at", o->at, "The sweep's instant (default: now)");
+  sweep->add_flag("--json", o->json, "Print the expired referrals as one JSON array");
+  return [o] {
+    const agreement_directory dir = agreement_directory::load_file(o->agreements);
+    engine e = open_engine(*o, dir);
+    const actor system{known_hospital(dir, o->by, "--by"), actor_role::system, user_id{}};
+    const instant at = instant_or_now(o->at, "--at");
+    const auto expired = e.expire_overdue(system, at);
+    if (o->json) {
+      json arr = json::array();
+      for (const auto& s : expired) arr.push_back(json::parse(to_json(s)));
+      std::cout << arr.dump(2) << '\n';
+    } else {
+      for (const auto& s : expired) print_snapshot(s, false);
+      std::cout << fmt::format("{} referral(s) expired at {}\n", expired.size(), to_iso8601(at));
+    }
+    return exit_ok;
+  };
+}
+
+}  // namespace kakehashi::tool
