@@ -316,6 +316,35 @@ TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator]
     charts.insert(node.get<std::string>("<xmlattr>.data-chart"));
   }
   CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
+
+  // Issue 14: the audit line said "audit log" twice; the refusal counts did not say that a
+  // command refused by two rules counts twice.
+  CHECK(html.find("Audit log: <span class=\"ok\">intact (") != std::string::npos);
+  CHECK(html.find("audit log: intact") == std::string::npos);
+  CHECK_THAT(html, Contains("a command refused by several rules at once counts under each, so the "
+                            "rows add up to more than the " +
+                            std::to_string(s.refused_commands) + " refused commands"));
+  CHECK_THAT(simulator::to_text(s), Contains("counts under each"));
+
+  // No label or legend runs past its chart's edge ("consent_withdrawr", "(Law 9" were cut). A
+  // glyph is taken as 0.65 em wide, more than the average of a sans-serif font.
+  for (const auto& [name, figure] : doc.get_child("html.body")) {
+    if (name != "figure") continue;
+    const auto& svg = figure.get_child("svg");
+    const double width = svg.get<double>("<xmlattr>.width");
+    for (const auto& [tag, text] : svg) {
+      if (tag != "text") continue;
+      const std::string words = text.get_value<std::string>();
+      const double size = text.get<double>("<xmlattr>.font-size", 13);
+      const double x = text.get<double>("<xmlattr>.x");
+      const double extent = 0.65 * size * static_cast<double>(words.size());
+      const std::string anchor = text.get<std::string>("<xmlattr>.text-anchor", "start");
+      const double from = anchor == "end" ? x - extent : anchor == "middle" ? x - extent / 2 : x;
+      CAPTURE(figure.get<std::string>("<xmlattr>.data-chart"), words, from, from + extent, width);
+      CHECK(from >= 0);
+      CHECK(from + extent <= width);
+    }
+  }
 }
 
 // ---- the program ----------------------------------------------------------------------------

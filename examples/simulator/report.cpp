@@ -25,11 +25,18 @@ std::string days_text(const std::optional<double>& d) {
   return d ? fmt::format("{:.1f}", *d) : std::string("-");
 }
 
-std::string audit_line(const summary& s) {
-  if (s.audit_intact) {
-    return fmt::format("audit log: intact ({} rows, head {})", s.audit_rows, s.head_hash);
-  }
-  return fmt::format("audit log: NOT intact: {}", s.audit_problem);
+// "intact (N rows, head H)" or "NOT intact: <what>", after an "audit log:" label.
+std::string audit_state(const summary& s) {
+  if (s.audit_intact) return fmt::format("intact ({} rows, head {})", s.audit_rows, s.head_hash);
+  return fmt::format("NOT intact: {}", s.audit_problem);
+}
+
+// What the refusal rows count: a command refused by several rules counts under each.
+std::string refusal_counting(const summary& s) {
+  return fmt::format("each row counts the commands refused for its reason; a command refused by "
+                     "several rules at once counts under each, so the rows add up to more than "
+                     "the {} refused commands",
+                     s.refused_commands);
 }
 
 std::string capacity_line(const capacity_row& c) {
@@ -98,7 +105,8 @@ std::string funnel_chart(const summary& s) {
 }
 
 std::string months_chart(const summary& s) {
-  const int w = 760, h = 300, left = 40, bottom = 40, top_pad = 10, legend = 150;
+  // The legend's longest name, "consent_withdrawn", needs ~130 px at 12 px after its swatch.
+  const int w = 760, h = 300, left = 40, bottom = 40, top_pad = 10, legend = 200;
   std::string out = svg_open("per-month", w + legend, h, "Referrals per month by final state");
   long most = 1;
   for (const auto& m : s.months) {
@@ -161,8 +169,11 @@ std::string lead_chart(const summary& s) {
         "<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"{}\" "
         "stroke-dasharray=\"5,3\" stroke-width=\"2\"/>\n",
         x, top_pad, x, h - bottom, colour);
-    out += text_at(x + 4, top_pad - 6 + (name[0] == '9' ? 0 : 12),
-                   fmt::format("{} {:.1f} days", name, *d), "start", " font-size=\"12\"");
+    // Right of its line, or left of it where the chart would cut it off.
+    const std::string label = fmt::format("{} {:.1f} days", name, *d);
+    const bool fits_right = x + 4 + 0.65 * 12 * num(label.size()) <= w;
+    out += text_at(fits_right ? x + 4 : x - 4, top_pad - 6 + (name[0] == '9' ? 0 : 12), label,
+                   fits_right ? "start" : "end", " font-size=\"12\"");
   };
   marker(s.lead_median_days, "median", "#e6550d");
   marker(s.lead_p90_days, "90th percentile", "#756bb1");
@@ -193,11 +204,12 @@ std::string refusals_chart(const summary& s) {
                    " font-size=\"12\"");
   }
   if (s.refusals.empty()) out += text_at(20, 20, "no refusals");
+  // The legend starts at the left edge, where the labels are: it fits whatever the bars' scale.
   const double y = h - 18;
-  out += rect(left, y, 12, 12, "#fdae6b", "Decree 13");
-  out += text_at(left + 16, y + 11, "until 31 Dec 2025 (Decree 13)", "start", " font-size=\"12\"");
-  out += rect(left + 210, y, 12, 12, "#e6550d", "Law 91");
-  out += text_at(left + 226, y + 11, "from 1 Jan 2026 (Law 91)", "start", " font-size=\"12\"");
+  out += rect(20, y, 12, 12, "#fdae6b", "Decree 13");
+  out += text_at(36, y + 11, "until 31 Dec 2025 (Decree 13)", "start", " font-size=\"12\"");
+  out += rect(260, y, 12, 12, "#e6550d", "Law 91");
+  out += text_at(276, y + 11, "from 1 Jan 2026 (Law 91)", "start", " font-size=\"12\"");
   return out + "</svg>\n";
 }
 
@@ -238,6 +250,7 @@ std::string to_text(const summary& s) {
     out += fmt::format("  {:<60}{:>7}{:>11}{:>8}\n", label, r.count, r.decree_13, r.law_91);
   }
   if (s.refusals.empty()) out += "  none\n";
+  if (!s.refusals.empty()) out += "  (" + refusal_counting(s) + ")\n";
   out += fmt::format(
       "\ndays from proposal to transfer: median {}, 90th percentile {} ({} transferred)\n",
       days_text(s.lead_median_days), days_text(s.lead_p90_days), s.transferred);
@@ -249,7 +262,7 @@ std::string to_text(const summary& s) {
   out += fmt::format("consent withdrawn after transfer (treatment went on): {}\n",
                      s.withdrawn_after_transfer);
   out += fmt::format("commands: {} ({} refused by a rule)\n", s.commands, s.refused_commands);
-  out += audit_line(s) + "\n";
+  out += "audit log: " + audit_state(s) + "\n";
   return out;
 }
 
@@ -349,7 +362,7 @@ std::string to_html(const summary& s, const scenario& sc) {
       esc(s.period_utc[1]));
   if (!sc.description.empty()) out += "<p>" + esc(sc.description) + "</p>\n";
   out += fmt::format("<p>Audit log: <span class=\"{}\">{}</span></p>\n",
-                     s.audit_intact ? "ok" : "bad", esc(audit_line(s)));
+                     s.audit_intact ? "ok" : "bad", esc(audit_state(s)));
 
   out += "<h2>Funnel</h2>\n" +
          figure("funnel",
@@ -371,7 +384,8 @@ std::string to_html(const summary& s, const scenario& sc) {
   out += "<h2>Refusals</h2>\n" +
          figure("refusals",
                 "Commands the engine refused, by reason: eligibility under the MoUs, and the "
-                "consent rule that blocked, split by the Vietnamese regime in force.",
+                "consent rule that blocked, split by the Vietnamese regime in force; " +
+                    refusal_counting(s) + ".",
                 refusals_chart(s));
 
   out += "<h2>Final states</h2>\n<table>\n<tr><th>state</th><th>referrals</th><th>share</th>"
