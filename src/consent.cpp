@@ -300,14 +300,18 @@ consent_record revoke(consent_record c, instant at, withdrawal_channel channel) 
 
 namespace detail {
 
-std::string consent_digest(const consent_record& c) {
-  const auto to_seconds = [](instant at) { return at.time_since_epoch().count(); };
+namespace {
+
+std::int64_t seconds_of(instant at) { return at.time_since_epoch().count(); }
+
+// Version 1 (kakehashi 0.1): kept exactly as it was, for referrals recorded with it.
+std::string consent_digest_v1(const consent_record& c) {
   json j = {{"id", c.id.value()},
             {"patient", c.patient.value()},
             {"controller", c.controller.value()},
             {"status", std::string(to_string(c.status))},
             {"scope", std::string(to_string(c.scope))},
-            {"captured_at", to_seconds(c.captured_at)},
+            {"captured_at", seconds_of(c.captured_at)},
             {"birth_date", c.birth_date ? date::format("%F", *c.birth_date) : std::string()},
             {"age_verified", c.age_verified},
             {"capacity", std::string(to_string(c.capacity))},
@@ -317,7 +321,7 @@ std::string consent_digest(const consent_record& c) {
             {"method", std::string(to_string(c.method))},
             {"artifact", c.artifact_sha256},
             {"languages", c.languages},
-            {"withdrawn", c.withdrawal ? to_seconds(c.withdrawal->received_at) : -1}};
+            {"withdrawn", c.withdrawal ? seconds_of(c.withdrawal->received_at) : -1}};
   json grantors = json::array();
   for (const auto& g : c.grantors) {
     grantors.push_back({std::string(to_string(g.role)), g.person, g.authority_evidence});
@@ -327,6 +331,80 @@ std::string consent_digest(const consent_record& c) {
   for (const auto& r : c.recipients) recipients.push_back({r.organisation.value(), r.country});
   j["recipients"] = recipients;
   return detail::sha256_hex(j.dump());
+}
+
+json optional_instant(const std::optional<instant>& at) {
+  return at ? json(seconds_of(*at)) : json(nullptr);
+}
+
+}  // namespace
+
+std::string consent_digest(const consent_record& c) {
+  // Every field of consent_record, in a JSON whose keys nlohmann sorts: the same record always
+  // gives the same text. A field added to consent_record must be added here (consent_test.cpp
+  // changes each field in turn and expects another digest).
+  json j = {
+      {"digest", "kakehashi.consent-digest/2"},
+      {"id", c.id.value()},
+      {"patient", c.patient.value()},
+      {"controller", c.controller.value()},
+      {"status", std::string(to_string(c.status))},
+      {"scope", std::string(to_string(c.scope))},
+      {"captured_at", seconds_of(c.captured_at)},
+      {"valid_from", optional_instant(c.valid_from)},
+      {"valid_until", optional_instant(c.valid_until)},
+      {"birth_date", c.birth_date ? json(date::format("%F", *c.birth_date)) : json(nullptr)},
+      {"age_verified", c.age_verified},
+      {"capacity", std::string(to_string(c.capacity))},
+      {"capacity_assessed", c.capacity_assessed},
+      {"purposes", c.purposes},
+      {"data_classes", c.data_classes},
+      {"excluded_classes", c.excluded_classes},
+      {"method", std::string(to_string(c.method))},
+      {"affirmative_action", c.affirmative_action},
+      {"pre_ticked", c.pre_ticked},
+      {"artifact", c.artifact_sha256},
+      {"notices",
+       {{"sensitive_data", c.sensitive_data_notice},
+        {"complaint_mechanism", c.complaint_mechanism_notice},
+        {"rights", c.rights_notice},
+        {"recipient_acquisition", c.recipient_acquisition_notice}}},
+      {"languages", c.languages},
+      {"japan_art28_2", nullptr},
+      {"written_request", nullptr},
+      {"withdrawal", nullptr},
+      {"emergency", nullptr}};
+  json grantors = json::array();
+  for (const auto& g : c.grantors) {
+    grantors.push_back({std::string(to_string(g.role)), g.person, g.authority_evidence});
+  }
+  j["grantors"] = grantors;
+  json recipients = json::array();
+  for (const auto& r : c.recipients) {
+    recipients.push_back({r.organisation.value(), r.country, r.healthcare_provider});
+  }
+  j["recipients"] = recipients;
+  if (const auto& a = c.japan_art28_2) {
+    j["japan_art28_2"] = {a->country, a->country_unidentified_reason, a->country_system_info,
+                          a->recipient_measures_info, a->measures_unavailable_reason};
+  }
+  if (const auto& w = c.written_request) {
+    j["written_request"] = {w->reference, date::format("%F", w->date), w->recipient.value()};
+  }
+  if (const auto& w = c.withdrawal) {
+    j["withdrawal"] = {seconds_of(w->received_at), std::string(to_string(w->channel))};
+  }
+  if (const auto& e = c.emergency) {
+    j["emergency"] = {e->justification, e->clinician.value(), seconds_of(e->at),
+                      e->consent_impracticable, e->why_consent_not_obtained};
+  }
+  return "2:" + detail::sha256_hex(j.dump());
+}
+
+bool consent_digest_matches(const consent_record& c, std::string_view stored) {
+  const std::string mine =
+      stored.rfind("2:", 0) == 0 ? consent_digest(c) : consent_digest_v1(c);
+  return detail::equal_constant_time(mine, stored);
 }
 }  // namespace detail
 

@@ -27,7 +27,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int application_id = 0x4b4b4831;  // "KKH1": marks a kakehashi database
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 constexpr std::string_view chain_tag = "kakehashi.audit/1";
 const std::string genesis_hash(64, '0');
 
@@ -61,6 +61,11 @@ const std::vector<std::vector<const char*>> migrations{{
   // referral of the month in the table (a B-tree search each: propose slowed as months filled).
   "DROP INDEX referral_destination",
   "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at, close_reason)",
+}, {
+  // Version 3: consent digests name their version ("2:<hex>", every field of the record) and
+  // new referrals are recorded with version 2; a referral recorded earlier keeps its bare
+  // version-1 digest, checked as such. No table changes: the step marks the format, so that a
+  // library that cannot check version-2 digests refuses the file instead of every transfer.
 }};
 // clang-format on
 
@@ -1052,7 +1057,7 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
     if (!before) unknown_referral(id);
     const referral_snapshot after = applied(before->snap, event::transfer{by, at});
     if (consent.id != before->snap.consent ||
-        !detail::equal_constant_time(consent_digest(consent), before->consent_digest)) {
+        !detail::consent_digest_matches(consent, before->consent_digest)) {
       detail::fail(errc::consent_blocked, "referral " + id.value(),
                    fmt::format("consent {} is not the consent recorded for the referral ({})",
                                consent.id.value(), before->snap.consent.value()),

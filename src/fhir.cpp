@@ -153,7 +153,8 @@ void check_export(const referral_export& r) {
   }
   if (r.consent) {
     const audit_entry* recorded = last_row(r, "record_consent");
-    if (!recorded || detail_string(*recorded, "digest") != detail::consent_digest(*r.consent)) {
+    if (!recorded ||
+        !detail::consent_digest_matches(*r.consent, detail_string(*recorded, "digest"))) {
       detail::fail(errc::invalid_argument, "consent",
                    fmt::format("{} differs from the consent recorded under that id (its digest "
                                "does not match the audit log's)",
@@ -506,7 +507,19 @@ std::string referral_bundle(const referral_export& r, const options& o) {
   }
   entries.push_back(entry(service_request_json(r, cx)));
   entries.push_back(entry(task_json(r, cx)));
-  if (r.consent) entries.push_back(entry(consent_json(*r.consent, cx, &r.agreements)));
+  if (r.consent) {
+    // The Consent as the log records it: a withdrawal the log holds makes it inactive, with the
+    // withdrawal's instant and channel, even when the record given predates it.
+    const audit_entry* withdrawn = last_row(r, "withdraw_consent");
+    if (withdrawn && !r.consent->withdrawal) {
+      const auto channel = parse_withdrawal_channel(detail_string(*withdrawn, "channel"));
+      entries.push_back(entry(consent_json(
+          revoke(*r.consent, withdrawn->recorded_at, channel.value_or(withdrawal_channel::written)),
+          cx, &r.agreements)));
+    } else {
+      entries.push_back(entry(consent_json(*r.consent, cx, &r.agreements)));
+    }
+  }
   for (const auto& row : r.history) {
     if (!r.agreements.find_hospital(row.by.organisation)) {
       detail::fail(errc::invalid_argument, fmt::format("history row {}", row.seq),

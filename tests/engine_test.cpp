@@ -1,6 +1,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <functional>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
@@ -420,7 +421,7 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     const std::string bytes = slurp(db.path());
     const error err = caught([&] { open_engine(db.path()); });
     CHECK(err.code() == errc::failed_precondition);
-    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 2"));
+    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 3"));
     CHECK(slurp(db.path()) == bytes);
   }
   SECTION("a negative schema version (found by fuzz/database_fuzz.cpp: it indexed the migrations "
@@ -488,7 +489,7 @@ TEST_CASE("a version 1 database is read as it is and migrated by an engine", "[e
   }
   CHECK_THAT(index_sql(), Contains("close_reason"));
   SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 3);
 }
 
 TEST_CASE("birth dates and names given to the library never reach the database or a message",
@@ -585,4 +586,156 @@ TEST_CASE("propose counts the destination's month against its capacity", "[engin
   e.apply(referral_id{"R-1"}, event::cancel{bm_coordinator(), at("2026-03-16T00:00:00Z")}, "c1");
   CHECK(e.propose(bm_proposal("R-4", "2026-03-16T00:00:00Z"), "p4").state == referral_state::proposed);
   CHECK(e.propose(bm_proposal("R-5", "2026-03-31T15:00:00Z"), "p5").state == referral_state::proposed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14, defect 9: the consent digest covers every field of the record (version 2); a
+// referral recorded by kakehashi 0.1.0 keeps its version-1 digest.
+
+namespace {
+
+using edit = std::function<void(consent_record&)>;
+
+// One change to each field of consent_record (a field added to the struct belongs here too).
+std::vector<std::pair<const char*, edit>> every_field_changed() {
+  const instant later = parse_instant("2026-01-20T00:00:00Z");
+  return {
+      {"patient", [](consent_record& c) { c.patient = patient_ref{"P-OTHER"}; }},
+      {"controller", [](consent_record& c) { c.controller = hospital_id{"k-hospital"}; }},
+      {"status", [](consent_record& c) { c.status = consent_status::draft; }},
+      {"scope", [](consent_record& c) { c.scope = consent_scope::treatment; }},
+      {"captured_at", [=](consent_record& c) { c.captured_at = c.captured_at - date::days{1}; }},
+      {"valid_from", [=](consent_record& c) { c.valid_from = c.captured_at; }},
+      {"valid_until", [=](consent_record& c) { c.valid_until = parse_instant("2027-06-01T00:00:00Z"); }},
+      {"birth_date", [](consent_record& c) { c.birth_date = date::year{1960} / 1 / 1; }},
+      {"age_verified", [](consent_record& c) { c.age_verified = !c.age_verified; }},
+      {"capacity", [](consent_record& c) { c.capacity = capacity_status::restricted; }},
+      {"capacity_assessed", [](consent_record& c) { c.capacity_assessed = !c.capacity_assessed; }},
+      {"grantors.role", [](consent_record& c) { c.grantors.at(0).role = grantor_role::guardian; }},
+      {"grantors.person", [](consent_record& c) { c.grantors.at(0).person = "someone-else"; }},
+      {"grantors.authority_evidence",
+       [](consent_record& c) { c.grantors.at(0).authority_evidence = "court order 12"; }},
+      {"purposes", [](consent_record& c) { c.purposes.push_back("research"); }},
+      {"recipients.organisation",
+       [](consent_record& c) { c.recipients.at(0).organisation = hospital_id{"cho-ray"}; }},
+      {"recipients.country", [](consent_record& c) { c.recipients.at(0).country = "KR"; }},
+      {"recipients.healthcare_provider",
+       [](consent_record& c) { c.recipients.at(0).healthcare_provider = !c.recipients.at(0).healthcare_provider; }},
+      {"data_classes", [](consent_record& c) { c.data_classes.push_back("genomic"); }},
+      {"excluded_classes", [](consent_record& c) { c.excluded_classes.push_back("imaging"); }},
+      {"method", [](consent_record& c) { c.method = expression_method::checkbox; }},
+      {"affirmative_action", [](consent_record& c) { c.affirmative_action = !c.affirmative_action; }},
+      {"pre_ticked", [](consent_record& c) { c.pre_ticked = !c.pre_ticked; }},
+      {"artifact_sha256", [](consent_record& c) { c.artifact_sha256 = std::string(64, 'f'); }},
+      {"sensitive_data_notice",
+       [](consent_record& c) { c.sensitive_data_notice = !c.sensitive_data_notice; }},
+      {"complaint_mechanism_notice",
+       [](consent_record& c) { c.complaint_mechanism_notice = !c.complaint_mechanism_notice; }},
+      {"rights_notice", [](consent_record& c) { c.rights_notice = !c.rights_notice; }},
+      {"recipient_acquisition_notice",
+       [](consent_record& c) { c.recipient_acquisition_notice = !c.recipient_acquisition_notice; }},
+      {"languages", [](consent_record& c) { c.languages.push_back("en"); }},
+      {"japan_art28_2 (absent)", [](consent_record& c) { c.japan_art28_2.reset(); }},
+      {"japan_art28_2.country", [](consent_record& c) { c.japan_art28_2.value().country = "TH"; }},
+      {"japan_art28_2.country_unidentified_reason",
+       [](consent_record& c) { c.japan_art28_2.value().country_unidentified_reason = "x"; }},
+      {"japan_art28_2.country_system_info",
+       [](consent_record& c) { c.japan_art28_2.value().country_system_info = "another edition"; }},
+      {"japan_art28_2.recipient_measures_info",
+       [](consent_record& c) { c.japan_art28_2.value().recipient_measures_info = "another one"; }},
+      {"japan_art28_2.measures_unavailable_reason",
+       [](consent_record& c) { c.japan_art28_2.value().measures_unavailable_reason = "x"; }},
+      {"written_request (absent)", [](consent_record& c) { c.written_request.reset(); }},
+      {"written_request.reference",
+       [](consent_record& c) { c.written_request.value().reference = "WR-OTHER"; }},
+      {"written_request.date",
+       [](consent_record& c) { c.written_request.value().date = date::year{2026} / 1 / 2; }},
+      {"written_request.recipient",
+       [](consent_record& c) { c.written_request.value().recipient = hospital_id{"cho-ray"}; }},
+      {"withdrawal", [=](consent_record& c) { c.withdrawal = consent_withdrawal{later, withdrawal_channel::verbal}; }},
+      {"emergency",
+       [=](consent_record& c) {
+         c.emergency = emergency_basis{"unconscious on arrival", user_id{"dr-x"}, later, true, ""};
+       }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("a consent edited in any field is not the consent recorded", "[engine][consent]") {
+  temp_db db;
+  auto e = open_engine(db.path());
+  const consent_record recorded = good_consent();
+  REQUIRE(recorded.japan_art28_2.has_value());
+  REQUIRE(recorded.written_request.has_value());
+  REQUIRE_FALSE(recorded.grantors.empty());
+  REQUIRE_FALSE(recorded.recipients.empty());
+  int n = 0;
+  for (const auto& [field, change] : every_field_changed()) {
+    CAPTURE(field);
+    const std::string id = "R-D" + std::to_string(++n);
+    (void)e.propose(bm_proposal(id), id + ":1");
+    (void)e.record_consent(referral_id{id}, recorded, bm_coordinator(),
+                           parse_instant("2026-03-01T01:00:00Z"), id + ":2");
+    (void)e.apply(referral_id{id}, event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")},
+                  id + ":3");
+    consent_record edited = recorded;
+    change(edited);
+    const auto before = e.get(referral_id{id});
+    try {
+      (void)e.transfer(referral_id{id}, edited, sk_coordinator(), parse_instant("2026-03-01T03:00:00Z"),
+                       id + ":4");
+      FAIL("an edited consent passed as the recorded one");
+    } catch (const error& err) {
+      CHECK(err.code() == errc::consent_blocked);
+      CHECK_THAT(err.what(), Contains("is not the consent recorded for the referral"));
+    }
+    CHECK(e.get(referral_id{id}) == before);
+  }
+  // The recorded consent itself still goes through.
+  const auto done = e.transfer(referral_id{"R-D1"}, recorded, sk_coordinator(),
+                               parse_instant("2026-03-01T04:00:00Z"), "R-D1:5");
+  CHECK(done.state == referral_state::transferred);
+  const auto history = e.history(referral_id{"R-D1"});
+  CHECK(history.at(1).details.find("\"digest\":\"2:") != std::string::npos);  // the version named
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("a database written by release 0.1.0 is migrated and its consent digests still check",
+          "[engine][schema][consent]") {
+  temp_db db;
+  {
+    const std::string bytes = slurp(std::string(KAKEHASHI_SOURCE_DIR) + "/tests/data/release-0.1.0.db");
+    std::ofstream(db.path(), std::ios::binary) << bytes;
+  }
+  const consent_record consent = load_consent_file(std::string(KAKEHASHI_SOURCE_DIR) +
+                                                   "/data/consents/bach-mai-2026-complete.json");
+  {
+    const auto view = database_view::open(db.path());  // schema 2 is read as it is
+    CHECK(view.verify().intact);
+    CHECK(view.find(referral_id{"R-0.1-1"})->state == referral_state::accepted);
+  }
+  auto e = engine::open(db.path(), agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) +
+                                                                  "/data/agreements.json"),
+                        consent_policy::standard(), paperwork_on_file());
+  {
+    SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
+    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 3);
+  }
+  const instant arrival = parse_instant("2026-03-10T01:00:00Z");
+  // The same consent: its version-1 digest matches.
+  CHECK(e.transfer(referral_id{"R-0.1-1"}, consent, sk_coordinator(), arrival, "t-1").state ==
+        referral_state::transferred);
+  // A field version 1 covered: refused.
+  consent_record other = consent;
+  other.languages.push_back("en");
+  CHECK_THROWS_WITH(e.transfer(referral_id{"R-0.1-2"}, other, sk_coordinator(), arrival, "t-2"),
+                    Contains("is not the consent recorded"));
+  // A field only version 2 covers (the APPI Art. 28(2) information): a referral recorded under
+  // version 1 cannot tell (docs/audit.md says so); one recorded now can (the test above).
+  other = consent;
+  other.japan_art28_2.value().country_system_info = "another summary";
+  CHECK(e.transfer(referral_id{"R-0.1-2"}, other, sk_coordinator(), arrival, "t-3").state ==
+        referral_state::transferred);
+  CHECK(e.verify().intact);
 }

@@ -180,6 +180,16 @@ TEST_CASE("every audit row is an AuditEvent, and a withdrawal is also a Provenan
   CHECK(prov["occurredDateTime"] == "2026-03-04T00:00:00Z");
   CHECK(prov["target"].size() == 2);
   CHECK(resources(case_named("accepted").bundle, "Provenance").empty());
+
+  // The Consent says what the log says (issue 14): withdrawn, so inactive, with the withdrawal's
+  // instant and channel, although the record given to the export predates the withdrawal.
+  for (const char* name : {"closed-consent-withdrawn", "transferred-consent-withdrawn"}) {
+    CAPTURE(name);
+    const json consent = only(case_named(name).bundle, "Consent");
+    CHECK(consent["status"] == "inactive");
+    CHECK(consent.dump().find("\"withdrawal\"") != std::string::npos);
+  }
+  CHECK(only(case_named("accepted").bundle, "Consent")["status"] == "active");
 }
 
 TEST_CASE("no patient-identifying data leaves in an export", "[fhir][phi]") {
