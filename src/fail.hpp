@@ -16,4 +16,10 @@ namespace kakehashi::detail {
 
 using kakehashi::printable;  // error.hpp
 
+/// "<kind> '<value>' <what is wrong>; expected 1 to 128 characters from [A-Za-z0-9._:-] ...":
+/// the message of a malformed id, for loaders and validate(). With `personal` (a patient or
+/// staff pseudonym) the value is not quoted: a malformed one is most likely a name.
+std::string bad_id_message(std::string_view kind, std::string_view value, bool personal = false,
+                           std::string_view example = {});
+
 }  // namespace kakehashi::detail

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -484,6 +486,36 @@ json provenance_json(const audit_entry& row, const referral_snapshot& s, const c
           {"agent", json::array({agent})}};
 }
 
+// How a transaction applies an entry so that sending it twice changes nothing the second time:
+// by its business identifier where it has one, else by its deterministic id.
+json transaction_request(const json& resource) {
+  const std::string type = resource["resourceType"].get<std::string>();
+  if (resource.contains("identifier") && resource["identifier"].is_array() &&
+      !resource["identifier"].empty()) {
+    const json& id = resource["identifier"][0];
+    // Percent-encoded where a search value may not hold a character as it is (a system_base
+    // can be any URI); ids are of [A-Za-z0-9._:-] already.
+    const auto encoded = [](const std::string& text) {
+      std::string out;
+      for (const char c : text) {
+        if (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~:/", c) != nullptr) {
+          out += c;
+        } else {
+          out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+        }
+      }
+      return out;
+    };
+    const std::string search = "identifier=" + encoded(id["system"].get<std::string>()) + "|" +
+                               encoded(id["value"].get<std::string>());
+    if (type == "Organization") {
+      return {{"method", "POST"}, {"url", type}, {"ifNoneExist", search}};
+    }
+    return {{"method", "PUT"}, {"url", type + "?" + search}};
+  }
+  return {{"method", "PUT"}, {"url", type + "/" + resource["id"].get<std::string>()}};
+}
+
 json entry(const json& resource) {
   return {{"fullUrl", "urn:uuid:" + resource["id"].get<std::string>()}, {"resource", resource}};
 }
@@ -532,12 +564,16 @@ std::string referral_bundle(const referral_export& r, const options& o) {
       entries.push_back(entry(provenance_json(row, r.referral, cx, r.consent != nullptr)));
     }
   }
+  const bool transaction = o.bundle == bundle_type::transaction;
+  if (transaction) {
+    for (auto& e : entries) e["request"] = transaction_request(e["resource"]);
+  }
   json bundle = {{"resourceType", "Bundle"},
                  {"id", uuid_for("Bundle", r.referral.id.value() + "@" +
                                                std::to_string(r.referral.version))},
                  {"identifier", {{"system", cx.system("referral")},
                                  {"value", r.referral.id.value()}}},
-                 {"type", "collection"},
+                 {"type", transaction ? "transaction" : "collection"},
                  {"timestamp", to_iso8601(std::max(r.referral.updated_at,
                                                    r.referral.proposed_at))},
                  {"entry", entries}};

@@ -19,15 +19,29 @@ bool is_valid_id(std::string_view value) noexcept {
   return true;
 }
 
-void validate_id(std::string_view field, std::string_view kind, std::string_view value) {
-  if (is_valid_id(value)) return;
+namespace detail {
+
+std::string bad_id_message(std::string_view kind, std::string_view value, bool personal,
+                           std::string_view example) {
   const char* why = value.empty()                  ? "is empty"
                     : value.size() > max_id_length ? "is longer than 128 characters"
                                                    : "has a character outside [A-Za-z0-9._:-]";
-  detail::fail(errc::invalid_argument, field,
-               fmt::format("{} '{}' {}", kind, detail::printable(value), why),
-               "expected 1 to 128 characters from [A-Za-z0-9._:-] starting with a letter or "
-               "digit, e.g. 'k-hospital'");
+  return fmt::format(
+      "{}{} {}; expected 1 to 128 characters from [A-Za-z0-9._:-] starting with a letter or "
+      "digit{}",
+      kind,
+      personal ? std::string(" (the value is not shown: it may be a name)")
+               : fmt::format(" '{}'", printable(value)),
+      why, example.empty() ? "" : fmt::format(", e.g. '{}'", example));
+}
+
+}  // namespace detail
+
+void validate_id(std::string_view field, std::string_view kind, std::string_view value,
+                 std::string_view example, bool personal) {
+  if (is_valid_id(value)) return;
+  throw error(errc::invalid_argument,
+              fmt::format("{}: {}", field, detail::bad_id_message(kind, value, personal, example)));
 }
 
 }  // namespace kakehashi

@@ -190,16 +190,6 @@ std::string quote(const json& j) {
   return printable(j.dump(), 40);
 }
 
-std::string bad_id_message(std::string_view kind, std::string_view value) {
-  const char* why = value.empty()        ? "is empty"
-                    : value.size() > 128 ? "is longer than 128 characters"
-                                         : "has a character outside [A-Za-z0-9._:-]";
-  return fmt::format(
-      "{} '{}' {}; expected 1 to 128 characters from [A-Za-z0-9._:-] starting "
-      "with a letter or digit",
-      kind, printable(value), why);
-}
-
 std::optional<date::year_month_day> parse_date(std::string_view text) {
   return parse_calendar_date(text);
 }
@@ -269,10 +259,6 @@ void object_reader::report(std::string path, std::string message) {
   problems_->push_back({std::move(path), std::move(message)});
 }
 
-void object_reader::report_bad_id(const std::string& path, std::string_view kind,
-                                  const std::string& value) {
-  report(path, bad_id_message(kind, value));
-}
 
 std::optional<std::string> object_reader::string(std::string_view key, bool allow_empty) {
   const json* j = member(key);

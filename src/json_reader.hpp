@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fail.hpp"                 // bad_id_message
 #include "kakehashi/agreement.hpp"  // load_problem
 #include "kakehashi/ids.hpp"
 
@@ -85,7 +86,7 @@ class object_reader {
     auto s = string(key, true);
     if (!s) return std::nullopt;
     if (!is_valid_id(*s)) {
-      report_bad_id(path(key), Tag::kind, *s);
+      report(path(key), bad_id_message(Tag::kind, *s, Tag::personal));
       return std::nullopt;
     }
     return basic_id<Tag>{std::move(*s)};
@@ -94,7 +95,6 @@ class object_reader {
   void report(std::string path, std::string message);
 
  private:
-  void report_bad_id(const std::string& path, std::string_view kind, const std::string& value);
   const json* object_ = nullptr;
   std::string path_;
   std::vector<load_problem>* problems_;
@@ -107,9 +107,6 @@ std::optional<basic_id<Tag>> read_id(const json& j, const std::string& path,
 
 /// Parses "YYYY-MM-DD" strictly (exact shape, a real calendar date).
 std::optional<date::year_month_day> parse_date(std::string_view text);
-
-/// Builds the message of an id problem (shared by loaders and the value checks).
-std::string bad_id_message(std::string_view kind, std::string_view value);
 
 /// One message for a list of problems: "<subject>: N problem(s): <path>: <message>\n  ...".
 std::string join_problems(std::string_view subject, const std::vector<load_problem>& problems);
@@ -129,7 +126,7 @@ std::optional<basic_id<Tag>> read_id(const json& j, const std::string& path,
   }
   const auto& s = j.get_ref<const std::string&>();
   if (!is_valid_id(s)) {
-    problems.push_back({path, bad_id_message(Tag::kind, s)});
+    problems.push_back({path, bad_id_message(Tag::kind, s, Tag::personal)});
     return std::nullopt;
   }
   return basic_id<Tag>{s};

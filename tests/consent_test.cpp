@@ -95,7 +95,9 @@ TEST_CASE("every kind of bad consent input is reported with its path, and nothin
       {"bad recipient country", edited([](json& j) { j["recipients"][0]["country"] = "jp"; }),
        "recipients[0].country", "'jp' is not a country code"},
       {"malformed patient ref", edited([](json& j) { j["patient"]["ref"] = "Nguyen Van A"; }),
-       "patient.ref", "patient pseudonym 'Nguyen Van A' has a character outside"},
+       // A name where the pseudonym belongs: refused without being quoted.
+       "patient.ref", "patient pseudonym (the value is not shown: it may be a name) has a "
+                      "character outside"},
       {"unknown channel", edited([](json& j) {
          j["withdrawal"] = {{"received_at", "2026-02-01T00:00:00Z"}, {"channel", "pigeon"}};
        }),

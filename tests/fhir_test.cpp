@@ -192,6 +192,50 @@ TEST_CASE("every audit row is an AuditEvent, and a withdrawal is also a Provenan
   CHECK(only(case_named("accepted").bundle, "Consent")["status"] == "active");
 }
 
+TEST_CASE("a transaction Bundle updates instead of duplicating when sent again", "[fhir]") {
+  const auto& c = case_named("closed-consent-withdrawn");
+  const json collection = json::parse(c.bundle);
+  const json tx = json::parse(c.transaction);
+  CHECK(collection["type"] == "collection");
+  CHECK(tx["type"] == "transaction");
+  REQUIRE(tx["entry"].size() == collection["entry"].size());
+  for (const auto& e : collection["entry"]) CHECK_FALSE(e.contains("request"));
+  std::set<std::string> methods;
+  for (const auto& e : tx["entry"]) {
+    const json& resource = e["resource"];
+    const std::string type = resource["resourceType"];
+    CAPTURE(type);
+    REQUIRE(e.contains("request"));
+    const json& request = e["request"];
+    if (type == "Organization") {
+      // Conditional create: a hospital the server has already is not created again.
+      CHECK(request["method"] == "POST");
+      CHECK(request["url"] == "Organization");
+      CHECK(request["ifNoneExist"] == "identifier=urn:kakehashi:hospital|" +
+                                          resource["identifier"][0]["value"].get<std::string>());
+    } else if (type == "ServiceRequest" || type == "Task" || type == "Consent") {
+      // Conditional update on the business identifier.
+      CHECK(request["method"] == "PUT");
+      CHECK(request["url"] == type + "?identifier=" +
+                                  resource["identifier"][0]["system"].get<std::string>() + "|" +
+                                  resource["identifier"][0]["value"].get<std::string>());
+    } else {
+      // AuditEvent, Provenance: their deterministic ids.
+      CHECK(request["method"] == "PUT");
+      CHECK(request["url"] == type + "/" + resource["id"].get<std::string>());
+    }
+    methods.insert(request["method"]);
+  }
+  CHECK(methods == std::set<std::string>{"POST", "PUT"});
+  // The same referral exported again makes the same requests: sending it twice is idempotent.
+  fhir::options o;
+  o.bundle = fhir::bundle_type::transaction;
+  const consent_record consent = good_consent();
+  const agreement_directory agreements = seed_agreements();
+  CHECK(json::parse(fhir::referral_bundle({c.referral, c.history, agreements, &consent},
+                                          o))["entry"] == tx["entry"]);
+}
+
 TEST_CASE("no patient-identifying data leaves in an export", "[fhir][phi]") {
   const std::string birth = "1970-05-20";  // the toolkit consent's birth date
   for (const auto& c : cases()) {

@@ -150,6 +150,8 @@ TEST_CASE("the Bundle of a referral in every state and close reason passes both 
     require_schema_accepts(c.name, bundle);
     for (const auto& e : bundle["entry"]) types.insert(e["resource"]["resourceType"]);
     files.push_back(write(c.name, c.bundle));
+    require_schema_accepts(c.name + " (transaction)", json::parse(c.transaction));
+    files.push_back(write(c.name + "-transaction", c.transaction));
   }
   // Every kind of resource the export makes is among them.
   CHECK(types == std::set<std::string>{"AuditEvent", "Consent", "Organization", "Provenance",

@@ -45,9 +45,22 @@ TEST_CASE("validate names the field, the kind and the value made printable", "[i
           "starting with a letter or digit, e.g. 'k-hospital'");
   }
   CHECK_NOTHROW(validate("field", hospital_id{"bach-mai"}));
+  // The example is one of the id's own kind (it used to be a hospital id for every kind).
+  CHECK_THROWS_WITH(validate("--patient", patient_ref{"Nguyen Van A"}),
+                    Contains("patient pseudonym") && Contains("e.g. 'P-3f9c1a'") &&
+                        !Contains("Nguyen"));
+  CHECK_THROWS_WITH(validate("--id", referral_id{"R 1"}), Contains("e.g. 'R-2026-0001'"));
+  CHECK_THROWS_WITH(validate("--specialty", specialty_code{""}), Contains("e.g. 'oncology'"));
   // A very long hostile value is cut in the message.
-  const patient_ref huge{std::string(10000, '%')};
-  CHECK_THROWS_WITH(validate("patient", huge), Contains("%%%...' is longer than 128 characters"));
+  const hospital_id huge{std::string(10000, '%')};
+  CHECK_THROWS_WITH(validate("hospital", huge), Contains("%%%...' is longer than 128 characters"));
+  // A patient's or staff member's malformed pseudonym is most likely a name: never quoted.
+  CHECK_THROWS_WITH(validate("patient", patient_ref{std::string(10000, '%')}),
+                    Contains("patient pseudonym (the value is not shown: it may be a name) is "
+                             "longer than 128 characters") &&
+                        !Contains("%%"));
+  CHECK_THROWS_WITH(validate("--user", user_id{"Sato Hanako"}),
+                    Contains("user id (the value is not shown") && !Contains("Sato"));
 }
 
 TEST_CASE("ids of different kinds are distinct types that compare and hash by value", "[ids]") {

@@ -359,7 +359,9 @@ TEST_CASE("malformed event fields are refused before anything else", "[referral]
   SECTION("a user id with a newline") {
     const event::any e =
         event::cancel{{k_hospital, actor_role::coordinator, user_id{"u1\nforged log line"}}, t(1)};
-    REQUIRE_THROWS_WITH(r.apply(e), Contains("event.by.user: user id 'u1\\x0aforged log line'"));
+    // A staff pseudonym is not quoted at all (it may be a name), so nothing can be forged.
+    REQUIRE_THROWS_WITH(r.apply(e), Contains("event.by.user: user id (the value is not shown") &&
+                                        !Contains("forged"));
   }
   SECTION("an empty consent reference") {
     const event::any e =

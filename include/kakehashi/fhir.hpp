@@ -38,8 +38,22 @@ inline constexpr std::string_view healthcare_provider_url =
 /// Identifier systems and code systems are `system_base` + a kind: "referral", "patient",
 /// "consent", "hospital", "user", "person", "agreement", "specialty", "purpose", "data-class",
 /// "state", "close-reason", "decline-reason", "cancel-reason", "role", "command".
+/// What a referral's Bundle is for.
+enum class bundle_type {
+  /// A set of resources to read, archive or hand over (`Bundle.type` collection). A server that
+  /// is sent it stores it as one Bundle resource; it does not create the resources inside.
+  collection,
+  /// A FHIR transaction to POST to a server's base URL: every entry carries its `request`, so that
+  /// sending the same referral again updates instead of duplicating: each Organization is a
+  /// conditional create (`ifNoneExist` on its identifier), the ServiceRequest, Task and Consent
+  /// conditional updates on their identifiers, each AuditEvent and Provenance a PUT of its
+  /// deterministic id (the server must accept client-assigned ids).
+  transaction,
+};
+
 struct options {
   std::string system_base = "urn:kakehashi:";
+  bundle_type bundle = bundle_type::collection;  ///< for referral_bundle()
 };
 
 /// Everything one referral's Bundle is made from. `history` is the referral's audit rows, oldest

@@ -36,24 +36,38 @@ class basic_id {
 
 struct hospital_tag {
   static constexpr const char* kind = "hospital id";
+  static constexpr const char* example = "k-hospital";
+  static constexpr bool personal = false;
 };
 struct referral_tag {
   static constexpr const char* kind = "referral id";
+  static constexpr const char* example = "R-2026-0001";
+  static constexpr bool personal = false;
 };
 struct patient_tag {
   static constexpr const char* kind = "patient pseudonym";
+  static constexpr const char* example = "P-3f9c1a";
+  static constexpr bool personal = true;
 };
 struct specialty_tag {
   static constexpr const char* kind = "specialty code";
+  static constexpr const char* example = "oncology";
+  static constexpr bool personal = false;
 };
 struct consent_tag {
   static constexpr const char* kind = "consent reference";
+  static constexpr const char* example = "C-2026-0001";
+  static constexpr bool personal = false;
 };
 struct agreement_tag {
   static constexpr const char* kind = "agreement id";
+  static constexpr const char* example = "mou-k-hospital-shonan-kamakura-2025";
+  static constexpr bool personal = false;
 };
 struct user_tag {
   static constexpr const char* kind = "user id";
+  static constexpr const char* example = "dr-sato";
+  static constexpr bool personal = true;
 };
 
 using hospital_id = basic_id<hospital_tag>;      ///< "k-hospital", "shonan-kamakura"
@@ -70,12 +84,16 @@ using user_id = basic_id<user_tag>;              ///< a staff member, pseudonymo
 bool is_valid_id(std::string_view value) noexcept;
 
 /// Throws kakehashi::error{errc::invalid_argument} naming `field`, the kind and the value (made
-/// printable) if `id` is not a valid identifier (see is_valid_id()).
-void validate_id(std::string_view field, std::string_view kind, std::string_view value);
+/// printable) if `id` is not a valid identifier (see is_valid_id()); the message ends with
+/// `example`, a valid id of that kind, when one is given. With `personal` (patient and staff
+/// pseudonyms) the value is not quoted: a malformed one is most likely a name typed where the
+/// pseudonym belongs.
+void validate_id(std::string_view field, std::string_view kind, std::string_view value,
+                 std::string_view example = {}, bool personal = false);
 
 template <class Tag>
 void validate(std::string_view field, const basic_id<Tag>& id) {
-  validate_id(field, Tag::kind, id.value());
+  validate_id(field, Tag::kind, id.value(), Tag::example, Tag::personal);
 }
 
 template <class Tag>

@@ -17,7 +17,8 @@ struct exported_case {
   referral_snapshot referral;
   std::vector<audit_entry> history;
   bool with_consent = false;
-  std::string bundle;  ///< the Bundle's JSON text
+  std::string bundle;       ///< the Bundle's JSON text (a collection)
+  std::string transaction;  ///< the same as a transaction Bundle
 };
 
 /// One engine database holding a referral per case; the Bundle of each (with its consent where
@@ -121,6 +122,10 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     x.with_consent = c.with_consent;
     x.bundle = fhir::referral_bundle(
         {x.referral, x.history, agreements, c.with_consent ? &consent : nullptr});
+    fhir::options transaction;
+    transaction.bundle = fhir::bundle_type::transaction;
+    x.transaction = fhir::referral_bundle(
+        {x.referral, x.history, agreements, c.with_consent ? &consent : nullptr}, transaction);
     out.push_back(std::move(x));
   }
   return out;

@@ -55,6 +55,7 @@ std::string values_of(const std::string& path, const std::string& option) {
   }
   if (option == "--durability") return "full normal";
   if (option == "--direction") return "outbound return";
+  if (option == "--bundle") return "collection transaction";
   return "";
 }
 

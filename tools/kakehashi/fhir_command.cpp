@@ -1,4 +1,5 @@
-// kakehashi fhir export --db FILE --id ID --agreements FILE [--consent FILE] [--out FILE]
+// kakehashi fhir export --db FILE --id ID --agreements FILE [--consent FILE]
+//                       [--bundle collection|transaction] [--out FILE]
 // kakehashi fhir import-consent FILE --patient PATIENT.json [--patient-id ID] [--controller ID]
 //                               [--out FILE]
 #include <fmt/format.h>
@@ -26,6 +27,7 @@ struct fhir_options {
   std::string patient;
   std::string patient_id;
   std::string controller;
+  std::string bundle = "collection";
 };
 
 int run_export(const fhir_options& o) {
@@ -42,8 +44,11 @@ int run_export(const fhir_options& o) {
   const auto history = view.history(id);
   std::optional<consent_record> consent;
   if (!o.consent.empty()) consent = load_consent(read_text(o.consent, "--consent"), "--consent");
+  fhir::options fo;
+  fo.bundle = o.bundle == "transaction" ? fhir::bundle_type::transaction
+                                        : fhir::bundle_type::collection;
   const std::string bundle =
-      fhir::referral_bundle({*referral, history, agreements, consent ? &*consent : nullptr});
+      fhir::referral_bundle({*referral, history, agreements, consent ? &*consent : nullptr}, fo);
   write_text(o.out, bundle + "\n", "--out");
   if (!o.out.empty()) {
     std::cerr << fmt::format("wrote the Bundle of {} ({} audit events) to {}\n", o.id,
@@ -99,6 +104,10 @@ command add_fhir_command(CLI::App& app) {
   out->add_option("--consent", opt->consent,
                   "The consent the referral relies on (kakehashi consent JSON); without it the "
                   "Bundle names the consent by identifier");
+  out->add_option("--bundle", opt->bundle,
+                  "collection (default: to read or archive) or transaction (to POST to a FHIR "
+                  "server: sent twice, it updates instead of duplicating)")
+      ->check(CLI::IsMember({"collection", "transaction"}));
   out->add_option("--out", opt->out, "Write the Bundle here (default: standard output)");
   CLI::App* in = fhir->add_subcommand(
       "import-consent", "A FHIR R4 Consent as kakehashi consent JSON (docs/consent.md)");
