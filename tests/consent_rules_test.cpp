@@ -1,4 +1,4 @@
-// Each core rule's given/when/then from ../shared/reference/consent_rules.md as its own test case,
+// Each core rule's given/when/then (the laws it cites: docs/sources.md) as its own test case,
 // tagged with the rule id; then the regime switch, ages, withdrawal and emergencies; and the
 // "done when" check: a complete consent is allowed and removing any one element blocks it with
 // the matching rule. The tests use the public toolkit in kakehashi/testing.hpp.
@@ -652,4 +652,17 @@ TEST_CASE("a bad policy file is refused with every problem at once", "[consent][
   CHECK_THROWS_MATCHES(load_policy_file("/nonexistent.json"), error,
                        Catch::Matchers::Predicate<error>(
                            [](const error& e) { return e.code() == errc::not_found; }));
+}
+
+TEST_CASE("docs/sources.md lists every rule with the citation the code gives it", "[consent][docs]") {
+  std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) + "/docs/sources.md");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  REQUIRE_FALSE(doc.empty());
+  const consent_policy standard = consent_policy::standard();
+  for (const auto& r : standard.rules()) {
+    CAPTURE(r.id);
+    CHECK(doc.find("| " + r.id + " | " + r.pack + " | " + r.citation + " |") != std::string::npos);
+  }
 }

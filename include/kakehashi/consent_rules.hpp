@@ -7,7 +7,7 @@
 // of the data flow, the action and the instant) to findings. A policy is an ordered set of rules;
 // evaluating it gives every finding, the decision, and the legal basis used. Evaluation is pure
 // and never throws for a "no". A consent_policy is immutable once built and thread-safe to use.
-// The rules and their sources: docs/consent.md and ../shared/reference/consent_rules.md.
+// The rules: docs/consent.md; the laws and guidance they cite, every rule's citation: docs/sources.md.
 
 #include <functional>
 #include <iosfwd>
