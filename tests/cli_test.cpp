@@ -161,6 +161,10 @@ TEST_CASE("a mistyped or missing command names the commands and the nearest one"
                           Contains("(did you mean 'list'?)"));
   const auto far = run("audit frobnicate");
   CHECK_THAT(far.err, Contains("'frobnicate' is not a command") && !Contains("did you mean"));
+  const auto option = run("referral --frob");
+  CHECK(option.exit_code == 2);
+  CHECK_THAT(option.err, Contains("kakehashi referral: '--frob' is not a known option here; "
+                                  "expected one of: show, list"));
   const auto none = run("audit");
   CHECK(none.exit_code == 2);
   CHECK_THAT(none.err, Contains("[kakehashi.invalid_argument] kakehashi audit: a command is "

@@ -30,12 +30,20 @@ std::string names_of(const std::vector<CLI::App*>& subs) {
   return out;
 }
 
-// The deepest command the words on the line name, and the first word that names none there.
+// The deepest command the words on the line name, and the first word that names none there (a
+// command, or an option of a command that has commands).
 std::pair<CLI::App*, std::string> locate(CLI::App& app, int argc, char** argv) {
   CLI::App* at = &app;
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word.empty() || word[0] == '-') continue;
+    if (word.empty()) continue;
+    if (word[0] == '-') {
+      const std::string name = word.substr(0, word.find('='));
+      if (!at->get_subcommands({}).empty() && at->get_option_no_throw(name) == nullptr) {
+        return {at, word};
+      }
+      continue;
+    }
     const auto subs = at->get_subcommands({});
     if (subs.empty()) break;  // a leaf: the rest are its options' values
     CLI::App* next = nullptr;
@@ -59,10 +67,11 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, int argc, char** argv)
     std::vector<std::string> names;
     for (const auto* s : subs) names.push_back(s->get_name());
     const std::string near = kakehashi::tool::nearest(word, names);
-    message = fmt::format("{}: '{}' is not a command; expected one of: {}{}", path,
-                          printable(word), names_of(subs),
+    message = fmt::format("{}: '{}' is not a {}; expected one of: {}{}", path, printable(word),
+                          word[0] == '-' ? "known option here" : "command", names_of(subs),
                           near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
-  } else if (!subs.empty() && at->get_subcommands().empty()) {
+  } else if (!subs.empty() && at->get_subcommands().empty() &&
+             dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
     message = fmt::format("{}: a command is required; expected one of: {}", path, names_of(subs));
   } else {
     message = fmt::format("{}: {}", path, printable(e.what(), 300));
