@@ -19,6 +19,7 @@ packages=(
   catch2                            # unit tests (Catch2 2.13)
   libbenchmark-dev                  # bench/ (Google Benchmark)
   libvalijson-dev                   # tests: the FHIR R4 JSON schema validator (header-only)
+  curl openssl jq                   # tests: kakehashi serve's client, certificates, JSON in shell
 )
 
 print=false

@@ -272,11 +272,17 @@ json task_json(const referral_export& r, const context& cx) {
         {"period",
          {{"end", to_iso8601(s.proposed_at + date::days{*a->response_deadline_days})}}}};
   }
+  json inputs = json::array();
   if (a) {
-    t["input"] = json::array(
-        {{{"type", concept_of(coding(cx.system("task-input"), "agreement"), "agreement")},
-          {"valueIdentifier", cx.identifier("agreement", a->id.value())}}});
+    inputs.push_back(
+        {{"type", concept_of(coding(cx.system("task-input"), "agreement"), "agreement")},
+         {"valueIdentifier", cx.identifier("agreement", a->id.value())}});
   }
+  // The specialty asked for: what a Task created through kakehashi serve carries too.
+  inputs.push_back(
+      {{"type", concept_of(coding(cx.system("task-input"), "specialty"), "specialty")},
+       {"valueCodeableConcept", concept_of(coding(cx.system("specialty"), s.specialty.value()))}});
+  t["input"] = inputs;
   return t;
 }
 
@@ -578,6 +584,10 @@ std::string referral_bundle(const referral_export& r, const options& o) {
                                                    r.referral.proposed_at))},
                  {"entry", entries}};
   return bundle.dump();
+}
+
+std::string resource_id(std::string_view resource_type, std::string_view kakehashi_id) {
+  return uuid_for(resource_type, kakehashi_id);
 }
 
 std::string service_request(const referral_export& r, const options& o) {

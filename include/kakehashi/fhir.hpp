@@ -67,6 +67,11 @@ struct referral_export {
   const consent_record* consent = nullptr;
 };
 
+/// The logical id the export gives a resource made from a kakehashi id: the Task and the
+/// ServiceRequest of a referral id, the Organization of a hospital id, the Consent of a consent
+/// id ("Task", "R-1" -> a UUID). Deterministic: the same everywhere, every time.
+std::string resource_id(std::string_view resource_type, std::string_view kakehashi_id);
+
 /// The Bundle (JSON text). Throws kakehashi::error{errc::invalid_argument} naming the field when
 /// the parts disagree (a history of another referral, an unknown hospital, a consent other than
 /// the one recorded).

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# kakehashi serve on 127.0.0.1, driven by curl as two hospitals' systems would drive it, each with
+# its own client certificate (made here with openssl): mutual TLS (no certificate: no handshake;
+# an unregistered one: 403), a referral's whole lifecycle through the FHIR API, request ids as
+# idempotency keys, If-Match, another hospital's referral (404), hostile requests (each a clean
+# OperationOutcome, nothing written), the configuration's problems all at once, the log (one JSON
+# line per request, no patient data), SIGTERM, and `audit verify` of the database afterwards.
+# With a validators directory (tests/fhir, as scripts/test.sh installs it), every FHIR response
+# is also checked by @medplum/core's validator.
+#
+# Usage: tests/serve_test.sh KAKEHASHI SOURCE_DIR WORK_DIR [VALIDATORS_DIR]  (ctest, label service)
+# Needs curl, openssl and jq (scripts/install-deps.sh installs them).
+set -euo pipefail
+
+kakehashi=$(realpath "$1")
+source_dir=$(realpath "$2")
+work=$3
+validators=${4:+$(realpath "$4")}
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# ---- certificates: a CA, the server, three hospitals, and a stranger the CA signed ----------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days 2 -subj "/CN=kakehashi test CA" 2>/dev/null
+certificate() {  # NAME SUBJECT-ALT-NAME
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" \
+    -subj "/CN=$1" 2>/dev/null
+  printf 'subjectAltName=%s\n' "$2" >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -days 2 \
+    -extfile "$1.ext" 2>/dev/null
+}
+certificate server "DNS:localhost,IP:127.0.0.1"
+for h in bach-mai shonan-kamakura k-hospital stranger; do certificate "$h" "DNS:$h.example"; done
+fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
+
+cp "$source_dir/data/consents/bach-mai-2026-complete.json" consent.json
+cat >serve.json <<EOF
+{
+  "format": "kakehashi.serve/1",
+  "host": "bach-mai",
+  "database": "referrals.db",
+  "agreements": "$source_dir/data/agreements.json",
+  "policy": "$source_dir/data/policy.example.json",
+  "listen": {"address": "127.0.0.1", "port": 0},
+  "tls": {"certificate": "server.pem", "key": "server.key", "client_ca": "ca.pem"},
+  "clients": [
+    {"hospital": "bach-mai", "certificate_sha256": "$(fingerprint bach-mai)"},
+    {"hospital": "shonan-kamakura", "certificate_sha256": "$(fingerprint shonan-kamakura)"},
+    {"hospital": "k-hospital", "certificate_sha256": "$(fingerprint k-hospital)"}
+  ],
+  "limits": {"body_bytes": 65536, "header_bytes": 8192, "request_seconds": 5}
+}
+EOF
+
+# ---- the configuration's problems, all at once --------------------------------------------------
+cat >bad.json <<'EOF'
+{"format": "kakehashi.serve/1", "host": "bach mai", "database": "x.db",
+ "agreements": "missing.json", "listen": {"address": "127.0.0.1", "port": 70000},
+ "tls": {"certificate": "server.pem", "key": "server.key"},
+ "clients": [{"hospital": "bach-mai", "certificate_sha256": "XYZ"}], "colour": "red"}
+EOF
+set +e
+"$kakehashi" serve --config bad.json 2>bad.err
+code=$?
+set -e
+[[ $code -eq 2 ]] || fail "a bad configuration exited $code, expected 2"
+for says in "colour: unknown key" "host: hospital id 'bach mai'" "agreements: cannot read" \
+  "listen.port: 70000 is out of range" "tls.client_ca: is required but missing" \
+  "clients[0].certificate_sha256: is not a SHA-256 fingerprint"; do
+  grep -qF -- "$says" bad.err || fail "the configuration's refusal lacks '$says': $(cat bad.err)"
+done
+
+# ---- the service ----------------------------------------------------------------------------------
+"$kakehashi" serve --config serve.json 2>serve.log &
+pid=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on" serve.log && break
+  sleep 0.1
+done
+port=$(grep -o '127.0.0.1:[0-9]*' serve.log | head -1 | cut -d: -f2)
+[[ -n "$port" ]] || { cat serve.log >&2; echo "FAIL: the service did not start" >&2; exit 1; }
+base="https://127.0.0.1:$port"
+
+# call HOSPITAL METHOD PATH [curl args...]: the response body in body.json, the status in $status,
+# the headers in headers.txt.
+call() {
+  local who=$1 method=$2 path=$3
+  shift 3
+  status=$(curl -s -o body.json -D headers.txt -w '%{http_code}' --cacert ca.pem \
+    --cert "$who.pem" --key "$who.key" -X "$method" -H 'Content-Type: application/fhir+json' \
+    "$@" "$base$path")
+}
+expect() {  # STATUS WHAT
+  if [[ "$status" != "$1" ]]; then fail "$2: status $status, expected $1: $(head -c 400 body.json)"; fi
+}
+has() {  # TEXT WHAT
+  grep -qF -- "$1" body.json || fail "$2: the body lacks '$1': $(head -c 400 body.json)"
+}
+validated=()
+keep() {  # NAME: keeps the FHIR body for the validators
+  cp body.json "fhir-$1.json"
+  validated+=("$work/fhir-$1.json")
+}
+
+# Mutual TLS: no certificate, no handshake; a certificate the CA signed but no hospital owns: 403.
+if curl -s -o /dev/null --cacert ca.pem "$base/metadata"; then
+  fail "a request without a client certificate was answered"
+fi
+call stranger GET /metadata
+expect 403 "an unregistered certificate"
+has "not registered to any hospital" "an unregistered certificate"
+
+call bach-mai GET /metadata
+expect 200 "GET /metadata"
+has '"resourceType":"CapabilityStatement"' "GET /metadata"
+keep metadata
+
+# Propose: R-1 from Bach Mai to Shonan Kamakura.
+cat >task.json <<'EOF'
+{"resourceType": "Task", "status": "requested", "intent": "order",
+ "identifier": [{"system": "urn:kakehashi:referral", "value": "R-1"}],
+ "requester": {"identifier": {"system": "urn:kakehashi:hospital", "value": "bach-mai"}},
+ "owner": {"identifier": {"system": "urn:kakehashi:hospital", "value": "shonan-kamakura"}},
+ "for": {"identifier": {"system": "urn:kakehashi:patient", "value": "P-3f9c1a"}},
+ "input": [{"type": {"coding": [{"system": "urn:kakehashi:task-input", "code": "specialty"}]},
+            "valueCodeableConcept": {"coding": [{"system": "urn:kakehashi:specialty",
+                                                 "code": "cardiology"}]}}]}
+EOF
+call bach-mai POST /Task -H 'X-Request-ID: req-propose' -H 'X-Actor-Role: coordinator' \
+  -H 'X-Correlation-ID: corr-1' --data @task.json
+expect 201 "POST /Task"
+grep -qi '^ETag: W/"1"' headers.txt || fail "POST /Task: no ETag W/\"1\": $(cat headers.txt)"
+grep -qi '^X-Correlation-ID: corr-1' headers.txt || fail "POST /Task: the correlation id is not echoed"
+task=$(grep -i '^Location:' headers.txt | tr -d '\r' | sed 's|.*Task/||')
+[[ -n "$task" ]] || fail "POST /Task: no Location"
+keep created
+# The same request again: the first answer, no second effect.
+call bach-mai POST /Task -H 'X-Request-ID: req-propose' -H 'X-Actor-Role: coordinator' --data @task.json
+expect 201 "POST /Task retried"
+
+# Search, as each party sees it; K Hospital sees nothing and cannot read it.
+call shonan-kamakura GET '/Task?identifier=urn:kakehashi:referral|R-1&_count=10'
+expect 200 "search by identifier"
+has '"total":1' "search by identifier"
+keep search
+call k-hospital GET '/Task?identifier=R-1'
+has '"total":0' "another hospital's search"
+call k-hospital GET "/Task/$task"
+expect 404 "another hospital's referral"
+
+# The lifecycle, with a refusal of each kind on the way.
+call shonan-kamakura POST "/Task/$task/\$accept" -H 'X-Request-ID: req-accept-early' \
+  -H 'X-Actor-Role: clinician'
+expect 409 "accept before consent"
+has "[kakehashi.failed_precondition]" "accept before consent"
+keep refused
+jq -n --rawfile c consent.json \
+  '{resourceType: "Parameters", parameter: [{name: "consent-record", valueString: $c}]}' \
+  >consent-params.json
+call bach-mai POST "/Task/$task/\$record-consent" -H 'X-Request-ID: req-consent' \
+  -H 'X-Actor-Role: coordinator' --data @consent-params.json
+expect 200 "\$record-consent"
+call shonan-kamakura POST "/Task/$task/\$accept" -H 'X-Request-ID: req-accept-coord' \
+  -H 'X-Actor-Role: coordinator'
+expect 403 "accept by a coordinator"
+call shonan-kamakura POST "/Task/$task/\$accept" -H 'X-Request-ID: req-accept' \
+  -H 'X-Actor-Role: clinician' -H 'X-Actor-User: dr-sato' -H 'If-Match: W/"2"'
+expect 200 "\$accept"
+has '"status":"accepted"' "\$accept"
+call shonan-kamakura POST "/Task/$task/\$transfer" -H 'X-Request-ID: req-transfer' \
+  -H 'X-Actor-Role: coordinator' -H 'If-Match: W/"2"' --data @consent-params.json
+expect 412 "\$transfer with a stale If-Match"
+call shonan-kamakura POST "/Task/$task/\$transfer" -H 'X-Request-ID: req-transfer' \
+  -H 'X-Actor-Role: coordinator' -H 'If-Match: W/"3"' --data @consent-params.json
+expect 200 "\$transfer"
+call shonan-kamakura POST "/Task/$task/\$complete" -H 'X-Request-ID: req-complete' \
+  -H 'X-Actor-Role: clinician'
+expect 200 "\$complete"
+has '"status":"completed"' "\$complete"
+keep completed
+call bach-mai GET "/Task/$task/\$everything"
+expect 200 "\$everything"
+has '"type":"collection"' "\$everything"
+keep everything
+
+# A second referral, declined with a coded reason.
+sed 's/"R-1"/"R-2"/' task.json >task2.json
+call bach-mai POST /Task -H 'X-Request-ID: req-propose-2' -H 'X-Actor-Role: coordinator' --data @task2.json
+expect 201 "POST /Task R-2"
+task2=$(grep -i '^Location:' headers.txt | tr -d '\r' | sed 's|.*Task/||')
+call bach-mai POST "/Task/$task2/\$record-consent" -H 'X-Request-ID: req-consent-2' \
+  -H 'X-Actor-Role: coordinator' --data @consent-params.json
+printf '{"resourceType":"Parameters","parameter":[{"name":"reason","valueCode":"capacity_full"}]}' >decline.json
+call shonan-kamakura POST "/Task/$task2/\$decline" -H 'X-Request-ID: req-decline-2' \
+  -H 'X-Actor-Role: coordinator' --data @decline.json
+expect 200 "\$decline"
+has '"code":"capacity_full"' "\$decline"
+call bach-mai GET '/Task?status=rejected'
+has '"total":1' "search by status"
+
+# Hostile requests: a clean OperationOutcome each, nothing written.
+call bach-mai POST /Task -H 'X-Request-ID: req-h1' -H 'X-Actor-Role: coordinator' \
+  --data '{"resourceType": "Task", "note": "CANARYNAME born 1931-07-17'
+expect 400 "a truncated body"
+has "line 1, column" "a truncated body"
+grep -q "CANARY\|1931" body.json && fail "a syntax error quoted the body"
+call bach-mai POST /Task -H 'X-Actor-Role: coordinator' --data @task.json
+expect 400 "no X-Request-ID"
+has "X-Request-ID: is missing" "no X-Request-ID"
+head -c 70000 /dev/zero | tr '\0' 'x' >big.json
+call bach-mai POST /Task -H 'X-Request-ID: req-h2' -H 'X-Actor-Role: coordinator' --data @big.json
+expect 413 "a body over the limit"
+call bach-mai GET "/Task/../metadata"
+[[ "$status" == 404 || "$status" == 200 ]] || fail "a dot-dot path: status $status"
+call bach-mai GET "/Task/%2e%2e%2fmetadata"
+expect 404 "an encoded dot-dot path"
+call bach-mai GET "/Task?colour=red"
+expect 400 "an unknown search parameter"
+call bach-mai POST "/Task/$task/\$frobnicate" -H 'X-Request-ID: req-h3' -H 'X-Actor-Role: clinician'
+expect 404 "an unknown operation"
+call bach-mai GET /metadata -H "X-Long: $(head -c 9000 /dev/zero | tr '\0' 'y')"
+expect 431 "headers over the limit"
+sed 's/"bach-mai"}}/"k-hospital"}}/' task.json | sed 's/"R-1"/"R-9"/' >forged.json
+call bach-mai POST /Task -H 'X-Request-ID: req-h4' -H 'X-Actor-Role: coordinator' --data @forged.json
+expect 403 "a requester other than the certificate's hospital"
+
+# Stop: SIGTERM drains and ends the process with status 0.
+kill -TERM "$pid"
+set +e
+wait "$pid"
+code=$?
+set -e
+[[ $code -eq 0 ]] || fail "the service exited $code after SIGTERM"
+grep -q "kakehashi serve: stopped" serve.log || fail "no 'stopped' line"
+
+# The log: one JSON object per request, no patient data.
+requests=$(grep -c '^{' serve.log || true)
+[[ $requests -ge 25 ]] || fail "only $requests request lines in the log"
+if grep -q 'P-3f9c1a\|1961-04-02' serve.log; then fail "patient data in the log"; fi
+grep '^{' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and has("method")
+  and has("path") and has("status") and has("ms") and has("request_id"))' >/dev/null ||
+  fail "a log line is not the documented JSON"
+grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 431)' >/dev/null ||
+  fail "the refusals the server makes itself (413, 431) are not logged"
+
+# The database the service wrote: R-1's 7 rows (2 refusals among them) and R-2's 3, intact; the
+# retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
+"$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
+grep -q "intact (10 rows, 2 referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
+"$kakehashi" referral show --db referrals.db --id R-1 >show.txt
+grep -q "closed:completed" show.txt || fail "R-1 is not completed: $(cat show.txt)"
+grep -q "dr-sato" show.txt || fail "the acting person of \$accept is not in the history"
+
+# Every FHIR response, by the independent validator.
+if [[ -n "$validators" ]]; then
+  (cd "$validators" && node validate.mjs "${validated[@]}") >validators.txt 2>&1 ||
+    fail "the FHIR validator refused a response: $(cat validators.txt)"
+fi
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures check(s) failed; the service's log:" >&2
+  tail -20 serve.log >&2
+  exit 1
+fi
+echo "kakehashi serve: every check passed ($requests requests)"

@@ -1,0 +1,626 @@
+#include "api.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <kakehashi/consent.hpp>
+#include <kakehashi/error.hpp>
+#include <kakehashi/fhir.hpp>
+#include <kakehashi/version.hpp>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "json_reader.hpp"  // the strict reader: bodies are read as strictly as files
+
+namespace kakehashi::serve {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view system_base = "urn:kakehashi:";
+
+// ---- HTTP helpers ----------------------------------------------------------------------------
+
+std::string decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+struct target {
+  std::vector<std::string> path;  // decoded segments
+  std::multimap<std::string, std::string> query;
+};
+
+target parse_target(const std::string& raw) {
+  target t;
+  const auto q = raw.find('?');
+  const std::string path = raw.substr(0, q);
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const std::string segment = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!segment.empty()) t.path.push_back(decoded(segment));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (q != std::string::npos) {
+    std::istringstream in(raw.substr(q + 1));
+    for (std::string pair; std::getline(in, pair, '&');) {
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      t.query.emplace(decoded(pair.substr(0, eq)),
+                      eq == std::string::npos ? std::string() : decoded(pair.substr(eq + 1)));
+    }
+  }
+  return t;
+}
+
+std::string header(const request& r, const char* name) {
+  const auto it = r.headers.find(name);
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
+response json_response(int status, std::string body) {
+  response out;
+  out.status = status;
+  out.body = std::move(body);
+  return out;
+}
+
+response problem(int status, const char* code, const std::string& diagnostics) {
+  return json_response(
+      status, json{{"resourceType", "OperationOutcome"},
+                   {"issue", json::array({{{"severity", "error"},
+                                           {"code", code},
+                                           {"diagnostics", diagnostics}}})}}
+                  .dump());
+}
+
+[[noreturn]] void bad(const std::string& subject, const std::string& what) {
+  throw error(errc::invalid_argument, subject + ": " + what);
+}
+
+std::string etag_of(const referral_snapshot& s) { return fmt::format("W/\"{}\"", s.version); }
+
+// ---- FHIR helpers ----------------------------------------------------------------------------
+
+// The value of the first identifier of `system` in an identifier array or a reference.
+std::optional<std::string> identifier_value(const json& j, std::string_view kind) {
+  const std::string system = std::string(system_base) + std::string(kind);
+  const json* ids = nullptr;
+  if (j.is_object() && j.contains("identifier")) ids = &j["identifier"];
+  if (ids == nullptr) return std::nullopt;
+  const auto match = [&](const json& id) -> std::optional<std::string> {
+    if (id.is_object() && id.value("system", "") == system && id.contains("value") &&
+        id["value"].is_string()) {
+      return id["value"].get<std::string>();
+    }
+    return std::nullopt;
+  };
+  if (ids->is_array()) {
+    for (const auto& id : *ids) {
+      if (auto v = match(id)) return v;
+    }
+    return std::nullopt;
+  }
+  return match(*ids);
+}
+
+// The named parameter of a Parameters resource, or nullptr.
+const json* parameter(const json& params, std::string_view name) {
+  if (!params.is_object() || !params.contains("parameter") || !params["parameter"].is_array()) {
+    return nullptr;
+  }
+  for (const auto& p : params["parameter"]) {
+    if (p.is_object() && p.value("name", "") == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string code_parameter(const json& params, std::string_view name, const char* what) {
+  const json* p = parameter(params, name);
+  if (p == nullptr || !p->contains("valueCode") || !(*p)["valueCode"].is_string()) {
+    bad(fmt::format("Parameters.parameter[{}]", name),
+        fmt::format("is missing; give the {} as valueCode", what));
+  }
+  return (*p)["valueCode"].get<std::string>();
+}
+
+// A body as JSON, read strictly (line and column only on a syntax error).
+json body_json(const request& r, const char* resource_type) {
+  std::vector<load_problem> problems;
+  auto doc = detail::parse_strict(r.body, problems);
+  if (!doc) {
+    const auto& p = problems.front();
+    bad("body", p.path.empty() ? p.message : p.path + ": " + p.message);
+  }
+  if (!doc->is_object() || doc->value("resourceType", "") != resource_type) {
+    bad("body.resourceType", fmt::format("expected a {} resource", resource_type));
+  }
+  return std::move(*doc);
+}
+
+template <class E, class Parse>
+E parse_code(const std::string& text, const char* subject, Parse parse, const char* valid) {
+  if (auto v = parse(text)) return *v;
+  bad(subject, fmt::format("'{}' is not allowed; expected one of: {}", printable(text), valid));
+}
+
+int status_of(errc c) {
+  switch (c) {
+    case errc::invalid_argument:
+      return 400;
+    case errc::not_found:
+      return 404;
+    case errc::already_exists:
+    case errc::failed_precondition:
+      return 409;
+    case errc::permission_denied:
+      return 403;
+    case errc::not_eligible:
+    case errc::consent_blocked:
+      return 422;
+    case errc::storage:
+    case errc::outcome_unknown:
+      return 503;
+  }
+  return 500;
+}
+
+const char* issue_code_of(int status) {
+  switch (status) {
+    case 400:
+      return "invalid";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not-found";
+    case 409:
+      return "conflict";
+    case 412:
+      return "conflict";
+    case 422:
+      return "business-rule";
+    case 503:
+      return "transient";
+    default:
+      return "exception";
+  }
+}
+
+}  // namespace
+
+response error_response(const error& e) {
+  const int status = status_of(e.code());
+  response out = problem(status, issue_code_of(status), e.what());
+  if (status == 503) out.headers["Retry-After"] = "1";
+  return out;
+}
+
+api::api(const config& c, engine& e, const agreement_directory& agreements,
+         std::function<instant()> clock)
+    : config_(c), engine_(e), agreements_(agreements), clock_(std::move(clock)) {
+  for (const auto& cl : c.clients) clients_[cl.certificate_sha256] = cl.hospital;
+}
+
+std::optional<hospital_id> api::hospital_of(const request& r) const {
+  const auto it = clients_.find(r.client_sha256);
+  if (it == clients_.end()) return std::nullopt;
+  return it->second;
+}
+
+response api::handle(const request& r) {
+  const auto caller = hospital_of(r);
+  response out;
+  if (!caller) {
+    // A certificate the CA signed but no hospital was given: it never reaches the engine.
+    out = problem(403, "forbidden",
+                  "[kakehashi.permission_denied] client certificate: it is not registered to any "
+                  "hospital; register its SHA-256 fingerprint in the service's configuration");
+  } else {
+    try {
+      out = route(r, *caller);
+    } catch (const error& e) {
+      out = error_response(e);
+    }
+  }
+  if (const auto id = header(r, "x-correlation-id"); !id.empty()) {
+    out.headers["X-Correlation-ID"] = printable(id, 200);
+  }
+  if (const auto id = header(r, "x-request-id"); !id.empty()) {
+    out.headers["X-Request-ID"] = printable(id, 200);
+  }
+  return out;
+}
+
+response api::route(const request& r, const hospital_id& caller) {
+  const target t = parse_target(r.target);
+  const auto& p = t.path;
+  if (r.method == "GET" && p.size() == 1 && p[0] == "metadata") return capability();
+  if (r.method == "GET" && p.size() == 1 && p[0] == "health") {
+    response out = json_response(200, json{{"status", "ok"}}.dump());
+    out.content_type = "application/json";
+    return out;
+  }
+  if (!p.empty() && p[0] == "Task") {
+    if (p.size() == 1 && r.method == "GET") return search_tasks(r, caller);
+    if (p.size() == 1 && r.method == "POST") return create_task(r, caller);
+    if (p.size() >= 2) {
+      const auto s = task(p[1], caller);
+      if (!s) {
+        throw error(errc::not_found, fmt::format("Task/{}: no such Task among the referrals of "
+                                                 "'{}'; search /Task to see them",
+                                                 printable(p[1], 80), caller.value()));
+      }
+      if (p.size() == 2 && r.method == "GET") return task_response(*s, 200);
+      if (p.size() == 3 && r.method == "GET" && p[2] == "$everything") return get_task(*s, true);
+      if (p.size() == 3 && r.method == "POST" && !p[2].empty() && p[2][0] == '$') {
+        return operation(r, caller, *s, p[2].substr(1));
+      }
+    }
+  }
+  return problem(404, "not-supported",
+                 fmt::format("[kakehashi.not_found] {} {}: no such interaction; GET /metadata "
+                             "lists them",
+                             printable(r.method, 16), printable(r.target, 200)));
+}
+
+std::optional<referral_snapshot> api::task(const std::string& id, const hospital_id& caller) {
+  std::optional<referral_id> rid;
+  {
+    std::lock_guard<std::mutex> lock(ids_mutex_);
+    if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
+  }
+  if (!rid) {
+    // Task ids are derived from referral ids (fhir::resource_id): learn the caller's.
+    referral_filter f;
+    f.hospital = caller;
+    std::lock_guard<std::mutex> lock(ids_mutex_);
+    for (const auto& s : engine_.list(f)) {
+      task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
+    }
+    if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
+  }
+  if (!rid) return std::nullopt;
+  auto s = engine_.find(*rid);
+  if (!s || (s->origin != caller && s->destination != caller)) return std::nullopt;
+  return s;
+}
+
+response api::task_response(const referral_snapshot& s, int status) const {
+  const auto history = engine_.history(s.id);
+  response out = json_response(status, fhir::task({s, history, agreements_}));
+  out.headers["ETag"] = etag_of(s);
+  out.headers["Last-Modified"] = to_iso8601(std::max(s.updated_at, s.proposed_at));
+  if (status == 201) out.headers["Location"] = "Task/" + fhir::resource_id("Task", s.id.value());
+  return out;
+}
+
+response api::get_task(const referral_snapshot& s, bool) const {
+  const auto history = engine_.history(s.id);
+  response out = json_response(200, fhir::referral_bundle({s, history, agreements_}));
+  out.headers["ETag"] = etag_of(s);
+  return out;
+}
+
+response api::search_tasks(const request& r, const hospital_id& caller) const {
+  const target t = parse_target(r.target);
+  referral_filter f;
+  f.hospital = caller;
+  std::size_t count = 20;
+  std::size_t offset = 0;
+  std::optional<std::string> identifier, status, owner, requester;
+  std::vector<std::pair<std::string, instant>> updated;  // prefix, instant
+  for (const auto& [name, value] : t.query) {
+    const auto number = [&](std::size_t max) {
+      std::size_t used = 0;
+      long v = -1;
+      try {
+        v = std::stol(value, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != value.size() || v < 0 || static_cast<std::size_t>(v) > max) {
+        bad(name, fmt::format("'{}' is not a number from 0 to {}", printable(value), max));
+      }
+      return static_cast<std::size_t>(v);
+    };
+    if (name == "_count") {
+      count = number(100);
+    } else if (name == "_offset") {
+      offset = number(10'000'000);
+    } else if (name == "identifier") {
+      identifier = value.substr(value.find('|') == std::string::npos ? 0 : value.find('|') + 1);
+    } else if (name == "status") {
+      status = value;
+    } else if (name == "owner" || name == "requester") {
+      // Organization/<id>, an identifier token, or a hospital id.
+      std::string h = value.substr(value.find_last_of("|/") == std::string::npos
+                                       ? 0
+                                       : value.find_last_of("|/") + 1);
+      (name == "owner" ? owner : requester) = h;
+    } else if (name == "_lastUpdated") {
+      const std::string prefix = value.size() > 2 && std::isalpha(static_cast<unsigned char>(value[0]))
+                                     ? value.substr(0, 2)
+                                     : "eq";
+      const std::string when = prefix == "eq" && !std::isalpha(static_cast<unsigned char>(value[0]))
+                                   ? value
+                                   : value.substr(2);
+      if (prefix != "gt" && prefix != "ge" && prefix != "lt" && prefix != "le" && prefix != "eq") {
+        bad("_lastUpdated", "expected a prefix gt, ge, lt, le or eq and an instant");
+      }
+      updated.emplace_back(prefix, parse_instant(when.size() == 10 ? when + "T00:00:00Z" : when,
+                                                 "_lastUpdated"));
+    } else {
+      bad(name, "is not a search parameter of Task here; expected identifier, status, owner, "
+                "requester, _lastUpdated, _count or _offset");
+    }
+  }
+  std::vector<referral_snapshot> matches;
+  for (auto& s : engine_.list(f)) {
+    if (identifier && s.id.value() != *identifier) continue;
+    if (owner && s.destination.value() != *owner) continue;
+    if (requester && s.origin.value() != *requester) continue;
+    const instant last = std::max(s.updated_at, s.proposed_at);
+    bool in_range = true;
+    for (const auto& [prefix, at] : updated) {
+      in_range = in_range && (prefix == "gt"   ? last > at
+                              : prefix == "ge" ? last >= at
+                              : prefix == "lt" ? last < at
+                              : prefix == "le" ? last <= at
+                                               : last == at);
+    }
+    if (!in_range) continue;
+    if (status) {
+      const json task = json::parse(fhir::task({s, engine_.history(s.id), agreements_}));
+      if (task.value("status", "") != *status) continue;
+    }
+    matches.push_back(std::move(s));
+  }
+  const std::string host = header(r, "host");
+  const std::string base = "https://" + (host.empty() ? std::string("localhost") : host) + "/";
+  json entries = json::array();
+  for (std::size_t i = offset; i < matches.size() && i < offset + count; ++i) {
+    const auto& s = matches[i];
+    entries.push_back({{"fullUrl", base + "Task/" + fhir::resource_id("Task", s.id.value())},
+                       {"resource", json::parse(fhir::task({s, engine_.history(s.id), agreements_}))},
+                       {"search", {{"mode", "match"}}}});
+  }
+  // The links repeat the query with the page's offset.
+  std::string query;
+  for (const auto& [name, value] : t.query) {
+    if (name == "_offset") continue;
+    query += (query.empty() ? "" : "&") + name + "=" + value;
+  }
+  const auto page = [&](std::size_t at) {
+    return base + "Task?" + query + (query.empty() ? "" : "&") + "_offset=" + std::to_string(at);
+  };
+  json links = json::array({{{"relation", "self"}, {"url", page(offset)}}});
+  if (offset + count < matches.size()) links.push_back({{"relation", "next"}, {"url", page(offset + count)}});
+  if (offset > 0) links.push_back({{"relation", "previous"}, {"url", page(offset > count ? offset - count : 0)}});
+  return json_response(200, json{{"resourceType", "Bundle"},
+                                 {"type", "searchset"},
+                                 {"total", matches.size()},
+                                 {"link", links},
+                                 {"entry", entries}}
+                                .dump());
+}
+
+namespace {
+
+actor actor_from(const request& r, const hospital_id& caller) {
+  actor a;
+  a.organisation = caller;
+  const std::string role = header(r, "x-actor-role");
+  if (role.empty()) bad("X-Actor-Role", "is missing; give clinician or coordinator");
+  a.role = parse_code<actor_role>(role, "X-Actor-Role", parse_actor_role,
+                                  "clinician, coordinator");
+  a.user = user_id{header(r, "x-actor-user")};
+  if (!a.user.value().empty()) validate("X-Actor-User", a.user);
+  return a;
+}
+
+std::string request_id(const request& r) {
+  const std::string id = header(r, "x-request-id");
+  if (id.empty()) {
+    bad("X-Request-ID", "is missing; every request that changes something carries a unique id "
+                        "(a UUID), and a retry carries the same one");
+  }
+  return id;
+}
+
+}  // namespace
+
+response api::create_task(const request& r, const hospital_id& caller) {
+  const json task = body_json(r, "Task");
+  const std::string key = request_id(r);
+  const actor by = actor_from(r, caller);
+  proposal p;
+  const auto rid = identifier_value(task, "referral");
+  if (!rid) bad("Task.identifier", "give the referral id as an identifier of system urn:kakehashi:referral");
+  p.id = referral_id{*rid};
+  const auto requester = task.contains("requester") ? identifier_value(task["requester"], "hospital")
+                                                    : std::nullopt;
+  if (requester && *requester != caller.value()) {
+    throw error(errc::permission_denied,
+                fmt::format("Task.requester: '{}' is not the hospital of the client certificate "
+                            "('{}'); a hospital proposes its own referrals",
+                            printable(*requester), caller.value()));
+  }
+  p.origin = caller;
+  const auto owner = task.contains("owner") ? identifier_value(task["owner"], "hospital") : std::nullopt;
+  if (!owner) bad("Task.owner", "give the receiving hospital as an identifier of system urn:kakehashi:hospital");
+  p.destination = hospital_id{*owner};
+  const auto patient = task.contains("for") ? identifier_value(task["for"], "patient") : std::nullopt;
+  if (!patient) bad("Task.for", "give the patient's pseudonym as an identifier of system urn:kakehashi:patient");
+  p.patient = patient_ref{*patient};
+  std::optional<std::string> specialty;
+  if (task.contains("input") && task["input"].is_array()) {
+    for (const auto& in : task["input"]) {
+      const json& type = in.value("type", json::object());
+      const bool is_specialty =
+          type.contains("coding") && type["coding"].is_array() && !type["coding"].empty() &&
+          type["coding"][0].value("code", "") == "specialty";
+      if (is_specialty && in.contains("valueCodeableConcept")) {
+        const json& c = in["valueCodeableConcept"];
+        if (c.contains("coding") && c["coding"].is_array() && !c["coding"].empty()) {
+          specialty = c["coding"][0].value("code", "");
+        }
+      }
+    }
+  }
+  if (!specialty || specialty->empty()) {
+    bad("Task.input", "give the specialty as an input of type urn:kakehashi:task-input#specialty "
+                      "with a valueCodeableConcept of system urn:kakehashi:specialty");
+  }
+  p.specialty = specialty_code{*specialty};
+  p.by = by;
+  p.at = clock_();
+  const referral_snapshot s = engine_.propose(p, key);
+  {
+    std::lock_guard<std::mutex> lock(ids_mutex_);
+    task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
+  }
+  return task_response(s, 201);
+}
+
+response api::operation(const request& r, const hospital_id& caller, const referral_snapshot& s,
+                        const std::string& op) {
+  const std::string key = request_id(r);
+  const actor by = actor_from(r, caller);
+  if (const std::string match = header(r, "if-match"); !match.empty() && match != etag_of(s)) {
+    return problem(412, "conflict",
+                   fmt::format("[kakehashi.failed_precondition] referral {}: If-Match {} does not "
+                               "match its version {}; read the Task again and retry",
+                               s.id.value(), printable(match, 40), etag_of(s)));
+  }
+  const json params = r.body.empty() ? json{{"resourceType", "Parameters"}} : body_json(r, "Parameters");
+  const instant at = clock_();
+  const auto consent_of = [&]() -> consent_record {
+    if (const json* k = parameter(params, "consent-record")) {
+      if (!k->contains("valueString") || !(*k)["valueString"].is_string()) {
+        bad("Parameters.parameter[consent-record]", "give the kakehashi consent JSON as valueString");
+      }
+      return load_consent((*k)["valueString"].get<std::string>(), "consent-record");
+    }
+    const json* c = parameter(params, "consent");
+    const json* born = parameter(params, "birthDate");
+    if (c == nullptr || !c->contains("resource") || born == nullptr || !born->contains("valueDate")) {
+      bad("Parameters", "give the consent as parameter 'consent' (a FHIR Consent resource) with "
+                        "'birthDate' (valueDate), or as 'consent-record' (kakehashi consent JSON)");
+    }
+    fhir::import_options io;
+    io.birth_date = fhir::patient_birth_date(
+        json{{"resourceType", "Patient"}, {"birthDate", (*born)["valueDate"]}}.dump());
+    io.patient = s.patient;
+    const auto imported = fhir::import_consent((*c)["resource"].dump(), io);
+    if (!imported.ok()) {
+      std::string problems;
+      for (const auto& p : imported.problems) {
+        problems += (problems.empty() ? "" : "; ") + p.path + ": " + p.message;
+      }
+      bad("Parameters.parameter[consent].resource", problems);
+    }
+    return *imported.record;
+  };
+  referral_snapshot after;
+  if (op == "record-consent") {
+    after = engine_.record_consent(s.id, consent_of(), by, at, key);
+  } else if (op == "transfer") {
+    after = engine_.transfer(s.id, consent_of(), by, at, key);
+  } else if (op == "accept") {
+    after = engine_.apply(s.id, event::accept{by, at}, key);
+  } else if (op == "complete") {
+    after = engine_.apply(s.id, event::complete{by, at}, key);
+  } else if (op == "decline") {
+    after = engine_.apply(
+        s.id,
+        event::decline{by, at,
+                       parse_code<decline_reason>(code_parameter(params, "reason", "decline reason"),
+                                                  "reason", parse_decline_reason,
+                                                  "capacity_full, specialty_unavailable, "
+                                                  "not_clinically_appropriate, "
+                                                  "insufficient_information, "
+                                                  "patient_not_fit_to_travel, other")},
+        key);
+  } else if (op == "cancel") {
+    after = engine_.apply(
+        s.id,
+        event::cancel{by, at,
+                      parse_code<cancel_reason>(code_parameter(params, "reason", "cancel reason"),
+                                                "reason", parse_cancel_reason,
+                                                "patient_request, clinical_change, "
+                                                "treated_locally, referred_elsewhere, "
+                                                "entered_in_error, other")},
+        key);
+  } else if (op == "withdraw-consent") {
+    after = engine_.apply(
+        s.id,
+        event::withdraw_consent{
+            by, at,
+            parse_code<withdrawal_channel>(code_parameter(params, "channel", "channel"),
+                                           "channel", parse_withdrawal_channel,
+                                           "written, verbal, electronic")},
+        key);
+  } else {
+    return problem(404, "not-supported",
+                   fmt::format("[kakehashi.not_found] ${}: no such operation on Task; expected "
+                               "$record-consent, $accept, $decline, $cancel, $withdraw-consent, "
+                               "$transfer, $complete or $everything (GET)",
+                               printable(op, 40)));
+  }
+  return task_response(after, 200);
+}
+
+response api::capability() const {
+  json ops = json::array();
+  for (const char* name : {"everything", "record-consent", "accept", "decline", "cancel",
+                           "withdraw-consent", "transfer", "complete"}) {
+    ops.push_back({{"name", name},
+                   {"definition", std::string("urn:kakehashi:OperationDefinition:Task-") + name}});
+  }
+  json params = json::array();
+  for (const auto& [name, type] :
+       std::vector<std::pair<const char*, const char*>>{{"identifier", "token"},
+                                                        {"status", "token"},
+                                                        {"owner", "reference"},
+                                                        {"requester", "reference"},
+                                                        {"_lastUpdated", "date"},
+                                                        {"_count", "number"}}) {
+    params.push_back({{"name", name}, {"type", type}});
+  }
+  const json cs = {
+      {"resourceType", "CapabilityStatement"},
+      {"status", "active"},
+      {"date", "2026-11-30"},
+      {"kind", "instance"},
+      {"software", {{"name", "kakehashi"}, {"version", version_string}}},
+      {"implementation", {{"description", "kakehashi serve: cross-border referrals as FHIR Tasks"}}},
+      {"fhirVersion", "4.0.1"},
+      {"format", json::array({"application/fhir+json"})},
+      {"rest",
+       json::array({{{"mode", "server"},
+                     {"security",
+                      {{"description", "Mutual TLS: the client certificate decides the hospital"}}},
+                     {"resource",
+                      json::array({{{"type", "Task"},
+                                    {"interaction", json::array({{{"code", "read"}},
+                                                                 {{"code", "search-type"}},
+                                                                 {{"code", "create"}}})},
+                                    {"searchParam", params},
+                                    {"operation", ops}}})}}})}};
+  return json_response(200, cs.dump());
+}
+
+}  // namespace kakehashi::serve

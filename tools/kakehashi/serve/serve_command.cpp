@@ -1,0 +1,134 @@
+// kakehashi serve --config FILE: the FHIR R4 referral service over HTTPS with mutual TLS
+// (docs/api.md). Logs one JSON line per request on standard error; SIGTERM or SIGINT stops it
+// after the requests in flight are answered.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/error.hpp>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../commands.hpp"
+#include "api.hpp"
+#include "config.hpp"
+#include "https_server.hpp"
+
+namespace kakehashi::tool {
+namespace {
+
+instant now() { return date::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
+
+int run_serve(const std::string& config_path) {
+  const serve::config c = serve::load_config_file(config_path);
+  const agreement_directory agreements = agreement_directory::load_file(c.agreements);
+  engine_args args;
+  args.db = c.database;
+  args.agreements = c.agreements;
+  args.policy = c.policy;
+  args.key_file = c.audit_key;
+  args.durability = c.full_durability ? "full" : "normal";
+  known_hospital(agreements, c.host.value(), "host");
+  for (std::size_t i = 0; i < c.clients.size(); ++i) {
+    known_hospital(agreements, c.clients[i].hospital.value(),
+                   fmt::format("clients[{}].hospital", i).c_str());
+  }
+  engine e = open_engine(args, agreements);
+  serve::api api(c, e, agreements, now);
+
+  // Signals are taken by one thread (sigwait), never by a handler: stop() runs on it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::mutex log_mutex;
+  serve::https_server server(
+      c, [&api](const serve::request& r) { return api.handle(r); },
+      [&](const serve::request& r, int status, double seconds) {
+        const auto hospital = api.hospital_of(r);
+        const std::string path = r.target.substr(0, r.target.find('?'));
+        const auto field = [&](const char* name) {
+          const auto it = r.headers.find(name);
+          return it == r.headers.end() ? nlohmann::json(nullptr)
+                                       : nlohmann::json(printable(it->second, 200));
+        };
+        const std::string line =
+            nlohmann::json{{"time", to_iso8601(now())},
+                           {"request_id", field("x-request-id")},
+                           {"correlation_id", field("x-correlation-id")},
+                           {"hospital", hospital ? nlohmann::json(hospital->value()) : nullptr},
+                           {"method", printable(r.method, 16)},
+                           {"path", printable(path, 200)},
+                           {"status", status},
+                           {"ms", static_cast<long>(seconds * 1000 + 0.5)}}
+                .dump();
+        std::lock_guard<std::mutex> lock(log_mutex);
+        std::cerr << line << '\n';
+      });
+
+  // The deadline sweep, on its schedule, acting for the host hospital.
+  std::mutex sweep_mutex;
+  std::condition_variable sweep_wake;
+  bool stopping = false;
+  std::thread sweeper;
+  if (c.sweep_every) {
+    sweeper = std::thread([&] {
+      std::unique_lock<std::mutex> lock(sweep_mutex);
+      while (!sweep_wake.wait_for(lock, *c.sweep_every, [&] { return stopping; })) {
+        try {
+          const auto expired = e.expire_overdue({c.host, actor_role::system, user_id{}}, now());
+          std::lock_guard<std::mutex> log(log_mutex);
+          std::cerr << nlohmann::json{{"time", to_iso8601(now())},
+                                      {"sweep", "expire_overdue"},
+                                      {"expired", expired.size()}}
+                           .dump()
+                    << '\n';
+        } catch (const error& err) {
+          std::lock_guard<std::mutex> log(log_mutex);
+          std::cerr << nlohmann::json{{"time", to_iso8601(now())}, {"sweep", err.what()}}.dump()
+                    << '\n';
+        }
+      }
+    });
+  }
+  std::thread signals([&] {
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    server.stop();
+  });
+
+  std::cerr << fmt::format("kakehashi serve: listening on https://{}:{} for {} hospital "
+                           "certificate(s); database {}\n",
+                           c.address, server.port(), c.clients.size(), printable(c.database, 200))
+            << std::flush;
+  server.run();
+  {
+    std::lock_guard<std::mutex> lock(sweep_mutex);
+    stopping = true;
+  }
+  sweep_wake.notify_all();
+  if (sweeper.joinable()) sweeper.join();
+  signals.join();
+  std::cerr << "kakehashi serve: stopped\n";
+  return exit_ok;
+}
+
+}  // namespace
+
+command add_serve_command(CLI::App& app) {
+  auto config = std::make_shared<std::string>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the FHIR R4 referral service over HTTPS with mutual TLS (docs/api.md)");
+  serve->add_option("--config", *config, "The service's configuration file (docs/api.md)")
+      ->required();
+  return [config] { return run_serve(*config); };
+}
+
+}  // namespace kakehashi::tool
