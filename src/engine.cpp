@@ -315,29 +315,56 @@ namespace {
 const std::string select_history =
     std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq";
 
+audit_entry entry_of(const row& r) {
+  audit_entry a;
+  a.seq = r.seq;
+  a.referral = referral_id{r.referral_id};
+  a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
+  a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
+          user_id{r.actor_user}};
+  a.command = r.command;
+  a.state_before = r.state_before;
+  a.state_after = r.state_after;
+  a.outcome = static_cast<audit_outcome>(r.outcome);
+  a.reason_code = r.reason_code;
+  a.details = r.details;
+  a.idempotency_key = r.idempotency_key;
+  a.prev_hash = r.prev_hash;
+  a.hash = r.hash;
+  return a;
+}
+
+// The change feed: a hospital's events, numbered in log order. The rows never change once
+// written, so an event number always names the same row.
+constexpr const char* select_changes =
+    "SELECT a.seq, a.referral_id, a.recorded_at, a.actor_org, a.actor_role, a.actor_user, "
+    "a.command, a.state_before, a.state_after, a.outcome, a.reason_code, a.details, "
+    "a.idempotency_key, a.prev_hash, a.hash, a.mac, "
+    "?3 + row_number() OVER (ORDER BY a.seq) AS event "
+    "FROM audit a JOIN referral r ON r.id = a.referral_id "
+    "WHERE a.outcome = 0 AND (r.origin = ?1 OR r.destination = ?1) AND (?2 OR a.actor_org <> ?1) "
+    "AND a.seq > ?4";
+
+std::vector<change> read_changes(const SQLite::Database& db, const change_query& c) {
+  // Without the seq of event `after_event`, number every event and skip the first ones.
+  SQLite::Statement q(db, std::string("SELECT * FROM (") + select_changes +
+                              ") WHERE event > ?5 ORDER BY event LIMIT ?6");
+  q.bind(1, c.hospital.value());
+  q.bind(2, c.include_own ? 1 : 0);
+  q.bind(3, c.after_seq ? c.after_event : std::int64_t{0});
+  q.bind(4, c.after_seq.value_or(0));
+  q.bind(5, c.after_event);
+  q.bind(6, static_cast<std::int64_t>(c.limit));
+  std::vector<change> out;
+  while (q.executeStep()) out.push_back({q.getColumn(16).getInt64(), entry_of(read_row(q))});
+  return out;
+}
+
 // The rows of a prepared select_history statement.
 std::vector<audit_entry> read_history(SQLite::Statement& q, const referral_id& id) {
   q.bind(1, id.value());
   std::vector<audit_entry> out;
-  while (q.executeStep()) {
-    const row r = read_row(q);
-    audit_entry a;
-    a.seq = r.seq;
-    a.referral = referral_id{r.referral_id};
-    a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
-    a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
-            user_id{r.actor_user}};
-    a.command = r.command;
-    a.state_before = r.state_before;
-    a.state_after = r.state_after;
-    a.outcome = static_cast<audit_outcome>(r.outcome);
-    a.reason_code = r.reason_code;
-    a.details = r.details;
-    a.idempotency_key = r.idempotency_key;
-    a.prev_hash = r.prev_hash;
-    a.hash = r.hash;
-    out.push_back(std::move(a));
-  }
+  while (q.executeStep()) out.push_back(entry_of(read_row(q)));
   return out;
 }
 
@@ -1219,6 +1246,15 @@ std::vector<referral_snapshot> engine::overdue(instant at) const {
   }
 }
 
+std::vector<change> engine::changes(const change_query& q) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    return read_changes(impl_->db, q);
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the change feed");
+  }
+}
+
 std::int64_t engine::audit_rows() const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   return impl_->db.execAndGet("SELECT count(*) FROM audit").getInt64();
@@ -1484,6 +1520,14 @@ std::vector<referral_snapshot> database_view::overdue(const agreement_directory&
         [&](SQLite::Database& db) { return read_overdue(db, agreements, at); });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "listing overdue referrals");
+  }
+}
+
+std::vector<change> database_view::changes(const change_query& q) const {
+  try {
+    return impl_->file.read([&](SQLite::Database& db) { return read_changes(db, q); });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the change feed");
   }
 }
 

@@ -739,3 +739,48 @@ TEST_CASE("a database written by release 0.1.0 is migrated and its consent diges
         referral_state::transferred);
   CHECK(e.verify().intact);
 }
+
+TEST_CASE("the change feed numbers a hospital's events once and for all", "[engine][changes]") {
+  temp_db db;
+  auto e = open_engine(db.path());
+  const auto t = [](const char* s) { return parse_instant(s); };
+  // R-1: proposed and consented by Bach Mai, refused then accepted by Shonan Kamakura.
+  (void)e.propose(bm_proposal("R-1"), "k1");
+  (void)e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                         t("2026-03-01T01:00:00Z"), "k2");
+  CHECK_THROWS_AS(e.apply(referral_id{"R-1"}, event::accept{sk_coordinator(), t("2026-03-01T02:00:00Z")},
+                          "k3"),
+                  error);
+  (void)e.apply(referral_id{"R-1"}, event::accept{sk_clinician(), t("2026-03-01T03:00:00Z")}, "k4");
+  (void)e.propose(bm_proposal("R-2", "2026-03-02T00:00:00Z"), "k5");
+
+  change_query shonan{sk, 0, std::nullopt, 100, false};
+  const auto feed = e.changes(shonan);  // what Bach Mai did: propose, consent, propose
+  REQUIRE(feed.size() == 3);
+  CHECK(feed[0].event == 1);
+  CHECK(feed[0].row.command == "propose");
+  CHECK(feed[1].row.command == "record_consent");
+  CHECK(feed[2].event == 3);
+  CHECK(feed[2].row.referral.value() == "R-2");
+  // Bach Mai's feed without its own commands: the accept only (the refused one is not an event).
+  const auto bach_mai = e.changes({bm, 0, std::nullopt, 100, false});
+  REQUIRE(bach_mai.size() == 1);
+  CHECK(bach_mai[0].row.command == "accept");
+  CHECK(bach_mai[0].row.outcome == audit_outcome::success);
+  // With its own: the four accepted commands on its referrals.
+  CHECK(e.changes({bm, 0, std::nullopt, 100, true}).size() == 4);
+  // After event 1, by counting or by the seq of event 1: the same events, the same numbers.
+  const auto counted = e.changes({sk, 1, std::nullopt, 100, false});
+  const auto from_seq = e.changes({sk, 1, feed[0].row.seq, 100, false});
+  REQUIRE(counted.size() == 2);
+  REQUIRE(from_seq.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(counted[i].event == from_seq[i].event);
+    CHECK(counted[i].row.seq == from_seq[i].row.seq);
+  }
+  CHECK(e.changes({sk, 0, std::nullopt, 2, false}).size() == 2);  // the limit
+  // A hospital that is party to nothing has no events; the view reads the same feed.
+  CHECK(e.changes({hospital_id{"k-hospital"}, 0, std::nullopt, 100, true}).empty());
+  e = open_engine(":memory:");
+  CHECK(database_view::open(db.path()).changes(shonan).size() == 3);
+}

@@ -124,6 +124,24 @@ struct referral_filter {
   std::optional<std::size_t> limit;        ///< return at most this many
 };
 
+/// The change feed: what changes() returns. A hospital's events are the accepted commands on the
+/// referrals it is a party to, numbered 1, 2, 3... in the order the log holds them; the log is
+/// append-only, so an event number always names the same command. This is what a notification
+/// sender or an integration engine follows (the audit row is written in the same transaction as
+/// the change, so the feed is the outbox: nothing committed is missing from it).
+struct change_query {
+  hospital_id hospital;
+  std::int64_t after_event = 0;           ///< return the events numbered after this one
+  std::optional<std::int64_t> after_seq;  ///< event `after_event`'s audit seq, when known: then
+                                          ///< only the rows after it are read
+  std::size_t limit = 100;
+  bool include_own = false;  ///< also the commands `hospital` fired itself
+};
+struct change {
+  std::int64_t event = 0;  ///< 1, 2, 3... for this hospital (and this include_own)
+  audit_entry row;
+};
+
 class engine {
  public:
   /// Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one).
@@ -179,6 +197,8 @@ class engine {
   std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
   /// Open referrals past their agreement's response deadline at `at`.
   std::vector<referral_snapshot> overdue(instant at) const;
+  /// A hospital's events after a given one (see change_query).
+  std::vector<change> changes(const change_query& q) const;
   std::int64_t audit_rows() const;
 
   /// Recomputes the chain, replays the audit log and compares the result with every stored
@@ -219,6 +239,8 @@ class database_view {
   /// Open referrals past their agreement's response deadline at `at`, by the deadlines of
   /// `agreements` (as engine::overdue).
   std::vector<referral_snapshot> overdue(const agreement_directory& agreements, instant at) const;
+  /// A hospital's events after a given one (see change_query).
+  std::vector<change> changes(const change_query& q) const;
   /// The number of rows in the audit log.
   std::int64_t audit_rows() const;
   /// True when the log's rows carry MACs (the engine that wrote them had an audit key), as its
