@@ -16,6 +16,7 @@ packages=(
   libssl-dev                        # SHA-256 / HMAC for the audit chain
   nlohmann-json3-dev                # JSON formats (agreements, consents, FHIR)
   libcli11-dev                      # the kakehashi command-line tool
+  libcurl4-openssl-dev              # kakehashi serve: notifications to the partners' endpoints
   catch2                            # unit tests (Catch2 2.13)
   libbenchmark-dev                  # bench/ (Google Benchmark)
   libvalijson-dev                   # tests: the FHIR R4 JSON schema validator (header-only)

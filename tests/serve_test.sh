@@ -34,8 +34,25 @@ certificate() {  # NAME SUBJECT-ALT-NAME
     -extfile "$1.ext" 2>/dev/null
 }
 certificate server "DNS:localhost,IP:127.0.0.1"
+certificate receiver "DNS:localhost,IP:127.0.0.1"
 for h in bach-mai shonan-kamakura k-hospital stranger; do certificate "$h" "DNS:$h.example"; done
 fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
+
+# Shonan Kamakura's notification endpoint: down for its first two notifications.
+receiver_pid=
+start_receiver() {  # FAILS: the first time on a port the system chooses, then on the same one
+  local again=0
+  [[ -s receiver.port ]] && again=$(cat receiver.port)
+  rm -f receiver.port
+  node "$source_dir/tests/notification_receiver.mjs" receiver.pem receiver.key ca.pem \
+    receiver.port received.txt "$1" "$again" &
+  receiver_pid=$!
+  for _ in $(seq 1 100); do [[ -s receiver.port ]] && break; sleep 0.1; done
+  [[ -s receiver.port ]] || { echo "FAIL: the notification receiver did not start" >&2; exit 1; }
+}
+stop_receiver() { kill "$receiver_pid" 2>/dev/null || true; wait "$receiver_pid" 2>/dev/null || true; }
+start_receiver 2
+trap 'stop_receiver; [[ -n "${pid:-}" ]] && kill -9 "$pid" 2>/dev/null || true' EXIT
 
 cp "$source_dir/data/consents/bach-mai-2026-complete.json" consent.json
 cat >serve.json <<EOF
@@ -52,9 +69,15 @@ cat >serve.json <<EOF
     {"hospital": "shonan-kamakura", "certificate_sha256": "$(fingerprint shonan-kamakura)"},
     {"hospital": "k-hospital", "certificate_sha256": "$(fingerprint k-hospital)"}
   ],
-  "limits": {"body_bytes": 65536, "header_bytes": 8192, "request_seconds": 5}
+  "limits": {"body_bytes": 65536, "header_bytes": 8192, "request_seconds": 5},
+  "notifications": {
+    "state": "notifications.json", "retry_min_ms": 100, "retry_max_ms": 400, "poll_ms": 100,
+    "endpoints": [{"hospital": "shonan-kamakura", "url": "https://127.0.0.1:RECEIVER_PORT/notify",
+                   "certificate": "bach-mai.pem", "key": "bach-mai.key", "ca": "ca.pem"}]
+  }
 }
 EOF
+sed -i "s/RECEIVER_PORT/$(cat receiver.port)/" serve.json
 
 # ---- the configuration's problems, all at once --------------------------------------------------
 cat >bad.json <<'EOF'
@@ -75,15 +98,18 @@ for says in "colour: unknown key" "host: hospital id 'bach mai'" "agreements: ca
 done
 
 # ---- the service ----------------------------------------------------------------------------------
-"$kakehashi" serve --config serve.json 2>serve.log &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q "listening on" serve.log && break
-  sleep 0.1
-done
-port=$(grep -o '127.0.0.1:[0-9]*' serve.log | head -1 | cut -d: -f2)
-[[ -n "$port" ]] || { cat serve.log >&2; echo "FAIL: the service did not start" >&2; exit 1; }
-base="https://127.0.0.1:$port"
+start_service() {  # LOG
+  "$kakehashi" serve --config serve.json 2>"$1" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$1" && break
+    sleep 0.1
+  done
+  port=$(grep -o '127.0.0.1:[0-9]*' "$1" | head -1 | cut -d: -f2)
+  [[ -n "$port" ]] || { cat "$1" >&2; echo "FAIL: the service did not start" >&2; exit 1; }
+  base="https://127.0.0.1:$port"
+}
+start_service serve.log
 
 # call HOSPITAL METHOD PATH [curl args...]: the response body in body.json, the status in $status,
 # the headers in headers.txt.
@@ -228,6 +254,33 @@ sed 's/"bach-mai"}}/"k-hospital"}}/' task.json | sed 's/"R-1"/"R-9"/' >forged.js
 call bach-mai POST /Task -H 'X-Request-ID: req-h4' -H 'X-Actor-Role: coordinator' --data @forged.json
 expect 403 "a requester other than the certificate's hospital"
 
+# Notifications: Shonan Kamakura is told of Bach Mai's four changes to their referrals (R-1 and
+# R-2 proposed and consented), after its endpoint's two failures, each event under one number.
+wait_for_events() {  # N: the receiver has acknowledged events 1..N
+  for _ in $(seq 1 100); do
+    [[ -f received.txt ]] && [[ $(cut -d' ' -f1 received.txt | sort -un | wc -l) -ge $1 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_for_events 4 || fail "the partner did not receive its 4 notifications: $(cat received.txt 2>/dev/null)"
+[[ "$(cut -d' ' -f1 received.txt | sort -n | tr '\n' ' ')" == "1 2 3 4 " ]] ||
+  fail "events received: $(cut -d' ' -f1 received.txt | tr '\n' ' '), expected 1 2 3 4 once each"
+grep -q "^1 $base/Task/$task " received.txt || fail "event 1 is not R-1's Task: $(head -1 received.txt)"
+grep -q '"notify":"shonan-kamakura".*"status":500' serve.log || fail "the endpoint's failures are not logged"
+# What it missed, again, by number.
+call shonan-kamakura GET /Subscription
+has '"total":1' "GET /Subscription"
+subscription=$(jq -r '.entry[0].resource.id' body.json)
+call shonan-kamakura GET "/Subscription/$subscription/\$events?eventsSinceNumber=2"
+expect 200 "\$events"
+[[ "$(jq -r '[.entry[0].resource.parameter[] | select(.name == "notification-event") |
+  .part[] | select(.name == "event-number") | .valueString] | join(" ")' body.json)" == "2 3 4" ]] ||
+  fail "\$events since 2: $(head -c 400 body.json)"
+keep events
+call bach-mai GET "/Subscription/$subscription"
+expect 404 "another hospital's Subscription"
+
 # Stop: SIGTERM drains and ends the process with status 0.
 kill -TERM "$pid"
 set +e
@@ -237,20 +290,48 @@ set -e
 [[ $code -eq 0 ]] || fail "the service exited $code after SIGTERM"
 grep -q "kakehashi serve: stopped" serve.log || fail "no 'stopped' line"
 
+# A crash while the partner is down loses no notification: R-3 is proposed and consented (events
+# 5 and 6) while the endpoint fails, the service is killed with SIGKILL, the endpoint comes back,
+# the service restarts, and events 5 and 6 arrive, once each, after 1 to 4.
+stop_receiver
+start_receiver 1000000
+start_service serve-2.log
+sed 's/"R-1"/"R-3"/' task.json >task3.json
+call bach-mai POST /Task -H 'X-Request-ID: req-propose-3' -H 'X-Actor-Role: coordinator' --data @task3.json
+expect 201 "POST /Task R-3"
+task3=$(grep -i '^Location:' headers.txt | tr -d '\r' | sed 's|.*Task/||')
+call bach-mai POST "/Task/$task3/\$record-consent" -H 'X-Request-ID: req-consent-3' \
+  -H 'X-Actor-Role: coordinator' --data @consent-params.json
+expect 200 "\$record-consent R-3"
+for _ in $(seq 1 50); do grep -q '"events":\[5,6\].*"status":500' serve-2.log && break; sleep 0.1; done
+grep -q '"events":\[5,6\].*"status":500' serve-2.log || fail "events 5 and 6 were not attempted"
+{ kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true
+stop_receiver
+start_receiver 0
+start_service serve-3.log
+wait_for_events 6 || fail "events 5 and 6 did not arrive after the restart: $(cat received.txt)"
+[[ "$(cut -d' ' -f1 received.txt | sort -n | tr '\n' ' ')" == "1 2 3 4 5 6 " ]] ||
+  fail "events received: $(cut -d' ' -f1 received.txt | tr '\n' ' '), expected 1 to 6 once each"
+jq -e '."shonan-kamakura".event == 6' notifications.json >/dev/null ||
+  fail "the cursor is not at event 6: $(cat notifications.json)"
+kill -TERM "$pid"
+wait "$pid" || fail "the restarted service did not stop cleanly"
+cat serve-2.log serve-3.log >>serve.log
+
 # The log: one JSON object per request, no patient data.
-requests=$(grep -c '^{' serve.log || true)
+requests=$(grep -c '"method"' serve.log || true)
 [[ $requests -ge 25 ]] || fail "only $requests request lines in the log"
 if grep -q 'P-3f9c1a\|1961-04-02' serve.log; then fail "patient data in the log"; fi
-grep '^{' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and has("method")
+grep '"method"' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and has("method")
   and has("path") and has("status") and has("ms") and has("request_id"))' >/dev/null ||
   fail "a log line is not the documented JSON"
 grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 431)' >/dev/null ||
   fail "the refusals the server makes itself (413, 431) are not logged"
 
-# The database the service wrote: R-1's 7 rows (2 refusals among them) and R-2's 3, intact; the
+# The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, R-3's 2, intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
-grep -q "intact (10 rows, 2 referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
+grep -q "intact (12 rows, 3 referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
 "$kakehashi" referral show --db referrals.db --id R-1 >show.txt
 grep -q "closed:completed" show.txt || fail "R-1 is not completed: $(cat show.txt)"
 grep -q "dr-sato" show.txt || fail "the acting person of \$accept is not in the history"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "json_reader.hpp"  // the strict reader: bodies are read as strictly as files
+#include "notifier.hpp"
 
 namespace kakehashi::serve {
 namespace {
@@ -70,6 +71,12 @@ target parse_target(const std::string& raw) {
 std::string header(const request& r, const char* name) {
   const auto it = r.headers.find(name);
   return it == r.headers.end() ? std::string() : it->second;
+}
+
+// The service's base URL as the client addressed it.
+std::string base_url(const request& r) {
+  const std::string host = header(r, "host");
+  return "https://" + (host.empty() ? std::string("localhost") : host) + "/";
 }
 
 response json_response(int status, std::string body) {
@@ -254,6 +261,7 @@ response api::route(const request& r, const hospital_id& caller) {
     out.content_type = "application/json";
     return out;
   }
+  if (r.method == "GET" && !p.empty() && p[0] == "Subscription") return subscription(r, caller, p);
   if (!p.empty() && p[0] == "Task") {
     if (p.size() == 1 && r.method == "GET") return search_tasks(r, caller);
     if (p.size() == 1 && r.method == "POST") return create_task(r, caller);
@@ -388,8 +396,7 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
     }
     matches.push_back(std::move(s));
   }
-  const std::string host = header(r, "host");
-  const std::string base = "https://" + (host.empty() ? std::string("localhost") : host) + "/";
+  const std::string base = base_url(r);
   json entries = json::array();
   for (std::size_t i = offset; i < matches.size() && i < offset + count; ++i) {
     const auto& s = matches[i];
@@ -581,6 +588,90 @@ response api::operation(const request& r, const hospital_id& caller, const refer
                                printable(op, 40)));
   }
   return task_response(after, 200);
+}
+
+// A hospital's Subscription is the notification endpoint the configuration gives it: it reads
+// it, its status, and every event again ($events), by number.
+response api::subscription(const request& r, const hospital_id& caller,
+                           const std::vector<std::string>& p) const {
+  const auto& endpoints = config_.notifications.endpoints;
+  const auto mine = std::find_if(endpoints.begin(), endpoints.end(),
+                                 [&](const notification_endpoint& e) { return e.hospital == caller; });
+  const std::string id = subscription_id(caller);
+  const std::string base = base_url(r);
+  const auto resource = [&] {
+    return json{{"resourceType", "Subscription"},
+                {"id", id},
+                {"status", "active"},
+                {"reason", "Changes to the referrals of " + caller.value()},
+                {"criteria", "Task"},
+                {"channel",
+                 {{"type", "rest-hook"},
+                  {"endpoint", mine->url},
+                  {"payload", "application/fhir+json"}}}};
+  };
+  if (p.size() == 1) {
+    json entries = json::array();
+    if (mine != endpoints.end()) {
+      entries.push_back({{"fullUrl", base + "Subscription/" + id}, {"resource", resource()},
+                         {"search", {{"mode", "match"}}}});
+    }
+    return json_response(200, json{{"resourceType", "Bundle"}, {"type", "searchset"},
+                                   {"total", entries.size()}, {"entry", entries}}
+                                  .dump());
+  }
+  if (p[1] != id || mine == endpoints.end()) {
+    throw error(errc::not_found, fmt::format("Subscription/{}: no such Subscription of '{}'; GET "
+                                             "/Subscription shows it",
+                                             printable(p[1], 80), caller.value()));
+  }
+  if (p.size() == 2) return json_response(200, resource().dump());
+  const target t = parse_target(r.target);
+  const auto total = [&] {
+    // The number of the last event so far (the feed is numbered 1, 2, 3...).
+    std::int64_t last = 0;
+    for (;;) {
+      const auto page = engine_.changes({caller, last, std::nullopt, 1000, false});
+      if (page.empty()) return last;
+      last = page.back().event;
+    }
+  };
+  if (p.size() == 3 && p[2] == "$status") {
+    return json_response(200, notification_bundle(caller, {}, total(), base));
+  }
+  if (p.size() == 3 && p[2] == "$events") {
+    std::int64_t since = 0;
+    std::optional<std::int64_t> until;
+    for (const auto& [name, value] : t.query) {
+      std::size_t used = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(value, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != value.size() || v < 0) {
+        bad(name, fmt::format("'{}' is not an event number", printable(value)));
+      }
+      if (name == "eventsSinceNumber") {
+        since = v;
+      } else if (name == "eventsUntilNumber") {
+        until = v;
+      } else {
+        bad(name, "is not a parameter of $events; expected eventsSinceNumber, eventsUntilNumber");
+      }
+    }
+    // Events after `since`, up to `until` (inclusive), at most 100: what the partner missed.
+    auto events = engine_.changes({caller, since > 0 ? since - 1 : 0, std::nullopt, 100, false});
+    if (until) {
+      events.erase(std::remove_if(events.begin(), events.end(),
+                                  [&](const change& c) { return c.event > *until; }),
+                   events.end());
+    }
+    return json_response(200, notification_bundle(caller, events, total(), base));
+  }
+  throw error(errc::not_found, fmt::format("Subscription/{}/{}: no such interaction; expected "
+                                           "$status or $events",
+                                           id, printable(p[2], 40)));
 }
 
 response api::capability() const {

@@ -61,7 +61,7 @@ config_load_result try_load_config(std::string_view json_text, const std::string
   object_reader r(*doc, "", problems,
                   {"format", "host", "database", "agreements", "listen", "tls", "clients"},
                   {"description", "policy", "audit_key", "durability", "limits",
-                   "sweep_every_minutes"});
+                   "sweep_every_minutes", "notifications"});
   if (!r.ok()) return result;
   config c;
   if (auto f = r.string("format"); f && *f != format_tag) {
@@ -128,6 +128,50 @@ config_load_result try_load_config(std::string_view json_text, const std::string
   }
   if (auto v = r.integer("sweep_every_minutes", 1, 24 * 60)) {
     c.sweep_every = std::chrono::minutes{*v};
+  }
+  if (const json* n = r.object("notifications")) {
+    object_reader nr(*n, "notifications", problems, {"state", "endpoints"},
+                     {"retry_min_ms", "retry_max_ms", "poll_ms", "batch"});
+    auto& out = c.notifications;
+    if (auto v = path_of(nr, "state", base_dir, false)) out.state = *v;
+    if (auto v = nr.integer("retry_min_ms", 10, 600000)) out.retry_min = std::chrono::milliseconds{*v};
+    if (auto v = nr.integer("retry_max_ms", 10, 3600000)) out.retry_max = std::chrono::milliseconds{*v};
+    if (auto v = nr.integer("poll_ms", 10, 600000)) out.poll = std::chrono::milliseconds{*v};
+    if (auto v = nr.integer("batch", 1, 1000)) out.batch = static_cast<int>(*v);
+    if (out.retry_max < out.retry_min) {
+      nr.report("notifications.retry_max_ms", "is below retry_min_ms; expected at least it");
+    }
+    if (const json* es = nr.array("endpoints")) {
+      std::set<hospital_id> seen;
+      for (std::size_t i = 0; i < es->size(); ++i) {
+        object_reader er((*es)[i], detail::path_index("notifications.endpoints", i), problems,
+                         {"hospital", "url"}, {"certificate", "key", "ca"});
+        notification_endpoint e;
+        if (auto v = er.id<hospital_tag>("hospital")) {
+          e.hospital = *v;
+          if (!seen.insert(*v).second) {
+            er.report(er.path("hospital"), "has an endpoint already; give each hospital one");
+          }
+        }
+        if (auto v = er.string("url")) {
+          if (v->rfind("https://", 0) != 0) {
+            er.report(er.path("url"), fmt::format("'{}' is not an https:// URL; notifications "
+                                                  "cross the border over TLS only",
+                                                  printable(*v, 200)));
+          } else {
+            e.url = *v;
+          }
+        }
+        if (er.has("certificate") != er.has("key")) {
+          er.report(er.path(er.has("key") ? "certificate" : "key"),
+                    "is required with the other: a client certificate and its key go together");
+        }
+        if (auto v = path_of(er, "certificate", base_dir, true)) e.certificate = *v;
+        if (auto v = path_of(er, "key", base_dir, true)) e.key = *v;
+        if (auto v = path_of(er, "ca", base_dir, true)) e.ca = *v;
+        out.endpoints.push_back(std::move(e));
+      }
+    }
   }
   if (problems.empty()) result.value = std::move(c);
   return result;

@@ -31,6 +31,24 @@ struct client {
   std::string certificate_sha256;  ///< lower-case hex SHA-256 of the client certificate (DER)
 };
 
+/// Where a partner hospital is told of changes to its referrals (notifier.hpp).
+struct notification_endpoint {
+  hospital_id hospital;
+  std::string url;          ///< https://...
+  std::string certificate;  ///< the service's client certificate for the partner's endpoint, or ""
+  std::string key;          ///< its key
+  std::string ca;           ///< the CA that signs the endpoint's certificate ("": the system's)
+};
+
+struct notifications {
+  std::vector<notification_endpoint> endpoints;
+  std::string state;                             ///< each partner's last acknowledged event
+  std::chrono::milliseconds retry_min{1000};     ///< the first retry's delay; doubled each time
+  std::chrono::milliseconds retry_max{60000};    ///< up to this
+  std::chrono::milliseconds poll{1000};          ///< look at the feed at least this often
+  int batch = 20;                                ///< events per notification at most
+};
+
 struct config {
   hospital_id host;  ///< the hospital that runs the service (the sweep acts for it)
   std::string database;
@@ -46,6 +64,7 @@ struct config {
   std::vector<client> clients;
   struct limits limits;
   std::optional<std::chrono::minutes> sweep_every;  ///< the deadline sweep; unset: never
+  struct notifications notifications;
 };
 
 struct [[nodiscard]] config_load_result {

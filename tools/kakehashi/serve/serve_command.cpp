@@ -18,6 +18,9 @@
 #include "api.hpp"
 #include "config.hpp"
 #include "https_server.hpp"
+#include "notifier.hpp"
+
+#include <curl/curl.h>
 
 namespace kakehashi::tool {
 namespace {
@@ -49,8 +52,20 @@ int run_serve(const std::string& config_path) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::mutex log_mutex;
+  const auto log_line = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    std::cerr << line << '\n';
+  };
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::unique_ptr<serve::notifier> notifier;
   serve::https_server server(
-      c, [&api](const serve::request& r) { return api.handle(r); },
+      c,
+      [&api, &notifier](const serve::request& r) {
+        serve::response out = api.handle(r);
+        // A change: the partners' senders look at their feeds now.
+        if (r.method == "POST" && out.status < 300 && notifier) notifier->wake();
+        return out;
+      },
       [&](const serve::request& r, int status, double seconds) {
         const auto hospital = api.hospital_of(r);
         const std::string path = r.target.substr(0, r.target.find('?'));
@@ -69,9 +84,10 @@ int run_serve(const std::string& config_path) {
                            {"status", status},
                            {"ms", static_cast<long>(seconds * 1000 + 0.5)}}
                 .dump();
-        std::lock_guard<std::mutex> lock(log_mutex);
-        std::cerr << line << '\n';
+        log_line(line);
       });
+  notifier = std::make_unique<serve::notifier>(
+      c, e, fmt::format("https://{}:{}/", c.address, server.port()), log_line);
 
   // The deadline sweep, on its schedule, acting for the host hospital.
   std::mutex sweep_mutex;
@@ -108,7 +124,9 @@ int run_serve(const std::string& config_path) {
                            "certificate(s); database {}\n",
                            c.address, server.port(), c.clients.size(), printable(c.database, 200))
             << std::flush;
+  notifier->start();
   server.run();
+  notifier->stop();
   {
     std::lock_guard<std::mutex> lock(sweep_mutex);
     stopping = true;
@@ -116,6 +134,7 @@ int run_serve(const std::string& config_path) {
   sweep_wake.notify_all();
   if (sweeper.joinable()) sweeper.join();
   signals.join();
+  curl_global_cleanup();
   std::cerr << "kakehashi serve: stopped\n";
   return exit_ok;
 }
