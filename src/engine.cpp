@@ -1255,6 +1255,16 @@ std::vector<change> engine::changes(const change_query& q) const {
   }
 }
 
+log_head engine::head() const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    const auto [seq, hash] = read_head(impl_->db);
+    return {seq, hash};
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the log's head");
+  }
+}
+
 std::int64_t engine::audit_rows() const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   return impl_->db.execAndGet("SELECT count(*) FROM audit").getInt64();
@@ -1528,6 +1538,30 @@ std::vector<change> database_view::changes(const change_query& q) const {
     return impl_->file.read([&](SQLite::Database& db) { return read_changes(db, q); });
   } catch (const SQLite::Exception& e) {
     storage_failed(e, "reading the change feed");
+  }
+}
+
+log_head database_view::head() const {
+  try {
+    return impl_->file.read([](SQLite::Database& db) {
+      const auto [seq, hash] = read_head(db);
+      return log_head{seq, hash};
+    });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the log's head");
+  }
+}
+
+std::optional<std::string> database_view::hash_at(std::int64_t seq) const {
+  try {
+    return impl_->file.read([&](SQLite::Database& db) -> std::optional<std::string> {
+      SQLite::Statement q(db, "SELECT hash FROM audit WHERE seq = ?");
+      q.bind(1, seq);
+      if (!q.executeStep()) return std::nullopt;
+      return q.getColumn(0).getString();
+    });
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "reading the log");
   }
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <filesystem>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/witness.hpp>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -632,4 +635,146 @@ TEST_CASE("a view of a closed database sees what a writer adds after it opened",
   const verify_result v = view.verify();
   CHECK(v.intact);
   CHECK(v.rows == 32);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints the partner keeps (kakehashi/witness.hpp): signed by the host, checked by anyone.
+
+namespace {
+
+// A fresh Ed25519 key pair, as PEM: {private, public}.
+std::pair<std::string, std::string> ed25519_keys() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  REQUIRE(key != nullptr);
+  const auto pem = [&](bool is_private) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (is_private) {
+      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    } else {
+      PEM_write_bio_PUBKEY(bio, key);
+    }
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  auto keys = std::make_pair(pem(true), pem(false));
+  EVP_PKEY_free(key);
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("a signed checkpoint verifies with the host's public key only", "[audit][witness]") {
+  const auto [private_key, public_key] = ed25519_keys();
+  const auto [other_private, other_public] = ed25519_keys();
+  const log_head head{12, std::string(64, 'a')};
+  const signed_checkpoint c = sign_checkpoint(bm, head, at("2026-03-01T00:00:00Z"), private_key);
+  CHECK(c.signature.size() == 128);
+  CHECK(signature_valid(c, public_key));
+  CHECK_FALSE(signature_valid(c, other_public));
+  CHECK(parse_signed_checkpoint(to_json(c)).signature == c.signature);
+  CHECK(signature_valid(parse_signed_checkpoint(to_json(c)), public_key));
+  for (const auto& edit : std::vector<std::function<void(signed_checkpoint&)>>{
+           [](signed_checkpoint& x) { x.seq = 13; },
+           [](signed_checkpoint& x) { x.head_hash[0] = 'b'; },
+           [](signed_checkpoint& x) { x.at = x.at + std::chrono::seconds(1); },
+           [](signed_checkpoint& x) { x.signer = sk; },
+           [](signed_checkpoint& x) { x.signature[5] = x.signature[5] == '0' ? '1' : '0'; }}) {
+    signed_checkpoint edited = c;
+    edit(edited);
+    CHECK_FALSE(signature_valid(edited, public_key));
+  }
+  CHECK_THROWS_WITH(sign_checkpoint(bm, head, at("2026-03-01T00:00:00Z"), public_key),
+                    Contains("[kakehashi.invalid_argument] signing key: is not an Ed25519 private key"));
+  CHECK_THROWS_WITH(signature_valid(c, "not a key"), Contains("public key: is not an Ed25519 public key"));
+  CHECK_THROWS_WITH(parse_signed_checkpoint(R"({"signer": "bach-mai", "seq": 0})"),
+                    Contains("seq") && Contains("head: is required but missing"));
+}
+
+TEST_CASE("a partner's checkpoints catch a truncated, a rewritten and a forked log",
+          "[audit][witness][tamper]") {
+  const auto [private_key, public_key] = ed25519_keys();
+  temp_db original;
+  std::vector<signed_checkpoint> kept;  // what the partner keeps, as the host hands them over
+  {
+    engine e = open_engine(original.path());
+    for (int i = 0; i < 6; ++i) {
+      walk(e, "R-" + std::to_string(i), 2);
+      kept.push_back(sign_checkpoint(bm, e.head(), at("2026-03-02T00:00:00Z"), private_key));
+    }
+  }
+  REQUIRE(kept.back().seq == 12);
+  {
+    const auto view = database_view::open(original.path());
+    const witness_result ok = check_witnessed(view, kept, public_key);
+    CHECK(ok.consistent);
+    CHECK(ok.checked == 6);
+  }
+  SECTION("truncated, and the referrals rebuilt to match") {
+    temp_db copy;
+    copy_of(original.path(), copy.path());
+    {
+      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw.exec("DELETE FROM audit WHERE seq > 10; DELETE FROM referral WHERE id = 'R-5'");
+    }
+    CHECK(verify_database(copy.path()).intact);  // the log alone cannot tell
+    const witness_result r = check_witnessed(database_view::open(copy.path()), kept, public_key);
+    CHECK_FALSE(r.consistent);
+    CHECK(r.bad_seq == 12);
+    CHECK_THAT(r.problem, Contains("the log ends at row 10: it was truncated"));
+  }
+  SECTION("an early row edited and the chain recomputed") {
+    temp_db copy;
+    copy_of(original.path(), copy.path());
+    {
+      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw.exec("UPDATE audit SET actor_user = 'someone-else' WHERE seq = 3");
+      recompute_chain(raw);
+    }
+    CHECK(verify_database(copy.path()).intact);  // without a key or a checkpoint
+    const witness_result r = check_witnessed(database_view::open(copy.path()), kept, public_key);
+    CHECK_FALSE(r.consistent);
+    CHECK(r.bad_seq == 4);  // the first checkpoint at or after row 3
+    CHECK_THAT(r.problem, Contains("row 4 has another hash than the host signed"));
+  }
+  SECTION("two partners shown two histories") {
+    // The same log up to row 12, then one command shown to one partner and another to the other.
+    temp_db fork_a, fork_b;
+    copy_of(original.path(), fork_a.path());
+    copy_of(original.path(), fork_b.path());
+    std::vector<signed_checkpoint> a = kept, b = kept;
+    {
+      engine e = open_engine(fork_a.path());
+      (void)e.apply(referral_id{"R-0"}, event::cancel{bm_coordinator(), at("2026-03-03T00:00:00Z"),
+                                                      cancel_reason::treated_locally},
+                    "fork-a");
+      a.push_back(sign_checkpoint(bm, e.head(), at("2026-03-03T00:00:00Z"), private_key));
+    }
+    {
+      engine e = open_engine(fork_b.path());
+      (void)e.apply(referral_id{"R-1"}, event::cancel{bm_coordinator(), at("2026-03-03T00:00:00Z"),
+                                                      cancel_reason::clinical_change},
+                    "fork-b");
+      b.push_back(sign_checkpoint(bm, e.head(), at("2026-03-03T00:00:00Z"), private_key));
+    }
+    // Each log agrees with its own partner; the partners' checkpoints disagree at row 13.
+    CHECK(check_witnessed(database_view::open(fork_a.path()), a, public_key).consistent);
+    CHECK_FALSE(check_witnessed(database_view::open(fork_a.path()), b, public_key).consistent);
+    const witness_result r = compare_witnesses(a, b);
+    CHECK_FALSE(r.consistent);
+    CHECK(r.bad_seq == 13);
+    CHECK_THAT(r.problem, Contains("row 13 has two heads"));
+    CHECK(compare_witnesses(kept, kept).consistent);
+  }
+  SECTION("a checkpoint not signed by the host") {
+    const auto [forger_private, forger_public] = ed25519_keys();
+    std::vector<signed_checkpoint> forged = kept;
+    forged.push_back(sign_checkpoint(bm, {99, std::string(64, 'f')}, at("2026-03-03T00:00:00Z"),
+                                     forger_private));
+    const witness_result r = check_witnessed(database_view::open(original.path()), forged, public_key);
+    CHECK_FALSE(r.consistent);
+    CHECK_THAT(r.problem, Contains("is not signed by the host's key"));
+  }
 }

@@ -3,6 +3,7 @@
 // signed by the given CA, answers 500 to the first FAILS notifications (a partner that is down),
 // then 200, and appends one line per event it acknowledged to LOG:
 //   <event number> <focus reference> <events-since-subscription-start>
+// and the host's signed checkpoint of each notification, if it carries one, to LOG.checkpoints.
 // It writes the port it listens on to PORT_FILE: PORT, or one the system chose (0, the default).
 //
 // Usage: node notification_receiver.mjs CERT KEY CA PORT_FILE LOG FAILS [PORT]
@@ -40,6 +41,7 @@ const server = https.createServer(
         const lines = [];
         for (const p of status.parameter) {
           if (p.name === 'events-since-subscription-start') since = p.valueString;
+          if (p.name === 'checkpoint') appendFileSync(`${log}.checkpoints`, `${p.valueString}\n`);
           if (p.name !== 'notification-event') continue;
           const number = p.part.find((x) => x.name === 'event-number').valueString;
           const focus = p.part.find((x) => x.name === 'focus').valueReference.reference;

@@ -37,6 +37,9 @@ certificate server "DNS:localhost,IP:127.0.0.1"
 certificate receiver "DNS:localhost,IP:127.0.0.1"
 for h in bach-mai shonan-kamakura k-hospital stranger; do certificate "$h" "DNS:$h.example"; done
 fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
+# The host's signing key for the checkpoints the partners keep, and its public half.
+openssl genpkey -algorithm ed25519 -out signing.key 2>/dev/null
+openssl pkey -in signing.key -pubout -out signing.pub
 
 # Shonan Kamakura's notification endpoint: down for its first two notifications.
 receiver_pid=
@@ -62,6 +65,7 @@ cat >serve.json <<EOF
   "database": "referrals.db",
   "agreements": "$source_dir/data/agreements.json",
   "policy": "$source_dir/data/policy.example.json",
+  "signing_key": "signing.key",
   "listen": {"address": "127.0.0.1", "port": 0},
   "tls": {"certificate": "server.pem", "key": "server.key", "client_ca": "ca.pem"},
   "clients": [
@@ -113,12 +117,19 @@ start_service serve.log
 
 # call HOSPITAL METHOD PATH [curl args...]: the response body in body.json, the status in $status,
 # the headers in headers.txt.
+# Each hospital keeps the signed checkpoint of every change it is answered, as a partner does.
 call() {
   local who=$1 method=$2 path=$3
   shift 3
   status=$(curl -s -o body.json -D headers.txt -w '%{http_code}' --cacert ca.pem \
     --cert "$who.pem" --key "$who.key" -X "$method" -H 'Content-Type: application/fhir+json' \
     "$@" "$base$path")
+  local checkpoint
+  checkpoint=$(grep -i '^X-Kakehashi-Checkpoint:' headers.txt | cut -d' ' -f2- | tr -d '\r' || true)
+  if [[ -n "$checkpoint" ]]; then
+    "$kakehashi" witness add --file "$who.witness" --public-key signing.pub \
+      --checkpoint "$checkpoint" >/dev/null || fail "$who could not keep the checkpoint $checkpoint"
+  fi
 }
 expect() {  # STATUS WHAT
   if [[ "$status" != "$1" ]]; then fail "$2: status $status, expected $1: $(head -c 400 body.json)"; fi
@@ -335,6 +346,30 @@ grep -q "intact (12 rows, 3 referrals" verify.txt || fail "audit verify: $(cat v
 "$kakehashi" referral show --db referrals.db --id R-1 >show.txt
 grep -q "closed:completed" show.txt || fail "R-1 is not completed: $(cat show.txt)"
 grep -q "dr-sato" show.txt || fail "the acting person of \$accept is not in the history"
+
+# The checkpoints the partners kept: the log holds every head the host signed, in both hospitals'
+# files and in the notifications' (kept by the partner as they arrived); the two agree.
+[[ -s shonan-kamakura.witness && -s bach-mai.witness && -s received.txt.checkpoints ]] ||
+  fail "no checkpoints were kept"
+while read -r checkpoint; do
+  "$kakehashi" witness add --file notified.witness --public-key signing.pub \
+    --checkpoint "$checkpoint" >/dev/null || fail "a notification's checkpoint does not verify"
+done <received.txt.checkpoints
+for w in shonan-kamakura bach-mai notified; do
+  "$kakehashi" audit verify --db referrals.db --witness "$w.witness" --public-key signing.pub \
+    >witness.txt || fail "audit verify --witness $w: $(cat witness.txt)"
+  grep -q "witness: the log holds every head the host signed" witness.txt ||
+    fail "audit verify --witness $w: $(cat witness.txt)"
+done
+"$kakehashi" witness compare shonan-kamakura.witness bach-mai.witness --public-key signing.pub \
+  >compare.txt || fail "the two hospitals' checkpoints disagree: $(cat compare.txt)"
+set +e
+"$kakehashi" witness add --file forged.witness --public-key signing.pub \
+  --checkpoint "$(head -1 bach-mai.witness | sed 's/"seq":[0-9]*/"seq":999/')" 2>forged.err
+code=$?
+set -e
+[[ $code -eq 2 ]] && grep -q "is not signed by the key" forged.err ||
+  fail "an edited checkpoint was kept: exit $code, $(cat forged.err)"
 
 # Every FHIR response, by the independent validator.
 if [[ -n "$validators" ]]; then

@@ -97,6 +97,12 @@ struct [[nodiscard]] verify_result {
   std::string key_problem;  ///< what did not match, or ""
 };
 
+/// The last row of the audit log: its sequence number and hash (0 and 64 zeros when empty).
+struct log_head {
+  std::int64_t seq = 0;
+  std::string hash;
+};
+
 /// An anchor of the audit log kept outside the database.
 struct checkpoint {
   std::int64_t seq = 0;
@@ -200,6 +206,8 @@ class engine {
   /// A hospital's events after a given one (see change_query).
   std::vector<change> changes(const change_query& q) const;
   std::int64_t audit_rows() const;
+  /// The log's last row now (what a signed checkpoint covers: witness.hpp).
+  log_head head() const;
 
   /// Recomputes the chain, replays the audit log and compares the result with every stored
   /// referral. With a checkpoint, also checks the log against it. With a key, checks the
@@ -243,6 +251,9 @@ class database_view {
   std::vector<change> changes(const change_query& q) const;
   /// The number of rows in the audit log.
   std::int64_t audit_rows() const;
+  /// The log's last row; and the hash of row `seq`, if the log has it.
+  log_head head() const;
+  std::optional<std::string> hash_at(std::int64_t seq) const;
   /// True when the log's rows carry MACs (the engine that wrote them had an audit key), as its
   /// first row says; false for an empty log.
   bool keyed() const;

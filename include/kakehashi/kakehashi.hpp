@@ -13,3 +13,4 @@
 #include "kakehashi/referral.hpp"
 #include "kakehashi/time.hpp"
 #include "kakehashi/version.hpp"
+#include "kakehashi/witness.hpp"

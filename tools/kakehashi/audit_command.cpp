@@ -6,6 +6,7 @@
 #include <iostream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/witness.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,6 +23,8 @@ struct audit_options {
   std::string checkpoint_file;
   std::string key_file;
   std::string at;
+  std::string witness;
+  std::string public_key;
   bool json = false;
 };
 
@@ -75,6 +78,10 @@ command add_audit_command(CLI::App& app) {
   verify->add_option("--db", opt->db, "kakehashi database (only read)")->required();
   verify->add_option("--checkpoint", opt->checkpoint_file, "Checkpoint file to verify against");
   verify->add_option("--key-file", opt->key_file, "The audit key (checks MACs and checkpoints)");
+  verify->add_option("--witness", opt->witness,
+                     "A witness file: the host's signed checkpoints a partner kept (docs/api.md)");
+  verify->add_option("--public-key", opt->public_key,
+                     "The host's Ed25519 public key (PEM), for --witness");
   verify->add_flag("--json", opt->json, "Print one JSON object");
   CLI::App* anchor = audit->add_subcommand("checkpoint", "Print an HMAC'd checkpoint of the log");
   anchor->add_option("--db", opt->db, "kakehashi database (only read)")->required();
@@ -94,7 +101,35 @@ command add_audit_command(CLI::App& app) {
     if (!opt->checkpoint_file.empty()) {
       cp = parse_checkpoint(read_text(opt->checkpoint_file, "--checkpoint"));
     }
-    return print_verify(view.verify(cp, key), cp.has_value(), key.has_value(), opt->json);
+    std::optional<witness_result> witnessed;
+    if (!opt->witness.empty()) {
+      if (opt->public_key.empty()) {
+        throw error(errc::invalid_argument, "--public-key: is required with --witness; give the "
+                                            "host's Ed25519 public key (PEM)");
+      }
+      witnessed = check_witnessed(view, load_witness_file(opt->witness),
+                                  read_text(opt->public_key, "--public-key"));
+    }
+    const int code = print_verify(view.verify(cp, key), cp.has_value(), key.has_value(),
+                                  opt->json && !witnessed);
+    if (!witnessed) return code;
+    if (opt->json) {
+      std::cout << json{{"witness_consistent", witnessed->consistent},
+                        {"witness_checked", witnessed->checked},
+                        {"witness_bad_row",
+                         witnessed->bad_seq ? json(*witnessed->bad_seq) : json(nullptr)},
+                        {"witness_problem", witnessed->problem}}
+                       .dump(2)
+                << '\n';
+    } else if (witnessed->consistent) {
+      std::cout << fmt::format("witness: the log holds every head the host signed ({} "
+                               "checkpoint(s))\n",
+                               witnessed->checked);
+    } else {
+      std::cout << fmt::format("witness: CONTRADICTED at row {}: {}\n",
+                               witnessed->bad_seq.value_or(0), witnessed->problem);
+    }
+    return witnessed->consistent ? code : exit_tampered;
   };
 }
 

@@ -39,6 +39,8 @@ command add_referral_command(CLI::App& app);
 command add_sweep_command(CLI::App& app);
 /// `kakehashi fhir export|import-consent`.
 command add_fhir_command(CLI::App& app);
+/// `kakehashi witness add|compare`: the partner's side of the signed checkpoints.
+command add_witness_command(CLI::App& app);
 /// `kakehashi serve`: the FHIR R4 referral service (docs/api.md).
 command add_serve_command(CLI::App& app);
 /// `kakehashi completion bash`: a bash completion script for the whole tool.

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   add(kakehashi::tool::add_sweep_command(app));
   add(kakehashi::tool::add_fhir_command(app));
   add(kakehashi::tool::add_serve_command(app));
+  add(kakehashi::tool::add_witness_command(app));
   add(kakehashi::tool::add_completion_command(app));
 
   try {

@@ -60,7 +60,7 @@ config_load_result try_load_config(std::string_view json_text, const std::string
   if (!doc) return result;
   object_reader r(*doc, "", problems,
                   {"format", "host", "database", "agreements", "listen", "tls", "clients"},
-                  {"description", "policy", "audit_key", "durability", "limits",
+                  {"description", "policy", "audit_key", "signing_key", "durability", "limits",
                    "sweep_every_minutes", "notifications"});
   if (!r.ok()) return result;
   config c;
@@ -77,6 +77,9 @@ config_load_result try_load_config(std::string_view json_text, const std::string
   }
   if (r.has("audit_key")) {
     if (auto v = path_of(r, "audit_key", base_dir, true)) c.audit_key = *v;
+  }
+  if (r.has("signing_key")) {
+    if (auto v = path_of(r, "signing_key", base_dir, true)) c.signing_key = *v;
   }
   if (auto v = r.string("durability")) {
     if (*v == "full" || *v == "normal") {

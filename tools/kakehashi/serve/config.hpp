@@ -55,6 +55,7 @@ struct config {
   std::string agreements;
   std::string policy;    ///< "" for the standard policy
   std::string audit_key; ///< a file holding the audit key, or ""
+  std::string signing_key;  ///< the host's Ed25519 private key (PEM) for signed checkpoints, or ""
   bool full_durability = true;
   std::string address = "127.0.0.1";
   unsigned short port = 8443;  ///< 0: any free port (printed when listening)

@@ -37,7 +37,8 @@ std::string subscription_id(const hospital_id& h) {
 }
 
 std::string notification_bundle(const hospital_id& subscriber, const std::vector<change>& events,
-                                 std::int64_t events_since_start, const std::string& base) {
+                                 std::int64_t events_since_start, const std::string& base,
+                                 const std::string& checkpoint) {
   const std::string subscription = base + "Subscription/" + subscription_id(subscriber);
   json parameters = json::array(
       {{{"name", "subscription"}, {"valueReference", {{"reference", subscription}}}},
@@ -46,6 +47,9 @@ std::string notification_bundle(const hospital_id& subscriber, const std::vector
        {{"name", "type"}, {"valueCode", events.empty() ? "heartbeat" : "event-notification"}},
        {{"name", "events-since-subscription-start"},
         {"valueString", std::to_string(events_since_start)}}});
+  if (!checkpoint.empty()) {
+    parameters.push_back({{"name", "checkpoint"}, {"valueString", checkpoint}});
+  }
   for (const auto& e : events) {
     parameters.push_back(
         {{"name", "notification-event"},
@@ -77,8 +81,13 @@ std::string notification_bundle(const hospital_id& subscriber, const std::vector
   return bundle.dump();
 }
 
-notifier::notifier(const config& c, const engine& e, std::string base_url, log l)
-    : config_(c), engine_(e), base_url_(std::move(base_url)), log_(std::move(l)) {}
+notifier::notifier(const config& c, const engine& e, std::string base_url, log l,
+                   checkpointer cp)
+    : config_(c),
+      engine_(e),
+      base_url_(std::move(base_url)),
+      log_(std::move(l)),
+      checkpoint_(std::move(cp)) {}
 
 notifier::~notifier() { stop(); }
 
@@ -208,7 +217,8 @@ void notifier::send_loop(const notification_endpoint& to) {
       ++attempt;
       const std::int64_t last = batch.back().event;
       std::string error_text;
-      const long status = post(to, notification_bundle(to.hospital, batch, last, base_url_), error_text);
+      const long status = post(
+          to, notification_bundle(to.hospital, batch, last, base_url_, checkpoint_()), error_text);
       json line = {{"time", now_iso()},
                    {"notify", to.hospital.value()},
                    {"events", json::array({batch.front().event, last})},

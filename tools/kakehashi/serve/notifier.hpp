@@ -26,8 +26,11 @@ namespace kakehashi::serve {
 
 /// The notification Bundle (FHIR R4 Subscriptions backport, `history`, id-only) for `events` of
 /// `subscriber`'s subscription; `base` is the service's base URL ("https://host:port/").
+/// `checkpoint`, when not empty, is the host's signed checkpoint (JSON) of its log as the
+/// notification is sent: a parameter "checkpoint" the partner keeps (kakehashi witness add).
 std::string notification_bundle(const hospital_id& subscriber, const std::vector<change>& events,
-                                std::int64_t events_since_start, const std::string& base);
+                                std::int64_t events_since_start, const std::string& base,
+                                const std::string& checkpoint = {});
 
 /// The Subscription id of a hospital's subscription (a UUID derived from its id).
 std::string subscription_id(const hospital_id& h);
@@ -35,7 +38,9 @@ std::string subscription_id(const hospital_id& h);
 class notifier {
  public:
   using log = std::function<void(const std::string& json_line)>;
-  notifier(const config& c, const engine& e, std::string base_url, log l);
+  /// The host's signed checkpoint of its log now (JSON), or "" without a signing key.
+  using checkpointer = std::function<std::string()>;
+  notifier(const config& c, const engine& e, std::string base_url, log l, checkpointer cp);
   ~notifier();
   notifier(const notifier&) = delete;
   notifier& operator=(const notifier&) = delete;
@@ -62,6 +67,7 @@ class notifier {
   const engine& engine_;
   std::string base_url_;
   log log_;
+  checkpointer checkpoint_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::uint64_t generation_ = 0;  ///< bumped by wake()

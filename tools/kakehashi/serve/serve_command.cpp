@@ -9,6 +9,7 @@
 #include <iostream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/witness.hpp>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -43,6 +44,17 @@ int run_serve(const std::string& config_path) {
   }
   engine e = open_engine(args, agreements);
   serve::api api(c, e, agreements, now);
+  // The host's signed checkpoints (witness.hpp): on every response that changes something and
+  // in every notification, for the partner to keep.
+  const std::string signing_key = c.signing_key.empty() ? std::string()
+                                                        : read_text(c.signing_key, "signing_key");
+  if (!signing_key.empty()) {
+    (void)sign_checkpoint(c.host, e.head(), now(), signing_key);  // an unusable key fails now
+  }
+  const auto checkpoint = [&]() -> std::string {
+    if (signing_key.empty()) return {};
+    return to_json(sign_checkpoint(c.host, e.head(), now(), signing_key));
+  };
 
   // Signals are taken by one thread (sigwait), never by a handler: stop() runs on it.
   sigset_t stop_signals;
@@ -60,10 +72,15 @@ int run_serve(const std::string& config_path) {
   std::unique_ptr<serve::notifier> notifier;
   serve::https_server server(
       c,
-      [&api, &notifier](const serve::request& r) {
+      [&api, &notifier, &checkpoint](const serve::request& r) {
         serve::response out = api.handle(r);
-        // A change: the partners' senders look at their feeds now.
-        if (r.method == "POST" && out.status < 300 && notifier) notifier->wake();
+        if (r.method == "POST" && out.status < 300) {
+          if (const std::string cp = checkpoint(); !cp.empty()) {
+            out.headers["X-Kakehashi-Checkpoint"] = cp;
+          }
+          // A change: the partners' senders look at their feeds now.
+          if (notifier) notifier->wake();
+        }
         return out;
       },
       [&](const serve::request& r, int status, double seconds) {
@@ -87,7 +104,7 @@ int run_serve(const std::string& config_path) {
         log_line(line);
       });
   notifier = std::make_unique<serve::notifier>(
-      c, e, fmt::format("https://{}:{}/", c.address, server.port()), log_line);
+      c, e, fmt::format("https://{}:{}/", c.address, server.port()), log_line, checkpoint);
 
   // The deadline sweep, on its schedule, acting for the host hospital.
   std::mutex sweep_mutex;
