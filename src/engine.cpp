@@ -1246,6 +1246,22 @@ std::vector<referral_snapshot> engine::overdue(instant at) const {
   }
 }
 
+eligibility_result engine::eligibility(const hospital_id& from, const specialty_code& specialty,
+                                      instant at) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  validate("from", from);
+  validate("specialty", specialty);
+  eligibility_query q{from, specialty, at, {}};
+  try {
+    for (const auto& h : impl_->agreements.hospitals()) {
+      if (h.id != from) q.month_counts[h.id] = impl_->month_count(h.id, specialty, at);
+    }
+  } catch (const SQLite::Exception& e) {
+    storage_failed(e, "counting this month's referrals");
+  }
+  return check_eligibility(impl_->agreements, q);
+}
+
 std::vector<change> engine::changes(const change_query& q) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {

@@ -239,6 +239,29 @@ has '"code":"capacity_full"' "\$decline"
 call bach-mai GET '/Task?status=rejected'
 has '"total":1' "search by status"
 
+# Eligibility, as each hospital asks it, with every reason for every "no".
+call bach-mai GET '/$eligibility?specialty=cardiology&at=2026-03-01T00:00:00Z'
+expect 200 "\$eligibility"
+[[ "$(jq -r '[.parameter[] | select(.name == "eligible") | .part[] | select(.name == "hospital")
+  | .valueIdentifier.value] | join(" ")' body.json)" == "shonan-kamakura" ]] ||
+  fail "\$eligibility for Bach Mai: $(head -c 400 body.json)"
+keep eligibility
+printf '{"resourceType":"Parameters","parameter":[{"name":"specialty","valueCode":"cardiology"}]}' >eligibility.json
+call k-hospital POST '/$eligibility' --data @eligibility.json
+expect 200 "POST \$eligibility"
+has '"code":"specialty_not_covered"' "\$eligibility for K Hospital"
+has '"name":"explanation"' "\$eligibility for K Hospital"
+call k-hospital GET '/$eligibility'
+expect 400 "\$eligibility without a specialty"
+
+# A referral's AuditEvents, for its parties only.
+call shonan-kamakura GET "/AuditEvent?entity=Task/$task"
+expect 200 "AuditEvent search"
+has '"total":7' "AuditEvent search (R-1's seven rows)"
+keep audit-events
+call k-hospital GET "/AuditEvent?entity=Task/$task"
+has '"total":0' "another hospital's AuditEvent search"
+
 # Hostile requests: a clean OperationOutcome each, nothing written.
 call bach-mai POST /Task -H 'X-Request-ID: req-h1' -H 'X-Actor-Role: coordinator' \
   --data '{"resourceType": "Task", "note": "CANARYNAME born 1931-07-17'

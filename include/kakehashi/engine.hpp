@@ -203,6 +203,11 @@ class engine {
   std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
   /// Open referrals past their agreement's response deadline at `at`.
   std::vector<referral_snapshot> overdue(instant at) const;
+  /// Which partners may take a referral from `from` for `specialty` at `at`, with every reason
+  /// for every "no": check_eligibility() over the engine's agreements, with each destination's
+  /// count this month taken from the database, as propose() counts it.
+  eligibility_result eligibility(const hospital_id& from, const specialty_code& specialty,
+                                 instant at) const;
   /// A hospital's events after a given one (see change_query).
   std::vector<change> changes(const change_query& q) const;
   std::int64_t audit_rows() const;

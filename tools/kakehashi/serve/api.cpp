@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <kakehashi/consent.hpp>
+#include <kakehashi/eligibility.hpp>
 #include <kakehashi/error.hpp>
 #include <kakehashi/fhir.hpp>
 #include <kakehashi/version.hpp>
@@ -262,6 +263,10 @@ response api::route(const request& r, const hospital_id& caller) {
     return out;
   }
   if (r.method == "GET" && !p.empty() && p[0] == "Subscription") return subscription(r, caller, p);
+  if ((r.method == "GET" || r.method == "POST") && p.size() == 1 && p[0] == "$eligibility") {
+    return eligibility(r, caller);
+  }
+  if (r.method == "GET" && p.size() == 1 && p[0] == "AuditEvent") return audit_events(r, caller);
   if (!p.empty() && p[0] == "Task") {
     if (p.size() == 1 && r.method == "GET") return search_tasks(r, caller);
     if (p.size() == 1 && r.method == "POST") return create_task(r, caller);
@@ -674,6 +679,92 @@ response api::subscription(const request& r, const hospital_id& caller,
                                            id, printable(p[2], 40)));
 }
 
+// $eligibility: which partners may take a referral from the caller, for a specialty, at an
+// instant (default: now), with every reason for every "no".
+response api::eligibility(const request& r, const hospital_id& caller) const {
+  std::string specialty;
+  std::string at_text;
+  if (r.method == "POST" && !r.body.empty()) {
+    const json params = body_json(r, "Parameters");
+    specialty = code_parameter(params, "specialty", "specialty code");
+    if (const json* a = parameter(params, "at"); a && a->contains("valueInstant")) {
+      at_text = (*a)["valueInstant"].is_string() ? (*a)["valueInstant"].get<std::string>() : "";
+    }
+  } else {
+    for (const auto& [name, value] : parse_target(r.target).query) {
+      if (name == "specialty") {
+        specialty = value;
+      } else if (name == "at") {
+        at_text = value;
+      } else {
+        bad(name, "is not a parameter of $eligibility; expected specialty, at");
+      }
+    }
+  }
+  if (specialty.empty()) bad("specialty", "is missing; give the specialty code, e.g. oncology");
+  const instant at = at_text.empty() ? clock_() : parse_instant(at_text, "at");
+  const eligibility_result e = engine_.eligibility(caller, specialty_code{specialty}, at);
+  const auto hospital = [](const hospital_id& h) {
+    return json{{"system", std::string(system_base) + "hospital"}, {"value", h.value()}};
+  };
+  json parameters = json::array();
+  for (const auto& d : e.eligible) {
+    json parts = json::array({{{"name", "hospital"}, {"valueIdentifier", hospital(d.hospital)}},
+                              {{"name", "agreement"},
+                               {"valueIdentifier",
+                                {{"system", std::string(system_base) + "agreement"},
+                                 {"value", d.agreement.value()}}}}});
+    if (d.remaining_capacity) {
+      parts.push_back({{"name", "remaining-capacity"}, {"valueInteger", *d.remaining_capacity}});
+    }
+    if (d.response_deadline_days) {
+      parts.push_back({{"name", "response-deadline-days"}, {"valueInteger", *d.response_deadline_days}});
+    }
+    parameters.push_back({{"name", "eligible"}, {"part", parts}});
+  }
+  for (const auto& d : e.ineligible) {
+    json parts = json::array({{{"name", "hospital"}, {"valueIdentifier", hospital(d.hospital)}}});
+    for (const auto& reason : d.reasons) {
+      parts.push_back({{"name", "reason"},
+                       {"valueCoding",
+                        {{"system", std::string(system_base) + "eligibility-reason"},
+                         {"code", std::string(to_string(reason.code))}}}});
+      parts.push_back({{"name", "explanation"}, {"valueString", reason.message}});
+    }
+    parameters.push_back({{"name", "ineligible"}, {"part", parts}});
+  }
+  return json_response(200, json{{"resourceType", "Parameters"}, {"parameter", parameters}}.dump());
+}
+
+// AuditEvent search by referral: every audit row of a referral the caller is a party to.
+response api::audit_events(const request& r, const hospital_id& caller) {
+  std::optional<std::string> entity;
+  for (const auto& [name, value] : parse_target(r.target).query) {
+    if (name == "entity") {
+      entity = value;
+    } else {
+      bad(name, "is not a search parameter of AuditEvent here; expected entity=Task/{id}");
+    }
+  }
+  if (!entity || entity->rfind("Task/", 0) != 0) {
+    bad("entity", "give the referral's Task, as entity=Task/{id}");
+  }
+  const auto s = task(entity->substr(5), caller);
+  json entries = json::array();
+  const std::string base = base_url(r);
+  if (s) {
+    for (const auto& row : engine_.history(s->id)) {
+      const json ev = json::parse(fhir::audit_event(row, *s));
+      entries.push_back({{"fullUrl", base + "AuditEvent/" + ev["id"].get<std::string>()},
+                         {"resource", ev},
+                         {"search", {{"mode", "match"}}}});
+    }
+  }
+  return json_response(200, json{{"resourceType", "Bundle"}, {"type", "searchset"},
+                                 {"total", entries.size()}, {"entry", entries}}
+                                .dump());
+}
+
 response api::capability() const {
   json ops = json::array();
   for (const char* name : {"everything", "record-consent", "accept", "decline", "cancel",
@@ -710,7 +801,27 @@ response api::capability() const {
                                                                  {{"code", "search-type"}},
                                                                  {{"code", "create"}}})},
                                     {"searchParam", params},
-                                    {"operation", ops}}})}}})}};
+                                    {"operation", ops}},
+                                   {{"type", "AuditEvent"},
+                                    {"interaction", json::array({{{"code", "search-type"}}})},
+                                    {"searchParam",
+                                     json::array({{{"name", "entity"}, {"type", "reference"}}})}},
+                                   {{"type", "Subscription"},
+                                    {"interaction", json::array({{{"code", "read"}},
+                                                                 {{"code", "search-type"}}})},
+                                    {"operation",
+                                     json::array({{{"name", "status"},
+                                                   {"definition",
+                                                    "http://hl7.org/fhir/uv/subscriptions-backport/"
+                                                    "OperationDefinition/backport-subscription-status"}},
+                                                  {{"name", "events"},
+                                                   {"definition",
+                                                    "http://hl7.org/fhir/uv/subscriptions-backport/"
+                                                    "OperationDefinition/backport-subscription-events"}}})}}})},
+                     {"operation",
+                      json::array({{{"name", "eligibility"},
+                                    {"definition",
+                                     "urn:kakehashi:OperationDefinition:eligibility"}}})}}})}};
   return json_response(200, cs.dump());
 }
 

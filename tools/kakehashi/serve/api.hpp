@@ -40,6 +40,8 @@ class api {
   response capability() const;
   response subscription(const request& r, const hospital_id& caller,
                         const std::vector<std::string>& path) const;
+  response eligibility(const request& r, const hospital_id& caller) const;
+  response audit_events(const request& r, const hospital_id& caller);
   /// The referral behind a Task id, if `caller` is a party to it.
   std::optional<referral_snapshot> task(const std::string& id, const hospital_id& caller);
   response task_response(const referral_snapshot& s, int status) const;
