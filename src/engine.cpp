@@ -768,7 +768,7 @@ struct engine::impl {
   // Runs one command: idempotency, refusal auditing, one transaction.
   template <class Body>
   referral_snapshot run(const std::string& key, const std::string& command, const referral_id& id,
-                        const actor& by, instant at, Body&& body) {
+                        const actor& by, instant at, const command_options& conditions, Body&& body) {
     check_key(key);
     std::lock_guard<std::recursive_mutex> lock(mutex);
     try {
@@ -791,7 +791,14 @@ struct engine::impl {
       r.state_before = state_before;
       r.idempotency_key = key;
       try {
+        if (conditions.expected_version && before && before->snap.version != *conditions.expected_version) {
+          detail::fail(errc::failed_precondition, "referral " + id.value(),
+                       fmt::format("is at version {}, not the expected {}", before->snap.version,
+                                   *conditions.expected_version),
+                       "read it again and retry with its current version");
+        }
         outcome o = body(before);
+        if (!conditions.request_digest.empty()) o.details["request"] = conditions.request_digest;
         save(o.after, o.agreement, o.consent_digest, o.expected_version,
              !before || before->snap.reason != o.after.reason);
         r.state_after = state_text(o.after);
@@ -814,6 +821,7 @@ struct engine::impl {
                                  : audit_outcome::minor_failure);
         r.reason_code = std::string(to_string(e.code()));
         refusal_details_["message"] = e.what();  // so a retry can repeat the same refusal
+        if (!conditions.request_digest.empty()) refusal_details_["request"] = conditions.request_digest;
         r.details = refusal_details_.dump();
         append_audit(r);
       }
@@ -822,7 +830,7 @@ struct engine::impl {
       refusal_details_ = json::object();
       if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
         // The key is in the log already: a repeated command. Answer from its row, write nothing.
-        return answer_from_log(key, id, command);
+        return answer_from_log(key, id, command, conditions.request_digest);
       }
       storage_failed(e, command);
     } catch (...) {
@@ -840,7 +848,7 @@ struct engine::impl {
   // referral's log up to that row) or its refusal, thrown again. A key used for another command or
   // referral is already_exists.
   referral_snapshot answer_from_log(const std::string& key, const referral_id& id,
-                                    const std::string& command) {
+                                    const std::string& command, const std::string& digest) {
     row first;
     {
       auto q = cache.get(audit_by_key);
@@ -856,6 +864,17 @@ struct engine::impl {
                    fmt::format("was used for {} on referral {}", first.command,
                                detail::printable(first.referral_id)),
                    "use a new key for a new command");
+    }
+    if (!digest.empty()) {
+      const json d = json::parse(first.details, nullptr, false);
+      if (d.is_object() && d.contains("request") && d["request"].is_string() &&
+          d["request"].get<std::string>() != digest) {
+        detail::fail(errc::already_exists, "idempotency key " + key,
+                     fmt::format("was used for another request ({} on referral {}, with "
+                                 "other content)",
+                                 first.command, detail::printable(first.referral_id)),
+                     "use a new key for a new request; repeat a request exactly to retry it");
+      }
     }
     if (first.outcome != 0) {
       const json details = json::parse(first.details);
@@ -1001,9 +1020,10 @@ engine engine::open(const std::string& path, agreement_directory agreements, con
   }
 }
 
-referral_snapshot engine::propose(const proposal& p, const std::string& key) {
+referral_snapshot engine::propose(const proposal& p, const std::string& key,
+                                  const command_options& options) {
   return impl_->run(
-      key, "propose", p.id, p.by, p.at, [&](const std::optional<stored_referral>& before) {
+      key, "propose", p.id, p.by, p.at, options, [&](const std::optional<stored_referral>& before) {
         referral r = referral::propose(p);  // validates ids and who proposes
         if (before) {
           detail::fail(errc::already_exists, "referral " + p.id.value(), "exists already",
@@ -1056,9 +1076,10 @@ referral_snapshot applied(const referral_snapshot& s, const event::any& e) {
 }  // namespace
 
 referral_snapshot engine::record_consent(const referral_id& id, const consent_record& consent,
-                                         const actor& by, instant at, const std::string& key) {
+                                         const actor& by, instant at, const std::string& key,
+                                         const command_options& options) {
   return impl_->run(
-      key, "record_consent", id, by, at, [&](const std::optional<stored_referral>& before) {
+      key, "record_consent", id, by, at, options, [&](const std::optional<stored_referral>& before) {
         if (!before) unknown_referral(id);
         const event::record_consent e{by, at, consent.id};
         referral r = referral::restore(before->snap);
@@ -1079,8 +1100,9 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
 }
 
 referral_snapshot engine::transfer(const referral_id& id, const consent_record& consent,
-                                   const actor& by, instant at, const std::string& key) {
-  return impl_->run(key, "transfer", id, by, at, [&](const std::optional<stored_referral>& before) {
+                                   const actor& by, instant at, const std::string& key,
+                                   const command_options& options) {
+  return impl_->run(key, "transfer", id, by, at, options, [&](const std::optional<stored_referral>& before) {
     if (!before) unknown_referral(id);
     const referral_snapshot after = applied(before->snap, event::transfer{by, at});
     if (consent.id != before->snap.consent ||
@@ -1099,9 +1121,9 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
 }
 
 referral_snapshot engine::apply(const referral_id& id, const event::any& e,
-                                const std::string& key) {
+                                const std::string& key, const command_options& options) {
   const event_kind kind = kind_of(e);
-  return impl_->run(key, std::string(to_string(kind)), id, actor_of(e), instant_of(e),
+  return impl_->run(key, std::string(to_string(kind)), id, actor_of(e), instant_of(e), options,
                     [&](const std::optional<stored_referral>& before) {
                       if (kind == event_kind::record_consent || kind == event_kind::transfer) {
                         detail::fail(errc::invalid_argument, "referral " + id.value(),

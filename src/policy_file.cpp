@@ -21,7 +21,10 @@ constexpr std::string_view format_tag = "kakehashi.policy/1";
 // The packs in the order consent_policy::standard() runs them.
 const std::vector<std::pair<std::string_view, std::vector<consent_rule> (*)()>>& packs() {
   static const std::vector<std::pair<std::string_view, std::vector<consent_rule> (*)()>> all = {
-      {"fhir", &fhir_rules}, {"mou", &mou_rules}, {"vietnam", &vietnam_rules}, {"japan", &japan_rules}};
+      {"fhir", &fhir_rules},
+      {"mou", &mou_rules},
+      {"vietnam", &vietnam_rules},
+      {"japan", &japan_rules}};
   return all;
 }
 
@@ -42,7 +45,8 @@ void read_flags(object_reader& f, policy_flags& flags) {
     flags.vn_impact_assessment_days = static_cast<int>(*v);
   }
   if (auto v = f.boolean("vn_child_assent_conservative")) flags.vn_child_assent_conservative = *v;
-  if (auto v = f.integer("jp_minor_threshold", 0, 25)) flags.jp_minor_threshold = static_cast<int>(*v);
+  if (auto v = f.integer("jp_minor_threshold", 0, 25))
+    flags.jp_minor_threshold = static_cast<int>(*v);
   if (auto v = f.boolean("jp_strict_acquisition_consent")) {
     flags.jp_strict_acquisition_consent = *v;
   }
@@ -68,9 +72,9 @@ policy_load_result try_load_policy(std::string_view json_text) {
   auto& problems = result.problems;
   const auto doc = detail::parse_strict(json_text, problems);
   if (!doc) return result;
-  object_reader root(*doc, "", problems, {"format"},
-                     {"description", "packs", "disabled_rules", "flags", "compliance",
-                      "payload_classes"});
+  object_reader root(
+      *doc, "", problems, {"format"},
+      {"description", "packs", "disabled_rules", "flags", "compliance", "payload_classes"});
   if (!root.ok()) return result;
   if (auto f = root.string("format"); f && *f != format_tag) {
     root.report("format", fmt::format("'{}' is not a format this version reads; expected '{}'",
@@ -81,11 +85,11 @@ policy_load_result try_load_policy(std::string_view json_text) {
   policy_settings settings;
   policy_flags flags;
   if (const json* f = root.object("flags")) {
-    object_reader fr(*f, "flags", problems, {},
-                     {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
-                      "vn_impact_assessment_days", "vn_child_assent_conservative",
-                      "jp_minor_threshold", "jp_strict_acquisition_consent",
-                      "allow_emergency_basis"});
+    object_reader fr(
+        *f, "flags", problems, {},
+        {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
+         "vn_impact_assessment_days", "vn_child_assent_conservative", "jp_minor_threshold",
+         "jp_strict_acquisition_consent", "allow_emergency_basis"});
     read_flags(fr, flags);
   }
 
@@ -97,9 +101,8 @@ policy_load_result try_load_policy(std::string_view json_text) {
       const bool known = std::any_of(packs().begin(), packs().end(),
                                      [&](const auto& p) { return p.first == name; });
       if (!known) {
-        root.report(path_index("packs", i),
-                    fmt::format("unknown pack '{}'; expected one of: {}",
-                                detail::printable(name), pack_names()));
+        root.report(path_index("packs", i), fmt::format("unknown pack '{}'; expected one of: {}",
+                                                        detail::printable(name), pack_names()));
       } else if (!chosen.insert(name).second) {
         root.report(path_index("packs", i),
                     fmt::format("pack '{}' is listed twice", detail::printable(name)));
@@ -119,8 +122,8 @@ policy_load_result try_load_policy(std::string_view json_text) {
     for (std::size_t i = 0; i < ids->size(); ++i) {
       const std::string& id = (*ids)[i];
       const auto& rules = policy.rules();
-      const bool present =
-          std::any_of(rules.begin(), rules.end(), [&](const consent_rule& r) { return r.id == id; });
+      const bool present = std::any_of(rules.begin(), rules.end(),
+                                       [&](const consent_rule& r) { return r.id == id; });
       if (!seen.insert(id).second) {
         root.report(path_index("disabled_rules", i),
                     fmt::format("rule '{}' is listed twice", detail::printable(id)));

@@ -56,8 +56,7 @@ read_only_database::stamp read_only_database::stamp_of(const std::string& path) 
   const auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) return {};
   const auto time = fs::last_write_time(path, ec);
-  return {true, size_of(path),
-          ec ? 0 : static_cast<std::int64_t>(time.time_since_epoch().count())};
+  return {true, size_of(path), ec ? 0 : static_cast<std::int64_t>(time.time_since_epoch().count())};
 }
 
 const char* read_only_database::mode() const noexcept {
@@ -122,8 +121,7 @@ bool read_only_database::unchanged_since_open() const {
 }
 
 void read_only_database::changing() const {
-  fail(errc::storage, printable(path_, 200),
-       "changed while it was being read (a writer opened it)",
+  fail(errc::storage, printable(path_, 200), "changed while it was being read (a writer opened it)",
        "read it again; a view of a live database reads through its -wal and -shm files");
 }
 

@@ -129,13 +129,11 @@ bool signature_valid(const signed_checkpoint& c, std::string_view public_key_pem
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
          EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature->data()),
-                          signature->size(),
-                          reinterpret_cast<const unsigned char*>(message.data()),
+                          signature->size(), reinterpret_cast<const unsigned char*>(message.data()),
                           message.size()) == 1;
 }
 
-witness_result check_witnessed(const database_view& log,
-                               const std::vector<signed_checkpoint>& kept,
+witness_result check_witnessed(const database_view& log, const std::vector<signed_checkpoint>& kept,
                                std::string_view public_key_pem) {
   witness_result r;
   const log_head head = log.head();
@@ -154,14 +152,16 @@ witness_result check_witnessed(const database_view& log,
       continue;
     }
     if (c.seq > head.seq) {
-      bad(fmt::format("the host signed row {} at {}, but the log ends at row {}: it was "
+      bad(
+          fmt::format("the host signed row {} at {}, but the log ends at row {}: it was "
                       "truncated",
                       c.seq, to_iso8601(c.at), head.seq));
       continue;
     }
     const auto hash = log.hash_at(c.seq);
     if (!hash || !detail::equal_constant_time(*hash, c.head_hash)) {
-      bad(fmt::format("row {} has another hash than the host signed at {}: the log was "
+      bad(
+          fmt::format("row {} has another hash than the host signed at {}: the log was "
                       "rewritten after it was shown",
                       c.seq, to_iso8601(c.at)));
     }
@@ -181,10 +181,11 @@ witness_result compare_witnesses(const std::vector<signed_checkpoint>& a,
     if (it->second->head_hash != c.head_hash && (r.consistent || c.seq < *r.bad_seq)) {
       r.consistent = false;
       r.bad_seq = c.seq;
-      r.problem = fmt::format("row {} has two heads: {} (signed at {}) and {} (signed at {}): "
-                              "the host showed two histories",
-                              c.seq, it->second->head_hash.substr(0, 16), to_iso8601(it->second->at),
-                              c.head_hash.substr(0, 16), to_iso8601(c.at));
+      r.problem = fmt::format(
+          "row {} has two heads: {} (signed at {}) and {} (signed at {}): "
+          "the host showed two histories",
+          c.seq, it->second->head_hash.substr(0, 16), to_iso8601(it->second->at),
+          c.head_hash.substr(0, 16), to_iso8601(c.at));
     }
   }
   return r;
@@ -203,9 +204,9 @@ std::vector<signed_checkpoint> load_witness_file(const std::string& path) {
     try {
       out.push_back(parse_signed_checkpoint(line));
     } catch (const error& e) {
-      detail::fail(errc::invalid_argument, fmt::format("{}:{}", printable(path, 200), n),
-                   std::string(e.what()).substr(std::string("[kakehashi.invalid_argument] ").size()),
-                   "");
+      detail::fail(
+          errc::invalid_argument, fmt::format("{}:{}", printable(path, 200), n),
+          std::string(e.what()).substr(std::string("[kakehashi.invalid_argument] ").size()), "");
     }
   }
   return out;

@@ -784,3 +784,34 @@ TEST_CASE("the change feed numbers a hospital's events once and for all", "[engi
   e = open_engine(":memory:");
   CHECK(database_view::open(db.path()).changes(shonan).size() == 3);
 }
+
+TEST_CASE("a command can require a version and bind its key to a request", "[engine][options]") {
+  temp_db db;
+  auto e = open_engine(db.path());
+  (void)e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "digest-of-propose"});
+  (void)e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                         parse_instant("2026-03-01T01:00:00Z"), "k2");
+  const auto accept = [&](std::optional<std::uint64_t> version, const std::string& key) {
+    return e.apply(referral_id{"R-1"}, event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")},
+                   key, {version, ""});
+  };
+  SECTION("a stale version is refused in the command's transaction, and audited") {
+    const auto before = e.get(referral_id{"R-1"});
+    const auto rows = e.audit_rows();
+    CHECK_THROWS_WITH(accept(1, "k3"), Contains("[kakehashi.failed_precondition] referral R-1: is at "
+                                               "version 2, not the expected 1"));
+    CHECK(e.get(referral_id{"R-1"}) == before);
+    CHECK(e.audit_rows() == rows + 1);
+    CHECK(accept(2, "k4").state == referral_state::accepted);
+  }
+  SECTION("a key repeated with another request is refused; with the same one, answered") {
+    const auto rows = e.audit_rows();
+    CHECK(e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "digest-of-propose"}).version == 1);
+    CHECK_THROWS_WITH(e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "another-request"}),
+                      Contains("[kakehashi.already_exists] idempotency key k1: was used for another "
+                               "request"));
+    CHECK(e.propose(bm_proposal("R-1"), "k1").version == 1);  // no digest given: answered
+    CHECK(e.audit_rows() == rows);
+    CHECK(e.verify().intact);
+  }
+}

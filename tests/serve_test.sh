@@ -238,6 +238,18 @@ expect 200 "\$decline"
 has '"code":"capacity_full"' "\$decline"
 call bach-mai GET '/Task?status=rejected'
 has '"total":1' "search by status"
+# The same request id again: the same request is answered from the log; another one is refused.
+call shonan-kamakura POST "/Task/$task2/\$decline" -H 'X-Request-ID: req-decline-2' \
+  -H 'X-Actor-Role: coordinator' --data @decline.json
+expect 200 "\$decline repeated exactly"
+printf '{"resourceType":"Parameters","parameter":[{"name":"reason","valueCode":"other"}]}' >decline-other.json
+call shonan-kamakura POST "/Task/$task2/\$decline" -H 'X-Request-ID: req-decline-2' \
+  -H 'X-Actor-Role: coordinator' --data @decline-other.json
+expect 409 "a request id reused for another body"
+has "was used for another request" "a request id reused for another body"
+call shonan-kamakura POST "/Task/$task2/\$complete" -H 'X-Request-ID: req-h5' \
+  -H 'X-Actor-Role: clinician' -H 'If-Match: 3'
+expect 400 "a malformed If-Match"
 
 # Eligibility, as each hospital asks it, with every reason for every "no".
 call bach-mai GET '/$eligibility?specialty=cardiology&at=2026-03-01T00:00:00Z'

@@ -130,6 +130,19 @@ struct referral_filter {
   std::optional<std::size_t> limit;        ///< return at most this many
 };
 
+/// Conditions a caller may put on a command (an HTTP service puts its If-Match and request body
+/// here). Both are checked in the command's own transaction.
+struct command_options {
+  /// Refuse (failed_precondition: "... is at version V, not the expected E ...") unless the
+  /// referral is at this version: optimistic concurrency, as HTTP If-Match.
+  std::optional<std::uint64_t> expected_version;
+  /// A digest of the request the command came from (say, SHA-256 of a method, path and body),
+  /// kept in the audit row. A repeat with the same idempotency key and another digest is refused
+  /// (already_exists) instead of being answered from the log: a client that reuses a key for a
+  /// different request learns of its mistake.
+  std::string request_digest;
+};
+
 /// The change feed: what changes() returns. A hospital's events are the accepted commands on the
 /// referrals it is a party to, numbered 1, 2, 3... in the order the log holds them; the log is
 /// append-only, so an event number always names the same command. This is what a notification
@@ -169,18 +182,21 @@ class engine {
   //   used for another command), not_eligible, consent_blocked, storage, outcome_unknown.
 
   /// Opens a referral if the destination is eligible under an agreement at p.at.
-  referral_snapshot propose(const proposal& p, const std::string& idempotency_key);
+  referral_snapshot propose(const proposal& p, const std::string& idempotency_key,
+                            const command_options& options = {});
   /// Records the consent the referral relies on, if the consent policy allows it now.
   referral_snapshot record_consent(const referral_id& id, const consent_record& consent,
-                                   const actor& by, instant at, const std::string& idempotency_key);
+                                   const actor& by, instant at, const std::string& idempotency_key,
+                                   const command_options& options = {});
   /// The patient arrived: allowed only if `consent` is the one recorded (same id and digest) and
   /// the consent policy allows the transfer now.
   referral_snapshot transfer(const referral_id& id, const consent_record& consent, const actor& by,
-                             instant at, const std::string& idempotency_key);
+                             instant at, const std::string& idempotency_key,
+                             const command_options& options = {});
   /// accept, decline, cancel, withdraw_consent, complete, expire. (record_consent and transfer
   /// need the consent: use the functions above.)
   referral_snapshot apply(const referral_id& id, const event::any& e,
-                          const std::string& idempotency_key);
+                          const std::string& idempotency_key, const command_options& options = {});
   /// Expires every referral in proposed or consent_recorded whose destination did not answer
   /// within its agreement's response deadline, among those `system`'s hospital is a party to and
   /// whose last change is not later than `at` (events arrive in time order: a later sweep

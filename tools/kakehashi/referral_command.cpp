@@ -24,7 +24,8 @@ namespace {
 using nlohmann::json;
 
 std::string state_of(const referral_snapshot& s) {
-  return s.reason ? fmt::format("closed:{}", to_string(*s.reason)) : std::string(to_string(s.state));
+  return s.reason ? fmt::format("closed:{}", to_string(*s.reason))
+                  : std::string(to_string(s.state));
 }
 
 // ---- reading --------------------------------------------------------------------------------
@@ -70,7 +71,8 @@ std::string explained(const audit_entry& h) {
   if (!d.is_object()) return "";
   std::string out;
   for (const char* key : {"reason", "channel"}) {
-    if (d.contains(key) && d[key].is_string()) out += fmt::format("{}: {}", key, d[key].get<std::string>());
+    if (d.contains(key) && d[key].is_string())
+      out += fmt::format("{}: {}", key, d[key].get<std::string>());
   }
   if (h.outcome == audit_outcome::success) return out;
   if (d.contains("findings") && d["findings"].is_array()) {
@@ -96,20 +98,20 @@ std::string explained(const audit_entry& h) {
 json history_json(const std::vector<audit_entry>& history) {
   json rows = json::array();
   for (const auto& h : history) {
-    rows.push_back({{"seq", h.seq},
-                    {"at", to_iso8601(h.recorded_at)},
-                    {"actor", h.by.organisation.value()},
-                    {"role", std::string(to_string(h.by.role))},
-                    {"user", h.by.user.value()},
-                    {"command", h.command},
-                    {"before", h.state_before},
-                    {"after", h.state_after},
-                    {"outcome", static_cast<int>(h.outcome)},
-                    {"refused", h.outcome != audit_outcome::success},
-                    {"reason", h.reason_code},
-                    {"details", json::parse(h.details, nullptr, false).is_object()
-                                    ? json::parse(h.details)
-                                    : json::object()}});
+    rows.push_back(
+        {{"seq", h.seq},
+         {"at", to_iso8601(h.recorded_at)},
+         {"actor", h.by.organisation.value()},
+         {"role", std::string(to_string(h.by.role))},
+         {"user", h.by.user.value()},
+         {"command", h.command},
+         {"before", h.state_before},
+         {"after", h.state_after},
+         {"outcome", static_cast<int>(h.outcome)},
+         {"refused", h.outcome != audit_outcome::success},
+         {"reason", h.reason_code},
+         {"details", json::parse(h.details, nullptr, false).is_object() ? json::parse(h.details)
+                                                                        : json::object()}});
   }
   return rows;
 }
@@ -153,8 +155,7 @@ int run_show(const query_options& o) {
         h.outcome == audit_outcome::success ? "ok" : "refused: " + h.reason_code,
         h.by.organisation.value(), to_string(h.by.role),
         h.by.user.value().empty() ? "" : ", " + h.by.user.value(),
-        h.state_before.empty() ? "-" : h.state_before,
-        h.state_after.empty() ? "-" : h.state_after,
+        h.state_before.empty() ? "-" : h.state_before, h.state_after.empty() ? "-" : h.state_after,
         times(h.recorded_at, s ? &*s : nullptr, d));
     if (!why.empty()) std::cout << "         " << why << '\n';
   }
@@ -187,7 +188,8 @@ int run_list(const query_options& o) {
     f.patient = patient_ref{o.patient};
     validate("--patient", *f.patient);
   }
-  if (!o.proposed_from.empty()) f.proposed_from = day_or_instant(o.proposed_from, "--proposed-from");
+  if (!o.proposed_from.empty())
+    f.proposed_from = day_or_instant(o.proposed_from, "--proposed-from");
   if (!o.proposed_before.empty()) {
     f.proposed_before = day_or_instant(o.proposed_before, "--proposed-before");
   }
@@ -304,8 +306,7 @@ void print_snapshot(const referral_snapshot& s, bool as_json) {
     return;
   }
   std::cout << fmt::format("{}: {} (version {}), {} -> {}, {}\n", s.id.value(), state_of(s),
-                           s.version, s.origin.value(), s.destination.value(),
-                           s.specialty.value());
+                           s.version, s.origin.value(), s.destination.value(), s.specialty.value());
 }
 
 // A refused command: its message, and what its audit row recorded (the rules, the eligibility
@@ -377,27 +378,25 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
           s = e.apply(id, event::complete{by, at}, o.key);
           break;
         case event_kind::decline:
-          s = e.apply(id,
-                      event::decline{by, at,
-                                     choice(o.reason, "--reason", parse_decline_reason,
-                                            {decline_reason::capacity_full,
-                                             decline_reason::specialty_unavailable,
-                                             decline_reason::not_clinically_appropriate,
-                                             decline_reason::insufficient_information,
-                                             decline_reason::patient_not_fit_to_travel,
-                                             decline_reason::other})},
-                      o.key);
+          s = e.apply(
+              id,
+              event::decline{
+                  by, at,
+                  choice(o.reason, "--reason", parse_decline_reason,
+                         {decline_reason::capacity_full, decline_reason::specialty_unavailable,
+                          decline_reason::not_clinically_appropriate,
+                          decline_reason::insufficient_information,
+                          decline_reason::patient_not_fit_to_travel, decline_reason::other})},
+              o.key);
           break;
         case event_kind::cancel:
           s = e.apply(id,
-                      event::cancel{by, at,
-                                    choice(o.reason, "--reason", parse_cancel_reason,
-                                           {cancel_reason::patient_request,
-                                            cancel_reason::clinical_change,
-                                            cancel_reason::treated_locally,
-                                            cancel_reason::referred_elsewhere,
-                                            cancel_reason::entered_in_error,
-                                            cancel_reason::other})},
+                      event::cancel{
+                          by, at,
+                          choice(o.reason, "--reason", parse_cancel_reason,
+                                 {cancel_reason::patient_request, cancel_reason::clinical_change,
+                                  cancel_reason::treated_locally, cancel_reason::referred_elsewhere,
+                                  cancel_reason::entered_in_error, cancel_reason::other})},
                       o.key);
           break;
         case event_kind::withdraw_consent:
@@ -422,8 +421,7 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
 }
 
 // The options every workflow command has.
-CLI::App* workflow_command(CLI::App* ref, const char* name, const char* help,
-                           workflow_options& o) {
+CLI::App* workflow_command(CLI::App* ref, const char* name, const char* help, workflow_options& o) {
   CLI::App* c = ref->add_subcommand(name, help);
   add_engine_options(c, o);
   c->add_option("--id", o.id, "Referral id")->required();
@@ -476,12 +474,12 @@ command add_referral_command(CLI::App& app) {
   CLI::App* overdue = ref->add_subcommand(
       "overdue", "Open referrals past their agreement's response deadline (read-only)");
   overdue->add_option("--db", q->db, "kakehashi database (only read)")->required();
-  overdue->add_option("--agreements", q->agreements, "Agreements file (the deadlines)")
-      ->required();
+  overdue->add_option("--agreements", q->agreements, "Agreements file (the deadlines)")->required();
   overdue->add_option("--at", q->at, "The instant (default: now)");
   overdue->add_flag("--json", q->json, "Print one JSON array");
 
-  CLI::App* propose = workflow_command(ref, "propose", "Propose a referral (eligibility checked)", *w);
+  CLI::App* propose =
+      workflow_command(ref, "propose", "Propose a referral (eligibility checked)", *w);
   propose->add_option("--from", w->from, "Referring hospital (default: --by)");
   propose->add_option("--to", w->to, "Receiving hospital")->required();
   propose->add_option("--specialty", w->specialty, "Specialty code")->required();
@@ -510,8 +508,8 @@ command add_referral_command(CLI::App& app) {
   CLI::App* complete = workflow_command(ref, "complete", "Treatment completed", *w);
 
   const std::vector<std::pair<CLI::App*, event_kind>> events = {
-      {consent, event_kind::record_consent}, {accept, event_kind::accept},
-      {decline, event_kind::decline},        {cancel, event_kind::cancel},
+      {consent, event_kind::record_consent},    {accept, event_kind::accept},
+      {decline, event_kind::decline},           {cancel, event_kind::cancel},
       {withdraw, event_kind::withdraw_consent}, {transfer, event_kind::transfer},
       {complete, event_kind::complete}};
   return [q, w, show, list, overdue, propose, events] {

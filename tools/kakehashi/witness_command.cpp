@@ -34,9 +34,9 @@ void append_line(const std::string& path, const std::string& line) {
                   ::fsync(fd) == 0;
   if (fd >= 0) ::close(fd);
   if (!ok) {
-    throw error(errc::invalid_argument,
-                fmt::format("--file: cannot append to '{}'; pass a writable path",
-                            printable(path, 200)));
+    throw error(
+        errc::invalid_argument,
+        fmt::format("--file: cannot append to '{}'; pass a writable path", printable(path, 200)));
   }
 }
 

@@ -12,7 +12,8 @@
 #include <sstream>
 #include <vector>
 
-#include "json_reader.hpp"  // the strict reader: bodies are read as strictly as files
+#include "audit_crypto.hpp"  // SHA-256 of a request, for the engine's request digest
+#include "json_reader.hpp"   // the strict reader: bodies are read as strictly as files
 #include "notifier.hpp"
 
 namespace kakehashi::serve {
@@ -29,7 +30,8 @@ std::string decoded(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+    } else if (text[i] == '%' && i + 2 < text.size() &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
       i += 2;
@@ -52,7 +54,8 @@ target parse_target(const std::string& raw) {
   std::size_t start = 1;
   while (start <= path.size()) {
     const auto slash = path.find('/', start);
-    const std::string segment = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const std::string segment =
+        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (!segment.empty()) t.path.push_back(decoded(segment));
     if (slash == std::string::npos) break;
     start = slash + 1;
@@ -89,11 +92,11 @@ response json_response(int status, std::string body) {
 
 response problem(int status, const char* code, const std::string& diagnostics) {
   return json_response(
-      status, json{{"resourceType", "OperationOutcome"},
-                   {"issue", json::array({{{"severity", "error"},
-                                           {"code", code},
-                                           {"diagnostics", diagnostics}}})}}
-                  .dump());
+      status,
+      json{{"resourceType", "OperationOutcome"},
+           {"issue",
+            json::array({{{"severity", "error"}, {"code", code}, {"diagnostics", diagnostics}}})}}
+          .dump());
 }
 
 [[noreturn]] void bad(const std::string& subject, const std::string& what) {
@@ -359,25 +362,26 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
       status = value;
     } else if (name == "owner" || name == "requester") {
       // Organization/<id>, an identifier token, or a hospital id.
-      std::string h = value.substr(value.find_last_of("|/") == std::string::npos
-                                       ? 0
-                                       : value.find_last_of("|/") + 1);
+      std::string h = value.substr(
+          value.find_last_of("|/") == std::string::npos ? 0 : value.find_last_of("|/") + 1);
       (name == "owner" ? owner : requester) = h;
     } else if (name == "_lastUpdated") {
-      const std::string prefix = value.size() > 2 && std::isalpha(static_cast<unsigned char>(value[0]))
-                                     ? value.substr(0, 2)
-                                     : "eq";
+      const std::string prefix =
+          value.size() > 2 && std::isalpha(static_cast<unsigned char>(value[0]))
+              ? value.substr(0, 2)
+              : "eq";
       const std::string when = prefix == "eq" && !std::isalpha(static_cast<unsigned char>(value[0]))
                                    ? value
                                    : value.substr(2);
       if (prefix != "gt" && prefix != "ge" && prefix != "lt" && prefix != "le" && prefix != "eq") {
         bad("_lastUpdated", "expected a prefix gt, ge, lt, le or eq and an instant");
       }
-      updated.emplace_back(prefix, parse_instant(when.size() == 10 ? when + "T00:00:00Z" : when,
-                                                 "_lastUpdated"));
+      updated.emplace_back(
+          prefix, parse_instant(when.size() == 10 ? when + "T00:00:00Z" : when, "_lastUpdated"));
     } else {
-      bad(name, "is not a search parameter of Task here; expected identifier, status, owner, "
-                "requester, _lastUpdated, _count or _offset");
+      bad(name,
+          "is not a search parameter of Task here; expected identifier, status, owner, "
+          "requester, _lastUpdated, _count or _offset");
     }
   }
   std::vector<referral_snapshot> matches;
@@ -405,9 +409,10 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
   json entries = json::array();
   for (std::size_t i = offset; i < matches.size() && i < offset + count; ++i) {
     const auto& s = matches[i];
-    entries.push_back({{"fullUrl", base + "Task/" + fhir::resource_id("Task", s.id.value())},
-                       {"resource", json::parse(fhir::task({s, engine_.history(s.id), agreements_}))},
-                       {"search", {{"mode", "match"}}}});
+    entries.push_back(
+        {{"fullUrl", base + "Task/" + fhir::resource_id("Task", s.id.value())},
+         {"resource", json::parse(fhir::task({s, engine_.history(s.id), agreements_}))},
+         {"search", {{"mode", "match"}}}});
   }
   // The links repeat the query with the page's offset.
   std::string query;
@@ -419,8 +424,10 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
     return base + "Task?" + query + (query.empty() ? "" : "&") + "_offset=" + std::to_string(at);
   };
   json links = json::array({{{"relation", "self"}, {"url", page(offset)}}});
-  if (offset + count < matches.size()) links.push_back({{"relation", "next"}, {"url", page(offset + count)}});
-  if (offset > 0) links.push_back({{"relation", "previous"}, {"url", page(offset > count ? offset - count : 0)}});
+  if (offset + count < matches.size())
+    links.push_back({{"relation", "next"}, {"url", page(offset + count)}});
+  if (offset > 0)
+    links.push_back({{"relation", "previous"}, {"url", page(offset > count ? offset - count : 0)}});
   return json_response(200, json{{"resourceType", "Bundle"},
                                  {"type", "searchset"},
                                  {"total", matches.size()},
@@ -436,18 +443,51 @@ actor actor_from(const request& r, const hospital_id& caller) {
   a.organisation = caller;
   const std::string role = header(r, "x-actor-role");
   if (role.empty()) bad("X-Actor-Role", "is missing; give clinician or coordinator");
-  a.role = parse_code<actor_role>(role, "X-Actor-Role", parse_actor_role,
-                                  "clinician, coordinator");
+  a.role = parse_code<actor_role>(role, "X-Actor-Role", parse_actor_role, "clinician, coordinator");
   a.user = user_id{header(r, "x-actor-user")};
   if (!a.user.value().empty()) validate("X-Actor-User", a.user);
   return a;
 }
 
+// What binds a request id to its request: a retry must repeat the method, path, acting person
+// and body exactly (NHS BaRS); the same id with anything else is refused (409).
+std::string request_digest(const request& r) {
+  std::string text;
+  for (const std::string& part : {r.method, r.target.substr(0, r.target.find('?')),
+                                  header(r, "x-actor-role"), header(r, "x-actor-user"), r.body}) {
+    detail::append_field(text, part);
+  }
+  return detail::sha256_hex(text);
+}
+
+// If-Match: W/"<version>", or nothing.
+std::optional<std::uint64_t> expected_version(const request& r) {
+  const std::string match = header(r, "if-match");
+  if (match.empty()) return std::nullopt;
+  std::size_t used = 0;
+  unsigned long long v = 0;
+  const bool shaped = match.size() > 4 && match.rfind("W/\"", 0) == 0 && match.back() == '"';
+  if (shaped) {
+    try {
+      v = std::stoull(match.substr(3, match.size() - 4), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+  }
+  if (!shaped || used != match.size() - 4) {
+    bad("If-Match", fmt::format("'{}' is not an ETag of this service; expected W/\"<version>\" as "
+                                "ETag gave it",
+                                printable(match, 40)));
+  }
+  return v;
+}
+
 std::string request_id(const request& r) {
   const std::string id = header(r, "x-request-id");
   if (id.empty()) {
-    bad("X-Request-ID", "is missing; every request that changes something carries a unique id "
-                        "(a UUID), and a retry carries the same one");
+    bad("X-Request-ID",
+        "is missing; every request that changes something carries a unique id "
+        "(a UUID), and a retry carries the same one");
   }
   return id;
 }
@@ -460,10 +500,12 @@ response api::create_task(const request& r, const hospital_id& caller) {
   const actor by = actor_from(r, caller);
   proposal p;
   const auto rid = identifier_value(task, "referral");
-  if (!rid) bad("Task.identifier", "give the referral id as an identifier of system urn:kakehashi:referral");
+  if (!rid)
+    bad("Task.identifier",
+        "give the referral id as an identifier of system urn:kakehashi:referral");
   p.id = referral_id{*rid};
-  const auto requester = task.contains("requester") ? identifier_value(task["requester"], "hospital")
-                                                    : std::nullopt;
+  const auto requester =
+      task.contains("requester") ? identifier_value(task["requester"], "hospital") : std::nullopt;
   if (requester && *requester != caller.value()) {
     throw error(errc::permission_denied,
                 fmt::format("Task.requester: '{}' is not the hospital of the client certificate "
@@ -471,19 +513,25 @@ response api::create_task(const request& r, const hospital_id& caller) {
                             printable(*requester), caller.value()));
   }
   p.origin = caller;
-  const auto owner = task.contains("owner") ? identifier_value(task["owner"], "hospital") : std::nullopt;
-  if (!owner) bad("Task.owner", "give the receiving hospital as an identifier of system urn:kakehashi:hospital");
+  const auto owner =
+      task.contains("owner") ? identifier_value(task["owner"], "hospital") : std::nullopt;
+  if (!owner)
+    bad("Task.owner",
+        "give the receiving hospital as an identifier of system urn:kakehashi:hospital");
   p.destination = hospital_id{*owner};
-  const auto patient = task.contains("for") ? identifier_value(task["for"], "patient") : std::nullopt;
-  if (!patient) bad("Task.for", "give the patient's pseudonym as an identifier of system urn:kakehashi:patient");
+  const auto patient =
+      task.contains("for") ? identifier_value(task["for"], "patient") : std::nullopt;
+  if (!patient)
+    bad("Task.for",
+        "give the patient's pseudonym as an identifier of system urn:kakehashi:patient");
   p.patient = patient_ref{*patient};
   std::optional<std::string> specialty;
   if (task.contains("input") && task["input"].is_array()) {
     for (const auto& in : task["input"]) {
       const json& type = in.value("type", json::object());
-      const bool is_specialty =
-          type.contains("coding") && type["coding"].is_array() && !type["coding"].empty() &&
-          type["coding"][0].value("code", "") == "specialty";
+      const bool is_specialty = type.contains("coding") && type["coding"].is_array() &&
+                                !type["coding"].empty() &&
+                                type["coding"][0].value("code", "") == "specialty";
       if (is_specialty && in.contains("valueCodeableConcept")) {
         const json& c = in["valueCodeableConcept"];
         if (c.contains("coding") && c["coding"].is_array() && !c["coding"].empty()) {
@@ -493,13 +541,14 @@ response api::create_task(const request& r, const hospital_id& caller) {
     }
   }
   if (!specialty || specialty->empty()) {
-    bad("Task.input", "give the specialty as an input of type urn:kakehashi:task-input#specialty "
-                      "with a valueCodeableConcept of system urn:kakehashi:specialty");
+    bad("Task.input",
+        "give the specialty as an input of type urn:kakehashi:task-input#specialty "
+        "with a valueCodeableConcept of system urn:kakehashi:specialty");
   }
   p.specialty = specialty_code{*specialty};
   p.by = by;
   p.at = clock_();
-  const referral_snapshot s = engine_.propose(p, key);
+  const referral_snapshot s = engine_.propose(p, key, {std::nullopt, request_digest(r)});
   {
     std::lock_guard<std::mutex> lock(ids_mutex_);
     task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
@@ -511,26 +560,33 @@ response api::operation(const request& r, const hospital_id& caller, const refer
                         const std::string& op) {
   const std::string key = request_id(r);
   const actor by = actor_from(r, caller);
+  // If-Match is checked here (412 without a refusal row) and again by the engine in the
+  // command's own transaction (a change by another writer in between is caught too).
+  const command_options conditions{expected_version(r), request_digest(r)};
   if (const std::string match = header(r, "if-match"); !match.empty() && match != etag_of(s)) {
     return problem(412, "conflict",
                    fmt::format("[kakehashi.failed_precondition] referral {}: If-Match {} does not "
                                "match its version {}; read the Task again and retry",
                                s.id.value(), printable(match, 40), etag_of(s)));
   }
-  const json params = r.body.empty() ? json{{"resourceType", "Parameters"}} : body_json(r, "Parameters");
+  const json params =
+      r.body.empty() ? json{{"resourceType", "Parameters"}} : body_json(r, "Parameters");
   const instant at = clock_();
   const auto consent_of = [&]() -> consent_record {
     if (const json* k = parameter(params, "consent-record")) {
       if (!k->contains("valueString") || !(*k)["valueString"].is_string()) {
-        bad("Parameters.parameter[consent-record]", "give the kakehashi consent JSON as valueString");
+        bad("Parameters.parameter[consent-record]",
+            "give the kakehashi consent JSON as valueString");
       }
       return load_consent((*k)["valueString"].get<std::string>(), "consent-record");
     }
     const json* c = parameter(params, "consent");
     const json* born = parameter(params, "birthDate");
-    if (c == nullptr || !c->contains("resource") || born == nullptr || !born->contains("valueDate")) {
-      bad("Parameters", "give the consent as parameter 'consent' (a FHIR Consent resource) with "
-                        "'birthDate' (valueDate), or as 'consent-record' (kakehashi consent JSON)");
+    if (c == nullptr || !c->contains("resource") || born == nullptr ||
+        !born->contains("valueDate")) {
+      bad("Parameters",
+          "give the consent as parameter 'consent' (a FHIR Consent resource) with "
+          "'birthDate' (valueDate), or as 'consent-record' (kakehashi consent JSON)");
     }
     fhir::import_options io;
     io.birth_date = fhir::patient_birth_date(
@@ -547,50 +603,58 @@ response api::operation(const request& r, const hospital_id& caller, const refer
     return *imported.record;
   };
   referral_snapshot after;
-  if (op == "record-consent") {
-    after = engine_.record_consent(s.id, consent_of(), by, at, key);
-  } else if (op == "transfer") {
-    after = engine_.transfer(s.id, consent_of(), by, at, key);
-  } else if (op == "accept") {
-    after = engine_.apply(s.id, event::accept{by, at}, key);
-  } else if (op == "complete") {
-    after = engine_.apply(s.id, event::complete{by, at}, key);
-  } else if (op == "decline") {
-    after = engine_.apply(
-        s.id,
-        event::decline{by, at,
-                       parse_code<decline_reason>(code_parameter(params, "reason", "decline reason"),
-                                                  "reason", parse_decline_reason,
-                                                  "capacity_full, specialty_unavailable, "
-                                                  "not_clinically_appropriate, "
-                                                  "insufficient_information, "
-                                                  "patient_not_fit_to_travel, other")},
-        key);
-  } else if (op == "cancel") {
-    after = engine_.apply(
-        s.id,
-        event::cancel{by, at,
-                      parse_code<cancel_reason>(code_parameter(params, "reason", "cancel reason"),
-                                                "reason", parse_cancel_reason,
-                                                "patient_request, clinical_change, "
-                                                "treated_locally, referred_elsewhere, "
-                                                "entered_in_error, other")},
-        key);
-  } else if (op == "withdraw-consent") {
-    after = engine_.apply(
-        s.id,
-        event::withdraw_consent{
-            by, at,
-            parse_code<withdrawal_channel>(code_parameter(params, "channel", "channel"),
-                                           "channel", parse_withdrawal_channel,
-                                           "written, verbal, electronic")},
-        key);
-  } else {
-    return problem(404, "not-supported",
-                   fmt::format("[kakehashi.not_found] ${}: no such operation on Task; expected "
-                               "$record-consent, $accept, $decline, $cancel, $withdraw-consent, "
-                               "$transfer, $complete or $everything (GET)",
-                               printable(op, 40)));
+  try {
+    if (op == "record-consent") {
+      after = engine_.record_consent(s.id, consent_of(), by, at, key, conditions);
+    } else if (op == "transfer") {
+      after = engine_.transfer(s.id, consent_of(), by, at, key, conditions);
+    } else if (op == "accept") {
+      after = engine_.apply(s.id, event::accept{by, at}, key, conditions);
+    } else if (op == "complete") {
+      after = engine_.apply(s.id, event::complete{by, at}, key, conditions);
+    } else if (op == "decline") {
+      after = engine_.apply(s.id,
+                            event::decline{by, at,
+                                           parse_code<decline_reason>(
+                                               code_parameter(params, "reason", "decline reason"),
+                                               "reason", parse_decline_reason,
+                                               "capacity_full, specialty_unavailable, "
+                                               "not_clinically_appropriate, "
+                                               "insufficient_information, "
+                                               "patient_not_fit_to_travel, other")},
+                            key, conditions);
+    } else if (op == "cancel") {
+      after = engine_.apply(
+          s.id,
+          event::cancel{by, at,
+                        parse_code<cancel_reason>(code_parameter(params, "reason", "cancel reason"),
+                                                  "reason", parse_cancel_reason,
+                                                  "patient_request, clinical_change, "
+                                                  "treated_locally, referred_elsewhere, "
+                                                  "entered_in_error, other")},
+          key, conditions);
+    } else if (op == "withdraw-consent") {
+      after = engine_.apply(
+          s.id,
+          event::withdraw_consent{by, at,
+                                  parse_code<withdrawal_channel>(
+                                      code_parameter(params, "channel", "channel"), "channel",
+                                      parse_withdrawal_channel, "written, verbal, electronic")},
+          key, conditions);
+    } else {
+      return problem(404, "not-supported",
+                     fmt::format("[kakehashi.not_found] ${}: no such operation on Task; expected "
+                                 "$record-consent, $accept, $decline, $cancel, $withdraw-consent, "
+                                 "$transfer, $complete or $everything (GET)",
+                                 printable(op, 40)));
+    }
+  } catch (const error& e) {
+    // The engine's own If-Match check, after a change between the two: still a 412.
+    if (conditions.expected_version && e.code() == errc::failed_precondition &&
+        std::string_view(e.what()).find("not the expected") != std::string_view::npos) {
+      return problem(412, "conflict", e.what());
+    }
+    throw;
   }
   return task_response(after, 200);
 }
@@ -600,29 +664,32 @@ response api::operation(const request& r, const hospital_id& caller, const refer
 response api::subscription(const request& r, const hospital_id& caller,
                            const std::vector<std::string>& p) const {
   const auto& endpoints = config_.notifications.endpoints;
-  const auto mine = std::find_if(endpoints.begin(), endpoints.end(),
-                                 [&](const notification_endpoint& e) { return e.hospital == caller; });
+  const auto mine =
+      std::find_if(endpoints.begin(), endpoints.end(),
+                   [&](const notification_endpoint& e) { return e.hospital == caller; });
   const std::string id = subscription_id(caller);
   const std::string base = base_url(r);
   const auto resource = [&] {
-    return json{{"resourceType", "Subscription"},
-                {"id", id},
-                {"status", "active"},
-                {"reason", "Changes to the referrals of " + caller.value()},
-                {"criteria", "Task"},
-                {"channel",
-                 {{"type", "rest-hook"},
-                  {"endpoint", mine->url},
-                  {"payload", "application/fhir+json"}}}};
+    return json{
+        {"resourceType", "Subscription"},
+        {"id", id},
+        {"status", "active"},
+        {"reason", "Changes to the referrals of " + caller.value()},
+        {"criteria", "Task"},
+        {"channel",
+         {{"type", "rest-hook"}, {"endpoint", mine->url}, {"payload", "application/fhir+json"}}}};
   };
   if (p.size() == 1) {
     json entries = json::array();
     if (mine != endpoints.end()) {
-      entries.push_back({{"fullUrl", base + "Subscription/" + id}, {"resource", resource()},
+      entries.push_back({{"fullUrl", base + "Subscription/" + id},
+                         {"resource", resource()},
                          {"search", {{"mode", "match"}}}});
     }
-    return json_response(200, json{{"resourceType", "Bundle"}, {"type", "searchset"},
-                                   {"total", entries.size()}, {"entry", entries}}
+    return json_response(200, json{{"resourceType", "Bundle"},
+                                   {"type", "searchset"},
+                                   {"total", entries.size()},
+                                   {"entry", entries}}
                                   .dump());
   }
   if (p[1] != id || mine == endpoints.end()) {
@@ -709,16 +776,17 @@ response api::eligibility(const request& r, const hospital_id& caller) const {
   };
   json parameters = json::array();
   for (const auto& d : e.eligible) {
-    json parts = json::array({{{"name", "hospital"}, {"valueIdentifier", hospital(d.hospital)}},
-                              {{"name", "agreement"},
-                               {"valueIdentifier",
-                                {{"system", std::string(system_base) + "agreement"},
-                                 {"value", d.agreement.value()}}}}});
+    json parts = json::array(
+        {{{"name", "hospital"}, {"valueIdentifier", hospital(d.hospital)}},
+         {{"name", "agreement"},
+          {"valueIdentifier",
+           {{"system", std::string(system_base) + "agreement"}, {"value", d.agreement.value()}}}}});
     if (d.remaining_capacity) {
       parts.push_back({{"name", "remaining-capacity"}, {"valueInteger", *d.remaining_capacity}});
     }
     if (d.response_deadline_days) {
-      parts.push_back({{"name", "response-deadline-days"}, {"valueInteger", *d.response_deadline_days}});
+      parts.push_back(
+          {{"name", "response-deadline-days"}, {"valueInteger", *d.response_deadline_days}});
     }
     parameters.push_back({{"name", "eligible"}, {"part", parts}});
   }
@@ -760,8 +828,10 @@ response api::audit_events(const request& r, const hospital_id& caller) {
                          {"search", {{"mode", "match"}}}});
     }
   }
-  return json_response(200, json{{"resourceType", "Bundle"}, {"type", "searchset"},
-                                 {"total", entries.size()}, {"entry", entries}}
+  return json_response(200, json{{"resourceType", "Bundle"},
+                                 {"type", "searchset"},
+                                 {"total", entries.size()},
+                                 {"entry", entries}}
                                 .dump());
 }
 
@@ -788,40 +858,40 @@ response api::capability() const {
       {"date", "2026-11-30"},
       {"kind", "instance"},
       {"software", {{"name", "kakehashi"}, {"version", version_string}}},
-      {"implementation", {{"description", "kakehashi serve: cross-border referrals as FHIR Tasks"}}},
+      {"implementation",
+       {{"description", "kakehashi serve: cross-border referrals as FHIR Tasks"}}},
       {"fhirVersion", "4.0.1"},
       {"format", json::array({"application/fhir+json"})},
       {"rest",
-       json::array({{{"mode", "server"},
-                     {"security",
-                      {{"description", "Mutual TLS: the client certificate decides the hospital"}}},
-                     {"resource",
-                      json::array({{{"type", "Task"},
-                                    {"interaction", json::array({{{"code", "read"}},
-                                                                 {{"code", "search-type"}},
-                                                                 {{"code", "create"}}})},
-                                    {"searchParam", params},
-                                    {"operation", ops}},
-                                   {{"type", "AuditEvent"},
-                                    {"interaction", json::array({{{"code", "search-type"}}})},
-                                    {"searchParam",
-                                     json::array({{{"name", "entity"}, {"type", "reference"}}})}},
-                                   {{"type", "Subscription"},
-                                    {"interaction", json::array({{{"code", "read"}},
-                                                                 {{"code", "search-type"}}})},
-                                    {"operation",
-                                     json::array({{{"name", "status"},
-                                                   {"definition",
-                                                    "http://hl7.org/fhir/uv/subscriptions-backport/"
-                                                    "OperationDefinition/backport-subscription-status"}},
-                                                  {{"name", "events"},
-                                                   {"definition",
-                                                    "http://hl7.org/fhir/uv/subscriptions-backport/"
-                                                    "OperationDefinition/backport-subscription-events"}}})}}})},
-                     {"operation",
-                      json::array({{{"name", "eligibility"},
-                                    {"definition",
-                                     "urn:kakehashi:OperationDefinition:eligibility"}}})}}})}};
+       json::array(
+           {{{"mode", "server"},
+             {"security",
+              {{"description", "Mutual TLS: the client certificate decides the hospital"}}},
+             {"resource",
+              json::array(
+                  {{{"type", "Task"},
+                    {"interaction",
+                     json::array(
+                         {{{"code", "read"}}, {{"code", "search-type"}}, {{"code", "create"}}})},
+                    {"searchParam", params},
+                    {"operation", ops}},
+                   {{"type", "AuditEvent"},
+                    {"interaction", json::array({{{"code", "search-type"}}})},
+                    {"searchParam", json::array({{{"name", "entity"}, {"type", "reference"}}})}},
+                   {{"type", "Subscription"},
+                    {"interaction", json::array({{{"code", "read"}}, {{"code", "search-type"}}})},
+                    {"operation",
+                     json::array({{{"name", "status"},
+                                   {"definition",
+                                    "http://hl7.org/fhir/uv/subscriptions-backport/"
+                                    "OperationDefinition/backport-subscription-status"}},
+                                  {{"name", "events"},
+                                   {"definition",
+                                    "http://hl7.org/fhir/uv/subscriptions-backport/"
+                                    "OperationDefinition/backport-subscription-events"}}})}}})},
+             {"operation", json::array({{{"name", "eligibility"},
+                                         {"definition",
+                                          "urn:kakehashi:OperationDefinition:eligibility"}}})}}})}};
   return json_response(200, cs.dump());
 }
 

@@ -85,8 +85,8 @@ config_load_result try_load_config(std::string_view json_text, const std::string
     if (*v == "full" || *v == "normal") {
       c.full_durability = *v == "full";
     } else {
-      r.report("durability", fmt::format("'{}' is not a durability; expected full or normal",
-                                         printable(*v)));
+      r.report("durability",
+               fmt::format("'{}' is not a durability; expected full or normal", printable(*v)));
     }
   }
   if (const json* l = r.object("listen")) {
@@ -137,8 +137,10 @@ config_load_result try_load_config(std::string_view json_text, const std::string
                      {"retry_min_ms", "retry_max_ms", "poll_ms", "batch"});
     auto& out = c.notifications;
     if (auto v = path_of(nr, "state", base_dir, false)) out.state = *v;
-    if (auto v = nr.integer("retry_min_ms", 10, 600000)) out.retry_min = std::chrono::milliseconds{*v};
-    if (auto v = nr.integer("retry_max_ms", 10, 3600000)) out.retry_max = std::chrono::milliseconds{*v};
+    if (auto v = nr.integer("retry_min_ms", 10, 600000))
+      out.retry_min = std::chrono::milliseconds{*v};
+    if (auto v = nr.integer("retry_max_ms", 10, 3600000))
+      out.retry_max = std::chrono::milliseconds{*v};
     if (auto v = nr.integer("poll_ms", 10, 600000)) out.poll = std::chrono::milliseconds{*v};
     if (auto v = nr.integer("batch", 1, 1000)) out.batch = static_cast<int>(*v);
     if (out.retry_max < out.retry_min) {

@@ -18,12 +18,12 @@
 namespace kakehashi::serve {
 
 struct limits {
-  std::size_t body_bytes = 1 << 20;          ///< a request body larger is refused (413)
-  std::size_t header_bytes = 16 * 1024;      ///< request line and headers together (431)
-  int connections = 64;                      ///< more are closed at once, before the handshake
-  std::chrono::seconds request_time{30};     ///< handshake, or one request read in full
-  std::chrono::seconds idle_time{60};        ///< a kept-alive connection with no request
-  int threads = 2;                           ///< threads serving connections
+  std::size_t body_bytes = 1 << 20;       ///< a request body larger is refused (413)
+  std::size_t header_bytes = 16 * 1024;   ///< request line and headers together (431)
+  int connections = 64;                   ///< more are closed at once, before the handshake
+  std::chrono::seconds request_time{30};  ///< handshake, or one request read in full
+  std::chrono::seconds idle_time{60};     ///< a kept-alive connection with no request
+  int threads = 2;                        ///< threads serving connections
 };
 
 struct client {
@@ -42,19 +42,19 @@ struct notification_endpoint {
 
 struct notifications {
   std::vector<notification_endpoint> endpoints;
-  std::string state;                             ///< each partner's last acknowledged event
-  std::chrono::milliseconds retry_min{1000};     ///< the first retry's delay; doubled each time
-  std::chrono::milliseconds retry_max{60000};    ///< up to this
-  std::chrono::milliseconds poll{1000};          ///< look at the feed at least this often
-  int batch = 20;                                ///< events per notification at most
+  std::string state;                           ///< each partner's last acknowledged event
+  std::chrono::milliseconds retry_min{1000};   ///< the first retry's delay; doubled each time
+  std::chrono::milliseconds retry_max{60000};  ///< up to this
+  std::chrono::milliseconds poll{1000};        ///< look at the feed at least this often
+  int batch = 20;                              ///< events per notification at most
 };
 
 struct config {
   hospital_id host;  ///< the hospital that runs the service (the sweep acts for it)
   std::string database;
   std::string agreements;
-  std::string policy;    ///< "" for the standard policy
-  std::string audit_key; ///< a file holding the audit key, or ""
+  std::string policy;       ///< "" for the standard policy
+  std::string audit_key;    ///< a file holding the audit key, or ""
   std::string signing_key;  ///< the host's Ed25519 private key (PEM) for signed checkpoints, or ""
   bool full_durability = true;
   std::string address = "127.0.0.1";

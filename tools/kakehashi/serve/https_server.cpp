@@ -32,10 +32,10 @@ using tcp = net::ip::tcp;
 
 // The body of a refusal the server makes itself, before any handler sees the request.
 std::string outcome(std::string_view code, std::string_view diagnostics) {
-  return nlohmann::json{{"resourceType", "OperationOutcome"},
-                        {"issue", nlohmann::json::array({{{"severity", "error"},
-                                                          {"code", code},
-                                                          {"diagnostics", diagnostics}}})}}
+  return nlohmann::json{
+      {"resourceType", "OperationOutcome"},
+      {"issue", nlohmann::json::array(
+                    {{{"severity", "error"}, {"code", code}, {"diagnostics", diagnostics}}})}}
       .dump();
 }
 
@@ -126,13 +126,12 @@ class session : public std::enable_shared_from_this<session> {
     parser_->body_limit(server_.cfg.limits.body_bytes);
     // A first request must arrive within the request time; a kept-alive connection may wait
     // for its next one for the idle time, and then must arrive in full within the request time.
-    beast::get_lowest_layer(stream_).expires_after(served_ == 0 ? server_.cfg.limits.request_time
-                                                                : server_.cfg.limits.idle_time +
-                                                                      server_.cfg.limits.request_time);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    beast::get_lowest_layer(stream_).expires_after(
+        served_ == 0 ? server_.cfg.limits.request_time
+                     : server_.cfg.limits.idle_time + server_.cfg.limits.request_time);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -175,14 +174,15 @@ class session : public std::enable_shared_from_this<session> {
       out = server_.handle(req);
     } catch (const std::exception& e) {
       out.status = 500;
-      out.body = outcome("exception", std::string("[kakehashi.internal] ") + printable(e.what(), 300));
+      out.body =
+          outcome("exception", std::string("[kakehashi.internal] ") + printable(e.what(), 300));
     }
-    write(out, [self = shared_from_this(), req = std::move(req), status = out.status,
-                started](bool) {
-      self->server_.observe(
-          req, status,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    });
+    write(out,
+          [self = shared_from_this(), req = std::move(req), status = out.status, started](bool) {
+            self->server_.observe(
+                req, status,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+          });
   }
 
   void refuse(int status, const char* code, const std::string& diagnostics) {

@@ -20,8 +20,8 @@ namespace kakehashi::serve {
 class session;  // one connection (https_server.cpp)
 
 struct request {
-  std::string method;  ///< "GET", "POST", ...
-  std::string target;  ///< path and query, as sent
+  std::string method;                          ///< "GET", "POST", ...
+  std::string target;                          ///< path and query, as sent
   std::map<std::string, std::string> headers;  ///< lower-case names
   std::string body;
   std::string client_sha256;  ///< the client certificate's fingerprint (always present)

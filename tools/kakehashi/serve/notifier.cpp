@@ -37,8 +37,8 @@ std::string subscription_id(const hospital_id& h) {
 }
 
 std::string notification_bundle(const hospital_id& subscriber, const std::vector<change>& events,
-                                 std::int64_t events_since_start, const std::string& base,
-                                 const std::string& checkpoint) {
+                                std::int64_t events_since_start, const std::string& base,
+                                const std::string& checkpoint) {
   const std::string subscription = base + "Subscription/" + subscription_id(subscriber);
   json parameters = json::array(
       {{{"name", "subscription"}, {"valueReference", {{"reference", subscription}}}},
@@ -54,12 +54,13 @@ std::string notification_bundle(const hospital_id& subscriber, const std::vector
     parameters.push_back(
         {{"name", "notification-event"},
          {"part",
-          json::array({{{"name", "event-number"}, {"valueString", std::to_string(e.event)}},
-                       {{"name", "timestamp"}, {"valueInstant", to_iso8601(e.row.recorded_at)}},
-                       {{"name", "focus"},
-                        {"valueReference",
-                         {{"reference",
-                           base + "Task/" + fhir::resource_id("Task", e.row.referral.value())}}}}})}});
+          json::array(
+              {{{"name", "event-number"}, {"valueString", std::to_string(e.event)}},
+               {{"name", "timestamp"}, {"valueInstant", to_iso8601(e.row.recorded_at)}},
+               {{"name", "focus"},
+                {"valueReference",
+                 {{"reference",
+                   base + "Task/" + fhir::resource_id("Task", e.row.referral.value())}}}}})}});
   }
   const std::string first = events.empty() ? "0" : std::to_string(events.front().event);
   const std::string last = std::to_string(events_since_start);
@@ -71,7 +72,8 @@ std::string notification_bundle(const hospital_id& subscriber, const std::vector
                        {"parameter", parameters}};
   const json bundle = {
       {"resourceType", "Bundle"},
-      {"id", fhir::resource_id("Bundle", "notification:" + subscriber.value() + "@" + first + "-" + last)},
+      {"id", fhir::resource_id("Bundle",
+                               "notification:" + subscriber.value() + "@" + first + "-" + last)},
       {"type", "history"},
       {"timestamp", events.empty() ? now_iso() : to_iso8601(events.back().row.recorded_at)},
       {"entry", json::array({{{"fullUrl", "urn:uuid:" + status_id},
@@ -81,8 +83,7 @@ std::string notification_bundle(const hospital_id& subscriber, const std::vector
   return bundle.dump();
 }
 
-notifier::notifier(const config& c, const engine& e, std::string base_url, log l,
-                   checkpointer cp)
+notifier::notifier(const config& c, const engine& e, std::string base_url, log l, checkpointer cp)
     : config_(c),
       engine_(e),
       base_url_(std::move(base_url)),
@@ -207,7 +208,8 @@ void notifier::send_loop(const notification_endpoint& to) {
     std::vector<change> batch;
     std::string problem;
     try {
-      batch = engine_.changes({to.hospital, at.event, at.event > 0 ? std::optional(at.seq) : std::nullopt,
+      batch = engine_.changes({to.hospital, at.event,
+                               at.event > 0 ? std::optional(at.seq) : std::nullopt,
                                static_cast<std::size_t>(n.batch), false});
     } catch (const error& e) {
       problem = e.what();
@@ -249,9 +251,7 @@ void notifier::send_loop(const notification_endpoint& to) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (wait.count() == 0) continue;
     // A failed delivery waits its full backoff; an idle sender wakes on a change.
-    wake_.wait_for(lock, wait, [&] {
-      return stopping_ || (attempt == 0 && generation_ != seen);
-    });
+    wake_.wait_for(lock, wait, [&] { return stopping_ || (attempt == 0 && generation_ != seen); });
   }
 }
 

@@ -1,6 +1,7 @@
 // kakehashi serve --config FILE: the FHIR R4 referral service over HTTPS with mutual TLS
 // (docs/api.md). Logs one JSON line per request on standard error; SIGTERM or SIGINT stops it
 // after the requests in flight are answered.
+#include <curl/curl.h>
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -20,8 +21,6 @@
 #include "config.hpp"
 #include "https_server.hpp"
 #include "notifier.hpp"
-
-#include <curl/curl.h>
 
 namespace kakehashi::tool {
 namespace {
@@ -46,8 +45,8 @@ int run_serve(const std::string& config_path) {
   serve::api api(c, e, agreements, now);
   // The host's signed checkpoints (witness.hpp): on every response that changes something and
   // in every notification, for the partner to keep.
-  const std::string signing_key = c.signing_key.empty() ? std::string()
-                                                        : read_text(c.signing_key, "signing_key");
+  const std::string signing_key =
+      c.signing_key.empty() ? std::string() : read_text(c.signing_key, "signing_key");
   if (!signing_key.empty()) {
     (void)sign_checkpoint(c.host, e.head(), now(), signing_key);  // an unusable key fails now
   }
@@ -137,9 +136,10 @@ int run_serve(const std::string& config_path) {
     server.stop();
   });
 
-  std::cerr << fmt::format("kakehashi serve: listening on https://{}:{} for {} hospital "
-                           "certificate(s); database {}\n",
-                           c.address, server.port(), c.clients.size(), printable(c.database, 200))
+  std::cerr << fmt::format(
+                   "kakehashi serve: listening on https://{}:{} for {} hospital "
+                   "certificate(s); database {}\n",
+                   c.address, server.port(), c.clients.size(), printable(c.database, 200))
             << std::flush;
   notifier->start();
   server.run();
