@@ -106,12 +106,13 @@ start_service() {  # LOG
   "$kakehashi" serve --config serve.json 2>"$1" &
   pid=$!
   for _ in $(seq 1 100); do
-    grep -q "listening on" "$1" && break
+    grep -qs "listening on" "$1" && break
     sleep 0.1
   done
   port=$(grep -o '127.0.0.1:[0-9]*' "$1" | head -1 | cut -d: -f2)
   [[ -n "$port" ]] || { cat "$1" >&2; echo "FAIL: the service did not start" >&2; exit 1; }
   base="https://127.0.0.1:$port"
+  echo "$port" >service.port.part && mv service.port.part service.port
 }
 start_service serve.log
 
@@ -303,7 +304,7 @@ expect 403 "a requester other than the certificate's hospital"
 # Notifications: Shonan Kamakura is told of Bach Mai's four changes to their referrals (R-1 and
 # R-2 proposed and consented), after its endpoint's two failures, each event under one number.
 wait_for_events() {  # N: the receiver has acknowledged events 1..N
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     [[ -f received.txt ]] && [[ $(cut -d' ' -f1 received.txt | sort -un | wc -l) -ge $1 ]] && return 0
     sleep 0.1
   done
@@ -360,9 +361,38 @@ wait_for_events 6 || fail "events 5 and 6 did not arrive after the restart: $(ca
   fail "events received: $(cut -d' ' -f1 received.txt | tr '\n' ' '), expected 1 to 6 once each"
 jq -e '."shonan-kamakura".event == 6' notifications.json >/dev/null ||
   fail "the cursor is not at event 6: $(cat notifications.json)"
+
+# Load: 4 clients run 24 referrals through their whole lifecycle (120 requests) while the service
+# is killed with SIGKILL and restarted under them; a request that got no answer is sent again
+# with the same request id. No request fails, every referral is completed once, and the partner
+# gets every event (Bach Mai's proposal and consent of each: events 7 to 54), each number naming
+# one change (a batch acknowledged just before the kill may come again, under its numbers).
+kill -TERM "$pid" && wait "$pid"
+start_service serve-4.log
+node "$source_dir/tests/serve_load.mjs" service.port "$work" consent-params.json L 24 4 \
+  >load.txt 2>load.err &
+load_pid=$!
+for _ in $(seq 1 100); do
+  [[ $(grep -c '"status":20' serve-4.log || true) -ge 20 ]] && break
+  sleep 0.05
+done
+{ kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true
+start_service serve-5.log
+wait "$load_pid" || fail "the load failed: $(cat load.txt load.err)"
+jq -e '.errors == 0' load.txt >/dev/null || fail "load: $(cat load.txt)"
+"$kakehashi" referral list --db referrals.db --state closed:completed >completed.txt
+[[ $(grep -c '^L-' completed.txt) -eq 24 ]] || fail "not every loaded referral completed: $(cat completed.txt)"
+wait_for_events 54 || fail "the partner lacks events of the load: $(cut -d' ' -f1 received.txt | sort -un | tail -3)"
+[[ "$(cut -d' ' -f1 received.txt | sort -un | tr '\n' ' ')" == "$(seq 1 54 | tr '\n' ' ')" ]] ||
+  fail "events received under load: $(cut -d' ' -f1 received.txt | sort -un | tr '\n' ' ')"
+# (The Task's URL without the service's address, which changed with the restart.)
+named() { cut -d' ' -f1,2 received.txt | sed 's| https://[^/]*/| |' | sort -u | cut -d' ' -f1 | uniq -d; }
+[[ -z "$(named)" ]] || fail "an event number named two changes: $(named)"
+jq -e '."shonan-kamakura".event == 54' notifications.json >/dev/null ||
+  fail "the cursor is not at event 54: $(cat notifications.json)"
 kill -TERM "$pid"
 wait "$pid" || fail "the restarted service did not stop cleanly"
-cat serve-2.log serve-3.log >>serve.log
+cat serve-2.log serve-3.log serve-4.log serve-5.log >>serve.log
 
 # The log: one JSON object per request, no patient data.
 requests=$(grep -c '"method"' serve.log || true)
@@ -374,10 +404,11 @@ grep '"method"' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and
 grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 431)' >/dev/null ||
   fail "the refusals the server makes itself (413, 431) are not logged"
 
-# The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, R-3's 2, intact; the
+# The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, R-3's 2, the load's
+# 24 x 5, intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
-grep -q "intact (12 rows, 3 referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
+grep -q "intact (132 rows, 27 referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
 "$kakehashi" referral show --db referrals.db --id R-1 >show.txt
 grep -q "closed:completed" show.txt || fail "R-1 is not completed: $(cat show.txt)"
 grep -q "dr-sato" show.txt || fail "the acting person of \$accept is not in the history"
