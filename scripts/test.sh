@@ -56,7 +56,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 validators="$build_dir/fhir-validators"
 mkdir -p "$validators"
-cp "$root/tests/fhir/validate.mjs" "$validators/"
+cp "$root/tests/fhir/"*.mjs "$validators/"  # validate.mjs, serve_client.mjs
 if ! cmp -s "$root/tests/fhir/package-lock.json" "$validators/package-lock.json" ||
    [[ ! -d "$validators/node_modules/@medplum/core" ]]; then
   echo "== FHIR validators (npm ci into $validators)"

@@ -6,7 +6,8 @@
 # OperationOutcome, nothing written), the configuration's problems all at once, the log (one JSON
 # line per request, no patient data), SIGTERM, and `audit verify` of the database afterwards.
 # With a validators directory (tests/fhir, as scripts/test.sh installs it), every FHIR response
-# is also checked by @medplum/core's validator.
+# is also checked by @medplum/core's validator, and @medplum/core's own FHIR client runs a
+# referral (tests/fhir/serve_client.mjs).
 #
 # Usage: tests/serve_test.sh KAKEHASHI SOURCE_DIR WORK_DIR [VALIDATORS_DIR]  (ctest, label service)
 # Needs curl, openssl and jq (scripts/install-deps.sh installs them).
@@ -388,8 +389,21 @@ wait_for_events 54 || fail "the partner lacks events of the load: $(cut -d' ' -f
 # (The Task's URL without the service's address, which changed with the restart.)
 named() { cut -d' ' -f1,2 received.txt | sed 's| https://[^/]*/| |' | sort -u | cut -d' ' -f1 | uniq -d; }
 [[ -z "$(named)" ]] || fail "an event number named two changes: $(named)"
-jq -e '."shonan-kamakura".event == 54' notifications.json >/dev/null ||
-  fail "the cursor is not at event 54: $(cat notifications.json)"
+# A FHIR client no one here wrote (@medplum/core's MedplumClient, from the validators' pinned
+# packages) runs one more referral through its lifecycle as the two hospitals (6 rows, 2 events).
+events=54
+rows=132
+referrals=27
+if [[ -n "$validators" ]]; then
+  (cd "$validators" && node serve_client.mjs "$port" "$work" "$work/consent-params.json") \
+    >client.txt 2>&1 || fail "the independent FHIR client: $(cat client.txt)"
+  events=56
+  rows=138
+  referrals=28
+fi
+wait_for_events $events || fail "the partner lacks events: $(cut -d' ' -f1 received.txt | sort -un | tail -3)"
+jq -e ".\"shonan-kamakura\".event == $events" notifications.json >/dev/null ||
+  fail "the cursor is not at event $events: $(cat notifications.json)"
 kill -TERM "$pid"
 wait "$pid" || fail "the restarted service did not stop cleanly"
 cat serve-2.log serve-3.log serve-4.log serve-5.log >>serve.log
@@ -405,10 +419,10 @@ grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 4
   fail "the refusals the server makes itself (413, 431) are not logged"
 
 # The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, R-3's 2, the load's
-# 24 x 5, intact; the
+# 24 x 5 (and the FHIR client's 6), intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
-grep -q "intact (132 rows, 27 referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
+grep -q "intact ($rows rows, $referrals referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
 "$kakehashi" referral show --db referrals.db --id R-1 >show.txt
 grep -q "closed:completed" show.txt || fail "R-1 is not completed: $(cat show.txt)"
 grep -q "dr-sato" show.txt || fail "the acting person of \$accept is not in the history"
