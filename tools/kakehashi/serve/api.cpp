@@ -299,15 +299,24 @@ std::optional<referral_snapshot> api::task(const std::string& id, const hospital
     std::lock_guard<std::mutex> lock(ids_mutex_);
     if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
   }
-  if (!rid) {
-    // Task ids are derived from referral ids (fhir::resource_id): learn the caller's.
-    referral_filter f;
-    f.hospital = caller;
+  // Task ids are derived from referral ids (fhir::resource_id, a UUID): an id of another shape
+  // names no Task. Otherwise learn the caller's referrals (another process may have added some),
+  // at most once a second.
+  const bool uuid_shaped = id.size() == 36 && id.find_first_not_of("0123456789abcdef-") ==
+                                                  std::string::npos;
+  if (!rid && uuid_shaped) {
     std::lock_guard<std::mutex> lock(ids_mutex_);
-    for (const auto& s : engine_.list(f)) {
-      task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
+    const auto now = std::chrono::steady_clock::now();
+    auto& last = learned_[caller];
+    if (last == std::chrono::steady_clock::time_point{} || now - last >= std::chrono::seconds(1)) {
+      last = now;
+      referral_filter f;
+      f.hospital = caller;
+      for (const auto& s : engine_.list(f)) {
+        task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
+      }
+      if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
     }
-    if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
   }
   if (!rid) return std::nullopt;
   auto s = engine_.find(*rid);

@@ -5,6 +5,7 @@
 // to and no others (another hospital's referral is 404, exactly as an unknown one). Thread-safe:
 // the engine serialises its own calls.
 
+#include <chrono>
 #include <functional>
 #include <kakehashi/agreement.hpp>
 #include <kakehashi/engine.hpp>
@@ -53,6 +54,10 @@ class api {
   std::map<std::string, hospital_id> clients_;  // certificate fingerprint -> hospital
   std::mutex ids_mutex_;
   std::map<std::string, referral_id> task_ids_;  // Task id -> referral id, filled on demand
+  /// When each hospital's referrals were last learned: an unknown id makes the service learn
+  /// them again at most once a second, so that a stream of unknown ids cannot make it list a
+  /// hospital's referrals at every request.
+  std::map<hospital_id, std::chrono::steady_clock::time_point> learned_;
 };
 
 /// The body of an OperationOutcome for a kakehashi error, and the HTTP status that fits its code
