@@ -74,7 +74,7 @@ cat >serve.json <<EOF
     {"hospital": "shonan-kamakura", "certificate_sha256": "$(fingerprint shonan-kamakura)"},
     {"hospital": "k-hospital", "certificate_sha256": "$(fingerprint k-hospital)"}
   ],
-  "limits": {"body_bytes": 65536, "header_bytes": 8192, "request_seconds": 5},
+  "limits": {"body_bytes": 65536, "header_bytes": 8192, "request_seconds": 2},
   "notifications": {
     "state": "notifications.json", "retry_min_ms": 100, "retry_max_ms": 400, "poll_ms": 100,
     "endpoints": [{"hospital": "shonan-kamakura", "url": "https://127.0.0.1:RECEIVER_PORT/notify",
@@ -298,6 +298,12 @@ call bach-mai POST "/Task/$task/\$frobnicate" -H 'X-Request-ID: req-h3' -H 'X-Ac
 expect 404 "an unknown operation"
 call bach-mai GET /metadata -H "X-Long: $(head -c 9000 /dev/zero | tr '\0' 'y')"
 expect 431 "headers over the limit"
+# A slow client (half a request line, then nothing) is disconnected after request_seconds (2 s),
+# long before it would finish.
+started=$(date +%s)
+timeout 10 openssl s_client -quiet -connect "127.0.0.1:$port" -cert bach-mai.pem -key bach-mai.key \
+  -CAfile ca.pem < <(printf 'GET /metadata HTTP/1.1\r\nHost: x\r\n'; sleep 8) >/dev/null 2>&1 || true
+[[ $(($(date +%s) - started)) -lt 7 ]] || fail "a slow client was kept for $(($(date +%s) - started)) s"
 sed 's/"bach-mai"}}/"k-hospital"}}/' task.json | sed 's/"R-1"/"R-9"/' >forged.json
 call bach-mai POST /Task -H 'X-Request-ID: req-h4' -H 'X-Actor-Role: coordinator' --data @forged.json
 expect 403 "a requester other than the certificate's hospital"
