@@ -159,16 +159,7 @@ has '"resourceType":"CapabilityStatement"' "GET /metadata"
 keep metadata
 
 # Propose: R-1 from Bach Mai to Shonan Kamakura.
-cat >task.json <<'EOF'
-{"resourceType": "Task", "status": "requested", "intent": "order",
- "identifier": [{"system": "urn:kakehashi:referral", "value": "R-1"}],
- "requester": {"identifier": {"system": "urn:kakehashi:hospital", "value": "bach-mai"}},
- "owner": {"identifier": {"system": "urn:kakehashi:hospital", "value": "shonan-kamakura"}},
- "for": {"identifier": {"system": "urn:kakehashi:patient", "value": "P-3f9c1a"}},
- "input": [{"type": {"coding": [{"system": "urn:kakehashi:task-input", "code": "specialty"}]},
-            "valueCodeableConcept": {"coding": [{"system": "urn:kakehashi:specialty",
-                                                 "code": "cardiology"}]}}]}
-EOF
+cp "$source_dir/data/fhir/task-proposal.json" task.json  # a proposal as a hospital system sends it
 call bach-mai POST /Task -H 'X-Request-ID: req-propose' -H 'X-Actor-Role: coordinator' \
   -H 'X-Correlation-ID: corr-1' --data @task.json
 expect 201 "POST /Task"

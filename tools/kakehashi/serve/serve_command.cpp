@@ -3,7 +3,6 @@
 // after the requests in flight are answered.
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <signal.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +20,7 @@
 #include "config.hpp"
 #include "https_server.hpp"
 #include "notifier.hpp"
+#include "receiver.hpp"
 
 namespace kakehashi::tool {
 namespace {
@@ -54,13 +54,6 @@ int run_serve(const std::string& config_path) {
     if (signing_key.empty()) return {};
     return to_json(sign_checkpoint(c.host, e.head(), now(), signing_key));
   };
-
-  // Signals are taken by one thread (sigwait), never by a handler: stop() runs on it.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::mutex log_mutex;
   const auto log_line = [&](const std::string& line) {
@@ -104,6 +97,8 @@ int run_serve(const std::string& config_path) {
       });
   notifier = std::make_unique<serve::notifier>(
       c, e, fmt::format("https://{}:{}/", c.address, server.port()), log_line, checkpoint);
+  // SIGTERM or SIGINT drains the server; blocked before any other thread starts.
+  std::thread signals = serve::stop_on_signal([&server] { server.stop(); });
 
   // The deadline sweep, on its schedule, acting for the host hospital.
   std::mutex sweep_mutex;
@@ -130,12 +125,6 @@ int run_serve(const std::string& config_path) {
       }
     });
   }
-  std::thread signals([&] {
-    int received = 0;
-    sigwait(&stop_signals, &received);
-    server.stop();
-  });
-
   std::cerr << fmt::format(
                    "kakehashi serve: listening on https://{}:{} for {} hospital "
                    "certificate(s); database {}\n",

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The newcomer's way in: scripts/serve-quickstart.sh with the tool under test (a referral between
+# two hospitals with curl, Shonan Kamakura's notifications arriving at `kakehashi witness listen`,
+# the log verified against the checkpoints it kept); then `witness listen` given what a partner's
+# endpoint must refuse: a checkpoint the host's key did not sign (422, nothing kept), a body that
+# is not a notification (400, never quoted), a client that is not the host (403), and a gap in
+# the event numbers (named, with how to ask for the missing ones).
+#
+# Usage: tests/serve_quickstart.sh KAKEHASHI SOURCE_DIR WORK_DIR  (ctest, label service)
+set -euo pipefail
+
+kakehashi=$(realpath "$1")
+source_dir=$(realpath "$2")
+work=$3
+rm -rf "$work"
+mkdir -p "$work"
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# ---- the quick start, as the README gives it ------------------------------------------------------
+if ! KAKEHASHI_TOOL="$kakehashi" KAKEHASHI_QUICKSTART_DIR="$work/quickstart" \
+  "$source_dir/scripts/serve-quickstart.sh" >"$work/quickstart.out" 2>&1; then
+  cat "$work/quickstart.out" >&2
+  echo "FAIL: scripts/serve-quickstart.sh failed" >&2
+  exit 1
+fi
+for says in "201 Task requested" "200 Task accepted" "200 Task in-progress" "200 Task completed" \
+  "event 1: https://127.0.0.1:" "event 2: https://127.0.0.1:" "kept the checkpoint of row 1 " \
+  "audit log: intact (5 rows" "witness: the log holds every head the host signed (3 checkpoint(s))"; do
+  grep -qF -- "$says" "$work/quickstart.out" || fail "the quick start did not say '$says'"
+done
+# Both processes stopped: nothing listens on their ports any more.
+cd "$work/quickstart"
+for log in serve.log shonan-endpoint.log; do
+  grep -q "stopped" "$log" || fail "$log: the process was not stopped cleanly: $(tail -3 "$log")"
+done
+[[ $(wc -l <shonan-kamakura.witness) -eq 3 ]] || fail "the witness file holds $(wc -l <shonan-kamakura.witness) lines, expected 3"
+
+# ---- witness listen: what a partner's endpoint refuses --------------------------------------------
+fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
+"$kakehashi" witness listen --certificate shonan-endpoint.pem --key shonan-endpoint.key \
+  --client-ca ca.pem --host-sha256 "$(fingerprint bach-mai)" --public-key signing.pub \
+  --file listen.witness --events listen.events >listen.out 2>listen.log &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -qs "listening on" listen.log && break; sleep 0.1; done
+port=$(grep -o '127.0.0.1:[0-9]*' listen.log | head -1 | cut -d: -f2)
+[[ -n "$port" ]] || { cat listen.log >&2; echo "FAIL: witness listen did not start" >&2; exit 1; }
+
+post() {  # WHO BODY-FILE: the status in $status, the answer in answer.json
+  status=$(curl -s -o answer.json -w '%{http_code}' --cacert ca.pem --cert "$1.pem" --key "$1.key" \
+    -H 'Content-Type: application/fhir+json' --data-binary @"$2" "https://127.0.0.1:$port/notify")
+}
+notification() {  # FIRST LAST CHECKPOINT: a notification of events FIRST..LAST
+  local events="" n
+  for n in $(seq "$1" "$2"); do
+    events+=",{\"name\":\"notification-event\",\"part\":[{\"name\":\"event-number\",\"valueString\":\"$n\"},{\"name\":\"focus\",\"valueReference\":{\"reference\":\"Task/t-$n\"}}]}"
+  done
+  printf '{"resourceType":"Bundle","type":"history","entry":[{"resource":{"resourceType":"Parameters","parameter":[{"name":"type","valueCode":"event-notification"},{"name":"events-since-subscription-start","valueString":"%s"},{"name":"checkpoint","valueString":%s}%s]}}]}' \
+    "$2" "$(jq -Rs . <<<"$3")" "$events"
+}
+good=$(head -1 shonan-kamakura.witness)
+forged=$(jq -c '.seq = 99' <<<"$good")
+
+notification 1 1 "$good" >n1.json
+post bach-mai n1.json
+[[ "$status" == 200 ]] || fail "a notification: status $status: $(cat answer.json)"
+notification 4 4 "$good" >n4.json
+post bach-mai n4.json
+[[ "$status" == 200 ]] || fail "a notification after a gap: status $status"
+grep -qF 'events 2 to 3 did not arrive here; ask the host for them: GET Subscription/<id>/$events?eventsSinceNumber=2' listen.out ||
+  fail "the gap was not named: $(cat listen.out)"
+[[ "$(cat listen.events)" == $'1 Task/t-1\n4 Task/t-4' ]] || fail "the events kept: $(cat listen.events)"
+[[ $(wc -l <listen.witness) -eq 2 ]] || fail "two signed checkpoints should be kept"
+
+notification 5 5 "$forged" >forged.json
+post bach-mai forged.json
+[[ "$status" == 422 ]] || fail "a checkpoint the host did not sign: status $status, expected 422"
+grep -qF "not signed by the host's key" answer.json || fail "the forged checkpoint's answer: $(cat answer.json)"
+[[ $(wc -l <listen.witness) -eq 2 ]] || fail "a forged checkpoint was kept"
+grep -q '^5 ' listen.events && fail "the event of a refused notification was kept"
+
+printf '{"resourceType":"Bundle","type":"history","entry":[{"resource":{"note":"Nguyen Van Canary 1961-02-03"' >bad.json
+post bach-mai bad.json
+[[ "$status" == 400 ]] || fail "a truncated body: status $status, expected 400"
+grep -q "Canary" answer.json listen.log listen.out && fail "the body's text was quoted"
+printf '{"resourceType":"Bundle","type":"history","entry":[{"resource":{"resourceType":"Parameters","parameter":[{"name":"type","valueCode":"event-notification"}]}}]}' >short.json
+post bach-mai short.json
+[[ "$status" == 400 ]] || fail "a status without its event count: status $status"
+grep -qF "events-since-subscription-start" answer.json || fail "the missing element was not named: $(cat answer.json)"
+
+post shonan-kamakura n1.json
+[[ "$status" == 403 ]] || fail "a client that is not the host: status $status, expected 403"
+
+kill -TERM "$pid"
+wait "$pid" || fail "witness listen did not exit 0 on SIGTERM"
+trap - EXIT
+grep -q "stopped" listen.log || fail "witness listen did not say it stopped"
+
+if [[ $failures -gt 0 ]]; then
+  echo "$failures failure(s)" >&2
+  exit 1
+fi
+echo "serve quick start: all checks passed"
