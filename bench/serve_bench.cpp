@@ -1,10 +1,11 @@
 // kakehashi serve beside the engine alone. One unit of work is a referral's lifecycle: propose,
 // record consent, accept, transfer, complete. `serve_lifecycle` runs it through the HTTPS API
-// (mutual TLS, keep-alive libcurl clients on 127.0.0.1, each its own connection) with 1, 4 or
-// 16 concurrent clients; `engine_lifecycle_threads` runs the same five commands on the engine
-// alone with as many threads, in the same run, on the same kind of database. Both at FULL and
-// NORMAL durability. Counters: referrals/s, requests (commands)/s, p50 and p99 latency of one
-// request (command). The certificates are made with the openssl command at setup.
+// (mutual TLS, keep-alive libcurl clients on 127.0.0.1, each its own connection) with 1, 4 or 16
+// concurrent clients, answered with the Task or, under `Prefer: return=minimal`, without it;
+// `engine_lifecycle_threads` runs the same five commands on the engine alone with as many
+// threads, in the same run, on the same kind of database. Both at FULL and NORMAL durability.
+// Counters: referrals/s, requests (commands)/s, p50 and p99 latency of one request (command).
+// The certificates are made with the openssl command at setup.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <kakehashi/consent_rules.hpp>
 #include <kakehashi/engine.hpp>
+#include <kakehashi/fhir.hpp>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -66,8 +68,8 @@ const fs::path& certificates() {
 }
 
 std::string fingerprint(const fs::path& pem) {
-  const std::string cmd = fmt::format(
-      "openssl x509 -in '{}' -outform DER | sha256sum | cut -d' ' -f1", pem.string());
+  const std::string cmd =
+      fmt::format("openssl x509 -in '{}' -outform DER | sha256sum | cut -d' ' -f1", pem.string());
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[128];
@@ -121,7 +123,8 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
 // One hospital system's connection: a libcurl handle kept alive across requests.
 class client {
  public:
-  client(const std::string& hospital, unsigned short port) : port_(port) {
+  client(const std::string& hospital, unsigned short port, bool minimal)
+      : port_(port), minimal_(minimal) {
     const fs::path& d = certificates();
     curl_ = curl_easy_init();
     curl_easy_setopt(curl_, CURLOPT_CAINFO, (d / "ca.pem").c_str());
@@ -141,6 +144,7 @@ class client {
     body_.clear();
     curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, "Content-Type: application/fhir+json");
+    if (minimal_) headers = curl_slist_append(headers, "Prefer: return=minimal");
     headers = curl_slist_append(headers, ("X-Actor-Role: " + role).c_str());
     headers = curl_slist_append(headers, ("X-Request-ID: " + request_id).c_str());
     const std::string url = fmt::format("https://127.0.0.1:{}{}", port_, path);
@@ -159,6 +163,7 @@ class client {
 
  private:
   unsigned short port_;
+  bool minimal_;  // Prefer: return=minimal (no Task in the answers)
   CURL* curl_ = nullptr;
   std::string body_;
 };
@@ -203,30 +208,33 @@ struct service {
 };
 
 std::string task_json(const std::string& id) {
-  return json{{"resourceType", "Task"},
-              {"status", "requested"},
-              {"intent", "order"},
-              {"identifier", {{{"system", "urn:kakehashi:referral"}, {"value", id}}}},
-              {"requester", {{"identifier", {{"system", "urn:kakehashi:hospital"}, {"value", "bach-mai"}}}}},
-              {"owner",
-               {{"identifier", {{"system", "urn:kakehashi:hospital"}, {"value", "shonan-kamakura"}}}}},
-              {"for", {{"identifier", {{"system", "urn:kakehashi:patient"}, {"value", "P-3f9c1a"}}}}},
-              {"input",
-               {{{"type", {{"coding", {{{"system", "urn:kakehashi:task-input"}, {"code", "specialty"}}}}}},
-                 {"valueCodeableConcept",
-                  {{"coding", {{{"system", "urn:kakehashi:specialty"}, {"code", "cardiology"}}}}}}}}}}
+  return json{
+      {"resourceType", "Task"},
+      {"status", "requested"},
+      {"intent", "order"},
+      {"identifier", {{{"system", "urn:kakehashi:referral"}, {"value", id}}}},
+      {"requester",
+       {{"identifier", {{"system", "urn:kakehashi:hospital"}, {"value", "bach-mai"}}}}},
+      {"owner",
+       {{"identifier", {{"system", "urn:kakehashi:hospital"}, {"value", "shonan-kamakura"}}}}},
+      {"for", {{"identifier", {{"system", "urn:kakehashi:patient"}, {"value", "P-3f9c1a"}}}}},
+      {"input",
+       {{{"type", {{"coding", {{{"system", "urn:kakehashi:task-input"}, {"code", "specialty"}}}}}},
+         {"valueCodeableConcept",
+          {{"coding", {{{"system", "urn:kakehashi:specialty"}, {"code", "cardiology"}}}}}}}}}}
       .dump();
 }
 
 void serve_lifecycle(benchmark::State& state) {
   const bool full = state.range(0) == 1;
   const int clients = static_cast<int>(state.range(1));
+  const bool minimal = state.range(2) == 1;
   static const std::string consent =
       json{{"resourceType", "Parameters"},
            {"parameter",
             {{{"name", "consent-record"},
-              {"valueString",
-               slurp(std::string(KAKEHASHI_SOURCE_DIR) + "/data/consents/bach-mai-2026-complete.json")}}}}}
+              {"valueString", slurp(std::string(KAKEHASHI_SOURCE_DIR) +
+                                    "/data/consents/bach-mai-2026-complete.json")}}}}}
           .dump();
   service s(full);
   const unsigned short port = s.server->port();
@@ -234,8 +242,8 @@ void serve_lifecycle(benchmark::State& state) {
   // engine holds its connections: the handshakes are not part of the timed work.
   std::vector<std::unique_ptr<client>> connections;
   for (int c = 0; c < clients; ++c) {
-    connections.push_back(std::make_unique<client>("bach-mai", port));
-    connections.push_back(std::make_unique<client>("shonan-kamakura", port));
+    connections.push_back(std::make_unique<client>("bach-mai", port, minimal));
+    connections.push_back(std::make_unique<client>("shonan-kamakura", port, minimal));
   }
   std::vector<double> latencies;
   std::mutex latencies_mutex;
@@ -262,8 +270,7 @@ void serve_lifecycle(benchmark::State& state) {
         for (int i; (i = next++) < referrals_per_run && !failed;) {
           const std::string id = fmt::format("B{}-{}", this_run, i);
           if (!timed(bm, "/Task", task_json(id), "coordinator", id + ":p", 201)) break;
-          const std::string task =
-              "/Task/" + json::parse(bm.body())["id"].get<std::string>() + "/$";
+          const std::string task = "/Task/" + fhir::resource_id("Task", id) + "/$";
           if (!timed(bm, task + "record-consent", consent, "coordinator", id + ":c", 200) ||
               !timed(sk, task + "accept", "", "clinician", id + ":a", 200) ||
               !timed(sk, task + "transfer", consent, "coordinator", id + ":t", 200) ||
@@ -320,9 +327,9 @@ void engine_lifecycle_threads(benchmark::State& state) {
           const std::string k = fmt::format("B{}-{}", this_run, i);
           const referral_id id{k};
           timed([&] {
-            (void)e.propose({id, bm, sk, specialty_code{"cardiology"}, consent.patient, coordinator,
-                             now()},
-                            k + ":p");
+            (void)e.propose(
+                {id, bm, sk, specialty_code{"cardiology"}, consent.patient, coordinator, now()},
+                k + ":p");
           });
           timed([&] { (void)e.record_consent(id, consent, coordinator, now(), k + ":c"); });
           timed([&] { (void)e.apply(id, event::accept{clinician, now()}, k + ":a"); });
@@ -347,9 +354,22 @@ void arguments(benchmark::internal::Benchmark* b) {
   b->ArgNames({"full", "clients"})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 }
 
+// The service, also with Prefer: return=minimal (answers without the Task).
+void serve_arguments(benchmark::internal::Benchmark* b) {
+  for (int full : {1, 0}) {
+    for (int minimal : {0, 1}) {
+      for (int clients : {1, 4, 16}) b->Args({full, clients, minimal});
+    }
+  }
+  b->ArgNames({"full", "clients", "minimal"})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->Iterations(3);
+}
+
 }  // namespace
 
 BENCHMARK(engine_lifecycle_threads)->Apply(arguments);
-BENCHMARK(serve_lifecycle)->Apply(arguments);
+BENCHMARK(serve_lifecycle)->Apply(serve_arguments);
 
 }  // namespace kakehashi

@@ -219,11 +219,21 @@ keep everything
 
 # A second referral, declined with a coded reason.
 sed 's/"R-1"/"R-2"/' task.json >task2.json
-call bach-mai POST /Task -H 'X-Request-ID: req-propose-2' -H 'X-Actor-Role: coordinator' --data @task2.json
+# Prefer: return=minimal answers without a body (the Location and ETag say enough);
+# return=OperationOutcome with one that says what the referral became.
+call bach-mai POST /Task -H 'X-Request-ID: req-propose-2' -H 'X-Actor-Role: coordinator' \
+  -H 'Prefer: return=minimal' --data @task2.json
 expect 201 "POST /Task R-2"
+[[ ! -s body.json ]] || fail "Prefer: return=minimal: a body came: $(head -c 200 body.json)"
+grep -qi '^Preference-Applied: return=minimal' headers.txt || fail "Prefer: return=minimal was not applied"
+grep -qi '^ETag: W/"1"' headers.txt || fail "Prefer: return=minimal: no ETag"
 task2=$(grep -i '^Location:' headers.txt | tr -d '\r' | sed 's|.*Task/||')
 call bach-mai POST "/Task/$task2/\$record-consent" -H 'X-Request-ID: req-consent-2' \
-  -H 'X-Actor-Role: coordinator' --data @consent-params.json
+  -H 'X-Actor-Role: coordinator' -H 'Prefer: return=OperationOutcome' --data @consent-params.json
+expect 200 "\$record-consent, return=OperationOutcome"
+has '"severity":"information"' "\$record-consent, return=OperationOutcome"
+has "referral R-2: consent_recorded (version 2)" "\$record-consent, return=OperationOutcome"
+keep outcome-information
 printf '{"resourceType":"Parameters","parameter":[{"name":"reason","valueCode":"capacity_full"}]}' >decline.json
 call shonan-kamakura POST "/Task/$task2/\$decline" -H 'X-Request-ID: req-decline-2' \
   -H 'X-Actor-Role: coordinator' --data @decline.json
@@ -295,6 +305,44 @@ started=$(date +%s)
 timeout 10 openssl s_client -quiet -connect "127.0.0.1:$port" -cert bach-mai.pem -key bach-mai.key \
   -CAfile ca.pem < <(printf 'GET /metadata HTTP/1.1\r\nHost: x\r\n'; sleep 8) >/dev/null 2>&1 || true
 [[ $(($(date +%s) - started)) -lt 7 ]] || fail "a slow client was kept for $(($(date +%s) - started)) s"
+# TLS older than 1.2 is refused by the server (alert 70, protocol version), even from a client
+# that allows it; TLS 1.2 is served.
+tls_as() {  # VERSION
+  timeout 10 openssl s_client "-$1" -cipher 'DEFAULT:@SECLEVEL=0' -connect "127.0.0.1:$port" \
+    -cert bach-mai.pem -key bach-mai.key -CAfile ca.pem </dev/null 2>&1 || true
+}
+tls_as tls1_1 | grep -q "alert protocol version" || fail "TLS 1.1 was not refused: $(tls_as tls1_1 | head -5)"
+tls_as tls1_2 | grep -q "Protocol  *: TLSv1.2" || fail "TLS 1.2 was not served: $(tls_as tls1_2 | head -5)"
+# A connection over limits.connections is closed before its handshake; once one closes, the next
+# is served. A second service on the same database with a limit of 2.
+jq '.limits.connections = 2 | .listen.port = 0 | del(.notifications)' serve.json >cap.json
+"$kakehashi" serve --config cap.json 2>cap.log &
+cap_pid=$!
+for _ in $(seq 1 100); do grep -qs "listening on" cap.log && break; sleep 0.1; done
+cap_port=$(grep -o '127.0.0.1:[0-9]*' cap.log | head -1 | cut -d: -f2)
+health() {
+  curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem --cert bach-mai.pem --key bach-mai.key \
+    "https://127.0.0.1:$cap_port/health" || true
+}
+held=()
+for _ in 1 2; do
+  sleep 6 | openssl s_client -quiet -connect "127.0.0.1:$cap_port" -cert bach-mai.pem \
+    -key bach-mai.key -CAfile ca.pem >/dev/null 2>&1 &
+  held+=($!)
+done
+sleep 1
+[[ "$(health)" == "000" ]] || fail "a third connection was served beyond limits.connections 2"
+kill "${held[0]}" 2>/dev/null || true
+pkill -f "s_client -quiet -connect 127.0.0.1:$cap_port" 2>/dev/null || true
+served=
+for _ in $(seq 1 50); do
+  [[ "$(health)" == "200" ]] && { served=1; break; }
+  sleep 0.1
+done
+[[ -n "$served" ]] || fail "once the held connections closed, a new one was not served"
+kill -TERM "$cap_pid"
+wait "$cap_pid" || fail "the capped service did not stop cleanly"
+wait "${held[@]}" 2>/dev/null || true
 sed 's/"bach-mai"}}/"k-hospital"}}/' task.json | sed 's/"R-1"/"R-9"/' >forged.json
 call bach-mai POST /Task -H 'X-Request-ID: req-h4' -H 'X-Actor-Role: coordinator' --data @forged.json
 expect 403 "a requester other than the certificate's hospital"

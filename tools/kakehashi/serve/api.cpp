@@ -302,8 +302,8 @@ std::optional<referral_snapshot> api::task(const std::string& id, const hospital
   // Task ids are derived from referral ids (fhir::resource_id, a UUID): an id of another shape
   // names no Task. Otherwise learn the caller's referrals (another process may have added some),
   // at most once a second.
-  const bool uuid_shaped = id.size() == 36 && id.find_first_not_of("0123456789abcdef-") ==
-                                                  std::string::npos;
+  const bool uuid_shaped =
+      id.size() == 36 && id.find_first_not_of("0123456789abcdef-") == std::string::npos;
   if (!rid && uuid_shaped) {
     std::lock_guard<std::mutex> lock(ids_mutex_);
     const auto now = std::chrono::steady_clock::now();
@@ -324,9 +324,32 @@ std::optional<referral_snapshot> api::task(const std::string& id, const hospital
   return s;
 }
 
-response api::task_response(const referral_snapshot& s, int status) const {
-  const auto history = engine_.history(s.id);
-  response out = json_response(status, fhir::task({s, history, agreements_}));
+response api::task_response(const referral_snapshot& s, int status, const request* change) const {
+  // Prefer (RFC 7240, as FHIR's RESTful API uses it): return=minimal spares the client the Task
+  // it may not read, and the service the history read and the Task it would build.
+  const std::string prefer = change ? header(*change, "prefer") : std::string();
+  const auto prefers = [&](std::string_view what) {
+    return prefer.find(fmt::format("return={}", what)) != std::string::npos;
+  };
+  response out;
+  out.status = status;
+  if (prefers("minimal")) {
+    out.headers["Preference-Applied"] = "return=minimal";
+  } else if (prefers("OperationOutcome")) {
+    out.headers["Preference-Applied"] = "return=OperationOutcome";
+    out.body =
+        json{
+            {"resourceType", "OperationOutcome"},
+            {"issue",
+             json::array({{{"severity", "information"},
+                           {"code", "informational"},
+                           {"diagnostics", fmt::format("referral {}: {} (version {})", s.id.value(),
+                                                       to_string(s.state), s.version)}}})}}
+            .dump();
+  } else {
+    const auto history = engine_.history(s.id);
+    out.body = fhir::task({s, history, agreements_});
+  }
   out.headers["ETag"] = etag_of(s);
   out.headers["Last-Modified"] = to_iso8601(std::max(s.updated_at, s.proposed_at));
   if (status == 201) out.headers["Location"] = "Task/" + fhir::resource_id("Task", s.id.value());
@@ -562,7 +585,7 @@ response api::create_task(const request& r, const hospital_id& caller) {
     std::lock_guard<std::mutex> lock(ids_mutex_);
     task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
   }
-  return task_response(s, 201);
+  return task_response(s, 201, &r);
 }
 
 response api::operation(const request& r, const hospital_id& caller, const referral_snapshot& s,
@@ -665,7 +688,7 @@ response api::operation(const request& r, const hospital_id& caller, const refer
     }
     throw;
   }
-  return task_response(after, 200);
+  return task_response(after, 200, &r);
 }
 
 // A hospital's Subscription is the notification endpoint the configuration gives it: it reads

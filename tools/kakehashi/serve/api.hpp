@@ -45,7 +45,10 @@ class api {
   response audit_events(const request& r, const hospital_id& caller);
   /// The referral behind a Task id, if `caller` is a party to it.
   std::optional<referral_snapshot> task(const std::string& id, const hospital_id& caller);
-  response task_response(const referral_snapshot& s, int status) const;
+  /// The Task after a read or a change. For a change, the client's `Prefer: return=` decides the
+  /// body: the Task (representation, the default), none (minimal), or an OperationOutcome.
+  response task_response(const referral_snapshot& s, int status,
+                         const request* change = nullptr) const;
 
   config config_;
   engine& engine_;
