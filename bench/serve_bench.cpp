@@ -159,6 +159,19 @@ class client {
     curl_slist_free_all(headers);
     return status;
   }
+  // GETs and returns the status.
+  long get(const std::string& path) {
+    body_.clear();
+    const std::string url = fmt::format("https://127.0.0.1:{}{}", port_, path);
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+    long status = 0;
+    if (curl_easy_perform(curl_) == CURLE_OK) {
+      curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    }
+    return status;
+  }
   const std::string& body() const { return body_; }
 
  private:
@@ -292,6 +305,30 @@ void serve_lifecycle(benchmark::State& state) {
   report(state, referrals, latencies);
 }
 
+// The transport alone: GET /health on one kept-alive connection (TLS, HTTP, the server's
+// dispatch and the client, no engine and no FHIR): the floor under every request above.
+void serve_health_roundtrip(benchmark::State& state) {
+  service s(false);
+  client c("bach-mai", s.server->port(), false);
+  std::vector<double> latencies;
+  long requests = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < 1000; ++i) {
+      const auto t0 = clock_type::now();
+      if (c.get("/health") != 200) {
+        state.SkipWithError("GET /health failed");
+        return;
+      }
+      latencies.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    requests += 1000;
+  }
+  state.counters["requests_per_second"] =
+      benchmark::Counter(static_cast<double>(requests), benchmark::Counter::kIsRate);
+  state.counters["p50_ms"] = percentile(latencies, 0.50) * 1000;
+  state.counters["p99_ms"] = percentile(latencies, 0.99) * 1000;
+}
+
 // ---- the engine alone ---------------------------------------------------------------------------
 
 void engine_lifecycle_threads(benchmark::State& state) {
@@ -371,5 +408,6 @@ void serve_arguments(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(engine_lifecycle_threads)->Apply(arguments);
 BENCHMARK(serve_lifecycle)->Apply(serve_arguments);
+BENCHMARK(serve_health_roundtrip)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 }  // namespace kakehashi
