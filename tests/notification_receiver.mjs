@@ -3,7 +3,8 @@
 // signed by the given CA, answers 500 to the first FAILS notifications (a partner that is down),
 // then 200, and appends one line per event it acknowledged to LOG:
 //   <event number> <focus reference> <events-since-subscription-start>
-// and the host's signed checkpoint of each notification, if it carries one, to LOG.checkpoints.
+// and the host's signed checkpoint of each notification, if it carries one, to LOG.checkpoints,
+// and the client port of every request's connection to LOG.connections.
 // It writes the port it listens on to PORT_FILE: PORT, or one the system chose (0, the default).
 //
 // Usage: node notification_receiver.mjs CERT KEY CA PORT_FILE LOG FAILS [PORT]
@@ -22,6 +23,8 @@ const server = https.createServer(
     rejectUnauthorized: true,
   },
   (req, res) => {
+    // The connection each request came on (its client port), to see the sender reuse one.
+    appendFileSync(`${log}.connections`, `${req.socket.remotePort}\n`);
     let body = '';
     req.on('data', (chunk) => { body += chunk; });
     req.on('end', () => {

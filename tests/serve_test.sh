@@ -360,6 +360,10 @@ wait_for_events 4 || fail "the partner did not receive its 4 notifications: $(ca
 [[ "$(cut -d' ' -f1 received.txt | sort -n | tr '\n' ' ')" == "1 2 3 4 " ]] ||
   fail "events received: $(cut -d' ' -f1 received.txt | tr '\n' ' '), expected 1 2 3 4 once each"
 grep -q "^1 $base/Task/$task " received.txt || fail "event 1 is not R-1's Task: $(head -1 received.txt)"
+# The sender keeps its connection to the endpoint: its attempts so far (two refused, then the
+# deliveries) came on fewer connections than requests.
+[[ $(sort -u received.txt.connections | wc -l) -lt $(wc -l <received.txt.connections) ]] ||
+  fail "every notification came on a new connection: $(tr '\n' ' ' <received.txt.connections)"
 grep -q '"notify":"shonan-kamakura".*"status":500' serve.log || fail "the endpoint's failures are not logged"
 # What it missed, again, by number.
 call shonan-kamakura GET /Subscription

@@ -154,47 +154,66 @@ void notifier::save(const hospital_id& h, const cursor& c) {
   }
 }
 
-long notifier::post(const notification_endpoint& to, const std::string& body,
-                    std::string& error_text) const {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    error_text = "curl_easy_init failed";
-    return 0;
+namespace {
+
+// A partner's connection: one curl handle per endpoint for the sender's life, so that its TLS
+// connection is kept alive and reused between notifications (curl reconnects when it must).
+struct curl_handle {
+  explicit curl_handle(const notification_endpoint& to) : curl(curl_easy_init()) {
+    if (curl == nullptr) return;
+    headers = curl_slist_append(headers, "Content-Type: application/fhir+json");
+    curl_easy_setopt(curl, CURLOPT_URL, to.url.c_str());
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 15L);
+    curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+    if (!to.ca.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, to.ca.c_str());
+    if (!to.certificate.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, to.certificate.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, to.key.c_str());
+    }
   }
-  char error_buffer[CURL_ERROR_SIZE] = {};
+  ~curl_handle() {
+    if (curl != nullptr) curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
+  }
+  curl_handle(const curl_handle&) = delete;
+  curl_handle& operator=(const curl_handle&) = delete;
+
+  // POSTs the body; the HTTP status, or 0 with error_text.
+  long post(const std::string& body, std::string& error_text) {
+    if (curl == nullptr) {
+      error_text = "curl_easy_init failed";
+      return 0;
+    }
+    error_buffer[0] = '\0';
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    const CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    if (rc == CURLE_OK) {
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    } else {
+      error_text = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    }
+    return status;
+  }
+
+  CURL* curl;
   curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/fhir+json");
-  curl_easy_setopt(curl, CURLOPT_URL, to.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 15L);
-  curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  if (!to.ca.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, to.ca.c_str());
-  if (!to.certificate.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, to.certificate.c_str());
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, to.key.c_str());
-  }
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  } else {
-    error_text = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return status;
-}
+  char error_buffer[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace
 
 void notifier::send_loop(const notification_endpoint& to) {
   const auto& n = config_.notifications;
+  curl_handle connection(to);
   cursor at = load(to.hospital);
   auto delay = n.retry_min;
   int attempt = 0;
@@ -219,8 +238,8 @@ void notifier::send_loop(const notification_endpoint& to) {
       ++attempt;
       const std::int64_t last = batch.back().event;
       std::string error_text;
-      const long status = post(
-          to, notification_bundle(to.hospital, batch, last, base_url_, checkpoint_()), error_text);
+      const long status = connection.post(
+          notification_bundle(to.hospital, batch, last, base_url_, checkpoint_()), error_text);
       json line = {{"time", now_iso()},
                    {"notify", to.hospital.value()},
                    {"events", json::array({batch.front().event, last})},

@@ -60,8 +60,6 @@ class notifier {
   void send_loop(const notification_endpoint& to);
   cursor load(const hospital_id& h);
   void save(const hospital_id& h, const cursor& c);
-  /// POSTs `body`; returns the HTTP status, or 0 if no answer came (and says why in `error`).
-  long post(const notification_endpoint& to, const std::string& body, std::string& error) const;
 
   const config& config_;
   const engine& engine_;
