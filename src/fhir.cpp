@@ -193,8 +193,10 @@ json service_request_json(const referral_export& r, const context& cx) {
   return sr;
 }
 
+}  // namespace
+
 // Task.status per docs/fhir.md: the FHIR task state machine's names for kakehashi's states.
-std::string task_status(const referral_snapshot& s) {
+std::string_view task_status(const referral_snapshot& s) noexcept {
   switch (s.state) {
     case referral_state::proposed:
     case referral_state::consent_recorded:
@@ -206,6 +208,7 @@ std::string task_status(const referral_snapshot& s) {
     case referral_state::closed:
       break;
   }
+  if (!s.reason) return "cancelled";  // a closed referral always has its reason
   switch (*s.reason) {
     case close_reason::completed:
       return "completed";
@@ -218,6 +221,8 @@ std::string task_status(const referral_snapshot& s) {
   }
   return "cancelled";
 }
+
+namespace {
 
 json task_json(const referral_export& r, const context& cx) {
   const referral_snapshot& s = r.referral;

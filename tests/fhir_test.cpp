@@ -76,6 +76,7 @@ TEST_CASE("every state exports its Task and ServiceRequest statuses as docs/fhir
     const json task = only(c.bundle, "Task");
     const json sr = only(c.bundle, "ServiceRequest");
     CHECK(task["status"] == want[0]);
+    CHECK(kakehashi::fhir::task_status(c.referral) == want[0]);  // what a search by status uses
     CHECK(sr["status"] == want[1]);
     CHECK(code_of(task["businessStatus"], "urn:kakehashi:state") == want[2]);
     if (want[3].empty()) {

@@ -241,6 +241,11 @@ expect 200 "\$decline"
 has '"code":"capacity_full"' "\$decline"
 call bach-mai GET '/Task?status=rejected'
 has '"total":1' "search by status"
+call bach-mai GET '/Task?status=completed,http://hl7.org/fhir/task-status|rejected'
+has '"total":2' "search by two statuses, one with its system"
+call bach-mai GET '/Task?status=refused'
+expect 400 "search by a status FHIR does not have"
+has "'refused' is not a FHIR Task status" "search by a status FHIR does not have"
 # The same request id again: the same request is answered from the log; another one is refused.
 call shonan-kamakura POST "/Task/$task2/\$decline" -H 'X-Request-ID: req-decline-2' \
   -H 'X-Actor-Role: coordinator' --data @decline.json

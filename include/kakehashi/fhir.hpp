@@ -72,6 +72,12 @@ struct referral_export {
 /// id ("Task", "R-1" -> a UUID). Deterministic: the same everywhere, every time.
 std::string resource_id(std::string_view resource_type, std::string_view kakehashi_id);
 
+/// The Task.status a referral is exported with (docs/fhir.md): "requested" (proposed, consent
+/// recorded), "accepted", "in-progress" (transferred), "completed", "rejected" (declined) or
+/// "cancelled" (cancelled, consent withdrawn, expired). For a search by status without building
+/// the Task.
+std::string_view task_status(const referral_snapshot& s) noexcept;
+
 /// The Bundle (JSON text). Throws kakehashi::error{errc::invalid_argument} naming the field when
 /// the parts disagree (a history of another referral, an unknown hospital, a consent other than
 /// the one recorded).

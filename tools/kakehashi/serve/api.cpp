@@ -9,6 +9,7 @@
 #include <kakehashi/fhir.hpp>
 #include <kakehashi/version.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -369,7 +370,8 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
   f.hospital = caller;
   std::size_t count = 20;
   std::size_t offset = 0;
-  std::optional<std::string> identifier, status, owner, requester;
+  std::optional<std::string> identifier, owner, requester;
+  std::optional<std::set<std::string, std::less<>>> statuses;
   std::vector<std::pair<std::string, instant>> updated;  // prefix, instant
   for (const auto& [name, value] : t.query) {
     const auto number = [&](std::size_t max) {
@@ -391,7 +393,24 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
     } else if (name == "identifier") {
       identifier = value.substr(value.find('|') == std::string::npos ? 0 : value.find('|') + 1);
     } else if (name == "status") {
-      status = value;
+      // A token, or several separated by commas (any of them matches), from FHIR's TaskStatus.
+      static constexpr std::string_view codes[] = {
+          "draft",     "requested", "received",    "accepted", "rejected", "ready",
+          "cancelled", "in-progress", "on-hold", "failed",   "completed", "entered-in-error"};
+      statuses.emplace();
+      std::istringstream in(value);
+      for (std::string code; std::getline(in, code, ',');) {
+        if (const auto bar = code.find('|'); bar != std::string::npos) code = code.substr(bar + 1);
+        if (std::find(std::begin(codes), std::end(codes), code) == std::end(codes)) {
+          bad("status", fmt::format("'{}' is not a FHIR Task status; expected one of draft, "
+                                    "requested, received, accepted, rejected, ready, cancelled, "
+                                    "in-progress, on-hold, failed, completed, entered-in-error "
+                                    "(kakehashi uses requested, accepted, in-progress, completed, "
+                                    "rejected, cancelled)",
+                                    printable(code, 40)));
+        }
+        statuses->insert(code);
+      }
     } else if (name == "owner" || name == "requester") {
       // Organization/<id>, an identifier token, or a hospital id.
       std::string h = value.substr(
@@ -431,10 +450,7 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
                                                : last == at);
     }
     if (!in_range) continue;
-    if (status) {
-      const json task = json::parse(fhir::task({s, engine_.history(s.id), agreements_}));
-      if (task.value("status", "") != *status) continue;
-    }
+    if (statuses && statuses->count(fhir::task_status(s)) == 0) continue;
     matches.push_back(std::move(s));
   }
   const std::string base = base_url(r);
