@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace kakehashi::detail {
 
@@ -27,6 +28,13 @@ constexpr std::optional<E> value_of(const name_table<E, N>& table, std::string_v
     if (n == name) return v;
   }
   return std::nullopt;
+}
+
+template <class E, std::size_t N>
+std::vector<E> values_in(const name_table<E, N>& table) {
+  std::vector<E> out;
+  for (const auto& entry : table) out.push_back(entry.first);
+  return out;
 }
 
 }  // namespace kakehashi::detail

@@ -159,6 +159,33 @@ std::optional<event_kind> parse_event_kind(std::string_view n) noexcept {
   return detail::value_of(event_names, n);
 }
 
+template <class E>
+std::string all_names(std::string_view separator) {
+  std::string out;
+  for (E e : all_values<E>()) {
+    if (!out.empty()) out += separator;
+    out += to_string(e);
+  }
+  return out;
+}
+
+// One list per enumeration, from its name table.
+#define KAKEHASHI_ALL_VALUES(E, table)                             \
+  template <>                                                      \
+  const std::vector<E>& all_values<E>() {                          \
+    static const std::vector<E> values = detail::values_in(table); \
+    return values;                                                 \
+  }                                                                \
+  template std::string all_names<E>(std::string_view);
+KAKEHASHI_ALL_VALUES(referral_state, state_names)
+KAKEHASHI_ALL_VALUES(close_reason, close_reason_names)
+KAKEHASHI_ALL_VALUES(actor_role, role_names)
+KAKEHASHI_ALL_VALUES(decline_reason, decline_reason_names)
+KAKEHASHI_ALL_VALUES(cancel_reason, cancel_reason_names)
+KAKEHASHI_ALL_VALUES(withdrawal_channel, channel_names)
+KAKEHASHI_ALL_VALUES(event_kind, event_names)
+#undef KAKEHASHI_ALL_VALUES
+
 std::ostream& operator<<(std::ostream& os, referral_state v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, close_reason v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, actor_role v) { return os << to_string(v); }

@@ -550,6 +550,30 @@ TEST_CASE("every enum name round-trips through to_string and parse", "[referral]
   CHECK_FALSE(parse_event_kind("").has_value());
 }
 
+TEST_CASE("all_values lists every value in declaration order, all_names their names", "[referral]") {
+  // Written out here on purpose: a value the library's list drops is caught.
+  CHECK(all_values<referral_state>() ==
+        std::vector<referral_state>{referral_state::proposed, referral_state::consent_recorded,
+                                    referral_state::accepted, referral_state::transferred,
+                                    referral_state::closed});
+  CHECK(all_values<close_reason>() ==
+        std::vector<close_reason>{close_reason::completed, close_reason::declined,
+                                  close_reason::cancelled, close_reason::consent_withdrawn,
+                                  close_reason::expired});
+  CHECK(all_values<actor_role>() == std::vector<actor_role>{actor_role::clinician,
+                                                            actor_role::coordinator,
+                                                            actor_role::system});
+  CHECK(all_values<event_kind>() == std::vector<event_kind>(std::begin(all_kinds),
+                                                            std::end(all_kinds)));
+  CHECK(all_names<decline_reason>() ==
+        "capacity_full, specialty_unavailable, not_clinically_appropriate, "
+        "insufficient_information, patient_not_fit_to_travel, other");
+  CHECK(all_names<cancel_reason>(" ") ==
+        "patient_request clinical_change treated_locally referred_elsewhere entered_in_error "
+        "other");
+  CHECK(all_names<withdrawal_channel>("|") == "written|verbal|electronic");
+}
+
 TEST_CASE("kind_of, actor_of and instant_of read any event", "[referral]") {
   for (event_kind kind : all_kinds) {
     CAPTURE(kind);

@@ -330,15 +330,19 @@ health() {
     "https://127.0.0.1:$cap_port/health" || true
 }
 held=()
-for _ in 1 2; do
-  sleep 6 | openssl s_client -quiet -connect "127.0.0.1:$cap_port" -cert bach-mai.pem \
-    -key bach-mai.key -CAfile ca.pem >/dev/null 2>&1 &
+for n in 1 2; do
+  openssl s_client -ign_eof -connect "127.0.0.1:$cap_port" -cert bach-mai.pem \
+    -key bach-mai.key -CAfile ca.pem </dev/null >"held-$n.out" 2>&1 &
   held+=($!)
 done
-sleep 1
+# Both handshakes done (however loaded the machine is) before the third connection is tried.
+for _ in $(seq 1 100); do
+  grep -qs "SSL handshake has read" held-1.out && grep -qs "SSL handshake has read" held-2.out && break
+  sleep 0.1
+done
+grep -qs "SSL handshake has read" held-2.out || fail "the two held connections were not served"
 [[ "$(health)" == "000" ]] || fail "a third connection was served beyond limits.connections 2"
-kill "${held[0]}" 2>/dev/null || true
-pkill -f "s_client -quiet -connect 127.0.0.1:$cap_port" 2>/dev/null || true
+kill "${held[@]}" 2>/dev/null || true
 served=
 for _ in $(seq 1 50); do
   [[ "$(health)" == "200" ]] && { served=1; break; }

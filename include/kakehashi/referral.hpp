@@ -97,6 +97,18 @@ std::optional<cancel_reason> parse_cancel_reason(std::string_view name) noexcept
 std::optional<withdrawal_channel> parse_withdrawal_channel(std::string_view name) noexcept;
 std::optional<event_kind> parse_event_kind(std::string_view name) noexcept;
 
+/// Every value of one of the enumerations above (referral_state, close_reason, actor_role,
+/// decline_reason, cancel_reason, withdrawal_channel, event_kind), in declaration order: for
+/// listings, completions and the "expected one of" part of messages, so that none of them writes
+/// the list out again.
+template <class E>
+const std::vector<E>& all_values();
+/// Their names joined by `separator`: all_names<decline_reason>() is "capacity_full,
+/// specialty_unavailable, not_clinically_appropriate, insufficient_information,
+/// patient_not_fit_to_travel, other".
+template <class E>
+std::string all_names(std::string_view separator = ", ");
+
 std::ostream& operator<<(std::ostream& os, referral_state v);
 std::ostream& operator<<(std::ostream& os, close_reason v);
 std::ostream& operator<<(std::ostream& os, actor_role v);

@@ -26,32 +26,14 @@ std::string names(std::initializer_list<E> all) {
 // The values an option takes, where they are a fixed set (the library's names); other options
 // complete file names.
 std::string values_of(const std::string& path, const std::string& option) {
-  if (option == "--role") {
-    return names({actor_role::clinician, actor_role::coordinator, actor_role::system});
-  }
-  if (option == "--channel") {
-    return names(
-        {withdrawal_channel::written, withdrawal_channel::verbal, withdrawal_channel::electronic});
-  }
-  if (option == "--reason" && path == "referral decline") {
-    return names({decline_reason::capacity_full, decline_reason::specialty_unavailable,
-                  decline_reason::not_clinically_appropriate,
-                  decline_reason::insufficient_information,
-                  decline_reason::patient_not_fit_to_travel, decline_reason::other});
-  }
-  if (option == "--reason" && path == "referral cancel") {
-    return names({cancel_reason::patient_request, cancel_reason::clinical_change,
-                  cancel_reason::treated_locally, cancel_reason::referred_elsewhere,
-                  cancel_reason::entered_in_error, cancel_reason::other});
-  }
+  if (option == "--role") return all_names<actor_role>(" ");
+  if (option == "--channel") return all_names<withdrawal_channel>(" ");
+  if (option == "--reason" && path == "referral decline") return all_names<decline_reason>(" ");
+  if (option == "--reason" && path == "referral cancel") return all_names<cancel_reason>(" ");
   if (option == "--state") {
-    return names({referral_state::proposed, referral_state::consent_recorded,
-                  referral_state::accepted, referral_state::transferred,
-                  referral_state::closed}) +
-           " closed:" +
-           names({close_reason::completed}) + " closed:" + names({close_reason::declined}) +
-           " closed:" + names({close_reason::cancelled}) + " closed:" +
-           names({close_reason::consent_withdrawn}) + " closed:" + names({close_reason::expired});
+    std::string out = all_names<referral_state>(" ");
+    for (close_reason r : all_values<close_reason>()) out += " closed:" + std::string(to_string(r));
+    return out;
   }
   if (option == "--durability") return "full normal";
   if (option == "--direction") return "outbound return";
@@ -60,8 +42,8 @@ std::string values_of(const std::string& path, const std::string& option) {
 }
 
 struct command_words {
-  std::string subcommands;  // "show list ..."
-  std::string options;      // "--db --id ..."
+  std::string subcommands;                    // "show list ..."
+  std::string options;                        // "--db --id ..."
   std::map<std::string, std::string> values;  // option -> its fixed values ("" = files)
   std::vector<std::string> taking_values;     // options followed by a value
 };
@@ -93,12 +75,13 @@ std::string bash_script(const CLI::App& app) {
     std::string value_cases;
     for (const auto& flag : w.taking_values) {
       const std::string& values = w.values.at(flag);
-      value_cases += values.empty()
-                         ? fmt::format("      {}) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n",
-                                       flag)
-                         : fmt::format("      {}) COMPREPLY=($(compgen -W '{}' -- \"$cur\")); "
-                                       "return;;\n",
-                                       flag, values);
+      value_cases +=
+          values.empty()
+              ? fmt::format("      {}) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n", flag)
+              : fmt::format(
+                    "      {}) COMPREPLY=($(compgen -W '{}' -- \"$cur\")); "
+                    "return;;\n",
+                    flag, values);
     }
     cases += fmt::format(
         "    '{}')\n"

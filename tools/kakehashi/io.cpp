@@ -5,14 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <chrono>
 #include <kakehashi/error.hpp>
 #include <set>
-#include <vector>
 #include <sstream>
+#include <vector>
 
 #include "commands.hpp"
 
@@ -64,8 +64,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
       diagonal = up;
     }
   }
@@ -151,8 +151,7 @@ specialty_code known_specialty(const agreement_directory& dir, const std::string
   if (known.count(code) != 0) return specialty_code{code};
   const std::vector<std::string> all(known.begin(), known.end());
   for (const auto& k : all) {
-    if (k.size() == code.size() &&
-        std::equal(k.begin(), k.end(), code.begin(), [](char a, char b) {
+    if (k.size() == code.size() && std::equal(k.begin(), k.end(), code.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         })) {
@@ -168,14 +167,8 @@ specialty_code known_specialty(const agreement_directory& dir, const std::string
 
 state_choice parse_state_choice(const std::string& text, const char* option) {
   std::vector<std::string> names;
-  for (auto s : {referral_state::proposed, referral_state::consent_recorded,
-                 referral_state::accepted, referral_state::transferred, referral_state::closed}) {
-    names.emplace_back(to_string(s));
-  }
-  for (auto r : {close_reason::completed, close_reason::declined, close_reason::cancelled,
-                 close_reason::consent_withdrawn, close_reason::expired}) {
-    names.push_back("closed:" + std::string(to_string(r)));
-  }
+  for (auto s : all_values<referral_state>()) names.emplace_back(to_string(s));
+  for (auto r : all_values<close_reason>()) names.push_back("closed:" + std::string(to_string(r)));
   if (auto s = parse_referral_state(text)) return {s, std::nullopt};
   const std::string prefix = "closed:";
   if (text.rfind(prefix, 0) == 0) {
@@ -184,9 +177,9 @@ state_choice parse_state_choice(const std::string& text, const char* option) {
     }
   }
   if (parse_close_reason(text)) {
-    throw error(errc::invalid_argument,
-                fmt::format("{}: '{}' is a close reason, not a state; use closed:{}", option, text,
-                            text));
+    throw error(
+        errc::invalid_argument,
+        fmt::format("{}: '{}' is a close reason, not a state; use closed:{}", option, text, text));
   }
   throw error(errc::invalid_argument, fmt::format("{}: '{}' is not a state; {}", option,
                                                   printable(text), expected_one_of(text, names)));

@@ -282,7 +282,8 @@ struct workflow_options : engine_args {
 };
 
 template <class E, class Parse>
-E choice(const std::string& text, const char* option, Parse parse, std::initializer_list<E> all) {
+E choice(const std::string& text, const char* option, Parse parse,
+         const std::vector<E>& all = all_values<E>()) {
   if (auto v = parse(text)) return *v;
   std::vector<std::string> names;
   for (E e : all) names.emplace_back(to_string(e));
@@ -293,8 +294,7 @@ E choice(const std::string& text, const char* option, Parse parse, std::initiali
 actor actor_of(const workflow_options& o, const agreement_directory& dir) {
   actor a;
   a.organisation = known_hospital(dir, o.by, "--by");
-  a.role = choice(o.role, "--role", parse_actor_role,
-                  {actor_role::clinician, actor_role::coordinator, actor_role::system});
+  a.role = choice<actor_role>(o.role, "--role", parse_actor_role);
   a.user = user_id{o.user};
   if (!o.user.empty()) validate("--user", a.user);
   return a;
@@ -380,32 +380,21 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
         case event_kind::decline:
           s = e.apply(
               id,
-              event::decline{
-                  by, at,
-                  choice(o.reason, "--reason", parse_decline_reason,
-                         {decline_reason::capacity_full, decline_reason::specialty_unavailable,
-                          decline_reason::not_clinically_appropriate,
-                          decline_reason::insufficient_information,
-                          decline_reason::patient_not_fit_to_travel, decline_reason::other})},
+              event::decline{by, at,
+                             choice<decline_reason>(o.reason, "--reason", parse_decline_reason)},
               o.key);
           break;
         case event_kind::cancel:
           s = e.apply(id,
                       event::cancel{
-                          by, at,
-                          choice(o.reason, "--reason", parse_cancel_reason,
-                                 {cancel_reason::patient_request, cancel_reason::clinical_change,
-                                  cancel_reason::treated_locally, cancel_reason::referred_elsewhere,
-                                  cancel_reason::entered_in_error, cancel_reason::other})},
+                          by, at, choice<cancel_reason>(o.reason, "--reason", parse_cancel_reason)},
                       o.key);
           break;
         case event_kind::withdraw_consent:
           s = e.apply(id,
-                      event::withdraw_consent{
-                          by, at,
-                          choice(o.channel, "--channel", parse_withdrawal_channel,
-                                 {withdrawal_channel::written, withdrawal_channel::verbal,
-                                  withdrawal_channel::electronic})},
+                      event::withdraw_consent{by, at,
+                                              choice<withdrawal_channel>(o.channel, "--channel",
+                                                                         parse_withdrawal_channel)},
                       o.key);
           break;
         case event_kind::expire:
@@ -426,7 +415,7 @@ CLI::App* workflow_command(CLI::App* ref, const char* name, const char* help, wo
   add_engine_options(c, o);
   c->add_option("--id", o.id, "Referral id")->required();
   c->add_option("--by", o.by, "The acting hospital's id")->required();
-  c->add_option("--role", o.role, "clinician, coordinator or system")->required();
+  c->add_option("--role", o.role, all_names<actor_role>())->required();
   c->add_option("--user", o.user, "The acting person's pseudonymous staff id");
   c->add_option("--at", o.at, "When it happened, RFC 3339 with offset (default: now)");
   c->add_option("--idempotency-key", o.key,
@@ -489,19 +478,11 @@ command add_referral_command(CLI::App& app) {
   consent->add_option("--consent", w->consent, "Consent JSON file (docs/consent.md)")->required();
   CLI::App* accept = workflow_command(ref, "accept", "The destination accepts", *w);
   CLI::App* decline = workflow_command(ref, "decline", "The destination declines", *w);
-  decline
-      ->add_option("--reason", w->reason,
-                   "capacity_full, specialty_unavailable, not_clinically_appropriate, "
-                   "insufficient_information, patient_not_fit_to_travel, other")
-      ->required();
+  decline->add_option("--reason", w->reason, all_names<decline_reason>())->required();
   CLI::App* cancel = workflow_command(ref, "cancel", "The referring hospital cancels", *w);
-  cancel
-      ->add_option("--reason", w->reason,
-                   "patient_request, clinical_change, treated_locally, referred_elsewhere, "
-                   "entered_in_error, other")
-      ->required();
+  cancel->add_option("--reason", w->reason, all_names<cancel_reason>())->required();
   CLI::App* withdraw = workflow_command(ref, "withdraw", "The patient withdrew consent", *w);
-  withdraw->add_option("--channel", w->channel, "written, verbal or electronic")->required();
+  withdraw->add_option("--channel", w->channel, all_names<withdrawal_channel>())->required();
   CLI::App* transfer = workflow_command(
       ref, "transfer", "The patient arrived (the recorded consent given again)", *w);
   transfer->add_option("--consent", w->consent, "The consent JSON file recorded")->required();

@@ -165,7 +165,8 @@ json body_json(const request& r, const char* resource_type) {
 }
 
 template <class E, class Parse>
-E parse_code(const std::string& text, const char* subject, Parse parse, const char* valid) {
+E parse_code(const std::string& text, const char* subject, Parse parse,
+             const std::string& valid = all_names<E>()) {
   if (auto v = parse(text)) return *v;
   bad(subject, fmt::format("'{}' is not allowed; expected one of: {}", printable(text), valid));
 }
@@ -395,8 +396,8 @@ response api::search_tasks(const request& r, const hospital_id& caller) const {
     } else if (name == "status") {
       // A token, or several separated by commas (any of them matches), from FHIR's TaskStatus.
       static constexpr std::string_view codes[] = {
-          "draft",     "requested", "received",    "accepted", "rejected", "ready",
-          "cancelled", "in-progress", "on-hold", "failed",   "completed", "entered-in-error"};
+          "draft",     "requested",   "received", "accepted", "rejected",  "ready",
+          "cancelled", "in-progress", "on-hold",  "failed",   "completed", "entered-in-error"};
       statuses.emplace();
       std::istringstream in(value);
       for (std::string code; std::getline(in, code, ',');) {
@@ -491,6 +492,7 @@ actor actor_from(const request& r, const hospital_id& caller) {
   a.organisation = caller;
   const std::string role = header(r, "x-actor-role");
   if (role.empty()) bad("X-Actor-Role", "is missing; give clinician or coordinator");
+  // A hospital's system acts for a person; `system` is the engine's own role (the sweep).
   a.role = parse_code<actor_role>(role, "X-Actor-Role", parse_actor_role, "clinician, coordinator");
   a.user = user_id{header(r, "x-actor-user")};
   if (!a.user.value().empty()) validate("X-Actor-User", a.user);
@@ -665,29 +667,22 @@ response api::operation(const request& r, const hospital_id& caller, const refer
                             event::decline{by, at,
                                            parse_code<decline_reason>(
                                                code_parameter(params, "reason", "decline reason"),
-                                               "reason", parse_decline_reason,
-                                               "capacity_full, specialty_unavailable, "
-                                               "not_clinically_appropriate, "
-                                               "insufficient_information, "
-                                               "patient_not_fit_to_travel, other")},
+                                               "reason", parse_decline_reason)},
                             key, conditions);
     } else if (op == "cancel") {
       after = engine_.apply(
           s.id,
           event::cancel{by, at,
                         parse_code<cancel_reason>(code_parameter(params, "reason", "cancel reason"),
-                                                  "reason", parse_cancel_reason,
-                                                  "patient_request, clinical_change, "
-                                                  "treated_locally, referred_elsewhere, "
-                                                  "entered_in_error, other")},
+                                                  "reason", parse_cancel_reason)},
           key, conditions);
     } else if (op == "withdraw-consent") {
       after = engine_.apply(
           s.id,
-          event::withdraw_consent{by, at,
-                                  parse_code<withdrawal_channel>(
-                                      code_parameter(params, "channel", "channel"), "channel",
-                                      parse_withdrawal_channel, "written, verbal, electronic")},
+          event::withdraw_consent{
+              by, at,
+              parse_code<withdrawal_channel>(code_parameter(params, "channel", "channel"),
+                                             "channel", parse_withdrawal_channel)},
           key, conditions);
     } else {
       return problem(404, "not-supported",
