@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The newcomer's way in: scripts/serve-quickstart.sh with the tool under test (a referral between
 # two hospitals with curl, Shonan Kamakura's notifications arriving at `kakehashi witness listen`,
-# the log verified against the checkpoints it kept); then `witness listen` given what a partner's
+# the log verified against the checkpoints it kept); the service's scheduled deadline sweep, which
+# runs at start; then `witness listen` given what a partner's
 # endpoint must refuse: a checkpoint the host's key did not sign (422, nothing kept), a body that
 # is not a notification (400, never quoted), a client that is not the host (403), and a gap in
 # the event numbers (named, with how to ask for the missing ones).
@@ -36,6 +37,28 @@ for log in serve.log shonan-endpoint.log; do
   grep -q "stopped" "$log" || fail "$log: the process was not stopped cleanly: $(tail -3 "$log")"
 done
 [[ $(wc -l <shonan-kamakura.witness) -eq 3 ]] || fail "the witness file holds $(wc -l <shonan-kamakura.witness) lines, expected 3"
+
+# ---- the scheduled sweep runs at start: a referral that fell due while the service was down ------
+# The shipped agreements set no response deadline; these give each agreement 14 days. R-OLD,
+# proposed 60 days ago with the tool, is past it; the service, started with a sweep every 60
+# minutes, expires it at once.
+jq '.agreements |= map(.referral.response_deadline_days = 14)' "$source_dir/data/agreements.json" \
+  >agreements-14.json
+"$kakehashi" referral propose --db referrals.db --agreements agreements-14.json \
+  --policy "$source_dir/data/policy.example.json" --by bach-mai --role coordinator --id R-OLD \
+  --to shonan-kamakura --specialty cardiology --patient P-0a1b2c --idempotency-key old-propose \
+  --at "$(date -u -d '-60 days' +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
+jq '.sweep_every_minutes = 60 | .agreements = "agreements-14.json" | del(.notifications)' \
+  serve.json >sweep.json
+"$kakehashi" serve --config sweep.json 2>sweep.log &
+sweep_pid=$!
+for _ in $(seq 1 100); do grep -qs '"sweep"' sweep.log && break; sleep 0.1; done
+kill -TERM "$sweep_pid"
+wait "$sweep_pid" || fail "the service with a sweep did not stop cleanly"
+grep -q '"sweep":"expire_overdue"' sweep.log || fail "no sweep at start: $(cat sweep.log)"
+grep -q '"expired":1' sweep.log || fail "the sweep did not expire R-OLD: $(grep sweep sweep.log)"
+"$kakehashi" referral show --db referrals.db --id R-OLD >old.txt
+grep -q "closed:expired" old.txt || fail "R-OLD is not closed:expired: $(cat old.txt)"
 
 # ---- witness listen: what a partner's endpoint refuses --------------------------------------------
 fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }

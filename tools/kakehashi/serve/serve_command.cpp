@@ -107,8 +107,10 @@ int run_serve(const std::string& config_path) {
   std::thread sweeper;
   if (c.sweep_every) {
     sweeper = std::thread([&] {
+      // Once at start (what fell due while the service was down expires now, not one period
+      // later), then on the schedule.
       std::unique_lock<std::mutex> lock(sweep_mutex);
-      while (!sweep_wake.wait_for(lock, *c.sweep_every, [&] { return stopping; })) {
+      do {
         try {
           const auto expired = e.expire_overdue({c.host, actor_role::system, user_id{}}, now());
           std::lock_guard<std::mutex> log(log_mutex);
@@ -122,7 +124,7 @@ int run_serve(const std::string& config_path) {
           std::cerr << nlohmann::json{{"time", to_iso8601(now())}, {"sweep", err.what()}}.dump()
                     << '\n';
         }
-      }
+      } while (!sweep_wake.wait_for(lock, *c.sweep_every, [&] { return stopping; }));
     });
   }
   std::cerr << fmt::format(
