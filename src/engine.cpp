@@ -997,6 +997,14 @@ engine::engine(engine&&) noexcept = default;
 engine& engine::operator=(engine&&) noexcept = default;
 engine::~engine() = default;
 
+namespace {
+// The log is keyed when its first row carries a MAC.
+bool first_row_keyed(const SQLite::Database& db) {
+  SQLite::Statement q(db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
+  return q.executeStep() && q.getColumn(0).getInt() != 0;
+}
+}  // namespace
+
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
                     engine_options options) {
   try {
@@ -1007,6 +1015,15 @@ engine engine::open(const std::string& path, agreement_directory agreements, con
                                     std::move(agreements), std::move(policy), std::move(options));
     harden(p->db);
     // Check before touching anything: a foreign file must stay exactly as it was.
+    // A keyed log stays keyed: rows without a MAC after keyed ones would fail every keyed verify.
+    // Checked before any migration, so that a refused file is left as it was.
+    if (!p->options.audit_key &&
+        p->db.execAndGet("PRAGMA application_id").getInt() == application_id &&
+        p->db.execAndGet("PRAGMA user_version").getInt() >= 1 && first_row_keyed(p->db)) {
+      detail::fail(errc::invalid_argument, detail::printable(path, 200),
+                   "its audit log is keyed (its rows carry MACs) and no audit_key was given",
+                   "open it with the key it was written with (engine_options::audit_key)");
+    }
     check_schema(p->db, path, true);
     if (path != ":memory:") p->db.exec("PRAGMA journal_mode = WAL");
     p->db.exec(p->options.sync == durability::full ? "PRAGMA synchronous = FULL"
@@ -1617,14 +1634,6 @@ verify_result database_view::verify(const std::optional<checkpoint>& anchor,
   return impl_->file.read(
       [&](SQLite::Database& db) { return verify_consistently(db, anchor, key); });
 }
-
-namespace {
-// The log is keyed when its first row carries a MAC.
-bool first_row_keyed(const SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
-  return q.executeStep() && q.getColumn(0).getInt() != 0;
-}
-}  // namespace
 
 bool database_view::keyed() const {
   try {

@@ -277,6 +277,26 @@ TEST_CASE("a forged appended row is found with the audit key", "[audit][tamper]"
   CHECK_THAT(v.problem, Contains("the row's MAC does not verify with the audit key"));
 }
 
+TEST_CASE("a keyed log is never opened without its key, and nothing is written", "[audit][error]") {
+  temp_db db;
+  engine_options keyed = paperwork_on_file();
+  keyed.audit_key = audit_key;
+  build(db.path(), keyed);
+  const auto rows_before = database_view::open(db.path()).audit_rows();
+  // Without the key, the next rows would carry no MAC and every keyed verify would fail on them.
+  CHECK_THROWS_WITH(open_engine(db.path()),
+                    Contains("[kakehashi.invalid_argument]") &&
+                        Contains("its audit log is keyed (its rows carry MACs) and no audit_key "
+                                 "was given"));
+  CHECK(database_view::open(db.path()).audit_rows() == rows_before);
+  CHECK(verify_database(db.path(), std::nullopt, audit_key).intact);
+  // With it, it opens; an unkeyed log still opens without a key.
+  CHECK_NOTHROW(open_engine(db.path(), keyed));
+  temp_db plain;
+  { open_engine(plain.path()); }
+  CHECK_NOTHROW(open_engine(plain.path()));
+}
+
 TEST_CASE("a checkpoint needs a non-empty log and parses strictly", "[audit][error]") {
   temp_db db;
   engine e = open_engine(db.path());

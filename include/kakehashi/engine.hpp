@@ -44,7 +44,8 @@ struct engine_options {
   durability sync = durability::full;
   int busy_timeout_ms = 5000;
   /// A key kept outside the database. When set, every audit row carries an HMAC-SHA256 of its
-  /// hash, so that a forged appended row is detected by verify() with the same key.
+  /// hash, so that a forged appended row is detected by verify() with the same key. A keyed log
+  /// must always be opened with its key (open() refuses it without one).
   std::optional<std::string> audit_key;
   /// Organisation-level compliance per sending hospital (VN-10, VN-11). When a hospital's
   /// first_cross_border_transfer is unset, the engine uses the first transfer it has recorded.
@@ -165,9 +166,10 @@ class engine {
  public:
   /// Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one).
   /// Throws kakehashi::error{errc::invalid_argument} if the file is not an SQLite database or is
-  /// one that is not a kakehashi one, {errc::failed_precondition} if its schema is newer than this
-  /// library, and
-  /// {errc::storage} if it cannot be opened; in each case the file is left untouched.
+  /// one that is not a kakehashi one, or if its audit log is keyed (its rows carry MACs) and
+  /// `options.audit_key` is unset (unkeyed rows would follow keyed ones); {errc::failed_precondition}
+  /// if its schema is newer than this library, and {errc::storage} if it cannot be opened; in each
+  /// case the file is left untouched.
   static engine open(const std::string& path, agreement_directory agreements, consent_policy policy,
                      engine_options options = {});
 
