@@ -60,6 +60,29 @@ grep -q '"expired":1' sweep.log || fail "the sweep did not expire R-OLD: $(grep 
 "$kakehashi" referral show --db referrals.db --id R-OLD >old.txt
 grep -q "closed:expired" old.txt || fail "R-OLD is not closed:expired: $(cat old.txt)"
 
+# ---- docs/api.md's examples, run as they are written (only base and root set to this test's) -----
+"$kakehashi" serve --config serve.json 2>examples-serve.log &
+examples_pid=$!
+for _ in $(seq 1 100); do grep -qs "listening on" examples-serve.log && break; sleep 0.1; done
+examples_port=$(grep -o '127.0.0.1:[0-9]*' examples-serve.log | head -1 | cut -d: -f2)
+awk '/^### Examples/ {on = 1} on && /^```sh$/ {inside = 1; next} inside && /^```$/ {exit}
+     inside {print}' "$source_dir/docs/api.md" |
+  sed -e "s|^base=.*|base=https://127.0.0.1:$examples_port|" -e "s|^root=.*|root='$source_dir'|" \
+    >examples.sh
+[[ $(grep -c '^as ' examples.sh) -ge 15 ]] || fail "docs/api.md's examples were not found: $(head -3 examples.sh)"
+if ! bash -euo pipefail examples.sh >examples.out 2>&1; then
+  fail "docs/api.md's examples failed: $(tail -5 examples.out)"
+fi
+kill -TERM "$examples_pid"
+wait "$examples_pid" || fail "the examples' service did not stop cleanly"
+for says in '"resourceType":"CapabilityStatement"' '{"status":"ok"}' '"name":"eligible"' \
+  '"status":"completed"' '"code":"patient_request"' '"code":"consent_withdrawn"' \
+  '"code":"capacity_full"' '"type":"collection"' '"resourceType":"AuditEvent"' \
+  '"resourceType":"Subscription"' '"name":"notification-event"'; do
+  grep -qF -- "$says" examples.out || fail "docs/api.md's examples did not answer $says"
+done
+"$kakehashi" audit verify --db referrals.db >/dev/null || fail "the log after the examples does not verify"
+
 # ---- witness listen: what a partner's endpoint refuses --------------------------------------------
 fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
 "$kakehashi" witness listen --certificate shonan-endpoint.pem --key shonan-endpoint.key \
