@@ -6,8 +6,8 @@
 # OperationOutcome, nothing written), the configuration's problems all at once, the log (one JSON
 # line per request, no patient data), SIGTERM, and `audit verify` of the database afterwards.
 # With a validators directory (tests/fhir, as scripts/test.sh installs it), every FHIR response
-# is also checked by @medplum/core's validator, and @medplum/core's own FHIR client runs a
-# referral (tests/fhir/serve_client.mjs).
+# is also checked by both validators the tests use (@medplum/core's, and the R4 JSON schema), and
+# @medplum/core's own FHIR client runs a referral (tests/fhir/serve_client.mjs).
 #
 # Usage: tests/serve_test.sh KAKEHASHI SOURCE_DIR WORK_DIR [VALIDATORS_DIR]  (ctest, label service)
 # Needs curl, openssl and jq (scripts/install-deps.sh installs them).
@@ -132,7 +132,14 @@ call() {
     "$kakehashi" witness add --file "$who.witness" --public-key signing.pub \
       --checkpoint "$checkpoint" >/dev/null || fail "$who could not keep the checkpoint $checkpoint"
   fi
+  # Every FHIR answer goes to the validators at the end (refusals' OperationOutcomes included).
+  if [[ -s body.json ]] && grep -qi '^Content-Type: application/fhir+json' headers.txt; then
+    answered=$((answered + 1))
+    cp body.json "fhir-answer-$answered.json"
+    validated+=("$work/fhir-answer-$answered.json")
+  fi
 }
+answered=0
 expect() {  # STATUS WHAT
   if [[ "$status" != "$1" ]]; then fail "$2: status $status, expected $1: $(head -c 400 body.json)"; fi
 }
@@ -509,9 +516,10 @@ set -e
 [[ $code -eq 2 ]] && grep -q "is not signed by the key" forged.err ||
   fail "an edited checkpoint was kept: exit $code, $(cat forged.err)"
 
-# Every FHIR response, by the independent validator.
+# Every FHIR response, by both independent validators (@medplum/core, and the R4 JSON schema).
+[[ ${#validated[@]} -ge 45 ]] || fail "only ${#validated[@]} FHIR answers were kept for the validators"
 if [[ -n "$validators" ]]; then
-  (cd "$validators" && node validate.mjs "${validated[@]}") >validators.txt 2>&1 ||
+  (cd "$validators" && node validate.mjs --schema "${validated[@]}") >validators.txt 2>&1 ||
     fail "the FHIR validator refused a response: $(cat validators.txt)"
 fi
 
