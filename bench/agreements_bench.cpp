@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <kakehashi/eligibility.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -100,8 +101,79 @@ void agreements_baseline_scan(benchmark::State& state) {
   }
 }
 
+// A network of `hospitals` hospitals (half Vietnamese, half Japanese), 5 agreements per hospital
+// (each Vietnamese one with 5 Japanese ones), and an origin, vn-0, with 10: the network of
+// issue 18's eligibility row. Small agreements (the terms eligibility reads); made once per size.
+const kakehashi::agreement_directory& scaled_network(int hospitals) {
+  static std::map<int, kakehashi::agreement_directory> made;
+  if (auto it = made.find(hospitals); it != made.end()) return it->second;
+  using nlohmann::json;
+  const int n = hospitals / 2;
+  json doc = {{"format", "kakehashi.agreements/1"},
+              {"hospitals", json::array()},
+              {"agreements", json::array()}};
+  const json specialties = {"oncology", "cardiology"};
+  for (int i = 0; i < n; ++i) {
+    for (const char* side : {"vn-", "jp-"}) {
+      const bool vn = side[0] == 'v';
+      doc["hospitals"].push_back({{"id", side + std::to_string(i)},
+                                  {"names", {{"en", "hospital"}}},
+                                  {"country", vn ? "VN" : "JP"},
+                                  {"time_zone", vn ? "Asia/Ho_Chi_Minh" : "Asia/Tokyo"},
+                                  {"specialties", specialties}});
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < (i == 0 ? 10 : 5); ++k) {
+      const std::string vn = "vn-" + std::to_string(i);
+      const std::string jp = "jp-" + std::to_string((i + k * 7) % n);
+      doc["agreements"].push_back({{"id", "mou-" + vn + "-" + jp},
+                                   {"title", "MoU"},
+                                   {"parties", {vn, jp}},
+                                   {"signed", "2025-11-14"},
+                                   {"effective_from", "2025-11-14"},
+                                   {"effective_until", "2030-11-13"},
+                                   {"time_zone", "Asia/Tokyo"},
+                                   {"status", {{"state", "active"}}},
+                                   {"areas", {"patient_referral"}},
+                                   {"referral",
+                                    {{"specialties", specialties},
+                                     {"directions", {{{"from", vn}, {"to", jp}}}},
+                                     {"response_deadline_days", 14},
+                                     {"monthly_capacity", {{"oncology", 10}}}}},
+                                   {"source", {{"title", "generated"}, {"reference", "bench"}}}});
+    }
+  }
+  return made.emplace(hospitals, kakehashi::agreement_directory::load(doc.dump())).first->second;
+}
+
+// One eligibility query from vn-0 (10 agreements) for oncology: its partners only (issue 18's
+// target: <= 10 us p50 at 20,000 hospitals and within 2x of 100), beside the whole directory.
+void eligibility_scaled(benchmark::State& state) {
+  const auto& dir = scaled_network(static_cast<int>(state.range(0)));
+  kakehashi::eligibility_query q{kakehashi::hospital_id{"vn-0"},
+                                 kakehashi::specialty_code{"oncology"},
+                                 kakehashi::parse_instant("2026-03-01T00:00:00Z"),
+                                 {}};
+  q.scope = state.range(1) == 1 ? kakehashi::eligibility_scope::partners
+                                : kakehashi::eligibility_scope::directory;
+  std::size_t answered = 0;
+  for (auto _ : state) {
+    auto r = kakehashi::check_eligibility(dir, q);
+    answered = r.eligible.size() + r.ineligible.size();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["hospitals_in_answer"] = static_cast<double>(answered);
+}
+
 }  // namespace
 
+BENCHMARK(eligibility_scaled)
+    ->ArgsProduct({{100, 2000, 20000}, {1, 0}})
+    ->ArgNames({"hospitals", "partners_only"})
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 BENCHMARK(agreements_baseline_json_parse)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(agreements_load)->Arg(1000)->Unit(benchmark::kMillisecond);
 BENCHMARK(agreements_baseline_scan)->Arg(1000)->Unit(benchmark::kMicrosecond);

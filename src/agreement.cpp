@@ -278,8 +278,8 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
 
   // A party or direction naming a hospital cannot be judged when the ids it would be checked
   // against were unreadable (their problem is reported already).
-  const bool every_hospital_id_read =
-      std::none_of(hospitals.begin(), hospitals.end(), [](const hospital& h) { return h.id.value().empty(); });
+  const bool every_hospital_id_read = std::none_of(
+      hospitals.begin(), hospitals.end(), [](const hospital& h) { return h.id.value().empty(); });
   const auto known_hospitals = [&] {
     std::string out;
     for (const auto& [id, i] : hospital_index) out += (out.empty() ? "" : ", ") + id.value();
@@ -448,6 +448,7 @@ agreements_load_result agreement_directory::try_load(std::string_view json_text)
   auto dir = std::shared_ptr<agreement_directory>(new agreement_directory());
   dir->hospitals_ = std::move(hospitals);
   dir->agreements_ = std::move(agreements);
+  dir->index();
   result.directory = std::move(dir);
   return result;
 }
@@ -480,19 +481,51 @@ agreement_directory agreement_directory::from_values(std::vector<hospital> hospi
   agreement_directory dir;
   dir.hospitals_ = std::move(hospitals);
   dir.agreements_ = std::move(agreements);
+  dir.index();
   return dir;
 }
 
+void agreement_directory::index() {
+  for (std::size_t i = 0; i < hospitals_.size(); ++i) {
+    hospital_at_.emplace(hospitals_[i].id.value(), i);
+  }
+  for (std::size_t i = 0; i < agreements_.size(); ++i) {
+    agreement_at_.emplace(agreements_[i].id.value(), i);
+    for (const auto& party : agreements_[i].parties) {
+      agreements_by_party_[party.value()].push_back(i);
+    }
+  }
+  // After in_force_ is filled, starts_at() and ends_at() read it; computed here without it.
+  std::vector<std::pair<instant, std::optional<instant>>> bounds;
+  for (const agreement& a : agreements_) bounds.emplace_back(starts_at(a), ends_at(a));
+  in_force_ = std::move(bounds);
+}
+
+const std::pair<instant, std::optional<instant>>* agreement_directory::in_force_of(
+    const agreement& a) const noexcept {
+  // Only an agreement of this directory (by address) has its bounds here.
+  if (in_force_.size() != agreements_.size() || agreements_.empty()) return nullptr;
+  const agreement* first = agreements_.data();
+  if (&a < first || &a >= first + agreements_.size()) return nullptr;
+  return &in_force_[static_cast<std::size_t>(&a - first)];
+}
+
 const hospital* agreement_directory::find_hospital(const hospital_id& id) const noexcept {
-  auto it = std::find_if(hospitals_.begin(), hospitals_.end(),
-                         [&](const hospital& h) { return h.id == id; });
-  return it == hospitals_.end() ? nullptr : &*it;
+  const auto it = hospital_at_.find(id.value());
+  return it == hospital_at_.end() ? nullptr : &hospitals_[it->second];
 }
 
 const agreement* agreement_directory::find_agreement(const agreement_id& id) const noexcept {
-  auto it = std::find_if(agreements_.begin(), agreements_.end(),
-                         [&](const agreement& a) { return a.id == id; });
-  return it == agreements_.end() ? nullptr : &*it;
+  const auto it = agreement_at_.find(id.value());
+  return it == agreement_at_.end() ? nullptr : &agreements_[it->second];
+}
+
+std::vector<const agreement*> agreement_directory::agreements_of(const hospital_id& h) const {
+  std::vector<const agreement*> out;
+  if (const auto it = agreements_by_party_.find(h.value()); it != agreements_by_party_.end()) {
+    for (std::size_t i : it->second) out.push_back(&agreements_[i]);
+  }
+  return out;
 }
 
 const hospital& agreement_directory::hospital_at(std::string_view field,
@@ -519,10 +552,12 @@ instant agreement_directory::local_midnight(const agreement& a, date::year_month
 }
 
 instant agreement_directory::starts_at(const agreement& a) const {
+  if (const auto* cached = in_force_of(a)) return cached->first;
   return local_midnight(a, a.effective_from);
 }
 
 std::optional<instant> agreement_directory::ends_at(const agreement& a) const {
+  if (const auto* cached = in_force_of(a)) return cached->second;
   if (!a.effective_until) return std::nullopt;
   return local_midnight(a,
                         date::year_month_day{date::sys_days{*a.effective_until} + date::days{1}});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <tuple>
 
 #include "enum_names.hpp"
@@ -42,28 +43,29 @@ std::vector<ineligibility_reason> evaluate(const agreement_directory& dir, const
   const auto add = [&](ineligibility_code code, std::string message) {
     out.push_back({code, a.id, std::move(message)});
   };
-  const std::string name = "agreement '" + a.id.value() + "'";
-  const std::string at = to_iso8601(q.at);
+  // Words for a "no" only: an agreement that allows the referral formats nothing.
+  const auto name = [&] { return "agreement '" + a.id.value() + "'"; };
+  const auto at = [&] { return to_iso8601(q.at); };
 
   const instant start = dir.starts_at(a);
   if (q.at < start) {
     add(ineligibility_code::not_yet_effective,
-        fmt::format("{} takes effect on {} ({}), i.e. at {}; the referral would be at {}", name,
-                    iso(a.effective_from), a.time_zone, to_iso8601(start), at));
+        fmt::format("{} takes effect on {} ({}), i.e. at {}; the referral would be at {}", name(),
+                    iso(a.effective_from), a.time_zone, to_iso8601(start), at()));
   }
   if (const auto end = dir.ends_at(a); end && q.at >= *end) {
     add(ineligibility_code::expired,
         fmt::format("{} was in force until the end of {} ({}), i.e. until {}; the referral would "
                     "be at {}",
-                    name, iso(*a.effective_until), a.time_zone, to_iso8601(*end), at));
+                    name(), iso(*a.effective_until), a.time_zone, to_iso8601(*end), at()));
   }
   const agreement_status& st = a.status;
   if (st.state != agreement_state::active && st.from) {
     const instant from = dir.local_midnight(a, *st.from);
     if (st.state == agreement_state::terminated && q.at >= from) {
       add(ineligibility_code::terminated,
-          fmt::format("{} was terminated from {} ({}); the referral would be at {}", name,
-                      iso(*st.from), a.time_zone, at));
+          fmt::format("{} was terminated from {} ({}); the referral would be at {}", name(),
+                      iso(*st.from), a.time_zone, at()));
     }
     if (st.state == agreement_state::suspended && q.at >= from) {
       const bool ended =
@@ -71,27 +73,27 @@ std::vector<ineligibility_reason> evaluate(const agreement_directory& dir, const
                                                                          date::days{1}});
       if (!ended) {
         add(ineligibility_code::suspended,
-            fmt::format("{} is suspended from {}{} ({}); the referral would be at {}", name,
+            fmt::format("{} is suspended from {}{} ({}); the referral would be at {}", name(),
                         iso(*st.from), st.until ? " to " + iso(*st.until) : std::string(),
-                        a.time_zone, at));
+                        a.time_zone, at()));
       }
     }
   }
   if (!a.covers(collaboration_area::patient_referral)) {
     add(ineligibility_code::referral_not_in_scope,
-        fmt::format("{} does not cover patient referral (its areas: {})", name,
+        fmt::format("{} does not cover patient referral (its areas: {})", name(),
                     join(a.areas, [](collaboration_area c) { return to_string(c); })));
   } else {
     if (!a.covers_specialty(q.specialty)) {
       add(ineligibility_code::specialty_not_covered,
           fmt::format(
-              "{} covers referral for {}, not '{}'", name,
+              "{} covers referral for {}, not '{}'", name(),
               join(a.referral_specialties, [](const specialty_code& s) { return s.value(); }),
               q.specialty.value()));
     }
     if (!a.allows_direction(q.from, to.id)) {
       add(ineligibility_code::direction_not_allowed,
-          fmt::format("{} allows referrals {}, not {} -> {}", name,
+          fmt::format("{} allows referrals {}, not {} -> {}", name(),
                       join(a.directions,
                            [](const referral_direction& d) {
                              return d.from.value() + " -> " + d.to.value();
@@ -103,8 +105,8 @@ std::vector<ineligibility_reason> evaluate(const agreement_directory& dir, const
     if (auto count = q.month_counts.find(to.id);
         count != q.month_counts.end() && count->second >= cap->second) {
       add(ineligibility_code::capacity_reached,
-          fmt::format("{} allows {} '{}' referral(s) a month to '{}'; {} counted this month", name,
-                      cap->second, q.specialty.value(), to.id.value(), count->second));
+          fmt::format("{} allows {} '{}' referral(s) a month to '{}'; {} counted this month",
+                      name(), cap->second, q.specialty.value(), to.id.value(), count->second));
     }
   }
   return out;
@@ -158,13 +160,42 @@ eligibility_result check_eligibility(const agreement_directory& dir, const eligi
 
   eligibility_result result;
   result.query = q;
-  // One pass over the agreements; then each destination looks only at the origin's own.
-  std::vector<const agreement*> of_origin;
-  for (const agreement& a : dir.agreements()) {
-    if (a.has_party(from.id)) of_origin.push_back(&a);
+  // The origin's agreements come from the directory's index; each destination looks only at them.
+  const std::vector<const agreement*> of_origin = dir.agreements_of(from.id);
+  std::vector<const hospital*> destinations;
+  switch (q.scope) {
+    case eligibility_scope::directory:
+      for (const hospital& h : dir.hospitals()) {
+        if (h.id != from.id) destinations.push_back(&h);
+      }
+      break;
+    case eligibility_scope::partners: {
+      std::set<hospital_id> seen;
+      for (const agreement* a : of_origin) {
+        for (const auto& party : a->parties) {
+          if (party != from.id && seen.insert(party).second) {
+            destinations.push_back(dir.find_hospital(party));  // a loaded party is known
+          }
+        }
+      }
+      break;
+    }
+    case eligibility_scope::destination:
+      if (!q.destination) {
+        detail::fail(errc::invalid_argument, "query.destination",
+                     "is missing but the scope is destination",
+                     "name the destination, or use the scope directory or partners");
+      }
+      if (*q.destination == from.id) {
+        detail::fail(errc::invalid_argument, "query.destination",
+                     fmt::format("'{}' is the referring hospital itself", from.id.value()),
+                     "name another hospital");
+      }
+      destinations.push_back(&dir.hospital_at("query.destination", *q.destination));
+      break;
   }
-  for (const hospital& to : dir.hospitals()) {
-    if (to.id == from.id) continue;
+  for (const hospital* dp : destinations) {
+    const hospital& to = *dp;
     std::vector<ineligible_destination> misses;
     bool eligible = false;
     bool any_agreement = false;

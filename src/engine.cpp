@@ -1049,6 +1049,9 @@ referral_snapshot engine::propose(const proposal& p, const std::string& key,
         eligibility_query q{p.origin, p.specialty, p.at, {}};
         if (impl_->agreements.find_hospital(p.destination)) {
           q.month_counts[p.destination] = impl_->month_count(p.destination, p.specialty, p.at);
+          // Only the destination is judged: a proposal's cost does not grow with the network.
+          q.scope = eligibility_scope::destination;
+          q.destination = p.destination;
         }
         const eligibility_result e = check_eligibility(impl_->agreements, q);
         const eligible_destination* ok = e.find_eligible(p.destination);

@@ -66,6 +66,27 @@ TEST_CASE("the fixture network loads with every field read", "[agreement]") {
   CHECK(dir.find_hospital(hospital_id{"nowhere"}) == nullptr);
 }
 
+TEST_CASE("the directory's indexes find hospitals, agreements and a hospital's agreements",
+          "[agreement]") {
+  const auto loaded = agreement_directory::load(test::network_text());
+  const agreement_directory copy = loaded;  // the indexes hold positions: a copy finds its own
+  for (const agreement_directory* dir : {&loaded, &copy}) {
+    for (const hospital& h : dir->hospitals()) {
+      CHECK(dir->find_hospital(h.id) == &h);
+      // agreements_of equals a scan of the agreements, in the directory's order.
+      std::vector<const agreement*> scanned;
+      for (const agreement& a : dir->agreements()) {
+        if (a.has_party(h.id)) scanned.push_back(&a);
+      }
+      CHECK(dir->agreements_of(h.id) == scanned);
+    }
+    for (const agreement& a : dir->agreements()) CHECK(dir->find_agreement(a.id) == &a);
+    CHECK(dir->agreements_of(hospital_id{"nowhere"}).empty());
+    CHECK(dir->find_agreement(agreement_id{"nowhere"}) == nullptr);
+  }
+  CHECK(copy.agreements_of(vn_a).size() == 2);  // ab and ad
+}
+
 TEST_CASE("agreement dates are read in the agreement's time zone", "[agreement]") {
   const auto dir = agreement_directory::load(test::network_text());
   // 14 November in Asia/Tokyo (UTC+9) starts at 2025-11-13T15:00Z, not at midnight UTC.
@@ -310,17 +331,17 @@ TEST_CASE("problems of every phase are reported together, each once", "[agreemen
   // Shape, type, date and range problems beside meaning and cross-reference problems: the
   // loader used to stop after the first kind (issue 14).
   const std::string text = edited([](json& j) {
-    j["hospitals"][0]["colour"] = "red";                         // shape: unknown key
-    j["hospitals"][1]["specialties"][0] = 5;                     // type
-    j["hospitals"][1]["specialties"][2] = "cardiology";          // duplicate, after the bad one
-    j["hospitals"][2]["country"] = "vn";                         // meaning: country code
-    j["hospitals"][3]["time_zone"] = "Asia/Atlantis";            // meaning: time zone
-    j["hospitals"][4].erase("country");                          // shape: missing
-    j["agreements"][0]["signed"] = "2025-13-01";                 // date
+    j["hospitals"][0]["colour"] = "red";                           // shape: unknown key
+    j["hospitals"][1]["specialties"][0] = 5;                       // type
+    j["hospitals"][1]["specialties"][2] = "cardiology";            // duplicate, after the bad one
+    j["hospitals"][2]["country"] = "vn";                           // meaning: country code
+    j["hospitals"][3]["time_zone"] = "Asia/Atlantis";              // meaning: time zone
+    j["hospitals"][4].erase("country");                            // shape: missing
+    j["agreements"][0]["signed"] = "2025-13-01";                   // date
     j["agreements"][0]["referral"]["response_deadline_days"] = 0;  // range
-    j["agreements"][1]["parties"][1] = "jp-zz";                  // cross-reference: party
-    j["agreements"][1]["effective_until"] = "2025-12-31";        // end before start
-    j["agreements"][2]["parties"][0] = 42;                       // type, in an array
+    j["agreements"][1]["parties"][1] = "jp-zz";                    // cross-reference: party
+    j["agreements"][1]["effective_until"] = "2025-12-31";          // end before start
+    j["agreements"][2]["parties"][0] = 42;                         // type, in an array
   });
   const auto result = agreement_directory::try_load(text);
   std::vector<std::string> paths;
@@ -346,7 +367,8 @@ TEST_CASE("problems of every phase are reported together, each once", "[agreemen
   CHECK_THAT(result.problems[7].message, Contains("'vn' is not a country code"));
   CHECK_THAT(result.problems[8].message, Contains("unknown time zone 'Asia/Atlantis'"));
   CHECK_THAT(result.problems[9].message, Contains("hospital 'jp-zz' is not in the directory"));
-  CHECK_THAT(result.problems[10].message, Contains("2025-12-31 is before effective_from 2026-01-01"));
+  CHECK_THAT(result.problems[10].message,
+             Contains("2025-12-31 is before effective_from 2026-01-01"));
 }
 
 TEST_CASE("a syntax error never quotes the file's text", "[agreement][error]") {

@@ -71,6 +71,18 @@ TEST_CASE("kakehashi eligible --json explains why K Hospital may not refer cardi
              Contains("covers referral for oncology, not 'cardiology'"));
 }
 
+TEST_CASE("kakehashi eligible --partners leaves out the hospitals without an agreement", "[cli]") {
+  const auto r = run("eligible --agreements " + data +
+                     " --from k-hospital --specialty cardiology --at 2026-03-01T00:00:00Z "
+                     "--json --partners");
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["eligible"].empty());
+  REQUIRE(j["ineligible"].size() == 1);  // of 4 without --partners: 3 had no agreement
+  CHECK(j["ineligible"][0]["hospital"] == "shonan-kamakura");
+  CHECK(j["ineligible"][0]["reasons"][0]["code"] == "specialty_not_covered");
+}
+
 TEST_CASE("kakehashi eligible prints a readable table by default", "[cli]") {
   const auto r = run("eligible --agreements " + data +
                      " --from bach-mai --specialty oncology --at 2026-03-01T00:00:00Z");

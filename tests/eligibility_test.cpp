@@ -37,6 +37,15 @@ eligibility_result ask(const agreement_directory& dir, const std::string& from,
       dir, {hospital_id{from}, specialty_code{specialty}, parse_instant(at), std::move(counts)});
 }
 
+// One ineligible entry as comparable text: hospital, agreement, and each reason's code and message.
+std::string to_json_of(const ineligible_destination& i) {
+  nlohmann::json j = {{"hospital", i.hospital.value()},
+                      {"agreement", i.agreement ? i.agreement->value() : ""}};
+  for (const auto& r : i.reasons)
+    j["reasons"].push_back({std::string(to_string(r.code)), r.message});
+  return j.dump();
+}
+
 }  // namespace
 
 TEST_CASE("eligibility over hospital x specialty x instant", "[eligibility]") {
@@ -80,6 +89,59 @@ TEST_CASE("eligibility over hospital x specialty x instant", "[eligibility]") {
   const auto r = ask(network(), from, specialty, at);
   CHECK(r.is_eligible(hospital_id{to}) == want.empty());
   CHECK(codes_for(r, to) == want);
+  // The destination alone (as a proposal asks): the same answer, about it only.
+  eligibility_query one{hospital_id{from}, specialty_code{specialty}, parse_instant(at), {}};
+  one.scope = eligibility_scope::destination;
+  one.destination = hospital_id{to};
+  const auto d = check_eligibility(network(), one);
+  CHECK(d.is_eligible(hospital_id{to}) == want.empty());
+  CHECK(codes_for(d, to) == want);
+  for (const auto& e : d.eligible) CHECK(e.hospital == hospital_id{to});
+  for (const auto& i : d.ineligible) CHECK(i.hospital == hospital_id{to});
+}
+
+TEST_CASE("the partners scope answers as the directory scope does, without no_agreement entries",
+          "[eligibility]") {
+  const auto origin = GENERATE(as<std::string>{}, "vn-a", "vn-c", "vn-e", "vn-f", "jp-b", "jp-d");
+  const auto at = GENERATE(as<std::string>{}, "2026-02-10T00:00:00Z", "2026-03-05T00:00:00Z");
+  const auto specialty = GENERATE(as<std::string>{}, "oncology", "dialysis");
+  CAPTURE(origin, at, specialty);
+  const auto all = ask(network(), origin, specialty, at, {{hospital_id{"jp-b"}, 1}});
+  eligibility_query q{hospital_id{origin},
+                      specialty_code{specialty},
+                      parse_instant(at),
+                      {{hospital_id{"jp-b"}, 1}}};
+  q.scope = eligibility_scope::partners;
+  const auto partners = check_eligibility(network(), q);
+  REQUIRE(partners.eligible.size() == all.eligible.size());
+  for (std::size_t i = 0; i < all.eligible.size(); ++i) {
+    CHECK(partners.eligible[i].hospital == all.eligible[i].hospital);
+    CHECK(partners.eligible[i].agreement == all.eligible[i].agreement);
+    CHECK(partners.eligible[i].remaining_capacity == all.eligible[i].remaining_capacity);
+  }
+  std::vector<std::string> expected, got;
+  for (const auto& i : all.ineligible) {
+    if (i.reasons.front().code != ic::no_agreement) expected.push_back(to_json_of(i));
+  }
+  for (const auto& i : partners.ineligible) got.push_back(to_json_of(i));
+  CHECK(got == expected);
+}
+
+TEST_CASE("a query of one destination names what is wrong with it", "[eligibility][error]") {
+  eligibility_query q{
+      hospital_id{"vn-a"}, specialty_code{"oncology"}, parse_instant("2026-03-01T00:00:00Z"), {}};
+  q.scope = eligibility_scope::destination;
+  CHECK_THROWS_WITH(check_eligibility(network(), q),
+                    Contains("[kakehashi.invalid_argument] query.destination: is missing"));
+  q.destination = hospital_id{"vn-a"};
+  CHECK_THROWS_WITH(check_eligibility(network(), q),
+                    Contains("'vn-a' is the referring hospital itself"));
+  q.destination = hospital_id{"jp-z"};
+  CHECK_THROWS_WITH(check_eligibility(network(), q),
+                    Contains("[kakehashi.not_found] query.destination: hospital 'jp-z'"));
+  q.destination = hospital_id{"vn-f"};  // no agreement: a "no", not an error
+  const auto r = check_eligibility(network(), q);
+  CHECK(codes_for(r, "vn-f") == std::vector<ic>{ic::no_agreement});
 }
 
 TEST_CASE("capacity is reached when the month's count meets the agreement's capacity",

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "kakehashi/ids.hpp"
@@ -150,9 +151,12 @@ class agreement_directory {
   const std::vector<hospital>& hospitals() const noexcept { return hospitals_; }
   const std::vector<agreement>& agreements() const noexcept { return agreements_; }
 
-  /// nullptr when unknown.
+  /// nullptr when unknown. Constant time (the directory indexes its ids when it is loaded).
   const hospital* find_hospital(const hospital_id& id) const noexcept;
   const agreement* find_agreement(const agreement_id& id) const noexcept;
+  /// The agreements `h` is a party to, in the directory's order; empty for an unknown hospital.
+  /// Indexed at load time: the cost grows with `h`'s agreements, not with the directory.
+  std::vector<const agreement*> agreements_of(const hospital_id& h) const;
 
   /// The hospital, or throws kakehashi::error{errc::not_found} naming `field` and the known ids.
   const hospital& hospital_at(std::string_view field, const hospital_id& id) const;
@@ -166,8 +170,16 @@ class agreement_directory {
 
  private:
   agreement_directory() = default;
+  void index();  // fills the three maps below from hospitals_ and agreements_
   std::vector<hospital> hospitals_;
   std::vector<agreement> agreements_;
+  // Positions, not pointers: a copied directory's indexes stay right.
+  std::unordered_map<std::string, std::size_t> hospital_at_;
+  std::unordered_map<std::string, std::size_t> agreement_at_;
+  std::unordered_map<std::string, std::vector<std::size_t>> agreements_by_party_;
+  // starts_at() and ends_at() of each agreement, by position: computed once (time-zone rules).
+  std::vector<std::pair<instant, std::optional<instant>>> in_force_;
+  const std::pair<instant, std::optional<instant>>* in_force_of(const agreement& a) const noexcept;
 };
 
 }  // namespace kakehashi

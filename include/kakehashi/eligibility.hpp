@@ -32,6 +32,19 @@ enum class ineligibility_code {
 std::string_view to_string(ineligibility_code v) noexcept;
 std::optional<ineligibility_code> parse_ineligibility_code(std::string_view name) noexcept;
 
+/// Which hospitals a query evaluates as destinations.
+enum class eligibility_scope {
+  /// Every hospital in the directory other than the origin: every "no" in the network explained,
+  /// a hospital without an agreement as no_agreement. Its cost grows with the directory.
+  directory,
+  /// The origin's partners only (the hospitals it shares an agreement with): every "no" among
+  /// them is still explained in full; hospitals without an agreement are left out. Its cost grows
+  /// with the origin's agreements, not with the directory.
+  partners,
+  /// The one hospital in `eligibility_query::destination` (for a proposal to it).
+  destination,
+};
+
 struct eligibility_query {
   hospital_id from;          ///< the referring hospital
   specialty_code specialty;  ///< "oncology", ...
@@ -40,6 +53,8 @@ struct eligibility_query {
   /// specialty (the caller decides what counts, e.g. accepted referrals in the destination's local
   /// calendar month). Destinations missing here are not checked for capacity.
   std::map<hospital_id, int> month_counts;
+  eligibility_scope scope = eligibility_scope::directory;
+  std::optional<hospital_id> destination = std::nullopt;  ///< with scope destination only
 };
 
 struct ineligibility_reason {
@@ -80,9 +95,11 @@ struct [[nodiscard]] eligibility_result {
   std::vector<ineligibility_reason> reasons_for(const hospital_id& h) const;
 };
 
-/// Evaluates every hospital in `dir` other than `q.from` as a destination.
-/// Throws kakehashi::error{errc::invalid_argument} if an id in the query is malformed or a month
-/// count is negative, and {errc::not_found} if `q.from` is not in the directory. A destination
+/// Evaluates the hospitals of `q.scope` (by default every hospital in `dir` other than `q.from`)
+/// as destinations.
+/// Throws kakehashi::error{errc::invalid_argument} if an id in the query is malformed, a month
+/// count is negative, or scope destination comes without a destination (or names the origin),
+/// and {errc::not_found} if `q.from` or that destination is not in the directory. A destination
 /// that is not eligible is never an error.
 eligibility_result check_eligibility(const agreement_directory& dir, const eligibility_query& q);
 

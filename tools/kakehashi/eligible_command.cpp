@@ -1,5 +1,5 @@
 // kakehashi eligible --agreements FILE --from ID --specialty CODE --at INSTANT [--json]
-//                    [--count HOSPITAL=N ...]
+//                    [--count HOSPITAL=N ...] [--partners]
 #include <date/tz.h>
 #include <fmt/format.h>
 
@@ -22,6 +22,7 @@ struct eligible_options {
   std::string at;
   std::vector<std::string> counts;
   bool json = false;
+  bool partners = false;
 };
 
 std::string name_of(const agreement_directory& dir, const hospital_id& id) {
@@ -71,6 +72,9 @@ command add_eligible_command(CLI::App& app) {
   sub->add_option("--count", opt->counts,
                   "HOSPITAL=N: referrals already counted against capacity this month (repeatable)");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of a table");
+  sub->add_flag("--partners", opt->partners,
+                "Only the hospitals --from has an agreement with (every 'no' among them still "
+                "explained); without it, every hospital in the directory");
   return [opt] {
     const agreement_directory dir = agreement_directory::load_file(opt->agreements);
     eligibility_query q;
@@ -96,12 +100,13 @@ command add_eligible_command(CLI::App& app) {
       // A misspelt hospital would switch its capacity check off without a word: refuse it.
       const hospital_id h = known_hospital(dir, c.substr(0, eq), "--count");
       if (q.month_counts.count(h) != 0) {
-        throw error(errc::invalid_argument,
-                    fmt::format("--count: hospital '{}' is counted twice; give each once",
-                                h.value()));
+        throw error(
+            errc::invalid_argument,
+            fmt::format("--count: hospital '{}' is counted twice; give each once", h.value()));
       }
       q.month_counts[h] = n;
     }
+    if (opt->partners) q.scope = eligibility_scope::partners;
     const eligibility_result r = check_eligibility(dir, q);
     if (opt->json) {
       std::cout << to_json(r, 2) << '\n';
