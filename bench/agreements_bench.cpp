@@ -12,52 +12,60 @@
 namespace {
 
 // A network of `n` Vietnamese and `n` Japanese hospitals, each Vietnamese one with an agreement
-// with three Japanese ones: about 1 KB per agreement.
-std::string network(int n) {
+// with `each` Japanese ones (vn-0 with `origin` of them). Full terms: about 1 KB per agreement,
+// as a real file; otherwise only the terms eligibility reads.
+std::string network_text(int n, int each, int origin, bool full_terms) {
   using nlohmann::json;
   json doc = {{"format", "kakehashi.agreements/1"},
               {"hospitals", json::array()},
               {"agreements", json::array()}};
-  const json specialties = {"oncology", "cardiology", "transplantation", "dialysis"};
+  const json specialties = full_terms
+                               ? json{"oncology", "cardiology", "transplantation", "dialysis"}
+                               : json{"oncology", "cardiology"};
   for (int i = 0; i < n; ++i) {
-    doc["hospitals"].push_back({{"id", "vn-" + std::to_string(i)},
-                                {"names", {{"en", "Vietnamese hospital " + std::to_string(i)}}},
-                                {"country", "VN"},
-                                {"time_zone", "Asia/Ho_Chi_Minh"},
-                                {"specialties", specialties}});
-    doc["hospitals"].push_back({{"id", "jp-" + std::to_string(i)},
-                                {"names", {{"en", "Japanese hospital " + std::to_string(i)}}},
-                                {"country", "JP"},
-                                {"time_zone", "Asia/Tokyo"},
-                                {"specialties", specialties}});
+    for (const bool vn : {true, false}) {
+      const std::string id = (vn ? "vn-" : "jp-") + std::to_string(i);
+      doc["hospitals"].push_back({{"id", id},
+                                  {"names", {{"en", "Hospital " + id}}},
+                                  {"country", vn ? "VN" : "JP"},
+                                  {"time_zone", vn ? "Asia/Ho_Chi_Minh" : "Asia/Tokyo"},
+                                  {"specialties", specialties}});
+    }
   }
   for (int i = 0; i < n; ++i) {
-    for (int k = 0; k < 3; ++k) {
+    for (int k = 0; k < (i == 0 ? origin : each); ++k) {
       const std::string vn = "vn-" + std::to_string(i);
       const std::string jp = "jp-" + std::to_string((i + k * 7) % n);
-      doc["agreements"].push_back(
-          {{"id", "mou-" + vn + "-" + jp},
-           {"title", "Memorandum of Understanding between " + vn + " and " + jp},
-           {"parties", {vn, jp}},
-           {"signed", "2025-11-14"},
-           {"effective_from", "2025-11-14"},
-           {"effective_until", "2030-11-13"},
-           {"time_zone", "Asia/Tokyo"},
-           {"status", {{"state", "active"}}},
-           {"areas", {"patient_referral", "clinical_training", "joint_research"}},
-           {"referral",
-            {{"specialties", specialties},
-             {"directions", {{{"from", vn}, {"to", jp}}}},
-             {"response_deadline_days", 14},
-             {"monthly_capacity", {{"oncology", 10}, {"cardiology", 5}}},
-             {"required_documents", {"referral letter", "imaging", "pathology report"}},
-             {"languages", {"en", "ja", "vi"}}}},
-           {"source", {{"title", "generated"}, {"reference", "bench"}}},
-           {"assumptions", {"generated for the benchmark"}}});
+      json terms = {{"specialties", specialties},
+                    {"directions", {{{"from", vn}, {"to", jp}}}},
+                    {"response_deadline_days", 14},
+                    {"monthly_capacity", {{"oncology", 10}}}};
+      json a = {{"id", "mou-" + vn + "-" + jp},
+                {"title", "Memorandum of Understanding between " + vn + " and " + jp},
+                {"parties", {vn, jp}},
+                {"signed", "2025-11-14"},
+                {"effective_from", "2025-11-14"},
+                {"effective_until", "2030-11-13"},
+                {"time_zone", "Asia/Tokyo"},
+                {"status", {{"state", "active"}}},
+                {"areas", {"patient_referral"}},
+                {"source", {{"title", "generated"}, {"reference", "bench"}}}};
+      if (full_terms) {
+        a["areas"] = {"patient_referral", "clinical_training", "joint_research"};
+        terms["monthly_capacity"]["cardiology"] = 5;
+        terms["required_documents"] = {"referral letter", "imaging", "pathology report"};
+        terms["languages"] = {"en", "ja", "vi"};
+        a["assumptions"] = {"generated for the benchmark"};
+      }
+      a["referral"] = std::move(terms);
+      doc["agreements"].push_back(std::move(a));
     }
   }
   return doc.dump();
 }
+
+// The load and eligibility rows' network: 2,000 hospitals, 3,000 agreements of full terms.
+std::string network(int n) { return network_text(n, 3, 3, true); }
 
 void agreements_load(benchmark::State& state) {
   const std::string text = network(static_cast<int>(state.range(0)));
@@ -107,44 +115,10 @@ void agreements_baseline_scan(benchmark::State& state) {
 const kakehashi::agreement_directory& scaled_network(int hospitals) {
   static std::map<int, kakehashi::agreement_directory> made;
   if (auto it = made.find(hospitals); it != made.end()) return it->second;
-  using nlohmann::json;
-  const int n = hospitals / 2;
-  json doc = {{"format", "kakehashi.agreements/1"},
-              {"hospitals", json::array()},
-              {"agreements", json::array()}};
-  const json specialties = {"oncology", "cardiology"};
-  for (int i = 0; i < n; ++i) {
-    for (const char* side : {"vn-", "jp-"}) {
-      const bool vn = side[0] == 'v';
-      doc["hospitals"].push_back({{"id", side + std::to_string(i)},
-                                  {"names", {{"en", "hospital"}}},
-                                  {"country", vn ? "VN" : "JP"},
-                                  {"time_zone", vn ? "Asia/Ho_Chi_Minh" : "Asia/Tokyo"},
-                                  {"specialties", specialties}});
-    }
-  }
-  for (int i = 0; i < n; ++i) {
-    for (int k = 0; k < (i == 0 ? 10 : 5); ++k) {
-      const std::string vn = "vn-" + std::to_string(i);
-      const std::string jp = "jp-" + std::to_string((i + k * 7) % n);
-      doc["agreements"].push_back({{"id", "mou-" + vn + "-" + jp},
-                                   {"title", "MoU"},
-                                   {"parties", {vn, jp}},
-                                   {"signed", "2025-11-14"},
-                                   {"effective_from", "2025-11-14"},
-                                   {"effective_until", "2030-11-13"},
-                                   {"time_zone", "Asia/Tokyo"},
-                                   {"status", {{"state", "active"}}},
-                                   {"areas", {"patient_referral"}},
-                                   {"referral",
-                                    {{"specialties", specialties},
-                                     {"directions", {{{"from", vn}, {"to", jp}}}},
-                                     {"response_deadline_days", 14},
-                                     {"monthly_capacity", {{"oncology", 10}}}}},
-                                   {"source", {{"title", "generated"}, {"reference", "bench"}}}});
-    }
-  }
-  return made.emplace(hospitals, kakehashi::agreement_directory::load(doc.dump())).first->second;
+  return made
+      .emplace(hospitals,
+               kakehashi::agreement_directory::load(network_text(hospitals / 2, 5, 10, false)))
+      .first->second;
 }
 
 // One eligibility query from vn-0 (10 agreements) for oncology: its partners only (issue 18's
