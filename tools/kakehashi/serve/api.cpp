@@ -106,6 +106,13 @@ response problem(int status, const char* code, const std::string& diagnostics) {
 
 std::string etag_of(const referral_snapshot& s) { return fmt::format("W/\"{}\"", s.version); }
 
+// A search's answer: every match on one page (the Task search pages its own, with links).
+response searchset(json entries) {
+  json bundle = {{"resourceType", "Bundle"}, {"type", "searchset"}, {"total", entries.size()}};
+  bundle["entry"] = std::move(entries);
+  return json_response(200, bundle.dump());
+}
+
 // ---- FHIR helpers ----------------------------------------------------------------------------
 
 // The value of the first identifier of `system` in an identifier array or a reference.
@@ -729,11 +736,7 @@ response api::subscription(const request& r, const hospital_id& caller,
                          {"resource", resource()},
                          {"search", {{"mode", "match"}}}});
     }
-    return json_response(200, json{{"resourceType", "Bundle"},
-                                   {"type", "searchset"},
-                                   {"total", entries.size()},
-                                   {"entry", entries}}
-                                  .dump());
+    return searchset(std::move(entries));
   }
   if (p[1] != id || mine == endpoints.end()) {
     throw error(errc::not_found, fmt::format("Subscription/{}: no such Subscription of '{}'; GET "
@@ -871,11 +874,7 @@ response api::audit_events(const request& r, const hospital_id& caller) {
                          {"search", {{"mode", "match"}}}});
     }
   }
-  return json_response(200, json{{"resourceType", "Bundle"},
-                                 {"type", "searchset"},
-                                 {"total", entries.size()},
-                                 {"entry", entries}}
-                                .dump());
+  return searchset(std::move(entries));
 }
 
 response api::capability() const {
