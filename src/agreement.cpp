@@ -3,6 +3,7 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <functional>
 #include <cctype>
 #include <map>
 #include <set>
@@ -506,7 +507,10 @@ const std::pair<instant, std::optional<instant>>* agreement_directory::in_force_
   // Only an agreement of this directory (by address) has its bounds here.
   if (in_force_.size() != agreements_.size() || agreements_.empty()) return nullptr;
   const agreement* first = agreements_.data();
-  if (&a < first || &a >= first + agreements_.size()) return nullptr;
+  // std::less: a total order even for an agreement that lives elsewhere (< on pointers into
+  // different objects is unspecified).
+  const std::less<const agreement*> before;
+  if (before(&a, first) || !before(&a, first + agreements_.size())) return nullptr;
   return &in_force_[static_cast<std::size_t>(&a - first)];
 }
 
