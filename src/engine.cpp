@@ -7,12 +7,17 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "audit_crypto.hpp"
@@ -765,11 +770,168 @@ struct engine::impl {
     json details = json::object();
   };
 
-  // Runs one command: idempotency, refusal auditing, one transaction.
+  // Runs one command. Inside this thread's own transaction (a batch, or the group it leads) it
+  // runs at once, in a savepoint; otherwise it is submitted to the group commit queue.
   template <class Body>
   referral_snapshot run(const std::string& key, const std::string& command, const referral_id& id,
                         const actor& by, instant at, const command_options& conditions, Body&& body) {
     check_key(key);
+    const auto once = [&] { return run_one(key, command, id, by, at, conditions, body); };
+    if (txn_owner.load() == std::this_thread::get_id()) return once();
+    return submit(once);
+  }
+
+  // ---- group commit -------------------------------------------------------------------------
+  //
+  // As leveldb's DBImpl::Write: each submitter queues its command and waits. The first in the
+  // queue is the leader: once it holds the engine (after any batch another thread is running),
+  // it takes every command queued behind it (at most max_group), runs each in its own savepoint
+  // in arrival order in one transaction, commits once (one fsync for the group), and wakes each
+  // submitter with its own result; the next in the queue then leads. A lone command is its own
+  // group and runs exactly as before (no savepoint, no wait). Nothing is delayed to let a group
+  // grow: a group is whatever queued while the previous one was committing.
+  //
+  // A refused command is refused alone (its savepoint holds its audit row). A command that fails
+  // with a storage error rolls the whole transaction back: it gets its error, and the others run
+  // again in a new transaction (none was acknowledged). A commit that fails gives every command
+  // of the group the commit's error: storage (nothing applied), or outcome_unknown after an I/O
+  // error, which each resolves by retrying with its own idempotency key.
+  static constexpr std::size_t max_group = 64;
+
+  struct submission {
+    referral_snapshot (*call)(void*) = nullptr;  // runs the command (run_one) in the leader
+    void* context = nullptr;
+    referral_snapshot result;
+    std::exception_ptr error;
+    bool done = false;  // under queue_mutex
+    std::condition_variable wake;
+  };
+
+  template <class Command>
+  referral_snapshot submit(const Command& command) {
+    submission s;
+    s.call = [](void* c) { return (*static_cast<const Command*>(c))(); };
+    s.context = const_cast<void*>(static_cast<const void*>(&command));
+    {
+      std::unique_lock<std::mutex> q(queue_mutex);
+      queue.push_back(&s);
+      ++counters.commands;
+      counters.waiting = std::max(counters.waiting, queue.size());
+      s.wake.wait(q, [&] { return s.done || queue.front() == &s; });
+    }
+    if (!s.done) lead();
+    if (s.error) std::rethrow_exception(s.error);
+    return std::move(s.result);
+  }
+
+  void lead() {
+    std::vector<submission*> group;
+    {
+      std::lock_guard<std::recursive_mutex> lock(mutex);  // waits for another thread's batch
+      {
+        std::lock_guard<std::mutex> q(queue_mutex);
+        for (submission* s : queue) {
+          group.push_back(s);
+          if (group.size() == max_group) break;
+        }
+      }
+      txn_owner.store(std::this_thread::get_id());
+      try {
+        run_group(group);
+      } catch (...) {  // out of memory: each submitter learns of it, and the queue moves on
+        for (submission* s : group) s->error = std::current_exception();
+      }
+      txn_owner.store(std::thread::id{});
+    }
+    std::lock_guard<std::mutex> q(queue_mutex);
+    ++counters.transactions;
+    counters.largest_group = std::max(counters.largest_group, group.size());
+    for (submission* s : group) {
+      queue.pop_front();  // the group is the front of the queue: nobody else pops
+      s->done = true;
+      s->wake.notify_one();
+    }
+    if (!queue.empty()) queue.front()->wake.notify_one();  // the next leader
+  }
+
+  static void call(submission& s) noexcept {
+    try {
+      s.result = s.call(s.context);
+      s.error = nullptr;
+    } catch (...) {
+      s.error = std::current_exception();
+    }
+  }
+  static bool fails_the_transaction(const std::exception_ptr& p) {
+    if (!p) return false;
+    try {
+      std::rethrow_exception(p);
+    } catch (const error& e) {
+      return e.code() == errc::storage || e.code() == errc::outcome_unknown;
+    } catch (...) {
+      return true;  // not a refusal: undo everything, as a lone command would
+    }
+  }
+
+  void run_group(std::vector<submission*> pending) {
+    while (pending.size() > 1) {
+      try {
+        head_.reset();
+        cache.get("BEGIN IMMEDIATE")->exec();
+      } catch (const SQLite::Exception& e) {
+        const auto failure = capture([&] { storage_failed(e, "BEGIN IMMEDIATE"); });
+        for (submission* s : pending) s->error = failure;
+        return;
+      }
+      ++batch_depth;
+      auto failed = pending.end();
+      for (auto it = pending.begin(); it != pending.end(); ++it) {
+        call(**it);
+        if (fails_the_transaction((*it)->error)) {
+          failed = it;
+          break;
+        }
+      }
+      --batch_depth;
+      if (failed != pending.end()) {
+        head_.reset();
+        db.tryExec("ROLLBACK");
+        pending.erase(failed);  // it keeps its error; the others run again
+        continue;
+      }
+      try {
+        commit();
+      } catch (...) {
+        const auto failure = std::current_exception();
+        for (submission* s : pending) s->error = failure;
+      }
+      return;
+    }
+    if (pending.size() == 1) call(*pending.front());  // alone: its own transaction
+  }
+
+  template <class F>
+  static std::exception_ptr capture(F&& f) {
+    try {
+      f();
+    } catch (...) {
+      return std::current_exception();
+    }
+    return nullptr;
+  }
+
+  std::mutex queue_mutex;
+  std::deque<submission*> queue;
+  engine_stats counters;  // under queue_mutex (waiting: the longest queue seen)
+  // The thread whose transaction is open (a batch's, or a leader's): its commands run in it.
+  std::atomic<std::thread::id> txn_owner{};
+
+  // Runs one command: idempotency, refusal auditing, one transaction (or a savepoint in the
+  // batch or group that is open).
+  template <class Body>
+  referral_snapshot run_one(const std::string& key, const std::string& command,
+                            const referral_id& id, const actor& by, instant at,
+                            const command_options& conditions, Body&& body) {
     std::lock_guard<std::recursive_mutex> lock(mutex);
     try {
       begin();
@@ -1190,7 +1352,8 @@ std::vector<referral_snapshot> engine::expire_overdue(const actor& system, insta
 }
 
 void engine::batch(const std::function<void()>& body) {
-  // The lock is held for the whole batch: no other thread's command can join its transaction.
+  // The lock is held for the whole batch: no other thread's command can join its transaction
+  // (they queue, and the next group commits after the batch).
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   if (impl_->batch_depth > 0) {
     body();  // a nested batch is part of the outer one
@@ -1203,16 +1366,26 @@ void engine::batch(const std::function<void()>& body) {
     storage_failed(e, "BEGIN IMMEDIATE");
   }
   ++impl_->batch_depth;
+  impl_->txn_owner.store(std::this_thread::get_id());
   try {
     body();
   } catch (...) {
+    impl_->txn_owner.store(std::thread::id{});
     --impl_->batch_depth;
     impl_->head_.reset();
     impl_->db.tryExec("ROLLBACK");
     throw;
   }
+  impl_->txn_owner.store(std::thread::id{});
   --impl_->batch_depth;
   impl_->commit();
+}
+
+engine_stats engine::stats() const {
+  std::lock_guard<std::mutex> q(impl_->queue_mutex);
+  engine_stats s = impl_->counters;
+  s.queued = impl_->queue.size();
+  return s;
 }
 
 std::optional<referral_snapshot> engine::find(const referral_id& id) const {

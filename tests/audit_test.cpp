@@ -10,14 +10,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
 #include <kakehashi/witness.hpp>
-#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -366,6 +367,13 @@ TEST_CASE("one engine shared by several threads: commands and queries interleave
   CHECK(v.intact);
   CHECK(v.rows == threads * per_thread * 5);
   CHECK(e.list(referral_state::closed).size() == threads * per_thread);
+  // Commands that arrived while another group was committing were committed with others.
+  const engine_stats s = e.stats();
+  CAPTURE(s.transactions, s.largest_group);
+  CHECK(s.commands == threads * per_thread * 5);
+  CHECK(s.largest_group >= 2);
+  CHECK(s.largest_group <= threads);  // each thread waits for its own command
+  CHECK(s.transactions < s.commands);
 }
 
 TEST_CASE("two processes on one file: every command lands once, one linear chain",
@@ -373,7 +381,8 @@ TEST_CASE("two processes on one file: every command lands once, one linear chain
   temp_db db;
   { open_engine(db.path()); }
   constexpr int processes = 2;
-  constexpr int per_process = 20;
+  constexpr int threads_per_process = 3;
+  constexpr int per_process = 10;  // per thread
   std::vector<pid_t> children;
   for (int p = 0; p < processes; ++p) {
     const pid_t pid = fork();
@@ -382,9 +391,22 @@ TEST_CASE("two processes on one file: every command lands once, one linear chain
       int code = 0;
       try {
         engine e = open_engine(db.path());  // opened after fork: never shared across it
-        for (int i = 0; i < per_process; ++i) {
-          walk(e, "P" + std::to_string(p) + "-" + std::to_string(i), 3);
+        // Three threads on the process's one engine: grouped commits from both processes.
+        std::vector<std::thread> pool;
+        std::atomic<int> failed{0};
+        for (int t = 0; t < threads_per_process; ++t) {
+          pool.emplace_back([&, t] {
+            try {
+              for (int i = 0; i < per_process; ++i) {
+                walk(e, fmt::format("P{}-{}-{}", p, t, i), 3);
+              }
+            } catch (...) {
+              ++failed;
+            }
+          });
         }
+        for (auto& th : pool) th.join();
+        if (failed > 0) code = 1;
       } catch (...) {
         code = 1;
       }
@@ -400,13 +422,15 @@ TEST_CASE("two processes on one file: every command lands once, one linear chain
   }
   const verify_result v = verify_database(db.path());
   CHECK(v.intact);
-  CHECK(v.rows == processes * per_process * 3);
+  CHECK(v.rows == processes * threads_per_process * per_process * 3);
+  CHECK(v.referrals == processes * threads_per_process * per_process);
 }
 
 namespace {
 // Writers killed with SIGKILL mid-load, `rounds` times: every acknowledged command is present,
-// the chain verifies, and replay equals the stored state.
-void crash_rounds(int rounds, durability sync) {
+// the chain verifies, and replay equals the stored state. With threads > 1, the writer is one
+// engine driven by that many threads: its commands commit in groups (group commit).
+void crash_rounds(int rounds, durability sync, int threads = 1) {
   temp_db db;
   { open_engine(db.path()); }
   std::mt19937 rng(12345);
@@ -421,12 +445,19 @@ void crash_rounds(int rounds, durability sync) {
       engine_options o = paperwork_on_file();
       o.sync = sync;
       engine e = open_engine(db.path(), o);
-      for (int i = 0;; ++i) {
-        const std::string id = "C" + std::to_string(round) + "-" + std::to_string(i);
-        walk(e, id, 3);
-        const std::string line = id + "\n";  // acknowledged: all three commands returned
-        if (write(fds[1], line.data(), line.size()) < 0) _exit(2);
-      }
+      const auto writer = [&](int t) {
+        for (int i = 0;; ++i) {
+          const std::string id =
+              "C" + std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i);
+          walk(e, id, 3);
+          // Acknowledged: all three commands returned. (One write of a short line: atomic.)
+          const std::string line = id + "\n";
+          if (write(fds[1], line.data(), line.size()) < 0) _exit(2);
+        }
+      };
+      std::vector<std::thread> pool;
+      for (int t = 1; t < threads; ++t) pool.emplace_back(writer, t);
+      writer(0);  // never returns: the parent kills the process
     }
     close(fds[1]);
     // Kill at a random moment once the writer is under way (its first acknowledgement), so that
@@ -434,8 +465,7 @@ void crash_rounds(int rounds, durability sync) {
     std::string buffer;
     char chunk[4096];
     ssize_t n = 0;
-    while (buffer.find('\n') == std::string::npos &&
-           (n = read(fds[0], chunk, sizeof chunk)) > 0) {
+    while (buffer.find('\n') == std::string::npos && (n = read(fds[0], chunk, sizeof chunk)) > 0) {
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
@@ -468,11 +498,15 @@ TEST_CASE("writers killed mid-load lose no acknowledged command and leave a veri
           "[audit][crash]") {
   crash_rounds(20, durability::full);
   crash_rounds(20, durability::normal);
+  crash_rounds(10, durability::full, 4);  // grouped commits
+  crash_rounds(10, durability::normal, 4);
 }
 
 TEST_CASE("crash consistency, long run", "[.slow][audit][crash]") {
   crash_rounds(300, durability::full);
   crash_rounds(300, durability::normal);
+  crash_rounds(100, durability::full, 4);
+  crash_rounds(100, durability::normal, 4);
 }
 
 TEST_CASE("stripping every MAC does not make a keyed log pass as unkeyed under a checkpoint",
@@ -530,11 +564,11 @@ fs::path evidence_copy(const std::string& path, const std::vector<std::string>& 
 
 void make_read_only(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) {
-    fs::permissions(e.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    fs::permissions(e.path(),
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
   }
   fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
-                           fs::perms::group_exec | fs::perms::others_read |
-                           fs::perms::others_exec);
+                           fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
 }
 
 void remove_evidence(const fs::path& dir) {
@@ -563,7 +597,8 @@ std::string read_as_an_auditor(const fs::path& dir) {
   if (child == 0) {
     close(fds[0]);
     std::string out;
-    if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+    if (geteuid() == 0 &&
+        (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
       out = "could not become nobody";
     } else if (const int probe = ::open((dir / "probe").c_str(), O_CREAT | O_WRONLY, 0600);
                probe >= 0) {
@@ -581,7 +616,8 @@ std::string read_as_an_auditor(const fs::path& dir) {
   close(fds[1]);
   std::string out;
   char buf[512];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   close(fds[0]);
   int status = 0;
   waitpid(child, &status, 0);
@@ -618,7 +654,8 @@ TEST_CASE("an auditor reads a read-only copy, -wal rows included, and changes no
   }
 }
 
-TEST_CASE("a view creates no file beside a database in a writable directory", "[audit][read-only]") {
+TEST_CASE("a view creates no file beside a database in a writable directory",
+          "[audit][read-only]") {
   temp_db db;
   engine e = open_engine(db.path(), paperwork_on_file());
   for (int i = 0; i < 10; ++i) walk(e, "R-" + std::to_string(i), 1 + i % 5);
@@ -706,9 +743,11 @@ TEST_CASE("a signed checkpoint verifies with the host's public key only", "[audi
     edit(edited);
     CHECK_FALSE(signature_valid(edited, public_key));
   }
-  CHECK_THROWS_WITH(sign_checkpoint(bm, head, at("2026-03-01T00:00:00Z"), public_key),
-                    Contains("[kakehashi.invalid_argument] signing key: is not an Ed25519 private key"));
-  CHECK_THROWS_WITH(signature_valid(c, "not a key"), Contains("public key: is not an Ed25519 public key"));
+  CHECK_THROWS_WITH(
+      sign_checkpoint(bm, head, at("2026-03-01T00:00:00Z"), public_key),
+      Contains("[kakehashi.invalid_argument] signing key: is not an Ed25519 private key"));
+  CHECK_THROWS_WITH(signature_valid(c, "not a key"),
+                    Contains("public key: is not an Ed25519 public key"));
   CHECK_THROWS_WITH(parse_signed_checkpoint(R"({"signer": "bach-mai", "seq": 0})"),
                     Contains("seq") && Contains("head: is required but missing"));
 }
@@ -767,15 +806,17 @@ TEST_CASE("a partner's checkpoints catch a truncated, a rewritten and a forked l
     std::vector<signed_checkpoint> a = kept, b = kept;
     {
       engine e = open_engine(fork_a.path());
-      (void)e.apply(referral_id{"R-0"}, event::cancel{bm_coordinator(), at("2026-03-03T00:00:00Z"),
-                                                      cancel_reason::treated_locally},
+      (void)e.apply(referral_id{"R-0"},
+                    event::cancel{bm_coordinator(), at("2026-03-03T00:00:00Z"),
+                                  cancel_reason::treated_locally},
                     "fork-a");
       a.push_back(sign_checkpoint(bm, e.head(), at("2026-03-03T00:00:00Z"), private_key));
     }
     {
       engine e = open_engine(fork_b.path());
-      (void)e.apply(referral_id{"R-1"}, event::cancel{bm_coordinator(), at("2026-03-03T00:00:00Z"),
-                                                      cancel_reason::clinical_change},
+      (void)e.apply(referral_id{"R-1"},
+                    event::cancel{bm_coordinator(), at("2026-03-03T00:00:00Z"),
+                                  cancel_reason::clinical_change},
                     "fork-b");
       b.push_back(sign_checkpoint(bm, e.head(), at("2026-03-03T00:00:00Z"), private_key));
     }
@@ -793,7 +834,8 @@ TEST_CASE("a partner's checkpoints catch a truncated, a rewritten and a forked l
     std::vector<signed_checkpoint> forged = kept;
     forged.push_back(sign_checkpoint(bm, {99, std::string(64, 'f')}, at("2026-03-03T00:00:00Z"),
                                      forger_private));
-    const witness_result r = check_witnessed(database_view::open(original.path()), forged, public_key);
+    const witness_result r =
+        check_witnessed(database_view::open(original.path()), forged, public_key);
     CHECK_FALSE(r.consistent);
     CHECK_THAT(r.problem, Contains("is not signed by the host's key"));
   }

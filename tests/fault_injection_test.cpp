@@ -15,6 +15,7 @@
 
 #include "support/engine_fixture.hpp"
 #include "support/fault_vfs.hpp"
+#include "support/group.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::test;
@@ -24,9 +25,12 @@ namespace {
 instant at_hour(int h) { return parse_instant("2026-03-01T00:00:00Z") + std::chrono::hours{h}; }
 
 // One step of the workload: what it runs, and the idempotency keys it writes (a batch has more).
+// A grouped step runs its commands from threads as one group commit (support/group.hpp): each
+// key has its own fate, and `run` retries one of them by `keys` position.
 struct step {
   std::vector<std::string> keys;
   std::function<void(engine&)> run;
+  std::vector<std::function<void(engine&)>> group = {};  // one per key, when grouped
 };
 
 std::vector<step> workload() {
@@ -41,9 +45,9 @@ std::vector<step> workload() {
     };
     const std::string key = id + ":";
     add("propose", [=](engine& e, instant t) {
-      (void)e.propose({rid, bm, sk, specialty_code{"cardiology"}, patient_ref{"P-TEST-1"},
-                       bm_coordinator(), t},
-                      key + "propose");
+      (void)e.propose(
+          {rid, bm, sk, specialty_code{"cardiology"}, patient_ref{"P-TEST-1"}, bm_coordinator(), t},
+          key + "propose");
     });
     add("consent", [=](engine& e, instant t) {
       (void)e.record_consent(rid, good_consent(), bm_coordinator(), t, key + "consent");
@@ -69,10 +73,35 @@ std::vector<step> workload() {
                                               t + std::chrono::minutes{5}, "B:consent");
                      });
                    }});
+  // A group: three commands from three threads, committed together (one of them refused).
+  const instant g = at_hour(hour + 1);
+  std::vector<std::function<void(engine&)>> group;
+  for (const char* id : {"G-1", "G-2"}) {
+    group.push_back([id, g](engine& e) {
+      (void)e.propose({referral_id{id}, bm, sk, specialty_code{"cardiology"},
+                       patient_ref{"P-TEST-1"}, bm_coordinator(), g},
+                      std::string(id) + ":propose");
+    });
+  }
+  group.push_back([g](engine& e) {  // refused: G-1 has no consent yet; audited all the same
+    (void)e.apply(referral_id{"G-1"}, event::accept{sk_clinician(), g}, "G-1:accept");
+  });
+  steps.push_back({{"G-1:propose", "G-2:propose", "G-1:accept"}, nullptr, group});
   return steps;
 }
 
 enum class fate { committed, failed, unknown };
+
+fate fate_of(const std::exception_ptr& p) {
+  if (!p) return fate::committed;
+  try {
+    std::rethrow_exception(p);
+  } catch (const kakehashi::error& err) {
+    if (err.code() == errc::storage) return fate::failed;
+    if (err.code() == errc::outcome_unknown) return fate::unknown;
+  }
+  return fate::committed;  // refused, and the refusal audited
+}
 
 int rows_with_key(SQLite::Database& db, const std::string& key) {
   SQLite::Statement q(db, "SELECT count(*) FROM audit WHERE idempotency_key = ?");
@@ -88,26 +117,25 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
   o.sync = sync;
   o.vfs = "kakehashi-fault";
   const auto steps = workload();
-  std::vector<fate> fates;
+  std::vector<fate> fates;  // one per key
   const int injected_before = fault_vfs::faults_injected;
   {
     engine e = open_engine(db.path(), o);
     fault_vfs::reset_counts();
     fault_vfs::fail(op, nth, persistent, kind);
     for (const auto& s : steps) {
+      if (!s.group.empty()) {
+        for (const auto& p : run_as_group(e, s.group)) fates.push_back(fate_of(p));
+        continue;
+      }
+      fate f = fate::committed;
       try {
         s.run(e);
-        fates.push_back(fate::committed);
-      } catch (const kakehashi::error& err) {
-        if (err.code() == errc::storage) {
-          fates.push_back(fate::failed);
-        } else if (err.code() == errc::outcome_unknown) {
-          fates.push_back(fate::unknown);
-        } else {
-          fates.push_back(fate::committed);  // refused, and the refusal audited
-        }
+      } catch (const kakehashi::error&) {
+        f = fate_of(std::current_exception());
       }
       // Nothing but kakehashi::error may escape: anything else fails the test case here.
+      fates.insert(fates.end(), s.keys.size(), f);
     }
   }  // closing the engine checkpoints the WAL into the database: under the fault too
   fault_vfs::disarm();
@@ -118,21 +146,32 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
   const verify_result v = e.verify();
   CAPTURE(v.problem);
   REQUIRE(v.intact);
-  {
-    SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      for (const auto& key : steps[i].keys) {
-        CAPTURE(key);
-        if (fates[i] == fate::committed) CHECK(rows_with_key(raw, key) == 1);
-        if (fates[i] == fate::failed) CHECK(rows_with_key(raw, key) == 0);
-        CHECK(rows_with_key(raw, key) <= 1);
-      }
+  // Each key with its step and (for a group) its command, in the order of `fates`.
+  struct keyed {
+    std::string key;
+    std::function<void(engine&)> retry;
+  };
+  std::vector<keyed> keys;
+  for (const auto& s : steps) {
+    for (std::size_t k = 0; k < s.keys.size(); ++k) {
+      keys.push_back({s.keys[k], s.group.empty() ? s.run : s.group[k]});
     }
   }
-  for (std::size_t i = 0; i < steps.size(); ++i) {
+  REQUIRE(keys.size() == fates.size());
+  {
+    SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      CAPTURE(keys[i].key);
+      if (fates[i] == fate::committed) CHECK(rows_with_key(raw, keys[i].key) == 1);
+      if (fates[i] == fate::failed) CHECK(rows_with_key(raw, keys[i].key) == 0);
+      CHECK(rows_with_key(raw, keys[i].key) <= 1);
+    }
+  }
+  // A batch retried for each of its keys: the second retry is answered from the log.
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     if (fates[i] != fate::unknown) continue;
     try {
-      steps[i].run(e);  // the retry answers from the log, or runs the command now
+      keys[i].retry(e);  // the retry answers from the log, or runs the command now
     } catch (const kakehashi::error& err) {
       CAPTURE(err.what());
       CHECK(err.code() != errc::storage);
@@ -140,12 +179,10 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
     }
   }
   SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-  for (std::size_t i = 0; i < steps.size(); ++i) {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     if (fates[i] != fate::unknown) continue;
-    for (const auto& key : steps[i].keys) {
-      CAPTURE(key);
-      CHECK(rows_with_key(raw, key) == 1);
-    }
+    CAPTURE(keys[i].key);
+    CHECK(rows_with_key(raw, keys[i].key) == 1);
   }
   CHECK(e.verify().intact);
   return fired;

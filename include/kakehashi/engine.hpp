@@ -13,7 +13,8 @@
 // never stores a consent: it keeps the consent's id and SHA-256 digest, and `transfer` is given
 // the consent again and checks that it is the one recorded.
 //
-// Thread safety: an engine serialises its own calls (an internal mutex); several engines, in
+// Thread safety: an engine serialises its own calls (an internal mutex), and commits the commands
+// threads submit at the same time together (group commit: engine::stats()); several engines, in
 // threads or processes, may share one file.
 
 #include <cstdint>
@@ -162,6 +163,15 @@ struct change {
   audit_entry row;
 };
 
+/// What the engine's group commit has done since it opened (engine::stats()).
+struct engine_stats {
+  std::uint64_t commands = 0;      ///< commands submitted from outside a batch
+  std::uint64_t transactions = 0;  ///< groups committed (or attempted) for them
+  std::size_t largest_group = 0;   ///< the most commands one transaction held
+  std::size_t waiting = 0;         ///< the longest queue of submitters seen
+  std::size_t queued = 0;          ///< submitters queued now (the leader included)
+};
+
 class engine {
  public:
   /// Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one).
@@ -209,7 +219,16 @@ class engine {
 
   /// Runs `body` in one transaction: the commands it issues commit together. A command that
   /// throws inside is undone (its refusal row stays); if `body` throws, everything is rolled back.
+  /// Commands other threads submit meanwhile wait for the batch to end, then commit as a group.
   void batch(const std::function<void()>& body);
+
+  /// Group commit: commands that threads submit while a transaction is committing wait, and the
+  /// first of them then commits them all in one transaction (one fsync), each in its own
+  /// savepoint, in arrival order, and returns each its own result. A lone command commits at
+  /// once. A refused command is refused alone (its audit row stays); a storage error in one
+  /// command runs the others again without it; a failed commit gives each command of the group
+  /// the commit's error (outcome_unknown after an I/O error: retry with the same key).
+  engine_stats stats() const;
 
   // Queries
   std::optional<referral_snapshot> find(const referral_id& id) const;
