@@ -17,9 +17,14 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <kakehashi/engine.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -51,7 +56,6 @@ std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& dat
   }
   return h;
 }
-
 
 const hospital_id bm{"bach-mai"};
 const hospital_id sk{"shonan-kamakura"};
@@ -355,8 +359,9 @@ struct engine_sql {
     const std::string key = "c-" + std::to_string(i);
     sqlite3_stmt* a = st[audit_ins];
     sqlite3_bind_int64(a, 1, next_seq++);
-    const char* fields[] = {"2026-03-01T00:00:00Z", "bach-mai", "coordinator", "io-bm-1",
-                            "cancel",               "proposed", "closed:cancelled"};
+    const char* fields[] = {
+        "2026-03-01T00:00:00Z", "bach-mai", "coordinator", "io-bm-1", "cancel", "proposed",
+        "closed:cancelled"};
     text(audit_ins, 2, id);
     for (int c = 0; c < 7; ++c) sqlite3_bind_text(a, c + 3, fields[c], -1, SQLITE_STATIC);
     sqlite3_bind_int(a, 10, 0);
@@ -396,6 +401,82 @@ void raw_engine_sql(benchmark::State& state) {
 void raw_audit_insert(benchmark::State& state) {
   run_engine_sql(state, [](engine_sql& raw, int i, bool) { raw.bare_insert(i); });
 }
+
+// Group commit (issue 18): `submitters` threads share one engine, each cancelling its next
+// proposed referral as soon as its previous command returned. Commands that arrive while a
+// group is committing commit together. 1 submitter is the engine's own single-submitter
+// baseline of the same run. At FULL (the target) with 1, 2, 4, 8 and 16 submitters; at NORMAL
+// with 1 and 16, where no fsync is waited for: what the same commands cost in CPU alone, the
+// ceiling group commit at FULL approaches. Counters: commands per second, p50 and p99 latency
+// of one command, and the mean number of commands per transaction (engine::stats()).
+//
+//   build/release/bench/kakehashi_bench --benchmark_filter=engine_group_commit
+//   bench/group_commit_ratios.py   (rounds, ratios within each round, the JS peer beside)
+void engine_group_commit(benchmark::State& state) {
+  const bool full = state.range(0) == 1;
+  const int submitters = static_cast<int>(state.range(1));
+  constexpr int per_iteration = 3000;
+  const auto iterations = static_cast<int>(state.max_iterations);
+  const std::string path = bench::db_path("group");
+  propose_referrals(path, per_iteration * iterations);
+  engine_options o;
+  o.sync = full ? durability::full : durability::normal;
+  engine e = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);
+  std::vector<double> latencies;
+  latencies.reserve(static_cast<std::size_t>(per_iteration * iterations));
+  std::mutex latencies_mutex;
+  int base = 0;
+  for (auto _ : state) {
+    std::atomic<int> next{base};
+    const int end = base + per_iteration;
+    std::vector<std::thread> workers;
+    for (int t = 0; t < submitters; ++t) {
+      workers.emplace_back([&] {
+        std::vector<double> mine;
+        for (int i; (i = next++) < end;) {
+          const std::string id = std::to_string(i);
+          const auto start = std::chrono::steady_clock::now();
+          e.apply(referral_id{"R-" + id},
+                  event::cancel{coordinator, t0 + std::chrono::hours{i},
+                                cancel_reason::patient_request},
+                  "c-" + id);
+          mine.push_back(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+        std::lock_guard<std::mutex> lock(latencies_mutex);
+        latencies.insert(latencies.end(), mine.begin(), mine.end());
+      });
+    }
+    for (auto& w : workers) w.join();
+    base = end;
+  }
+  const engine_stats s = e.stats();
+  const auto percentile = [&](double p) {
+    const auto k = static_cast<std::size_t>(p * static_cast<double>(latencies.size() - 1));
+    std::nth_element(latencies.begin(), latencies.begin() + static_cast<long>(k), latencies.end());
+    return latencies[k] * 1e3;
+  };
+  state.counters["commands_per_second"] =
+      benchmark::Counter(static_cast<double>(base), benchmark::Counter::kIsRate);
+  state.counters["p50_ms"] = percentile(0.50);
+  state.counters["p99_ms"] = percentile(0.99);
+  state.counters["per_commit"] = static_cast<double>(s.commands) /
+                                 static_cast<double>(std::max<std::uint64_t>(1, s.transactions));
+  state.SetLabel(full ? "FULL" : "NORMAL");
+  bench::remove_db(path);
+}
+BENCHMARK(engine_group_commit)
+    ->ArgNames({"full", "submitters"})
+    ->Args({1, 1})
+    ->Args({1, 2})
+    ->Args({1, 4})
+    ->Args({1, 8})
+    ->Args({1, 16})
+    ->Args({0, 1})
+    ->Args({0, 16})
+    ->Iterations(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Interleaved per regime, so each engine figure sits beside its baselines from the same moment.
 void register_all() {
