@@ -197,7 +197,7 @@ struct service {
     cfg.client_ca = (d / "ca.pem").string();
     cfg.clients = {{hospital_id{"bach-mai"}, fingerprint(d / "bach-mai.pem")},
                    {hospital_id{"shonan-kamakura"}, fingerprint(d / "shonan-kamakura.pem")}};
-    cfg.limits.threads = 2;
+    cfg.limits.threads = 8;  // the default
     cfg.limits.connections = 64;
     handler = std::make_unique<serve::api>(cfg, store, agreements, now);
     server = std::make_unique<serve::https_server>(

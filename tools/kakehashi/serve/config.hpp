@@ -23,7 +23,9 @@ struct limits {
   int connections = 64;                   ///< more are closed at once, before the handshake
   std::chrono::seconds request_time{30};  ///< handshake, or one request read in full
   std::chrono::seconds idle_time{60};     ///< a kept-alive connection with no request
-  int threads = 2;                        ///< threads serving connections
+  /// Threads serving connections. More than the cores: a request whose command waits for its
+  /// group's fsync holds its thread, and the requests that arrive meanwhile commit as one group.
+  int threads = 8;
 };
 
 struct client {
