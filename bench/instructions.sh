@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Instructions per engine command (issue 18's item 2), counted by callgrind, which counts the same
+# whatever else the machine does: `cancel` of a proposed referral, COMMANDS (default 5,000) in
+# transactions of PER_TRANSACTION (default 100), synchronous=NORMAL, on a file; only the cancels
+# are collected (run_cancels in bench/cancel_workload.cpp), commits included.
+#
+# Usage: bench/instructions.sh [BUILD_DIR=build/release] [COMMANDS] [PER_TRANSACTION]
+# Needs a build with -DKAKEHASHI_BUILD_BENCH=ON (Release) and valgrind.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$root/build/release}
+commands=${2:-5000}
+per_txn=${3:-100}
+binary="$build/bench/kakehashi_cancel_workload"
+[[ -x "$binary" ]] || { echo "instructions.sh: $binary not built (-DKAKEHASHI_BUILD_BENCH=ON)" >&2; exit 2; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_cancels*' \
+  --callgrind-out-file="$out/callgrind.out" "$binary" "$commands" "$per_txn" 2> "$out/valgrind.log"
+total=$(grep -E '^summary:|^totals:' "$out/callgrind.out" | head -1 | awk '{print $2}')
+echo "instructions: $total for $commands cancels ($per_txn per transaction): $((total / commands)) per command"
