@@ -1277,6 +1277,9 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
         o.details = impl_->last_verdict_;
         o.details["consent"] = consent.id.value();
         o.details["digest"] = o.consent_digest;
+        // A newer consent replaces the one recorded (before acceptance, or in `accepted` when the
+        // recorded one does not allow the transfer): the row says which.
+        if (!before->snap.consent.empty()) o.details["replaces"] = before->snap.consent.value();
         return o;
       });
 }

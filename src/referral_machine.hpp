@@ -101,6 +101,9 @@ struct referral_fsm : msmf::state_machine_def<referral_fsm> {
     Row< consent_recorded, event::withdraw_consent, closed,           close_as<close_reason::consent_withdrawn>,    none >,
     Row< consent_recorded, event::cancel,           closed,           close_as<close_reason::cancelled>,            none >,
     Row< consent_recorded, event::expire,           closed,           close_as<close_reason::expired>,              none >,
+    // A replacement consent: the one that allowed acceptance may not allow the journey (a
+    // stricter regime in force by then, a consent that lapsed); the transfer checks the newest.
+    Row< accepted,         event::record_consent,   accepted,         none,                                         none >,
     Row< accepted,         event::transfer,         transferred,      none,                                         none >,
     Row< accepted,         event::withdraw_consent, closed,           close_as<close_reason::consent_withdrawn>,    none >,
     Row< accepted,         event::cancel,           closed,           close_as<close_reason::cancelled>,            none >,

@@ -209,6 +209,61 @@ TEST_CASE("record_consent is refused with the findings when the policy blocks", 
                     Contains("consent C-TEST-1 is for another patient"));
 }
 
+TEST_CASE("an accepted referral takes a replacement consent, and the transfer checks the newest",
+          "[engine][consent]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  // A consent that allows acceptance but has lapsed by the day of the journey.
+  const consent_record lapsing = kt::valid_consent().valid_until("2026-03-05T00:00:00Z").build();
+  to_accepted(e, "R-1", lapsing);
+  const error blocked = caught([&] {
+    e.transfer(referral_id{"R-1"}, lapsing, sk_coordinator(), at("2026-03-10T00:00:00Z"), "t1");
+  });
+  CHECK(blocked.code() == errc::consent_blocked);
+  CHECK_THAT(blocked.what(), Contains("record a consent that satisfies these rules"));
+  // The refusal's hint can be followed: the referring hospital records a new consent.
+  const consent_record renewed = kt::valid_consent().id("C-TEST-2").build();
+  const auto replaced = e.record_consent(referral_id{"R-1"}, renewed, bm_coordinator(),
+                                         at("2026-03-10T01:00:00Z"), "c2");
+  CHECK(replaced.state == referral_state::accepted);
+  CHECK(replaced.consent == consent_ref{"C-TEST-2"});
+  CHECK(replaced.version == 4);
+  const auto h = e.history(referral_id{"R-1"});
+  REQUIRE(h.size() == 5);  // propose, consent, accept, the refused transfer, the replacement
+  CHECK(h[4].command == "record_consent");
+  CHECK(h[4].state_before == "accepted");
+  CHECK(h[4].state_after == "accepted");
+  const auto details = nlohmann::json::parse(h[4].details);
+  CHECK(details["replaces"] == "C-TEST-1");
+  CHECK(details["consent"] == "C-TEST-2");
+  // The old consent is no longer the one recorded; a replacement the policy blocks is refused
+  // and changes nothing.
+  CHECK(caught([&] {
+          e.transfer(referral_id{"R-1"}, lapsing, sk_coordinator(), at("2026-03-11T00:00:00Z"),
+                     "t2");
+        }).code() == errc::consent_blocked);
+  const consent_record no_request =
+      kt::valid_consent().id("C-TEST-3").without_written_request().build();
+  CHECK(caught([&] {
+          e.record_consent(referral_id{"R-1"}, no_request, bm_coordinator(),
+                           at("2026-03-11T00:00:00Z"), "c3");
+        }).code() == errc::consent_blocked);
+  CHECK(e.get(referral_id{"R-1"}).consent == consent_ref{"C-TEST-2"});
+  CHECK(e.get(referral_id{"R-1"}).version == 4);
+  // Only the destination's rights are unchanged: the destination cannot record a consent.
+  CHECK(caught([&] {
+          e.record_consent(referral_id{"R-1"}, renewed, sk_coordinator(),
+                           at("2026-03-11T00:00:00Z"), "c4");
+        }).code() == errc::permission_denied);
+  const auto done =
+      e.transfer(referral_id{"R-1"}, renewed, sk_coordinator(), at("2026-03-12T00:00:00Z"), "t3");
+  CHECK(done.state == referral_state::transferred);
+  // Replay (verify) reaches the same referral.
+  const verify_result v = e.verify();
+  CHECK(v.intact);
+  CHECK(v.referrals == 1);
+}
+
 TEST_CASE("a repeated command returns the first result and writes nothing", "[engine]") {
   temp_db db;
   engine e = open_engine(db.path());
@@ -349,8 +404,8 @@ TEST_CASE("the sweep skips what it may not expire and never stops half-way", "[e
   e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
   e.propose(bm_proposal("R-2", "2026-03-01T00:00:00Z"), "p2");
   // R-2's consent arrives after its deadline (2026-03-15), at 09:00 on the 16th.
-  e.record_consent(referral_id{"R-2"}, good_consent(), bm_coordinator(),
-                   at("2026-03-16T09:00:00Z"), "c2");
+  e.record_consent(referral_id{"R-2"}, good_consent(), bm_coordinator(), at("2026-03-16T09:00:00Z"),
+                   "c2");
   const actor sweeper{sk, actor_role::system, user_id{"sweeper"}};
   const auto rows = e.audit_rows();
   // A sweep whose clock reads 07:00 on the 16th: R-1 expires, R-2 waits, nothing is thrown.
@@ -424,8 +479,9 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 3"));
     CHECK(slurp(db.path()) == bytes);
   }
-  SECTION("a negative schema version (found by fuzz/database_fuzz.cpp: it indexed the migrations "
-          "with it)") {
+  SECTION(
+      "a negative schema version (found by fuzz/database_fuzz.cpp: it indexed the migrations "
+      "with it)") {
     { open_engine(db.path()); }
     {
       SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
@@ -580,12 +636,15 @@ TEST_CASE("propose counts the destination's month against its capacity", "[engin
   e.propose(bm_proposal("R-2", "2026-03-31T14:59:59Z"), "p2");
   const error full = caught([&] { e.propose(bm_proposal("R-3", "2026-03-15T00:00:00Z"), "p3"); });
   CHECK(full.code() == errc::not_eligible);
-  CHECK_THAT(full.what(), Contains("allows 2 'cardiology' referral(s) a month to 'shonan-kamakura'; "
-                                   "2 counted this month"));
+  CHECK_THAT(full.what(),
+             Contains("allows 2 'cardiology' referral(s) a month to 'shonan-kamakura'; "
+                      "2 counted this month"));
   // A cancelled referral frees its place; the next month starts afresh.
   e.apply(referral_id{"R-1"}, event::cancel{bm_coordinator(), at("2026-03-16T00:00:00Z")}, "c1");
-  CHECK(e.propose(bm_proposal("R-4", "2026-03-16T00:00:00Z"), "p4").state == referral_state::proposed);
-  CHECK(e.propose(bm_proposal("R-5", "2026-03-31T15:00:00Z"), "p5").state == referral_state::proposed);
+  CHECK(e.propose(bm_proposal("R-4", "2026-03-16T00:00:00Z"), "p4").state ==
+        referral_state::proposed);
+  CHECK(e.propose(bm_proposal("R-5", "2026-03-31T15:00:00Z"), "p5").state ==
+        referral_state::proposed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -606,7 +665,8 @@ std::vector<std::pair<const char*, edit>> every_field_changed() {
       {"scope", [](consent_record& c) { c.scope = consent_scope::treatment; }},
       {"captured_at", [=](consent_record& c) { c.captured_at = c.captured_at - date::days{1}; }},
       {"valid_from", [=](consent_record& c) { c.valid_from = c.captured_at; }},
-      {"valid_until", [=](consent_record& c) { c.valid_until = parse_instant("2027-06-01T00:00:00Z"); }},
+      {"valid_until",
+       [=](consent_record& c) { c.valid_until = parse_instant("2027-06-01T00:00:00Z"); }},
       {"birth_date", [](consent_record& c) { c.birth_date = date::year{1960} / 1 / 1; }},
       {"age_verified", [](consent_record& c) { c.age_verified = !c.age_verified; }},
       {"capacity", [](consent_record& c) { c.capacity = capacity_status::restricted; }},
@@ -620,11 +680,14 @@ std::vector<std::pair<const char*, edit>> every_field_changed() {
        [](consent_record& c) { c.recipients.at(0).organisation = hospital_id{"cho-ray"}; }},
       {"recipients.country", [](consent_record& c) { c.recipients.at(0).country = "KR"; }},
       {"recipients.healthcare_provider",
-       [](consent_record& c) { c.recipients.at(0).healthcare_provider = !c.recipients.at(0).healthcare_provider; }},
+       [](consent_record& c) {
+         c.recipients.at(0).healthcare_provider = !c.recipients.at(0).healthcare_provider;
+       }},
       {"data_classes", [](consent_record& c) { c.data_classes.push_back("genomic"); }},
       {"excluded_classes", [](consent_record& c) { c.excluded_classes.push_back("imaging"); }},
       {"method", [](consent_record& c) { c.method = expression_method::checkbox; }},
-      {"affirmative_action", [](consent_record& c) { c.affirmative_action = !c.affirmative_action; }},
+      {"affirmative_action",
+       [](consent_record& c) { c.affirmative_action = !c.affirmative_action; }},
       {"pre_ticked", [](consent_record& c) { c.pre_ticked = !c.pre_ticked; }},
       {"artifact_sha256", [](consent_record& c) { c.artifact_sha256 = std::string(64, 'f'); }},
       {"sensitive_data_notice",
@@ -652,7 +715,10 @@ std::vector<std::pair<const char*, edit>> every_field_changed() {
        [](consent_record& c) { c.written_request.value().date = date::year{2026} / 1 / 2; }},
       {"written_request.recipient",
        [](consent_record& c) { c.written_request.value().recipient = hospital_id{"cho-ray"}; }},
-      {"withdrawal", [=](consent_record& c) { c.withdrawal = consent_withdrawal{later, withdrawal_channel::verbal}; }},
+      {"withdrawal",
+       [=](consent_record& c) {
+         c.withdrawal = consent_withdrawal{later, withdrawal_channel::verbal};
+       }},
       {"emergency",
        [=](consent_record& c) {
          c.emergency = emergency_basis{"unconscious on arrival", user_id{"dr-x"}, later, true, ""};
@@ -677,14 +743,14 @@ TEST_CASE("a consent edited in any field is not the consent recorded", "[engine]
     (void)e.propose(bm_proposal(id), id + ":1");
     (void)e.record_consent(referral_id{id}, recorded, bm_coordinator(),
                            parse_instant("2026-03-01T01:00:00Z"), id + ":2");
-    (void)e.apply(referral_id{id}, event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")},
-                  id + ":3");
+    (void)e.apply(referral_id{id},
+                  event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")}, id + ":3");
     consent_record edited = recorded;
     change(edited);
     const auto before = e.get(referral_id{id});
     try {
-      (void)e.transfer(referral_id{id}, edited, sk_coordinator(), parse_instant("2026-03-01T03:00:00Z"),
-                       id + ":4");
+      (void)e.transfer(referral_id{id}, edited, sk_coordinator(),
+                       parse_instant("2026-03-01T03:00:00Z"), id + ":4");
       FAIL("an edited consent passed as the recorded one");
     } catch (const error& err) {
       CHECK(err.code() == errc::consent_blocked);
@@ -705,7 +771,8 @@ TEST_CASE("a database written by release 0.1.0 is migrated and its consent diges
           "[engine][schema][consent]") {
   temp_db db;
   {
-    const std::string bytes = slurp(std::string(KAKEHASHI_SOURCE_DIR) + "/tests/data/release-0.1.0.db");
+    const std::string bytes =
+        slurp(std::string(KAKEHASHI_SOURCE_DIR) + "/tests/data/release-0.1.0.db");
     std::ofstream(db.path(), std::ios::binary) << bytes;
   }
   const consent_record consent = load_consent_file(std::string(KAKEHASHI_SOURCE_DIR) +
@@ -715,9 +782,10 @@ TEST_CASE("a database written by release 0.1.0 is migrated and its consent diges
     CHECK(view.verify().intact);
     CHECK(view.find(referral_id{"R-0.1-1"})->state == referral_state::accepted);
   }
-  auto e = engine::open(db.path(), agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) +
-                                                                  "/data/agreements.json"),
-                        consent_policy::standard(), paperwork_on_file());
+  auto e = engine::open(
+      db.path(),
+      agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json"),
+      consent_policy::standard(), paperwork_on_file());
   {
     SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
     CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 3);
@@ -748,9 +816,9 @@ TEST_CASE("the change feed numbers a hospital's events once and for all", "[engi
   (void)e.propose(bm_proposal("R-1"), "k1");
   (void)e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
                          t("2026-03-01T01:00:00Z"), "k2");
-  CHECK_THROWS_AS(e.apply(referral_id{"R-1"}, event::accept{sk_coordinator(), t("2026-03-01T02:00:00Z")},
-                          "k3"),
-                  error);
+  CHECK_THROWS_AS(
+      e.apply(referral_id{"R-1"}, event::accept{sk_coordinator(), t("2026-03-01T02:00:00Z")}, "k3"),
+      error);
   (void)e.apply(referral_id{"R-1"}, event::accept{sk_clinician(), t("2026-03-01T03:00:00Z")}, "k4");
   (void)e.propose(bm_proposal("R-2", "2026-03-02T00:00:00Z"), "k5");
 
@@ -792,14 +860,16 @@ TEST_CASE("a command can require a version and bind its key to a request", "[eng
   (void)e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
                          parse_instant("2026-03-01T01:00:00Z"), "k2");
   const auto accept = [&](std::optional<std::uint64_t> version, const std::string& key) {
-    return e.apply(referral_id{"R-1"}, event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")},
-                   key, {version, ""});
+    return e.apply(referral_id{"R-1"},
+                   event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")}, key,
+                   {version, ""});
   };
   SECTION("a stale version is refused in the command's transaction, and audited") {
     const auto before = e.get(referral_id{"R-1"});
     const auto rows = e.audit_rows();
-    CHECK_THROWS_WITH(accept(1, "k3"), Contains("[kakehashi.failed_precondition] referral R-1: is at "
-                                               "version 2, not the expected 1"));
+    CHECK_THROWS_WITH(accept(1, "k3"),
+                      Contains("[kakehashi.failed_precondition] referral R-1: is at "
+                               "version 2, not the expected 1"));
     CHECK(e.get(referral_id{"R-1"}) == before);
     CHECK(e.audit_rows() == rows + 1);
     CHECK(accept(2, "k4").state == referral_state::accepted);
@@ -807,9 +877,10 @@ TEST_CASE("a command can require a version and bind its key to a request", "[eng
   SECTION("a key repeated with another request is refused; with the same one, answered") {
     const auto rows = e.audit_rows();
     CHECK(e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "digest-of-propose"}).version == 1);
-    CHECK_THROWS_WITH(e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "another-request"}),
-                      Contains("[kakehashi.already_exists] idempotency key k1: was used for another "
-                               "request"));
+    CHECK_THROWS_WITH(
+        e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "another-request"}),
+        Contains("[kakehashi.already_exists] idempotency key k1: was used for another "
+                 "request"));
     CHECK(e.propose(bm_proposal("R-1"), "k1").version == 1);  // no digest given: answered
     CHECK(e.audit_rows() == rows);
     CHECK(e.verify().intact);

@@ -60,6 +60,7 @@ std::optional<outcome> expected(const std::string& name, event_kind kind) {
     if (kind == ek::cancel) return outcome{rs::closed, cr::cancelled, false};
     if (kind == ek::expire) return outcome{rs::closed, cr::expired, false};
   } else if (name == "accepted") {
+    if (kind == ek::record_consent) return outcome{rs::accepted, {}, false};  // a replacement
     if (kind == ek::transfer) return outcome{rs::transferred, {}, false};
     if (kind == ek::withdraw_consent) return outcome{rs::closed, cr::consent_withdrawn, true};
     if (kind == ek::cancel) return outcome{rs::closed, cr::cancelled, false};

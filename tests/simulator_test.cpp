@@ -177,7 +177,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(s.commands == s.audit_rows);  // every command wrote exactly one audit row
 
   auto view = kh::database_view::open(db.path());
-  long opened = 0, refused_proposals = 0, accepted = 0;
+  long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
     const auto rows = view.history(id);
@@ -199,9 +199,24 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
     CHECK(stored->origin.value() != "cho-ray");
     // No referral reaches accepted without a consent the policy allowed before it.
     bool consent_allowed = false;
+    bool transfer_refused = false;  // and no replacement consent recorded since
     std::string last_state;
     for (const auto& r : rows) {
+      if (r.command == "transfer" && r.outcome != kh::audit_outcome::success) {
+        transfer_refused = true;
+      }
       if (r.outcome != kh::audit_outcome::success) continue;
+      // A consent that no longer allows the journey is replaced, not left to strand the
+      // referral: the row after a refused transfer is the replacement (or its refusal).
+      if (transfer_refused) {
+        CHECK(r.command == "record_consent");
+        CHECK(r.state_before == "accepted");
+        transfer_refused = false;
+      }
+      if (r.command == "record_consent" && r.state_before == "accepted") {
+        CHECK(json::parse(r.details).contains("replaces"));
+        ++replacements;
+      }
       if (r.command == "record_consent") {
         const auto details = json::parse(r.details);
         const std::string basis = details.at("basis");
@@ -223,6 +238,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(opened == n - s.outcomes[0]);
   CHECK(accepted > 0);
   CHECK(s.funnel[3] == accepted);
+  CHECK(replacements == s.consents_replaced);
 
   // Every cho-ray proposal was refused as not eligible, for want of an agreement.
   long cho_ray = 0;
@@ -284,6 +300,8 @@ TEST_CASE("a run across 1 January 2026 shows both Vietnamese regimes", "[simulat
                                  [](const auto& r) { return r.rule == "VN-09"; });
   REQUIRE(vn09 != s.refusals.end());
   CHECK(vn09->law_91 > 0);
+  // Decree 13 consents of referrals that travel in 2026 are replaced after acceptance.
+  CHECK(s.consents_replaced > 0);
   // Times are shown in each side's zone: the period starts at midnight in Vietnam.
   CHECK(s.period_local[0] == "2025-11-17 00:00 +0700");
   CHECK(s.period_utc[0] == "2025-11-16T17:00:00Z");

@@ -261,6 +261,9 @@ std::string to_text(const summary& s) {
   }
   out += fmt::format("consent withdrawn after transfer (treatment went on): {}\n",
                      s.withdrawn_after_transfer);
+  out += fmt::format("consent replaced after acceptance (the first no longer allowed the "
+                     "journey): {}\n",
+                     s.consents_replaced);
   out += fmt::format("commands: {} ({} refused by a rule)\n", s.commands, s.refused_commands);
   out += "audit log: " + audit_state(s) + "\n";
   return out;
@@ -330,6 +333,7 @@ std::string to_json(const summary& s, int indent) {
         {"weekly", s.lead_weeks}}},
       {"capacity", capacity},
       {"withdrawn_after_transfer", s.withdrawn_after_transfer},
+      {"consents_replaced", s.consents_replaced},
       {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
       {"audit",
        {{"intact", s.audit_intact},

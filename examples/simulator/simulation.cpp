@@ -103,6 +103,7 @@ struct open_referral {
   int month = 0;  // index into summary.months
   int stage = 1;  // highest stage reached (index into stage_names)
   int consent_attempts = 0;
+  bool replaced = false;  // a replacement consent was asked for after acceptance
   kh::consent_record consent;
   kh::cancel_reason cancel_reason = kh::cancel_reason::other;
 };
@@ -530,14 +531,20 @@ class simulation {
                                     key(r, "record_consent"));
     });
     ++r.consent_attempts;
+    // In `accepted`: the consent recorded did not allow the journey, and this one replaces it.
+    const bool replacing = r.stage == 3;
     if (!done) {
-      if (r.consent_attempts == 1 && r.p.fixed) {
+      if (!replacing && r.consent_attempts == 1 && r.p.fixed) {
         return push(office(z, at + days(r.p.to_fix)), step::consent, r.index);
       }
-      r.cancel_reason = kh::cancel_reason::treated_locally;
+      r.cancel_reason = replacing ? kh::cancel_reason::other : kh::cancel_reason::treated_locally;
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.consent = std::move(c);
+    if (replacing) {
+      ++sum_.consents_replaced;
+      return push(office(away_, at + days(r.p.to_fix)), step::transfer, r.index);
+    }
     const bool first_recorded = r.stage < 2;
     r.stage = std::max(r.stage, 2);
     if (first_recorded && r.p.answers) {
@@ -596,10 +603,15 @@ class simulation {
     });
     if (!done) {
       // The consent that allowed acceptance no longer allows the journey (for example a Decree 13
-      // consent without Law 91's written request, after 1 January 2026). An accepted referral
-      // cannot take a new consent, so the referring hospital cancels it.
-      r.cancel_reason = kh::cancel_reason::other;
+      // consent without Law 91's written request, after 1 January 2026). The referring hospital
+      // records a replacement consent, complete under the rules in force, and the patient
+      // travels after it (once: a replacement that is refused too ends in a cancellation).
       const auto z = origin_zone(r);
+      if (!r.replaced) {
+        r.replaced = true;
+        return push(office(z, at + days(r.p.to_fix)), step::consent, r.index);
+      }
+      r.cancel_reason = kh::cancel_reason::other;
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.stage = 4;

@@ -104,6 +104,9 @@ struct summary {
   long commands = 0;          ///< commands given to the engine (each one audit row)
   long refused_commands = 0;  ///< of which refused
   long withdrawn_after_transfer = 0;
+  /// Accepted referrals whose consent no longer allowed the journey (a stricter regime in force
+  /// by then), given a replacement consent and transferred after all.
+  long consents_replaced = 0;
 
   // The audit log of the database written
   bool audit_intact = false;
