@@ -558,6 +558,49 @@ consent_rule jp_10() {
           }};
 }
 
+consent_rule jp_11() {
+  return {"JP-11", "japan",
+          "MHLW guidance for medical and nursing-care providers (implied consent through "
+          "in-hospital notices) with APPI Art. 28(2)",
+          "implied consent through an in-hospital notice is not consent to a provision abroad",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || ctx.sender_country() != "JP" || !cross_border(ctx)) return;
+            if (ctx.consent->method != expression_method::implied_notice) return;
+            const std::string msg = fmt::format(
+                "{} rests on an in-hospital notice (implied consent), which cannot carry Art. "
+                "28(2)'s prior information for a provision by '{}' to '{}' in {}",
+                consent_name(ctx), ctx.sender().value(), ctx.receiver().value(),
+                ctx.receiver_country());
+            if (flags.jp_implied_consent_blocks_foreign) {
+              out.block("JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN", msg);
+            } else {
+              out.warn("JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN", msg);
+            }
+          }};
+}
+
+consent_rule jp_12() {
+  return {"JP-12", "japan",
+          "APPI Art. 35 (requests to cease use or third-party provision); the MoUs' commitment "
+          "to respect patients' rights",
+          "a patient's withdrawal stops every later provision from Japan, never retroactively",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || ctx.sender_country() != "JP") return;
+            const auto& w = ctx.consent->withdrawal;
+            if (!w || w->received_at > ctx.at) return;
+            const std::string msg = fmt::format(
+                "{} was withdrawn ({}) at {}; '{}' provides no data from then on (library "
+                "policy: APPI Art. 35 obliges this only in the cases it lists)",
+                consent_name(ctx), to_string(w->channel), to_iso8601(w->received_at),
+                ctx.sender().value());
+            if (flags.jp_withdrawal_stops_provision) {
+              out.block("JP_CONSENT_WITHDRAWN_POLICY", msg);
+            } else {
+              out.warn("JP_CONSENT_WITHDRAWN_POLICY", msg);
+            }
+          }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // HL7 FHIR Consent
 
@@ -758,7 +801,9 @@ std::vector<consent_rule> vietnam_rules() {
   return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
           vn_09(), vn_10(), vn_11(), vn_15(), vn_17(), vn_18(), vn_19()};
 }
-std::vector<consent_rule> japan_rules() { return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10()}; }
+std::vector<consent_rule> japan_rules() {
+  return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};
+}
 std::vector<consent_rule> fhir_rules() { return {std_01(), std_02(), std_03(), std_04()}; }
 std::vector<consent_rule> mou_rules() { return {mou_01()}; }
 

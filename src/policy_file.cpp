@@ -50,6 +50,12 @@ void read_flags(object_reader& f, policy_flags& flags) {
   if (auto v = f.boolean("jp_strict_acquisition_consent")) {
     flags.jp_strict_acquisition_consent = *v;
   }
+  if (auto v = f.boolean("jp_implied_consent_blocks_foreign")) {
+    flags.jp_implied_consent_blocks_foreign = *v;
+  }
+  if (auto v = f.boolean("jp_withdrawal_stops_provision")) {
+    flags.jp_withdrawal_stops_provision = *v;
+  }
   if (auto v = f.boolean("allow_emergency_basis")) flags.allow_emergency_basis = *v;
 }
 
@@ -89,7 +95,8 @@ policy_load_result try_load_policy(std::string_view json_text) {
         *f, "flags", problems, {},
         {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
          "vn_impact_assessment_days", "vn_child_assent_conservative", "jp_minor_threshold",
-         "jp_strict_acquisition_consent", "allow_emergency_basis"});
+         "jp_strict_acquisition_consent", "jp_implied_consent_blocks_foreign",
+         "jp_withdrawal_stops_provision", "allow_emergency_basis"});
     read_flags(fr, flags);
   }
 

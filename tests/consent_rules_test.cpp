@@ -383,6 +383,60 @@ TEST_CASE("JP-10: an emergency basis only when consent is difficult to obtain",
   CHECK(kt::blocks(standard(), back.with(conscious), "JP-10", "JP_EMERGENCY_CONSENT_PRACTICABLE"));
 }
 
+namespace {
+// The effect of `rule`'s finding `code` in the verdict, if it reported one.
+std::optional<rule_effect> effect_of(const consent_verdict& v, std::string_view rule,
+                                     std::string_view code) {
+  for (const auto& f : v.findings) {
+    if (f.rule_id == rule && f.code == code) return f.effect;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("JP-11: implied consent through a notice is not consent to a provision abroad",
+          "[consent_rules][JP-11]") {
+  // Given basis = implied notice and direction JP -> VN, when evaluated, then BLOCK.
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  const consent_record notice = kt::valid_consent().method(expression_method::implied_notice);
+  CHECK(kt::blocks(standard(), back.with(notice), "JP-11", "JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN"));
+  // A signed consent is not concerned; nor is the referral going out of Vietnam (VN-06 judges
+  // that one).
+  CHECK_FALSE(standard().evaluate(back.with(kt::valid_consent())).has_finding("JP-11"));
+  const auto out = standard().evaluate(kt::referral_context().with(notice));
+  CHECK_FALSE(out.has_finding("JP-11"));
+  CHECK(out.has_finding("VN-06", "VN_CONSENT_NOT_VERIFIABLE"));
+  // U-graded: the flag turns the block into a warning.
+  const auto lenient =
+      with_flags([](policy_flags& f) { f.jp_implied_consent_blocks_foreign = false; });
+  const auto v = lenient.evaluate(back.with(notice));
+  CHECK(effect_of(v, "JP-11", "JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN") == rule_effect::warn);
+}
+
+TEST_CASE("JP-12: a withdrawal received in Japan stops every later provision from Japan",
+          "[consent_rules][JP-12]") {
+  // Given a withdrawal received by Shonan Kamakura, when another JP -> VN provision is
+  // attempted, then BLOCK.
+  const consent_record withdrawn = kt::valid_consent().withdrawn_at("2026-03-05T09:00:00+09:00");
+  const auto back_at = [&](const char* t) {
+    return kt::referral_context().flow(data_flow::results_return).at(t).with(withdrawn);
+  };
+  CHECK(kt::blocks(standard(), back_at("2026-03-06T00:00:00Z"), "JP-12",
+                   "JP_CONSENT_WITHDRAWN_POLICY"));
+  // From the instant it is received, never before (the boundary: one second earlier).
+  CHECK(kt::blocks(standard(), back_at("2026-03-05T00:00:00Z"), "JP-12"));
+  CHECK_FALSE(standard().evaluate(back_at("2026-03-04T23:59:59Z")).has_finding("JP-12"));
+  // Only provision from Japan: the referral going out of Vietnam is VN-15's.
+  const auto out = standard().evaluate(
+      kt::referral_context().at("2026-03-06T00:00:00Z").with(withdrawn));
+  CHECK_FALSE(out.has_finding("JP-12"));
+  CHECK(out.has_finding("VN-15", "VN_CONSENT_WITHDRAWN"));
+  // U-graded: the flag makes it a warning.
+  const auto lenient = with_flags([](policy_flags& f) { f.jp_withdrawal_stops_provision = false; });
+  const auto v = lenient.evaluate(back_at("2026-03-06T00:00:00Z"));
+  CHECK(effect_of(v, "JP-12", "JP_CONSENT_WITHDRAWN_POLICY") == rule_effect::warn);
+}
+
 TEST_CASE("STD-01: only an active consent is followed", "[consent_rules][STD-01]") {
   for (auto s : {consent_status::draft, consent_status::proposed, consent_status::rejected,
                  consent_status::entered_in_error}) {
@@ -491,13 +545,13 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 24);
+  CHECK(all == 26);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
   CHECK(kt::allows(p, kt::referral_context().with(c)));
   p.remove_pack("japan");
-  CHECK(p.rules().size() == all - 1 - 5);
+  CHECK(p.rules().size() == all - 1 - 7);  // the Japanese pack: 7 rules
   CHECK_THROWS_AS(p.remove("VN-09"), error);
   CHECK_THROWS_WITH(p.remove_pack("japan"),
                     Catch::Matchers::Contains("[kakehashi.not_found] rule pack japan"));

@@ -102,6 +102,12 @@ struct policy_flags {
   int jp_minor_threshold = 15;
   /// JP-02: a consent not stating the recipient's acquisition blocks. Default false: it warns.
   bool jp_strict_acquisition_consent = false;
+  /// JP-11: implied consent (an in-hospital notice) blocks a provision from Japan abroad.
+  /// Default true; false: it warns.
+  bool jp_implied_consent_blocks_foreign = true;
+  /// JP-12: a withdrawal stops every later provision from Japan (library policy; APPI Art. 35
+  /// obliges it only in the cases it lists). Default true; false: it warns.
+  bool jp_withdrawal_stops_provision = true;
   /// MOU-01: accept an emergency basis at all. Default true.
   bool allow_emergency_basis = true;
 };
