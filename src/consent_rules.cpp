@@ -89,6 +89,15 @@ bool examinable(ctx_t ctx, basis_t b) {
          ctx.consent->status != consent_status::entered_in_error;
 }
 
+// A U-graded rule's finding: a block under its conservative flag, else a warning.
+void block_or_warn(rule_report& out, bool block, std::string code, std::string message) {
+  if (block) {
+    out.block(std::move(code), std::move(message));
+  } else {
+    out.warn(std::move(code), std::move(message));
+  }
+}
+
 bool vn_sends(ctx_t ctx) { return ctx.sender_country() == "VN"; }
 bool cross_border(ctx_t ctx) { return ctx.origin_country != ctx.destination_country; }
 
@@ -311,11 +320,8 @@ consent_rule vn_10() {
                 "no data-transfer agreement between '{}' and '{}' is on file; the MoU alone is "
                 "not one",
                 ctx.sender().value(), ctx.receiver().value());
-            if (flags.vn_transfer_agreement_warn_only) {
-              out.warn("VN_TRANSFER_AGREEMENT_MISSING", msg);
-            } else {
-              out.block("VN_TRANSFER_AGREEMENT_MISSING", msg);
-            }
+            block_or_warn(out, !flags.vn_transfer_agreement_warn_only,
+                          "VN_TRANSFER_AGREEMENT_MISSING", msg);
           }};
 }
 
@@ -451,11 +457,7 @@ consent_rule jp_02() {
                 "{} does not {} the acquisition of the data by '{}'", consent_name(ctx),
                 c.names_recipient(ctx.receiver()) ? "state" : "name the recipient or state",
                 ctx.receiver().value());
-            if (flags.jp_strict_acquisition_consent) {
-              out.block("JP_ACQ_CONSENT_SCOPE", msg);
-            } else {
-              out.warn("JP_ACQ_CONSENT_SCOPE", msg);
-            }
+            block_or_warn(out, flags.jp_strict_acquisition_consent, "JP_ACQ_CONSENT_SCOPE", msg);
           }};
 }
 
@@ -566,16 +568,13 @@ consent_rule jp_11() {
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
             if (!examinable(ctx, b) || ctx.sender_country() != "JP" || !cross_border(ctx)) return;
             if (ctx.consent->method != expression_method::implied_notice) return;
-            const std::string msg = fmt::format(
-                "{} rests on an in-hospital notice (implied consent), which cannot carry Art. "
-                "28(2)'s prior information for a provision by '{}' to '{}' in {}",
-                consent_name(ctx), ctx.sender().value(), ctx.receiver().value(),
-                ctx.receiver_country());
-            if (flags.jp_implied_consent_blocks_foreign) {
-              out.block("JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN", msg);
-            } else {
-              out.warn("JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN", msg);
-            }
+            block_or_warn(
+                out, flags.jp_implied_consent_blocks_foreign, "JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN",
+                fmt::format("{} rests on an in-hospital notice (implied consent), which cannot "
+                            "carry Art. 28(2)'s prior information for a provision by '{}' to "
+                            "'{}' in {}",
+                            consent_name(ctx), ctx.sender().value(), ctx.receiver().value(),
+                            ctx.receiver_country()));
           }};
 }
 
@@ -588,16 +587,13 @@ consent_rule jp_12() {
             if (!examinable(ctx, b) || ctx.sender_country() != "JP") return;
             const auto& w = ctx.consent->withdrawal;
             if (!w || w->received_at > ctx.at) return;
-            const std::string msg = fmt::format(
-                "{} was withdrawn ({}) at {}; '{}' provides no data from then on (library "
-                "policy: APPI Art. 35 obliges this only in the cases it lists)",
-                consent_name(ctx), to_string(w->channel), to_iso8601(w->received_at),
-                ctx.sender().value());
-            if (flags.jp_withdrawal_stops_provision) {
-              out.block("JP_CONSENT_WITHDRAWN_POLICY", msg);
-            } else {
-              out.warn("JP_CONSENT_WITHDRAWN_POLICY", msg);
-            }
+            block_or_warn(
+                out, flags.jp_withdrawal_stops_provision, "JP_CONSENT_WITHDRAWN_POLICY",
+                fmt::format("{} was withdrawn ({}) at {}; '{}' provides no data from then on "
+                            "(library policy: APPI Art. 35 obliges this only in the cases it "
+                            "lists)",
+                            consent_name(ctx), to_string(w->channel), to_iso8601(w->received_at),
+                            ctx.sender().value()));
           }};
 }
 
