@@ -658,6 +658,45 @@ consent_rule std_04() {
           }};
 }
 
+consent_rule std_05() {
+  return {"STD-05", "fhir", "HL7 FHIR R4 Consent.provision.actor",
+          "a consent that lists its recipients permits only them (and the hospital that obtained "
+          "it)",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b)) return;
+            const consent_record& c = *ctx.consent;
+            // No actor listed: "no specific actor" (FHIR); the MoU rule asks for one by name.
+            if (c.recipients.empty() || c.names_recipient(ctx.receiver()) ||
+                ctx.receiver() == c.controller) {
+              return;
+            }
+            std::string listed;
+            for (const auto& r : c.recipients) {
+              listed += (listed.empty() ? "" : ", ") + r.organisation.value();
+            }
+            out.block("FHIR_ACTOR_MISMATCH",
+                      fmt::format("{} permits its data to {} only; the {} sends it to '{}'",
+                                  consent_name(ctx), listed, ctx.action, ctx.receiver().value()));
+          }};
+}
+
+consent_rule std_06() {
+  return {"STD-06", "fhir", "HL7 FHIR R4 Consent.provision.purpose (v3-PurposeOfUse)",
+          "a consent that lists purposes permits only those purposes",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b)) return;
+            const consent_record& c = *ctx.consent;
+            // The purpose of this flow: the referral going out, or results coming back.
+            const std::string_view wanted = ctx.flow == data_flow::outbound
+                                                ? purpose::cross_border_referral
+                                                : purpose::results_return;
+            if (c.purposes.empty() || c.grants(wanted)) return;  // none listed: all purposes
+            out.block("FHIR_PURPOSE_MISMATCH",
+                      fmt::format("{} permits the purposes {} only; the {} is for '{}'",
+                                  consent_name(ctx), join(c.purposes), ctx.action, wanted));
+          }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // MoU
 
@@ -800,7 +839,9 @@ std::vector<consent_rule> vietnam_rules() {
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};
 }
-std::vector<consent_rule> fhir_rules() { return {std_01(), std_02(), std_03(), std_04()}; }
+std::vector<consent_rule> fhir_rules() {
+  return {std_01(), std_02(), std_03(), std_04(), std_05(), std_06()};
+}
 std::vector<consent_rule> mou_rules() { return {mou_01()}; }
 
 consent_policy consent_policy::standard(policy_flags flags) {

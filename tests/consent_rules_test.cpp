@@ -437,6 +437,43 @@ TEST_CASE("JP-12: a withdrawal received in Japan stops every later provision fro
   CHECK(effect_of(v, "JP-12", "JP_CONSENT_WITHDRAWN_POLICY") == rule_effect::warn);
 }
 
+TEST_CASE("STD-05: a consent that lists its recipients permits only them",
+          "[consent_rules][STD-05]") {
+  // Given an actor list of {K Hospital, shonan-kamakura} and a recipient that is another
+  // hospital, then BLOCK.
+  const consent_record listed = kt::valid_consent().recipients(
+      {{hospital_id{"k-hospital"}, "VN", true}, {hospital_id{"shonan-kamakura"}, "JP", true}});
+  const auto elsewhere = kt::referral_context().to("tokushukai-other", "JP");
+  CHECK(kt::blocks(standard(), elsewhere.with(listed), "STD-05", "FHIR_ACTOR_MISMATCH"));
+  // A listed recipient is permitted; so is the hospital that obtained the consent, when results
+  // come back to it.
+  CHECK_FALSE(
+      standard().evaluate(kt::referral_context().with(listed)).has_finding("STD-05"));
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  CHECK_FALSE(standard().evaluate(back.with(listed)).has_finding("STD-05"));
+  // No actor listed: "no specific actor" in FHIR (the MoU rule still asks for the partner).
+  const consent_record none = kt::valid_consent().recipients({});
+  const auto v = standard().evaluate(kt::referral_context().with(none));
+  CHECK_FALSE(v.has_finding("STD-05"));
+  CHECK(v.has_finding("MOU-01", "MOU_RECIPIENT_NOT_NAMED"));
+}
+
+TEST_CASE("STD-06: a consent that lists purposes permits only those purposes",
+          "[consent_rules][STD-06]") {
+  // Given provision purposes that leave out the request's purpose, then BLOCK.
+  const consent_record referral_only =
+      kt::valid_consent().purposes({std::string(purpose::cross_border_referral)});
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  CHECK(kt::blocks(standard(), back.with(referral_only), "STD-06", "FHIR_PURPOSE_MISMATCH"));
+  CHECK_FALSE(
+      standard().evaluate(kt::referral_context().with(referral_only)).has_finding("STD-06"));
+  const consent_record research_only = kt::valid_consent().purposes({"research"});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(research_only), "STD-06",
+                   "FHIR_PURPOSE_MISMATCH"));
+  // Every purpose the flows need: allowed.
+  CHECK_FALSE(standard().evaluate(back.with(kt::valid_consent())).has_finding("STD-06"));
+}
+
 TEST_CASE("STD-01: only an active consent is followed", "[consent_rules][STD-01]") {
   for (auto s : {consent_status::draft, consent_status::proposed, consent_status::rejected,
                  consent_status::entered_in_error}) {
@@ -545,7 +582,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 26);
+  CHECK(all == 28);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
