@@ -348,6 +348,23 @@ consent_rule vn_11() {
           }};
 }
 
+consent_rule vn_12() {
+  return {"VN-12", "vietnam", "Decree 13/2023 Art. 25(1)-(4), (6)",
+          "under Decree 13 the transfer impact assessment rests on a consent given knowing the "
+          "feedback and complaint mechanism",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx) || !cross_border(ctx)) return;
+            if (b.regime != vietnam_regime::decree_13 || ctx.consent->complaint_mechanism_notice) {
+              return;
+            }
+            out.block("VN_D13_CONSENT_NO_COMPLAINT_MECH",
+                      fmt::format("{} does not record that the patient was told how to give "
+                                  "feedback or complain, which a transfer abroad under Decree 13 "
+                                  "needs (Art. 25(2)(g))",
+                                  consent_name(ctx)));
+          }};
+}
+
 consent_rule vn_15() {
   return {"VN-15", "vietnam", "Law 91/2025 Art. 10(1)-(4); Decree 13/2023 Art. 12",
           "a withdrawal blocks from the moment it is received, never retroactively",
@@ -834,7 +851,7 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 
 std::vector<consent_rule> vietnam_rules() {
   return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
-          vn_09(), vn_10(), vn_11(), vn_15(), vn_17(), vn_18(), vn_19()};
+          vn_09(), vn_10(), vn_11(), vn_12(), vn_15(), vn_17(), vn_18(), vn_19()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};

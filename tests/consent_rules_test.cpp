@@ -191,6 +191,26 @@ TEST_CASE("VN-11: the impact assessment within 60 days of the first transfer",
   CHECK(kt::allows(longer, at("2026-03-11T00:00:01Z")));
 }
 
+TEST_CASE("VN-12: a Decree 13 transfer needs a consent given knowing the complaint mechanism",
+          "[consent_rules][VN-12]") {
+  // Given regime = Decree 13 and a consent without the complaint-mechanism notice, when
+  // evaluated, then BLOCK.
+  const consent_record silent = decree13_consent().complaint_notice(false);
+  const auto in_2025 = kt::referral_context().at("2025-11-25T03:00:00Z");
+  CHECK(kt::blocks(standard(), in_2025.with(silent), "VN-12", "VN_D13_CONSENT_NO_COMPLAINT_MECH"));
+  CHECK_FALSE(standard().evaluate(in_2025.with(decree13_consent())).has_finding("VN-12"));
+  // The last instant of Decree 13 and the first of Law 91 (midnight in Vietnam), which this
+  // rule does not concern.
+  const auto last =
+      standard().evaluate(kt::referral_context().at("2025-12-31T16:59:59Z").with(silent));
+  CHECK(last.regime == vietnam_regime::decree_13);
+  CHECK(last.has_finding("VN-12", "VN_D13_CONSENT_NO_COMPLAINT_MECH"));
+  const auto first =
+      standard().evaluate(kt::referral_context().at("2025-12-31T17:00:00Z").with(silent));
+  CHECK(first.regime == vietnam_regime::law_91);
+  CHECK_FALSE(first.has_finding("VN-12"));
+}
+
 TEST_CASE("VN-15: a withdrawal blocks from when it is received, never before",
           "[consent_rules][VN-15]") {
   // A transfer on day 0, a withdrawal received on day 3, another transfer tried on day 4.
@@ -582,7 +602,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 28);
+  CHECK(all == 29);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
