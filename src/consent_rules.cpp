@@ -380,6 +380,24 @@ consent_rule vn_15() {
           }};
 }
 
+consent_rule vn_16() {
+  return {"VN-16", "vietnam", "Law 91/2025 Art. 10(1) (exception clause), Art. 14(2), Art. 19",
+          "an emergency basis carries a step after a withdrawal, and the step is flagged for review",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (b.basis != legal_basis::emergency || !ctx.consent || !ctx.involves("VN")) return;
+            const auto& w = ctx.consent->withdrawal;
+            if (!w || w->received_at > ctx.at) return;
+            // Allowed (Art. 19 processing is outside the right to withdraw), never silently: the
+            // finding lands in the audit row beside the emergency basis it rests on.
+            out.warn("VN_ART19_OVERRIDES_WITHDRAWAL",
+                     fmt::format("{} was withdrawn ({}) at {}; the {} goes ahead on the emergency "
+                                 "basis alone (Law 91 Art. 19), for the emergency only; its "
+                                 "justification is kept with the consent",
+                                 consent_name(ctx), to_string(w->channel),
+                                 to_iso8601(w->received_at), ctx.action));
+          }};
+}
+
 consent_rule vn_17() {
   return {"VN-17", "vietnam", "Law 91/2025 Art. 19(1)(a), 19(2); Decree 13/2023 Art. 17(1)",
           "an emergency basis needs a recorded justification and clinician, and consent that "
@@ -851,7 +869,7 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 
 std::vector<consent_rule> vietnam_rules() {
   return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
-          vn_09(), vn_10(), vn_11(), vn_12(), vn_15(), vn_17(), vn_18(), vn_19()};
+          vn_09(), vn_10(), vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};

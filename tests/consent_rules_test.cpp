@@ -30,6 +30,15 @@ consent_policy with_flags(const std::function<void(policy_flags&)>& edit) {
   return consent_policy::standard(f);
 }
 
+// The effect of `rule`'s finding `code` in the verdict, if it reported one.
+std::optional<rule_effect> effect_of(const consent_verdict& v, std::string_view rule,
+                                     std::string_view code) {
+  for (const auto& f : v.findings) {
+    if (f.rule_id == rule && f.code == code) return f.effect;
+  }
+  return std::nullopt;
+}
+
 // A consent captured under Decree 13, for evaluations in 2025.
 kt::consent_builder decree13_consent() {
   return kt::valid_consent().captured_at("2025-11-20T09:00:00+07:00");
@@ -241,11 +250,28 @@ TEST_CASE("VN-17: an emergency basis needs a justification", "[consent_rules][VN
 }
 
 TEST_CASE("VN-16: a justified emergency is not stopped by an earlier withdrawal",
-          "[consent_rules][VN-17][VN-15]") {
+          "[consent_rules][VN-16][VN-17][VN-15]") {
+  // Given consent withdrawn and a later life-threatening event with an emergency justification,
+  // when urgent data is sent, then ALLOW, flagged VN_ART19_OVERRIDES_WITHDRAWAL.
   const consent_record c = kt::valid_consent().withdrawn_at("2026-02-01T00:00:00Z").emergency();
   const auto v = standard().evaluate(kt::referral_context().with(c));
   CHECK(v.allowed());
   CHECK(v.basis == legal_basis::emergency);
+  CHECK(effect_of(v, "VN-16", "VN_ART19_OVERRIDES_WITHDRAWAL") == rule_effect::warn);
+  CHECK_FALSE(v.has_finding("VN-15"));
+  // A withdrawal received after the step: nothing to override (the boundary: one second).
+  const consent_record later = kt::valid_consent().withdrawn_at("2026-03-01T00:00:01Z").emergency();
+  CHECK_FALSE(standard()
+                  .evaluate(kt::referral_context().at("2026-03-01T00:00:00Z").with(later))
+                  .has_finding("VN-16"));
+  CHECK(standard()
+            .evaluate(kt::referral_context().at("2026-03-01T00:00:01Z").with(later))
+            .has_finding("VN-16"));
+  // Without the emergency basis the withdrawal blocks (VN-15), and VN-16 says nothing.
+  const consent_record plain = kt::valid_consent().withdrawn_at("2026-02-01T00:00:00Z");
+  const auto blocked = standard().evaluate(kt::referral_context().with(plain));
+  CHECK(blocked.has_finding("VN-15", "VN_CONSENT_WITHDRAWN"));
+  CHECK_FALSE(blocked.has_finding("VN-16"));
 }
 
 TEST_CASE("VN-18: children under Decree 13", "[consent_rules][VN-18]") {
@@ -402,17 +428,6 @@ TEST_CASE("JP-10: an emergency basis only when consent is difficult to obtain",
                                        .emergency("urgent results", false);
   CHECK(kt::blocks(standard(), back.with(conscious), "JP-10", "JP_EMERGENCY_CONSENT_PRACTICABLE"));
 }
-
-namespace {
-// The effect of `rule`'s finding `code` in the verdict, if it reported one.
-std::optional<rule_effect> effect_of(const consent_verdict& v, std::string_view rule,
-                                     std::string_view code) {
-  for (const auto& f : v.findings) {
-    if (f.rule_id == rule && f.code == code) return f.effect;
-  }
-  return std::nullopt;
-}
-}  // namespace
 
 TEST_CASE("JP-11: implied consent through a notice is not consent to a provision abroad",
           "[consent_rules][JP-11]") {
@@ -602,7 +617,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 29);
+  CHECK(all == 30);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
