@@ -398,6 +398,20 @@ consent_rule vn_16() {
           }};
 }
 
+consent_rule vn_21() {
+  return {"VN-21", "vietnam", "Decree 13/2023 Art. 11(9); Law 91/2025 Art. 24(3)(b)",
+          "a competent authority's written request to stop processing stops every transfer",
+          [](ctx_t ctx, basis_t, flags_t, rule_report& out) {
+            // An order binds the hospital whatever the consent or basis: checked without one.
+            const auto& order = ctx.compliance.authority_stop_order_at;
+            if (!vn_sends(ctx) || !order || *order > ctx.at) return;
+            out.block("VN_AUTHORITY_STOP",
+                      fmt::format("a competent authority asked '{}' in writing on {} to stop "
+                                  "processing; no {} until the order is lifted",
+                                  ctx.sender().value(), to_iso8601(*order), ctx.action));
+          }};
+}
+
 consent_rule vn_17() {
   return {"VN-17", "vietnam", "Law 91/2025 Art. 19(1)(a), 19(2); Decree 13/2023 Art. 17(1)",
           "an emergency basis needs a recorded justification and clinician, and consent that "
@@ -869,7 +883,8 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 
 std::vector<consent_rule> vietnam_rules() {
   return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
-          vn_09(), vn_10(), vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19()};
+          vn_09(), vn_10(), vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(),
+          vn_21()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};

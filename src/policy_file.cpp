@@ -65,7 +65,8 @@ organisation_compliance read_compliance(object_reader& c) {
   // null says "not yet", as leaving the key out does.
   for (const auto& [key, target] :
        {std::pair{"impact_assessment_filed_at", &out.impact_assessment_filed_at},
-        std::pair{"first_cross_border_transfer", &out.first_cross_border_transfer}}) {
+        std::pair{"first_cross_border_transfer", &out.first_cross_border_transfer},
+        std::pair{"authority_stop_order_at", &out.authority_stop_order_at}}) {
     if (const json* j = c.member(key); j && !j->is_null()) *target = c.instant_value(key);
   }
   return out;
@@ -155,7 +156,8 @@ policy_load_result try_load_policy(std::string_view json_text) {
         continue;
       }
       object_reader cr(value, path, problems, {"transfer_agreement"},
-                       {"impact_assessment_filed_at", "first_cross_border_transfer"});
+                       {"impact_assessment_filed_at", "first_cross_border_transfer",
+                        "authority_stop_order_at"});
       if (!cr.ok()) continue;
       settings.compliance[hospital_id{key}] = read_compliance(cr);
     }

@@ -30,15 +30,6 @@ consent_policy with_flags(const std::function<void(policy_flags&)>& edit) {
   return consent_policy::standard(f);
 }
 
-// The effect of `rule`'s finding `code` in the verdict, if it reported one.
-std::optional<rule_effect> effect_of(const consent_verdict& v, std::string_view rule,
-                                     std::string_view code) {
-  for (const auto& f : v.findings) {
-    if (f.rule_id == rule && f.code == code) return f.effect;
-  }
-  return std::nullopt;
-}
-
 // A consent captured under Decree 13, for evaluations in 2025.
 kt::consent_builder decree13_consent() {
   return kt::valid_consent().captured_at("2025-11-20T09:00:00+07:00");
@@ -257,7 +248,8 @@ TEST_CASE("VN-16: a justified emergency is not stopped by an earlier withdrawal"
   const auto v = standard().evaluate(kt::referral_context().with(c));
   CHECK(v.allowed());
   CHECK(v.basis == legal_basis::emergency);
-  CHECK(effect_of(v, "VN-16", "VN_ART19_OVERRIDES_WITHDRAWAL") == rule_effect::warn);
+  CHECK(kt::reports(standard(), kt::referral_context().with(c), "VN-16", rule_effect::warn,
+                    "VN_ART19_OVERRIDES_WITHDRAWAL"));
   CHECK_FALSE(v.has_finding("VN-15"));
   // A withdrawal received after the step: nothing to override (the boundary: one second).
   const consent_record later = kt::valid_consent().withdrawn_at("2026-03-01T00:00:01Z").emergency();
@@ -429,6 +421,33 @@ TEST_CASE("JP-10: an emergency basis only when consent is difficult to obtain",
   CHECK(kt::blocks(standard(), back.with(conscious), "JP-10", "JP_EMERGENCY_CONSENT_PRACTICABLE"));
 }
 
+TEST_CASE("VN-21: an authority's written stop order stops every transfer",
+          "[consent_rules][VN-21]") {
+  // Given authority_stop_order present, when evaluated, then BLOCK.
+  organisation_compliance org;
+  org.transfer_agreement = true;
+  org.impact_assessment_filed_at = parse_instant("2026-01-05T00:00:00Z");
+  org.authority_stop_order_at = parse_instant("2026-03-01T09:00:00+07:00");
+  const auto at = [&](const char* when, const consent_record& c) {
+    return kt::referral_context().compliance(org).at(when).with(c);
+  };
+  const consent_record c = kt::valid_consent();
+  CHECK(kt::blocks(standard(), at("2026-03-02T00:00:00Z", c), "VN-21", "VN_AUTHORITY_STOP"));
+  // From the instant it was received (the boundary: one second earlier is allowed).
+  CHECK(kt::blocks(standard(), at("2026-03-01T02:00:00Z", c), "VN-21"));
+  CHECK(kt::allows(standard(), at("2026-03-01T01:59:59Z", c)));
+  // Whatever the basis: an emergency does not lift an authority's order.
+  const consent_record emergency =
+      kt::valid_consent().status(consent_status::draft).given_by({}).emergency();
+  CHECK(kt::blocks(standard(), at("2026-03-02T00:00:00Z", emergency), "VN-21"));
+  // Read from a policy file's compliance entry.
+  const auto settings = load_policy(R"({"format": "kakehashi.policy/1", "compliance": {
+      "bach-mai": {"transfer_agreement": true,
+                   "authority_stop_order_at": "2026-03-01T09:00:00+07:00"}}})");
+  CHECK(settings.compliance.at(hospital_id{"bach-mai"}).authority_stop_order_at ==
+        org.authority_stop_order_at);
+}
+
 TEST_CASE("JP-11: implied consent through a notice is not consent to a provision abroad",
           "[consent_rules][JP-11]") {
   // Given basis = implied notice and direction JP -> VN, when evaluated, then BLOCK.
@@ -444,8 +463,8 @@ TEST_CASE("JP-11: implied consent through a notice is not consent to a provision
   // U-graded: the flag turns the block into a warning.
   const auto lenient =
       with_flags([](policy_flags& f) { f.jp_implied_consent_blocks_foreign = false; });
-  const auto v = lenient.evaluate(back.with(notice));
-  CHECK(effect_of(v, "JP-11", "JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN") == rule_effect::warn);
+  CHECK(kt::reports(lenient, back.with(notice), "JP-11", rule_effect::warn,
+                    "JP_IMPLIED_CONSENT_NOT_FOR_FOREIGN"));
 }
 
 TEST_CASE("JP-12: a withdrawal received in Japan stops every later provision from Japan",
@@ -468,8 +487,8 @@ TEST_CASE("JP-12: a withdrawal received in Japan stops every later provision fro
   CHECK(out.has_finding("VN-15", "VN_CONSENT_WITHDRAWN"));
   // U-graded: the flag makes it a warning.
   const auto lenient = with_flags([](policy_flags& f) { f.jp_withdrawal_stops_provision = false; });
-  const auto v = lenient.evaluate(back_at("2026-03-06T00:00:00Z"));
-  CHECK(effect_of(v, "JP-12", "JP_CONSENT_WITHDRAWN_POLICY") == rule_effect::warn);
+  CHECK(kt::reports(lenient, back_at("2026-03-06T00:00:00Z"), "JP-12", rule_effect::warn,
+                    "JP_CONSENT_WITHDRAWN_POLICY"));
 }
 
 TEST_CASE("STD-05: a consent that lists its recipients permits only them",
@@ -617,7 +636,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 30);
+  CHECK(all == 31);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();

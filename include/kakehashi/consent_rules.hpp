@@ -58,6 +58,9 @@ struct organisation_compliance {
   bool transfer_agreement = false;  ///< a written data-transfer agreement with the recipient
   std::optional<instant> impact_assessment_filed_at;   ///< cross-border TIA filed with A05
   std::optional<instant> first_cross_border_transfer;  ///< nullopt: this would be the first
+  /// A competent authority's written request to stop processing, received at this instant
+  /// (VN-21); nullopt: none.
+  std::optional<instant> authority_stop_order_at;
 };
 
 /// Everything a rule may look at.
