@@ -103,6 +103,16 @@ bool cross_border(ctx_t ctx) { return ctx.origin_country != ctx.destination_coun
 
 std::string consent_name(ctx_t ctx) { return "consent " + ctx.consent->id.value(); }
 
+// "consent C was withdrawn (channel) at T" when the consent's withdrawal was received at or
+// before the context's instant (never retroactive: VN-15, VN-16, JP-12); nullopt otherwise.
+std::optional<std::string> withdrawn_text(ctx_t ctx) {
+  if (!ctx.consent) return std::nullopt;
+  const auto& w = ctx.consent->withdrawal;
+  if (!w || w->received_at > ctx.at) return std::nullopt;
+  return fmt::format("{} was withdrawn ({}) at {}", consent_name(ctx), to_string(w->channel),
+                     to_iso8601(w->received_at));
+}
+
 std::string patient_age_text(std::optional<int> age) {
   return age ? fmt::format("a patient aged {}", *age) : std::string("a patient of unknown age");
 }
@@ -370,12 +380,9 @@ consent_rule vn_15() {
           "a withdrawal blocks from the moment it is received, never retroactively",
           [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
             if (!examinable(ctx, b)) return;
-            const auto& w = ctx.consent->withdrawal;
-            if (w && w->received_at <= ctx.at) {
+            if (const auto withdrawn = withdrawn_text(ctx)) {
               out.block("VN_CONSENT_WITHDRAWN",
-                        fmt::format("{} was withdrawn ({}) at {}; no new {} from then on",
-                                    consent_name(ctx), to_string(w->channel),
-                                    to_iso8601(w->received_at), ctx.action));
+                        fmt::format("{}; no new {} from then on", *withdrawn, ctx.action));
             }
           }};
 }
@@ -384,17 +391,16 @@ consent_rule vn_16() {
   return {"VN-16", "vietnam", "Law 91/2025 Art. 10(1) (exception clause), Art. 14(2), Art. 19",
           "an emergency basis carries a step after a withdrawal, and the step is flagged for review",
           [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
-            if (b.basis != legal_basis::emergency || !ctx.consent || !ctx.involves("VN")) return;
-            const auto& w = ctx.consent->withdrawal;
-            if (!w || w->received_at > ctx.at) return;
+            if (b.basis != legal_basis::emergency || !ctx.involves("VN")) return;
+            const auto withdrawn = withdrawn_text(ctx);
+            if (!withdrawn) return;
             // Allowed (Art. 19 processing is outside the right to withdraw), never silently: the
             // finding lands in the audit row beside the emergency basis it rests on.
             out.warn("VN_ART19_OVERRIDES_WITHDRAWAL",
-                     fmt::format("{} was withdrawn ({}) at {}; the {} goes ahead on the emergency "
-                                 "basis alone (Law 91 Art. 19), for the emergency only; its "
-                                 "justification is kept with the consent",
-                                 consent_name(ctx), to_string(w->channel),
-                                 to_iso8601(w->received_at), ctx.action));
+                     fmt::format("{}; the {} goes ahead on the emergency basis alone (Law 91 Art. "
+                                 "19), for the emergency only; its justification is kept with "
+                                 "the consent",
+                                 *withdrawn, ctx.action));
           }};
 }
 
@@ -634,15 +640,12 @@ consent_rule jp_12() {
           "a patient's withdrawal stops every later provision from Japan, never retroactively",
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
             if (!examinable(ctx, b) || ctx.sender_country() != "JP") return;
-            const auto& w = ctx.consent->withdrawal;
-            if (!w || w->received_at > ctx.at) return;
-            block_or_warn(
-                out, flags.jp_withdrawal_stops_provision, "JP_CONSENT_WITHDRAWN_POLICY",
-                fmt::format("{} was withdrawn ({}) at {}; '{}' provides no data from then on "
-                            "(library policy: APPI Art. 35 obliges this only in the cases it "
-                            "lists)",
-                            consent_name(ctx), to_string(w->channel), to_iso8601(w->received_at),
-                            ctx.sender().value()));
+            const auto withdrawn = withdrawn_text(ctx);
+            if (!withdrawn) return;
+            block_or_warn(out, flags.jp_withdrawal_stops_provision, "JP_CONSENT_WITHDRAWN_POLICY",
+                          fmt::format("{}; '{}' provides no data from then on (library policy: "
+                                      "APPI Art. 35 obliges this only in the cases it lists)",
+                                      *withdrawn, ctx.sender().value()));
           }};
 }
 
