@@ -56,7 +56,8 @@ agreement_directory fuzz_agreements() {
   return agreement_directory::from_values(dir.hospitals(), agreements);
 }
 
-// The consents a command can carry; the bool says whether the rules may ever allow it.
+// The consents a command can carry; the bool says whether the rules may ever allow it for its own
+// patient (a consent for another patient than the referral's never is: see allowable()).
 struct consent_variant {
   consent_record record;
   bool allowable;
@@ -73,7 +74,7 @@ std::vector<consent_variant> fuzz_consents() {
   v.push_back({valid_consent().id("C-7").emergency().build(), true});
   auto other = valid_consent().id("C-8").build();
   other.patient = patient_ref{"P-OTHER"};
-  v.push_back({other, false});
+  v.push_back({other, true});  // allowable on a referral for P-OTHER, and only there
   return v;
 }
 
@@ -139,7 +140,8 @@ struct harness {
         const auto d = nlohmann::json::parse(a.details);
         const std::string basis = d.value("basis", "");
         const std::string consent = d.value("consent", "");
-        consent_ok = (basis == "consent" || basis == "emergency") && allowable(consent);
+        consent_ok =
+            (basis == "consent" || basis == "emergency") && allowable(consent, s->patient);
       }
       if (a.command == "accept") {
         if (!consent_ok) broken("accepted without an allowing consent verdict");
@@ -151,9 +153,12 @@ struct harness {
       broken("in accepted or transferred without an accept in its history");
     }
   }
-  bool allowable(const std::string& consent_id) const {
+  // Whether the rules may allow this consent on a referral for `patient`: never another
+  // patient's consent (the fuzzer proposes referrals for P-TEST-1 and for P-OTHER, and C-8 is
+  // P-OTHER's).
+  bool allowable(const std::string& consent_id, const patient_ref& patient) const {
     for (const auto& c : consents) {
-      if (c.record.id.value() == consent_id) return c.allowable;
+      if (c.record.id.value() == consent_id) return c.allowable && c.record.patient == patient;
     }
     return false;
   }
