@@ -1,10 +1,6 @@
 #include "kakehashi/engine.hpp"
 
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Exception.h>
-#include <SQLiteCpp/Statement.h>
 #include <date/tz.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,54 +21,17 @@
 #include "fail.hpp"
 #include "kakehashi/eligibility.hpp"
 #include "read_only_database.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
 
 namespace kakehashi {
 namespace {
 
 using nlohmann::json;
 
-constexpr int application_id = 0x4b4b4831;  // "KKH1": marks a kakehashi database
-constexpr int schema_version = 3;
 constexpr std::string_view chain_tag = "kakehashi.audit/1";
 const std::string genesis_hash(64, '0');
 
-// clang-format off
-// The schema, as migration steps: step v takes a database from version v to v + 1. Append new
-// steps; never edit one once released.
-const std::vector<std::vector<const char*>> migrations{{
-  "CREATE TABLE referral ("
-  "  id TEXT PRIMARY KEY, origin TEXT NOT NULL, destination TEXT NOT NULL,"
-  "  specialty TEXT NOT NULL, patient TEXT NOT NULL, agreement TEXT NOT NULL,"
-  "  state TEXT NOT NULL, close_reason TEXT, consent_withdrawn INTEGER NOT NULL,"
-  "  consent_ref TEXT NOT NULL, consent_digest TEXT NOT NULL,"
-  "  proposed_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)"
-  "  WITHOUT ROWID",
-  // Only open referrals are indexed by state: the sweep finds them without scanning history, and
-  // most transitions do not touch this index.
-  "CREATE INDEX referral_open ON referral(state) WHERE state IN ('proposed', 'consent_recorded')",
-  "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at)",
-  "CREATE INDEX referral_origin ON referral(origin, proposed_at)",
-  "CREATE TABLE audit ("
-  "  seq INTEGER PRIMARY KEY, referral_id TEXT NOT NULL, recorded_at TEXT NOT NULL,"
-  "  actor_org TEXT NOT NULL, actor_role TEXT NOT NULL, actor_user TEXT NOT NULL,"
-  "  command TEXT NOT NULL, state_before TEXT NOT NULL, state_after TEXT NOT NULL,"
-  "  outcome INTEGER NOT NULL, reason_code TEXT NOT NULL, details TEXT NOT NULL,"
-  "  idempotency_key TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT)",
-  "CREATE INDEX audit_referral ON audit(referral_id, seq)",
-  // A command's idempotency key is unique in the log: its row is the command's outcome.
-  "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
-}, {
-  // Version 2: the capacity count reads close_reason from the index instead of looking up every
-  // referral of the month in the table (a B-tree search each: propose slowed as months filled).
-  "DROP INDEX referral_destination",
-  "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at, close_reason)",
-}, {
-  // Version 3: consent digests name their version ("2:<hex>", every field of the record) and
-  // new referrals are recorded with version 2; a referral recorded earlier keeps its bare
-  // version-1 digest, checked as such. No table changes: the step marks the format, so that a
-  // library that cannot check version-2 digests refuses the file instead of every transfer.
-}};
-// clang-format on
 
 std::int64_t to_seconds(instant at) { return at.time_since_epoch().count(); }
 instant from_seconds(std::int64_t s) { return instant{std::chrono::seconds{s}}; }
@@ -83,20 +42,9 @@ std::string state_text(const referral_snapshot& s) {
   return out;
 }
 
-[[noreturn]] void storage_failed(const SQLite::Exception& e, std::string_view doing) {
+[[noreturn]] void storage_failed(const store::failure& e, std::string_view doing) {
   detail::fail(errc::storage, "database", fmt::format("{} failed: {}", doing, e.what()),
                "nothing was applied; check the disk and retry the command");
-}
-
-bool is_io_error(int extended) { return (extended & 0xff) == SQLITE_IOERR; }
-
-// A file that is not an SQLite database is bad input, not a storage failure.
-void not_a_database(const SQLite::Exception& e, const std::string& path) {
-  if (e.getErrorCode() == SQLITE_NOTADB) {
-    detail::fail(errc::invalid_argument, detail::printable(path, 200),
-                 "is not an SQLite database", "pass the path of a kakehashi database; the file "
-                 "was left untouched");
-  }
 }
 
 // Idempotency keys: 1 to 256 characters of the id alphabet (UUIDs, "expire:R-1:3", ...).
@@ -143,24 +91,24 @@ struct row {
   }
 };
 
-row read_row(SQLite::Statement& q) {
+row read_row(store::statement& q) {
   row r;
-  r.seq = q.getColumn(0).getInt64();
-  r.referral_id = q.getColumn(1).getString();
-  r.recorded_at = q.getColumn(2).getString();
-  r.actor_org = q.getColumn(3).getString();
-  r.actor_role = q.getColumn(4).getString();
-  r.actor_user = q.getColumn(5).getString();
-  r.command = q.getColumn(6).getString();
-  r.state_before = q.getColumn(7).getString();
-  r.state_after = q.getColumn(8).getString();
-  r.outcome = q.getColumn(9).getInt();
-  r.reason_code = q.getColumn(10).getString();
-  r.details = q.getColumn(11).getString();
-  r.idempotency_key = q.getColumn(12).getString();
-  r.prev_hash = q.getColumn(13).getString();
-  r.hash = q.getColumn(14).getString();
-  r.mac = q.getColumn(15).isNull() ? std::string() : q.getColumn(15).getString();
+  r.seq = q.int64(0);
+  r.referral_id = q.text(1);
+  r.recorded_at = q.text(2);
+  r.actor_org = q.text(3);
+  r.actor_role = q.text(4);
+  r.actor_user = q.text(5);
+  r.command = q.text(6);
+  r.state_before = q.text(7);
+  r.state_after = q.text(8);
+  r.outcome = q.int32(9);
+  r.reason_code = q.text(10);
+  r.details = q.text(11);
+  r.idempotency_key = q.text(12);
+  r.prev_hash = q.text(13);
+  r.hash = q.text(14);
+  r.mac = q.is_null(15) ? std::string() : q.text(15);
   return r;
 }
 
@@ -187,35 +135,35 @@ struct stored_referral {
 };
 
 // Rows come from a file that may have been edited: every value is checked by restore().
-stored_referral read_referral(SQLite::Statement& q) {
+stored_referral read_referral(store::statement& q) {
   stored_referral s;
-  s.snap.id = referral_id{q.getColumn(0).getString()};
-  s.snap.origin = hospital_id{q.getColumn(1).getString()};
-  s.snap.destination = hospital_id{q.getColumn(2).getString()};
-  s.snap.specialty = specialty_code{q.getColumn(3).getString()};
-  s.snap.patient = patient_ref{q.getColumn(4).getString()};
-  s.agreement = agreement_id{q.getColumn(5).getString()};
-  const auto state = parse_referral_state(q.getColumn(6).getString());
+  s.snap.id = referral_id{q.text(0)};
+  s.snap.origin = hospital_id{q.text(1)};
+  s.snap.destination = hospital_id{q.text(2)};
+  s.snap.specialty = specialty_code{q.text(3)};
+  s.snap.patient = patient_ref{q.text(4)};
+  s.agreement = agreement_id{q.text(5)};
+  const auto state = parse_referral_state(q.text(6));
   if (!state) {
     detail::fail(
         errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
-        fmt::format("stored state '{}' is unknown", detail::printable(q.getColumn(6).getString())),
+        fmt::format("stored state '{}' is unknown", detail::printable(q.text(6))),
         "the database was damaged or edited; run verify");
   }
   s.snap.state = *state;
-  if (!q.getColumn(7).isNull()) {
-    s.snap.reason = parse_close_reason(q.getColumn(7).getString());
+  if (!q.is_null(7)) {
+    s.snap.reason = parse_close_reason(q.text(7));
     if (!s.snap.reason) {
       detail::fail(errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
                    "stored close reason is unknown", "the database was damaged or edited");
     }
   }
-  s.snap.consent_withdrawn = q.getColumn(8).getInt() != 0;
-  s.snap.consent = consent_ref{q.getColumn(9).getString()};
-  s.consent_digest = q.getColumn(10).getString();
-  s.snap.proposed_at = from_seconds(q.getColumn(11).getInt64());
-  s.snap.updated_at = from_seconds(q.getColumn(12).getInt64());
-  s.snap.version = static_cast<std::uint64_t>(q.getColumn(13).getInt64());
+  s.snap.consent_withdrawn = q.int32(8) != 0;
+  s.snap.consent = consent_ref{q.text(9)};
+  s.consent_digest = q.text(10);
+  s.snap.proposed_at = from_seconds(q.int64(11));
+  s.snap.updated_at = from_seconds(q.int64(12));
+  s.snap.version = static_cast<std::uint64_t>(q.int64(13));
   return s;
 }
 
@@ -225,57 +173,6 @@ std::string checkpoint_mac(const std::string& key, const checkpoint& c) {
 }
 
 using detail::consent_digest;
-
-void harden(SQLite::Database& db) {
-  sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  sqlite3_db_config(db.getHandle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-}
-
-// Refuses a file that is not ours or is newer; creates or migrates our own.
-void check_schema(SQLite::Database& db, const std::string& path, bool may_write) {
-  const int app = db.execAndGet("PRAGMA application_id").getInt();
-  const int version = db.execAndGet("PRAGMA user_version").getInt();
-  const int tables =
-      db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type='table'").getInt();
-  const std::string subject = detail::printable(path, 200);
-  if (app != application_id && (tables > 0 || version != 0)) {
-    detail::fail(errc::invalid_argument, subject,
-                 "is an SQLite database but not a kakehashi one (no kakehashi application id)",
-                 "open a kakehashi database, or a new file name to create one");
-  }
-  if (version > schema_version) {
-    detail::fail(
-        errc::failed_precondition, subject,
-        fmt::format("has schema version {}, newer than this library's {}", version, schema_version),
-        "upgrade kakehashi to open it; the file was left untouched");
-  }
-  if (version == schema_version) return;
-  if (version < 0) {
-    detail::fail(errc::invalid_argument, subject,
-                 fmt::format("has schema version {}, which no kakehashi release writes; the file "
-                             "is damaged or was edited",
-                             version),
-                 "restore the database from a backup; the file was left untouched");
-  }
-  if (!may_write) {
-    // Every released schema is readable as it is; an engine migrates it when it opens the file.
-    if (version >= 1 && app == application_id) return;
-    detail::fail(errc::invalid_argument, subject, "is not an initialised kakehashi database",
-                 "open it with an engine first");
-  }
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    for (int v = version; v < schema_version; ++v) {
-      for (const char* sql : migrations[static_cast<std::size_t>(v)]) db.exec(sql);
-    }
-    db.exec(fmt::format("PRAGMA application_id = {}", application_id));
-    db.exec(fmt::format("PRAGMA user_version = {}", schema_version));
-    db.exec("COMMIT");
-  } catch (...) {
-    db.tryExec("ROLLBACK");
-    throw;
-  }
-}
 
 }  // namespace
 
@@ -350,47 +247,47 @@ constexpr const char* select_changes =
     "WHERE a.outcome = 0 AND (r.origin = ?1 OR r.destination = ?1) AND (?2 OR a.actor_org <> ?1) "
     "AND a.seq > ?4";
 
-std::vector<change> read_changes(const SQLite::Database& db, const change_query& c) {
+std::vector<change> read_changes(store::connection& db, const change_query& c) {
   // Without the seq of event `after_event`, number every event and skip the first ones.
-  SQLite::Statement q(db, std::string("SELECT * FROM (") + select_changes +
+  auto q = db.prepare(std::string("SELECT * FROM (") + select_changes +
                               ") WHERE event > ?5 ORDER BY event LIMIT ?6");
-  q.bind(1, c.hospital.value());
-  q.bind(2, c.include_own ? 1 : 0);
-  q.bind(3, c.after_seq ? c.after_event : std::int64_t{0});
-  q.bind(4, c.after_seq.value_or(0));
-  q.bind(5, c.after_event);
-  q.bind(6, static_cast<std::int64_t>(c.limit));
+  q->bind(1, c.hospital.value());
+  q->bind(2, c.include_own ? 1 : 0);
+  q->bind(3, c.after_seq ? c.after_event : std::int64_t{0});
+  q->bind(4, c.after_seq.value_or(0));
+  q->bind(5, c.after_event);
+  q->bind(6, static_cast<std::int64_t>(c.limit));
   std::vector<change> out;
-  while (q.executeStep()) out.push_back({q.getColumn(16).getInt64(), entry_of(read_row(q))});
+  while (q->step()) out.push_back({q->int64(16), entry_of(read_row(*q))});
   return out;
 }
 
 // The rows of a prepared select_history statement.
-std::vector<audit_entry> read_history(SQLite::Statement& q, const referral_id& id) {
+std::vector<audit_entry> read_history(store::statement& q, const referral_id& id) {
   q.bind(1, id.value());
   std::vector<audit_entry> out;
-  while (q.executeStep()) out.push_back(entry_of(read_row(q)));
+  while (q.step()) out.push_back(entry_of(read_row(q)));
   return out;
 }
 
-std::optional<stored_referral> read_one(const SQLite::Database& db, const referral_id& id) {
-  SQLite::Statement q(db, referral_by_id);
-  q.bind(1, id.value());
-  if (!q.executeStep()) return std::nullopt;
-  return read_referral(q);
+std::optional<stored_referral> read_one(store::connection& db, const referral_id& id) {
+  auto q = db.prepare(referral_by_id);
+  q->bind(1, id.value());
+  if (!q->step()) return std::nullopt;
+  return read_referral(*q);
 }
 
-std::vector<stored_referral> read_where(const SQLite::Database& db, const std::string& where,
+std::vector<stored_referral> read_where(store::connection& db, const std::string& where,
                                         const std::vector<std::string>& args) {
-  SQLite::Statement q(db, std::string(select_referral) + where + " ORDER BY id");
-  for (std::size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
+  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id");
+  for (std::size_t i = 0; i < args.size(); ++i) q->bind(static_cast<int>(i + 1), args[i]);
   std::vector<stored_referral> out;
-  while (q.executeStep()) out.push_back(read_referral(q));
+  while (q->step()) out.push_back(read_referral(*q));
   return out;
 }
 
 // The referrals a filter selects: fixed SQL fragments, every value bound.
-std::vector<stored_referral> read_filtered(const SQLite::Database& db, const referral_filter& f) {
+std::vector<stored_referral> read_filtered(store::connection& db, const referral_filter& f) {
   std::string where;
   std::vector<std::string> args;
   const auto add = [&](const char* clause) { where += where.empty() ? " WHERE " : " AND "; where += clause; };
@@ -423,18 +320,18 @@ std::vector<stored_referral> read_filtered(const SQLite::Database& db, const ref
     add("proposed_at < ?");
     args.push_back(std::to_string(to_seconds(*f.proposed_before)));
   }
-  SQLite::Statement q(db, std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
+  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
   int n = 0;
-  for (const auto& a : args) q.bind(++n, a);
-  q.bind(++n, f.limit ? static_cast<std::int64_t>(*f.limit) : std::int64_t{-1});
-  q.bind(++n, static_cast<std::int64_t>(f.offset));
+  for (const auto& a : args) q->bind(++n, a);
+  q->bind(++n, f.limit ? static_cast<std::int64_t>(*f.limit) : std::int64_t{-1});
+  q->bind(++n, static_cast<std::int64_t>(f.offset));
   std::vector<stored_referral> out;
-  while (q.executeStep()) out.push_back(read_referral(q));
+  while (q->step()) out.push_back(read_referral(*q));
   return out;
 }
 
 // Open referrals past their agreement's response deadline at `at`.
-std::vector<referral_snapshot> read_overdue(const SQLite::Database& db,
+std::vector<referral_snapshot> read_overdue(store::connection& db,
                                             const agreement_directory& agreements, instant at) {
   std::vector<referral_snapshot> out;
   // Only referrals proposed at least the shortest deadline ago can be overdue: the sweep reads
@@ -458,13 +355,19 @@ std::vector<referral_snapshot> read_overdue(const SQLite::Database& db,
   return out;
 }
 
-std::pair<std::int64_t, std::string> read_head(const SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-  if (!q.executeStep()) return {0, genesis_hash};
-  return {q.getColumn(0).getInt64(), q.getColumn(1).getString()};
+std::pair<std::int64_t, std::string> read_head(store::connection& db) {
+  auto q = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+  if (!q->step()) return {0, genesis_hash};
+  return {q->int64(0), q->text(1)};
 }
 
-checkpoint checkpoint_of(const SQLite::Database& db, const std::string& key, instant at,
+std::int64_t count_audit_rows(store::connection& db) {
+  auto q = db.prepare("SELECT count(*) FROM audit");
+  q->step();
+  return q->int64(0);
+}
+
+checkpoint checkpoint_of(store::connection& db, const std::string& key, instant at,
                          bool keyed) {
   const auto [seq, head] = read_head(db);
   if (seq == 0) {
@@ -540,19 +443,19 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r) {
 // statement (and clears its bindings) when the caller is done, so no read stays open.
 class statement_cache {
  public:
-  explicit statement_cache(SQLite::Database& db) : db_(db) {}
+  explicit statement_cache(store::connection& db) : db_(db) {}
 
   class lease {
    public:
-    explicit lease(SQLite::Statement& s) : s_(s) {}
+    explicit lease(store::statement& s) : s_(s) {}
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
-    ~lease() { s_.tryReset(); }  // every user binds every parameter: no clearBindings needed
-    SQLite::Statement* operator->() { return &s_; }
-    SQLite::Statement& operator*() { return s_; }
+    ~lease() { s_.reset(); }  // every user binds every parameter: no clearBindings needed
+    store::statement* operator->() { return &s_; }
+    store::statement& operator*() { return s_; }
 
    private:
-    SQLite::Statement& s_;
+    store::statement& s_;
   };
 
   /// `sql` must outlive the cache (a literal or a namespace-scope constant): statements are
@@ -560,7 +463,7 @@ class statement_cache {
   lease get(const char* sql) {
     auto it = statements_.find(sql);
     if (it == statements_.end()) {
-      it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;
+      it = statements_.emplace(sql, db_.prepare(sql)).first;
     }
     return lease(*it->second);  // reset by the previous lease
   }
@@ -568,24 +471,26 @@ class statement_cache {
   lease get(std::string&&) = delete;  // a temporary's address would be reused
 
  private:
-  SQLite::Database& db_;
-  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
+  store::connection& db_;
+  std::unordered_map<const char*, std::unique_ptr<store::statement>> statements_;
 };
 
 // =============================================================================================
 
 struct engine::impl {
   mutable std::recursive_mutex mutex;
-  SQLite::Database db;
+  std::unique_ptr<store::connection> connection;
+  store::connection& db;
   agreement_directory agreements;
   consent_policy policy;
   engine_options options;
   int batch_depth = 0;
   mutable statement_cache cache{db};
 
-  impl(const std::string& path, int flags, agreement_directory a, consent_policy p,
+  impl(std::unique_ptr<store::connection> c, agreement_directory a, consent_policy p,
        engine_options o)
-      : db(path, flags, o.busy_timeout_ms, o.vfs),
+      : connection(std::move(c)),
+        db(*connection),
         agreements(std::move(a)),
         policy(std::move(p)),
         options(std::move(o)) {}
@@ -595,7 +500,7 @@ struct engine::impl {
   std::optional<stored_referral> load(const referral_id& id) const {
     auto q = cache.get(referral_by_id);
     q->bind(1, id.value());
-    if (!q->executeStep()) return std::nullopt;
+    if (!q->step()) return std::nullopt;
     return read_referral(*q);
   }
 
@@ -610,8 +515,8 @@ struct engine::impl {
   std::pair<std::int64_t, std::string> head() {
     if (head_) return *head_;
     auto q = cache.get("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-    if (!q->executeStep()) return {0, genesis_hash};
-    return {q->getColumn(0).getInt64(), q->getColumn(1).getString()};
+    if (!q->step()) return {0, genesis_hash};
+    return {q->int64(0), q->text(1)};
   }
   std::optional<std::pair<std::int64_t, std::string>> head_;
 
@@ -630,27 +535,27 @@ struct engine::impl {
         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     // The row outlives the statement's use of it: bound without copies, cleared after.
     ins->bind(1, r.seq);
-    ins->bindNoCopy(2, r.referral_id);
-    ins->bindNoCopy(3, r.recorded_at);
-    ins->bindNoCopy(4, r.actor_org);
-    ins->bindNoCopy(5, r.actor_role);
-    ins->bindNoCopy(6, r.actor_user);
-    ins->bindNoCopy(7, r.command);
-    ins->bindNoCopy(8, r.state_before);
-    ins->bindNoCopy(9, r.state_after);
+    ins->bind_no_copy(2, r.referral_id);
+    ins->bind_no_copy(3, r.recorded_at);
+    ins->bind_no_copy(4, r.actor_org);
+    ins->bind_no_copy(5, r.actor_role);
+    ins->bind_no_copy(6, r.actor_user);
+    ins->bind_no_copy(7, r.command);
+    ins->bind_no_copy(8, r.state_before);
+    ins->bind_no_copy(9, r.state_after);
     ins->bind(10, r.outcome);
-    ins->bindNoCopy(11, r.reason_code);
-    ins->bindNoCopy(12, r.details);
-    ins->bindNoCopy(13, r.idempotency_key);
-    ins->bindNoCopy(14, r.prev_hash);
-    ins->bindNoCopy(15, r.hash);
+    ins->bind_no_copy(11, r.reason_code);
+    ins->bind_no_copy(12, r.details);
+    ins->bind_no_copy(13, r.idempotency_key);
+    ins->bind_no_copy(14, r.prev_hash);
+    ins->bind_no_copy(15, r.hash);
     if (r.mac.empty()) {
-      ins->bind(16);
+      ins->bind_null(16);
     } else {
-      ins->bindNoCopy(16, r.mac);
+      ins->bind_no_copy(16, r.mac);
     }
     ins->exec();
-    ins->clearBindings();
+    ins->clear_bindings();
     head_.emplace(r.seq, r.hash);
   }
 
@@ -680,21 +585,21 @@ struct engine::impl {
     // Every bound string outlives the statement's use of it: bound without copies, cleared after.
     const std::string state(to_string(s.state));
     const std::string reason = s.reason ? std::string(to_string(*s.reason)) : std::string();
-    up->bindNoCopy(1, state);
+    up->bind_no_copy(1, state);
     if (s.reason) {
-      up->bindNoCopy(2, reason);
+      up->bind_no_copy(2, reason);
     } else {
-      up->bind(2);
+      up->bind_null(2);
     }
     up->bind(3, s.consent_withdrawn ? 1 : 0);
-    up->bindNoCopy(4, s.consent.value());
-    up->bindNoCopy(5, digest);
+    up->bind_no_copy(4, s.consent.value());
+    up->bind_no_copy(5, digest);
     up->bind(6, to_seconds(s.updated_at));
     up->bind(7, static_cast<std::int64_t>(s.version));
-    up->bindNoCopy(8, s.id.value());
+    up->bind_no_copy(8, s.id.value());
     up->bind(9, static_cast<std::int64_t>(expected_version));
     const int changed = up->exec();
-    up->clearBindings();
+    up->clear_bindings();
     if (changed != 1) {
       // Impossible under BEGIN IMMEDIATE unless the row changed behind the engine's back.
       detail::fail(errc::storage, "referral " + s.id.value(),
@@ -703,7 +608,7 @@ struct engine::impl {
     }
   }
 
-  static void bind_referral(SQLite::Statement& q, const referral_snapshot& s,
+  static void bind_referral(store::statement& q, const referral_snapshot& s,
                             const agreement_id& agreement, const std::string& digest) {
     q.bind(1, s.id.value());
     q.bind(2, s.origin.value());
@@ -715,7 +620,7 @@ struct engine::impl {
     if (s.reason) {
       q.bind(8, std::string(to_string(*s.reason)));
     } else {
-      q.bind(8);
+      q.bind_null(8);
     }
     q.bind(9, s.consent_withdrawn ? 1 : 0);
     q.bind(10, s.consent.value());
@@ -734,10 +639,10 @@ struct engine::impl {
   void rollback() noexcept {
     head_.reset();
     if (batch_depth > 0) {
-      db.tryExec("ROLLBACK TO command");
-      db.tryExec("RELEASE command");
+      db.try_exec("ROLLBACK TO command");
+      db.try_exec("RELEASE command");
     } else {
-      db.tryExec("ROLLBACK");
+      db.try_exec("ROLLBACK");
     }
   }
   void commit() {
@@ -748,9 +653,9 @@ struct engine::impl {
     head_.reset();
     try {
       cache.get("COMMIT")->exec();
-    } catch (const SQLite::Exception& e) {
-      db.tryExec("ROLLBACK");
-      if (is_io_error(e.getExtendedErrorCode())) {
+    } catch (const store::failure& e) {
+      db.try_exec("ROLLBACK");
+      if (e.kind() == store::failure_kind::io) {
         detail::fail(errc::outcome_unknown, "database",
                      fmt::format("the commit failed with an I/O error ({}); it may or may not have "
                                  "been applied",
@@ -878,7 +783,7 @@ struct engine::impl {
       try {
         head_.reset();
         cache.get("BEGIN IMMEDIATE")->exec();
-      } catch (const SQLite::Exception& e) {
+      } catch (const store::failure& e) {
         const auto failure = capture([&] { storage_failed(e, "BEGIN IMMEDIATE"); });
         for (submission* s : pending) s->error = failure;
         return;
@@ -895,7 +800,7 @@ struct engine::impl {
       --batch_depth;
       if (failed != pending.end()) {
         head_.reset();
-        db.tryExec("ROLLBACK");
+        db.try_exec("ROLLBACK");
         pending.erase(failed);  // it keeps its error; the others run again
         continue;
       }
@@ -935,7 +840,7 @@ struct engine::impl {
     std::lock_guard<std::recursive_mutex> lock(mutex);
     try {
       begin();
-    } catch (const SQLite::Exception& e) {
+    } catch (const store::failure& e) {
       storage_failed(e, "BEGIN IMMEDIATE");
     }
     std::optional<error> refusal;
@@ -987,10 +892,10 @@ struct engine::impl {
         r.details = refusal_details_.dump();
         append_audit(r);
       }
-    } catch (const SQLite::Exception& e) {
+    } catch (const store::failure& e) {
       rollback();
       refusal_details_ = json::object();
-      if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+      if (e.kind() == store::failure_kind::unique_violation) {
         // The key is in the log already: a repeated command. Answer from its row, write nothing.
         return answer_from_log(key, id, command, conditions.request_digest);
       }
@@ -1015,7 +920,7 @@ struct engine::impl {
     {
       auto q = cache.get(audit_by_key);
       q->bind(1, key);
-      if (!q->executeStep()) {
+      if (!q->step()) {
         detail::fail(errc::storage, "idempotency key " + key, "conflicted but cannot be found",
                      "retry the command");
       }
@@ -1052,7 +957,7 @@ struct engine::impl {
     auto q = cache.get(audit_replay_until);
     q->bind(1, id.value());
     q->bind(2, first.seq);
-    while (q->executeStep()) replay_row(replayed, read_row(*q));
+    while (q->step()) replay_row(replayed, read_row(*q));
     return replayed.at(id.value()).snapshot();
   }
 
@@ -1094,9 +999,9 @@ struct engine::impl {
         "ORDER BY proposed_at");
     q->bind(1, origin.value());
     const std::string& home = hospital_of(origin).country;
-    while (q->executeStep()) {
-      const hospital* d = agreements.find_hospital(hospital_id{q->getColumn(0).getString()});
-      if (d && d->country != home) return from_seconds(q->getColumn(1).getInt64());
+    while (q->step()) {
+      const hospital* d = agreements.find_hospital(hospital_id{q->text(0)});
+      if (d && d->country != home) return from_seconds(q->int64(1));
     }
     return std::nullopt;
   }
@@ -1147,8 +1052,8 @@ struct engine::impl {
     q->bind(2, specialty.value());
     q->bind(3, to_seconds(date::floor<std::chrono::seconds>(start)));
     q->bind(4, to_seconds(date::floor<std::chrono::seconds>(end)));
-    q->executeStep();
-    return q->getColumn(0).getInt();
+    q->step();
+    return q->int32(0);
   }
 };
 
@@ -1161,38 +1066,37 @@ engine::~engine() = default;
 
 namespace {
 // The log is keyed when its first row carries a MAC.
-bool first_row_keyed(const SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
-  return q.executeStep() && q.getColumn(0).getInt() != 0;
+bool first_row_keyed(store::connection& db) {
+  auto q = db.prepare("SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
+  return q->step() && q->int32(0) != 0;
 }
 }  // namespace
 
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
                     engine_options options) {
-  try {
-    // The engine serialises its own calls (impl::mutex), so SQLite's per-call mutex is not needed.
-    auto p = std::make_unique<impl>(path,
-                                    SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
-                                        SQLite::OPEN_NOMUTEX,
-                                    std::move(agreements), std::move(policy), std::move(options));
-    harden(p->db);
-    // Check before touching anything: a foreign file must stay exactly as it was.
-    // A keyed log stays keyed: rows without a MAC after keyed ones would fail every keyed verify.
-    // Checked before any migration, so that a refused file is left as it was.
-    if (!p->options.audit_key &&
-        p->db.execAndGet("PRAGMA application_id").getInt() == application_id &&
-        p->db.execAndGet("PRAGMA user_version").getInt() >= 1 && first_row_keyed(p->db)) {
+  // A keyed log stays keyed: rows without a MAC after keyed ones would fail every keyed verify.
+  // Checked on the file as it is, before any migration, so that a refused file is left as it was.
+  const auto keyed_needs_key = [&](store::connection& db) {
+    if (!options.audit_key && first_row_keyed(db)) {
       detail::fail(errc::invalid_argument, detail::printable(path, 200),
                    "its audit log is keyed (its rows carry MACs) and no audit_key was given",
                    "open it with the key it was written with (engine_options::audit_key)");
     }
-    check_schema(p->db, path, true);
-    if (path != ":memory:") p->db.exec("PRAGMA journal_mode = WAL");
-    p->db.exec(p->options.sync == durability::full ? "PRAGMA synchronous = FULL"
-                                                   : "PRAGMA synchronous = NORMAL");
-    return engine(std::move(p));
-  } catch (const SQLite::Exception& e) {
-    not_a_database(e, path);
+  };
+  try {
+    try {
+      auto c = store::sqlite::open_for_engine(path, options, keyed_needs_key);
+      return engine(std::make_unique<impl>(std::move(c), std::move(agreements),
+                                           std::move(policy), std::move(options)));
+    } catch (const SQLite::Exception& e) {
+      throw store::sqlite::to_failure(e);
+    }
+  } catch (const store::failure& e) {
+    if (e.kind() == store::failure_kind::not_a_database) {
+      detail::fail(errc::invalid_argument, detail::printable(path, 200),
+                   "is not an SQLite database",
+                   "pass the path of a kakehashi database; the file was left untouched");
+    }
     detail::fail(errc::storage, detail::printable(path, 200),
                  fmt::format("cannot be opened as a database: {}", e.what()),
                  "check the path and its permissions; the file was left untouched");
@@ -1365,7 +1269,7 @@ void engine::batch(const std::function<void()>& body) {
   try {
     impl_->head_.reset();
     impl_->db.exec("BEGIN IMMEDIATE");
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "BEGIN IMMEDIATE");
   }
   ++impl_->batch_depth;
@@ -1376,7 +1280,7 @@ void engine::batch(const std::function<void()>& body) {
     impl_->txn_owner.store(std::thread::id{});
     --impl_->batch_depth;
     impl_->head_.reset();
-    impl_->db.tryExec("ROLLBACK");
+    impl_->db.try_exec("ROLLBACK");
     throw;
   }
   impl_->txn_owner.store(std::thread::id{});
@@ -1397,7 +1301,7 @@ std::optional<referral_snapshot> engine::find(const referral_id& id) const {
     auto s = impl_->load(id);
     if (!s) return std::nullopt;
     return s->snap;
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading a referral");
   }
 }
@@ -1413,7 +1317,7 @@ std::vector<audit_entry> engine::history(const referral_id& id) const {
   try {
     auto q = impl_->cache.get(select_history);  // prepared once: callers read histories often
     return read_history(*q, id);
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the history");
   }
 }
@@ -1432,7 +1336,7 @@ std::vector<referral_snapshot> engine::list(std::optional<referral_state> state)
   try {
     if (!state) return snaps(impl_->load_where("", {}));
     return snaps(impl_->load_where(" WHERE state = ?", {std::string(to_string(*state))}));
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "listing referrals");
   }
 }
@@ -1441,7 +1345,7 @@ std::vector<referral_snapshot> engine::by_hospital(const hospital_id& h) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
     return snaps(impl_->load_where(" WHERE origin = ? OR destination = ?", {h.value(), h.value()}));
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "listing referrals");
   }
 }
@@ -1450,7 +1354,7 @@ std::vector<referral_snapshot> engine::list(const referral_filter& filter) const
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
     return snaps(read_filtered(impl_->db, filter));
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "listing referrals");
   }
 }
@@ -1459,7 +1363,7 @@ std::vector<referral_snapshot> engine::overdue(instant at) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
     return read_overdue(impl_->db, impl_->agreements, at);
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "listing overdue referrals");
   }
 }
@@ -1474,7 +1378,7 @@ eligibility_result engine::eligibility(const hospital_id& from, const specialty_
     for (const auto& h : impl_->agreements.hospitals()) {
       if (h.id != from) q.month_counts[h.id] = impl_->month_count(h.id, specialty, at);
     }
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "counting this month's referrals");
   }
   return check_eligibility(impl_->agreements, q);
@@ -1484,7 +1388,7 @@ std::vector<change> engine::changes(const change_query& q) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
     return read_changes(impl_->db, q);
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the change feed");
   }
 }
@@ -1494,14 +1398,18 @@ log_head engine::head() const {
   try {
     const auto [seq, hash] = read_head(impl_->db);
     return {seq, hash};
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the log's head");
   }
 }
 
 std::int64_t engine::audit_rows() const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
-  return impl_->db.execAndGet("SELECT count(*) FROM audit").getInt64();
+  try {
+    return count_audit_rows(impl_->db);
+  } catch (const store::failure& e) {
+    storage_failed(e, "counting audit rows");
+  }
 }
 
 // =============================================================================================
@@ -1513,7 +1421,7 @@ namespace {
 // database does not hold its referrals in memory: (1) the chain in sequence order; (2) each
 // referral's rows in order (the audit_referral index), replayed and merged by id with the stored
 // referrals. The problem reported is the one at the earliest row.
-verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& anchor,
+verify_result verify_on(store::connection& db, const std::optional<checkpoint>& anchor,
                         const std::optional<std::string>& key) {
   verify_result v;
   const auto bad = [&](std::int64_t seq, std::string problem) {
@@ -1538,9 +1446,9 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
   std::optional<bool> rows_keyed;
   if (row_key && anchor) rows_keyed = anchor->rows_keyed;
   std::int64_t expected_seq = 1;
-  SQLite::Statement q(db, std::string(select_audit) + " ORDER BY seq");
-  while (q.executeStep()) {
-    const row r = read_row(q);
+  auto q = db.prepare(std::string(select_audit) + " ORDER BY seq");
+  while (q->step()) {
+    const row r = read_row(*q);
     ++v.rows;
     if (!v.intact) continue;
     if (r.seq != expected_seq) {
@@ -1575,9 +1483,9 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
                                   "was truncated",
                                   v.rows, anchor->seq));
     } else {
-      SQLite::Statement h(db, "SELECT hash FROM audit WHERE seq = ?");
-      h.bind(1, anchor->seq);
-      if (!h.executeStep() || h.getColumn(0).getString() != anchor->head_hash) {
+      auto h = db.prepare("SELECT hash FROM audit WHERE seq = ?");
+      h->bind(1, anchor->seq);
+      if (!h->step() || h->text(0) != anchor->head_hash) {
         bad(anchor->seq, "the row at the checkpoint has another hash: the chain was rewritten");
       }
     }
@@ -1586,9 +1494,9 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
   // (2) Each referral's successful rows replayed (refused attempts change nothing), merged by id
   // with the referral table: every stored referral equals its replay, and every replayed one is
   // stored.
-  SQLite::Statement aq(db,
+  auto aq = db.prepare(
                        std::string(select_audit) + " WHERE outcome = 0 ORDER BY referral_id, seq");
-  bool more_rows = aq.executeStep();
+  bool more_rows = aq->step();
   struct replay {
     std::string id;
     std::optional<referral> result;  // nullopt when a row could not be replayed
@@ -1596,10 +1504,10 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
   const auto next_replay = [&]() -> std::optional<replay> {
     if (!more_rows) return std::nullopt;
     std::map<std::string, referral> one;  // replay_row's map, holding this referral only
-    replay out{aq.getColumn(1).getString(), std::nullopt};
+    replay out{aq->text(1), std::nullopt};
     bool replayable = true;
-    while (more_rows && aq.getColumn(1).getString() == out.id) {
-      const row r = read_row(aq);
+    while (more_rows && aq->text(1) == out.id) {
+      const row r = read_row(*aq);
       if (replayable) {
         try {
           replay_row(one, r);
@@ -1612,7 +1520,7 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
           replayable = false;
         }
       }
-      more_rows = aq.executeStep();
+      more_rows = aq->step();
     }
     if (replayable) out.result = one.at(out.id);
     return out;
@@ -1622,10 +1530,10 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
                             detail::printable(r.id)));
   };
   std::optional<replay> current = next_replay();
-  SQLite::Statement rq(db, std::string(select_referral) + " ORDER BY id");
-  while (rq.executeStep()) {
+  auto rq = db.prepare(std::string(select_referral) + " ORDER BY id");
+  while (rq->step()) {
     ++v.referrals;
-    const std::string id = rq.getColumn(0).getString();
+    const std::string id = rq->text(0);
     while (current && current->id < id) {
       missing_from_table(*current);
       current = next_replay();
@@ -1636,7 +1544,7 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
       continue;
     }
     try {
-      const stored_referral s = read_referral(rq);
+      const stored_referral s = read_referral(*rq);
       if (current->result && current->result->snapshot() != s.snap) {
         bad(v.rows, fmt::format("referral {} as stored ({}) differs from the log's replay ({})",
                                 detail::printable(id), state_text(s.snap),
@@ -1662,15 +1570,15 @@ verify_result verify_on(SQLite::Database& db, const std::optional<checkpoint>& a
 }  // namespace
 
 // verify_on() inside one read transaction: a consistent view while other writers go on.
-verify_result verify_consistently(SQLite::Database& db, const std::optional<checkpoint>& anchor,
+verify_result verify_consistently(store::connection& db, const std::optional<checkpoint>& anchor,
                                   const std::optional<std::string>& key) {
   try {
     db.exec("BEGIN");
     verify_result v = verify_on(db, anchor, key);
     db.exec("COMMIT");
     return v;
-  } catch (const SQLite::Exception& e) {
-    db.tryExec("ROLLBACK");
+  } catch (const store::failure& e) {
+    db.try_exec("ROLLBACK");
     storage_failed(e, "verify");
   }
 }
@@ -1689,10 +1597,21 @@ checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
 struct database_view::impl {
   detail::read_only_database file;
   explicit impl(const std::string& path)
-      : file(path, [path](SQLite::Database& db) {
-          harden(db);
-          check_schema(db, path, false);
-        }) {}
+      : file(path, [path](SQLite::Database& db) { store::sqlite::check_for_reading(db, path); }) {}
+
+  // Runs `f` on the file through the store interface; SQLite's own errors (opening the file
+  // again after a writer came) as the store's.
+  template <class F>
+  auto read(F&& f) {
+    try {
+      return file.read([&](SQLite::Database& db) {
+        store::sqlite::connection c(db);
+        return f(static_cast<store::connection&>(c));
+      });
+    } catch (const SQLite::Exception& e) {
+      throw store::sqlite::to_failure(e);
+    }
+  }
 };
 
 database_view::database_view(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
@@ -1708,7 +1627,7 @@ database_view database_view::open(const std::string& path) {
   try {
     return database_view(std::make_unique<impl>(path));
   } catch (const SQLite::Exception& e) {
-    not_a_database(e, path);
+    store::sqlite::refuse_if_not_a_database(e, path);
     detail::fail(errc::storage, detail::printable(path, 200),
                  fmt::format("cannot be read as a database: {}", e.what()),
                  "check the path; the file was left untouched");
@@ -1717,42 +1636,42 @@ database_view database_view::open(const std::string& path) {
 
 std::optional<referral_snapshot> database_view::find(const referral_id& id) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) -> std::optional<referral_snapshot> {
+    return impl_->read([&](store::connection& db) -> std::optional<referral_snapshot> {
       auto s = read_one(db, id);
       if (!s) return std::nullopt;
       return s->snap;
     });
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading a referral");
   }
 }
 
 std::vector<audit_entry> database_view::history(const referral_id& id) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) {
-      SQLite::Statement q(db, select_history);
-      return read_history(q, id);
+    return impl_->read([&](store::connection& db) {
+      auto q = db.prepare(select_history);
+      return read_history(*q, id);
     });
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the history");
   }
 }
 
 std::vector<referral_snapshot> database_view::list(std::optional<referral_state> state) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) {
+    return impl_->read([&](store::connection& db) {
       if (!state) return snaps(read_where(db, "", {}));
       return snaps(read_where(db, " WHERE state = ?", {std::string(to_string(*state))}));
     });
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "listing referrals");
   }
 }
 
 std::vector<referral_snapshot> database_view::list(const referral_filter& filter) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) { return snaps(read_filtered(db, filter)); });
-  } catch (const SQLite::Exception& e) {
+    return impl_->read([&](store::connection& db) { return snaps(read_filtered(db, filter)); });
+  } catch (const store::failure& e) {
     storage_failed(e, "listing referrals");
   }
 }
@@ -1760,73 +1679,73 @@ std::vector<referral_snapshot> database_view::list(const referral_filter& filter
 std::vector<referral_snapshot> database_view::overdue(const agreement_directory& agreements,
                                                       instant at) const {
   try {
-    return impl_->file.read(
-        [&](SQLite::Database& db) { return read_overdue(db, agreements, at); });
-  } catch (const SQLite::Exception& e) {
+    return impl_->read(
+        [&](store::connection& db) { return read_overdue(db, agreements, at); });
+  } catch (const store::failure& e) {
     storage_failed(e, "listing overdue referrals");
   }
 }
 
 std::vector<change> database_view::changes(const change_query& q) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) { return read_changes(db, q); });
-  } catch (const SQLite::Exception& e) {
+    return impl_->read([&](store::connection& db) { return read_changes(db, q); });
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the change feed");
   }
 }
 
 log_head database_view::head() const {
   try {
-    return impl_->file.read([](SQLite::Database& db) {
+    return impl_->read([](store::connection& db) {
       const auto [seq, hash] = read_head(db);
       return log_head{seq, hash};
     });
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the log's head");
   }
 }
 
 std::optional<std::string> database_view::hash_at(std::int64_t seq) const {
   try {
-    return impl_->file.read([&](SQLite::Database& db) -> std::optional<std::string> {
-      SQLite::Statement q(db, "SELECT hash FROM audit WHERE seq = ?");
-      q.bind(1, seq);
-      if (!q.executeStep()) return std::nullopt;
-      return q.getColumn(0).getString();
+    return impl_->read([&](store::connection& db) -> std::optional<std::string> {
+      auto q = db.prepare("SELECT hash FROM audit WHERE seq = ?");
+      q->bind(1, seq);
+      if (!q->step()) return std::nullopt;
+      return q->text(0);
     });
-  } catch (const SQLite::Exception& e) {
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the log");
   }
 }
 
 std::int64_t database_view::audit_rows() const {
   try {
-    return impl_->file.read(
-        [](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM audit").getInt64(); });
-  } catch (const SQLite::Exception& e) {
+    return impl_->read(
+        [](store::connection& db) { return count_audit_rows(db); });
+  } catch (const store::failure& e) {
     storage_failed(e, "counting audit rows");
   }
 }
 
 verify_result database_view::verify(const std::optional<checkpoint>& anchor,
                                     const std::optional<std::string>& key) const {
-  return impl_->file.read(
-      [&](SQLite::Database& db) { return verify_consistently(db, anchor, key); });
+  return impl_->read(
+      [&](store::connection& db) { return verify_consistently(db, anchor, key); });
 }
 
 bool database_view::keyed() const {
   try {
-    return impl_->file.read([](SQLite::Database& db) { return first_row_keyed(db); });
-  } catch (const SQLite::Exception& e) {
+    return impl_->read([](store::connection& db) { return first_row_keyed(db); });
+  } catch (const store::failure& e) {
     storage_failed(e, "reading the audit log");
   }
 }
 
 checkpoint database_view::make_checkpoint(const std::string& key, instant at) const {
   try {
-    return impl_->file.read(
-        [&](SQLite::Database& db) { return checkpoint_of(db, key, at, first_row_keyed(db)); });
-  } catch (const SQLite::Exception& e) {
+    return impl_->read(
+        [&](store::connection& db) { return checkpoint_of(db, key, at, first_row_keyed(db)); });
+  } catch (const store::failure& e) {
     storage_failed(e, "checkpoint");
   }
 }

@@ -1,0 +1,92 @@
+#pragma once
+// Private: what the engine needs from a database, so that the commands, the audit chain and the
+// read-only view are written once and run on any backend. A connection prepares statements;
+// a statement binds numbered parameters (?1, ?2, ... or ?), steps through its rows and reads
+// their columns; every failure is a store::failure saying what kind it was, so that the engine
+// maps it to kakehashi's error codes the same way whatever the backend.
+//
+// Implementations: store/sqlite (SQLiteCpp over SQLite 3, the embedded default).
+//
+// Threads: a connection and its statements belong to one thread at a time (the engine holds its
+// mutex around every use).
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace kakehashi::store {
+
+/// What went wrong, in the terms the engine acts on.
+enum class failure_kind {
+  unique_violation,  ///< a UNIQUE constraint refused a row (a repeated idempotency key)
+  io,                ///< an I/O error: a commit's fate is unknown
+  not_a_database,    ///< the file or server holds something else
+  other,             ///< anything else the backend reported (busy, corrupt, full, ...)
+};
+
+/// A backend's error: its kind, its own message and its own code (for logs and tests).
+class failure : public std::runtime_error {
+ public:
+  failure(failure_kind kind, int code, const std::string& message)
+      : std::runtime_error(message), kind_(kind), code_(code) {}
+  failure_kind kind() const noexcept { return kind_; }
+  /// The backend's own code (SQLite: the extended result code).
+  int code() const noexcept { return code_; }
+
+ private:
+  failure_kind kind_;
+  int code_;
+};
+
+/// A prepared statement. Parameters are numbered from 1. Every method throws store::failure.
+class statement {
+ public:
+  virtual ~statement() = default;
+
+  virtual void bind(int index, std::int64_t value) = 0;
+  void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
+  /// Copies the text.
+  virtual void bind(int index, const std::string& text) = 0;
+  void bind(int index, const char* text) { bind(index, std::string(text)); }
+  /// Does not copy: `text` must stay alive and unchanged until the statement is reset.
+  virtual void bind_no_copy(int index, const std::string& text) = 0;
+  void bind_no_copy(int, std::string&&) = delete;  // a temporary would be gone
+  virtual void bind_null(int index) = 0;
+
+  /// Runs the statement to its next row: false when there is none.
+  virtual bool step() = 0;
+  /// Runs a statement that returns no rows; the number of rows it changed.
+  virtual int exec() = 0;
+  /// Ready to run again (bindings kept until bound again).
+  virtual void reset() noexcept = 0;
+  /// Forgets every binding (after bind_no_copy, before the text goes away).
+  virtual void clear_bindings() noexcept = 0;
+
+  /// The current row's columns, numbered from 0.
+  virtual bool is_null(int column) = 0;
+  virtual std::int64_t int64(int column) = 0;
+  int int32(int column) { return static_cast<int>(int64(column)); }
+  virtual std::string text(int column) = 0;
+};
+
+/// A connection to one database.
+class connection {
+ public:
+  virtual ~connection() = default;
+
+  /// Prepares `sql` (ours: fixed text, values only through parameters).
+  virtual std::unique_ptr<statement> prepare(const std::string& sql) = 0;
+  /// Runs statements that return no rows.
+  virtual void exec(const std::string& sql) = 0;
+  /// As exec(), ignoring any failure (for ROLLBACK on a path that is already failing).
+  virtual void try_exec(const char* sql) noexcept = 0;
+
+  /// Begins the transaction a command runs in: the writer's lock is taken at once, so the
+  /// chain's head read inside it stays the head until commit (SQLite: BEGIN IMMEDIATE).
+  virtual const char* begin_write_sql() const noexcept = 0;
+  /// Begins a transaction that reads one consistent view while others write.
+  virtual const char* begin_read_sql() const noexcept = 0;
+};
+
+}  // namespace kakehashi::store
