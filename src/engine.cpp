@@ -16,31 +16,38 @@
 #include <thread>
 #include <unordered_map>
 
+#include "audit/chain.hpp"
 #include "audit_crypto.hpp"
 #include "consent_digest.hpp"
 #include "fail.hpp"
 #include "kakehashi/eligibility.hpp"
-#include "read_only_database.hpp"
+#include "store/sqlite/read_only_database.hpp"
+#include "store/referral_rows.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
 namespace kakehashi {
 namespace {
 
+using audit::audit_by_key;
+using audit::audit_replay_until;
+using audit::checkpoint_of;
+using audit::count_audit_rows;
+using audit::first_row_keyed;
+using audit::genesis_hash;
+using audit::read_changes;
+using audit::read_head;
+using audit::read_history;
+using audit::read_row;
+using audit::row;
+using audit::select_history;
+using audit::state_text;
 using nlohmann::json;
-
-constexpr std::string_view chain_tag = "kakehashi.audit/1";
-const std::string genesis_hash(64, '0');
-
-
-std::int64_t to_seconds(instant at) { return at.time_since_epoch().count(); }
-instant from_seconds(std::int64_t s) { return instant{std::chrono::seconds{s}}; }
-
-std::string state_text(const referral_snapshot& s) {
-  std::string out(to_string(s.state));
-  if (s.reason) out += ":" + std::string(to_string(*s.reason));
-  return out;
-}
+using store::from_seconds;
+using store::read_where;
+using store::referral_by_id;
+using store::stored_referral;
+using store::to_seconds;
 
 [[noreturn]] void storage_failed(const store::failure& e, std::string_view doing) {
   detail::fail(errc::storage, "database", fmt::format("{} failed: {}", doing, e.what()),
@@ -62,382 +69,9 @@ void check_key(const std::string& key) {
   }
 }
 
-// The audit row as stored and hashed.
-struct row {
-  std::int64_t seq = 0;
-  std::string referral_id, recorded_at, actor_org, actor_role, actor_user, command;
-  std::string state_before, state_after;
-  int outcome = 0;
-  std::string reason_code, details, idempotency_key, prev_hash, hash, mac;
-
-  std::string encoding() const {
-    const std::string seq_text = std::to_string(seq);
-    const std::string outcome_text = std::to_string(outcome);
-    std::string out;
-    out.reserve(15 * 8 + referral_id.size() + recorded_at.size() + actor_org.size() +
-                actor_role.size() + actor_user.size() + command.size() + state_before.size() +
-                state_after.size() + reason_code.size() + details.size() +
-                idempotency_key.size() + prev_hash.size() + 40);
-    for (const std::string_view f :
-         {chain_tag, std::string_view(seq_text), std::string_view(referral_id),
-          std::string_view(recorded_at), std::string_view(actor_org), std::string_view(actor_role),
-          std::string_view(actor_user), std::string_view(command), std::string_view(state_before),
-          std::string_view(state_after), std::string_view(outcome_text),
-          std::string_view(reason_code), std::string_view(details),
-          std::string_view(idempotency_key), std::string_view(prev_hash)}) {
-      detail::append_field(out, f);
-    }
-    return out;
-  }
-};
-
-row read_row(store::statement& q) {
-  row r;
-  r.seq = q.int64(0);
-  r.referral_id = q.text(1);
-  r.recorded_at = q.text(2);
-  r.actor_org = q.text(3);
-  r.actor_role = q.text(4);
-  r.actor_user = q.text(5);
-  r.command = q.text(6);
-  r.state_before = q.text(7);
-  r.state_after = q.text(8);
-  r.outcome = q.int32(9);
-  r.reason_code = q.text(10);
-  r.details = q.text(11);
-  r.idempotency_key = q.text(12);
-  r.prev_hash = q.text(13);
-  r.hash = q.text(14);
-  r.mac = q.is_null(15) ? std::string() : q.text(15);
-  return r;
-}
-
-constexpr const char* select_audit =
-    "SELECT seq, referral_id, recorded_at, actor_org, actor_role, actor_user, command, "
-    "state_before, state_after, outcome, reason_code, details, idempotency_key, prev_hash, hash, "
-    "mac FROM audit";
-
-constexpr const char* select_referral =
-    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
-    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version FROM "
-    "referral";
-
-// Statements built from the selects above, once: the hot path looks them up without allocating.
-const std::string referral_by_id = std::string(select_referral) + " WHERE id = ?";
-const std::string audit_by_key = std::string(select_audit) + " WHERE idempotency_key = ?";
-const std::string audit_replay_until =
-    std::string(select_audit) + " WHERE referral_id = ? AND seq <= ? AND outcome = 0 ORDER BY seq";
-
-struct stored_referral {
-  referral_snapshot snap;
-  agreement_id agreement;
-  std::string consent_digest;
-};
-
-// Rows come from a file that may have been edited: every value is checked by restore().
-stored_referral read_referral(store::statement& q) {
-  stored_referral s;
-  s.snap.id = referral_id{q.text(0)};
-  s.snap.origin = hospital_id{q.text(1)};
-  s.snap.destination = hospital_id{q.text(2)};
-  s.snap.specialty = specialty_code{q.text(3)};
-  s.snap.patient = patient_ref{q.text(4)};
-  s.agreement = agreement_id{q.text(5)};
-  const auto state = parse_referral_state(q.text(6));
-  if (!state) {
-    detail::fail(
-        errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
-        fmt::format("stored state '{}' is unknown", detail::printable(q.text(6))),
-        "the database was damaged or edited; run verify");
-  }
-  s.snap.state = *state;
-  if (!q.is_null(7)) {
-    s.snap.reason = parse_close_reason(q.text(7));
-    if (!s.snap.reason) {
-      detail::fail(errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
-                   "stored close reason is unknown", "the database was damaged or edited");
-    }
-  }
-  s.snap.consent_withdrawn = q.int32(8) != 0;
-  s.snap.consent = consent_ref{q.text(9)};
-  s.consent_digest = q.text(10);
-  s.snap.proposed_at = from_seconds(q.int64(11));
-  s.snap.updated_at = from_seconds(q.int64(12));
-  s.snap.version = static_cast<std::uint64_t>(q.int64(13));
-  return s;
-}
-
-std::string checkpoint_mac(const std::string& key, const checkpoint& c) {
-  return detail::hmac_sha256_hex(
-      key, fmt::format("{}|{}|{}|{}", c.seq, c.head_hash, to_iso8601(c.at), c.rows_keyed ? 1 : 0));
-}
-
 using detail::consent_digest;
 
 }  // namespace
-
-std::string to_json(const checkpoint& c) {
-  return json{{"seq", c.seq},
-              {"head", c.head_hash},
-              {"at", to_iso8601(c.at)},
-              {"rows_keyed", c.rows_keyed},
-              {"mac", c.mac}}
-      .dump();
-}
-
-checkpoint parse_checkpoint(std::string_view text) {
-  std::vector<load_problem> problems;
-  checkpoint c;
-  try {
-    const json j = json::parse(text);
-    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_integer() ||
-        !j.contains("head") || !j["head"].is_string() || !j.contains("at") ||
-        !j["at"].is_string() || !j.contains("mac") || !j["mac"].is_string() ||
-        !j.contains("rows_keyed") || !j["rows_keyed"].is_boolean()) {
-      detail::fail(errc::invalid_argument, "checkpoint",
-                   "expected an object with seq (integer), head, at, mac (strings) and "
-                   "rows_keyed (boolean)",
-                   "use the output of 'kakehashi audit checkpoint'");
-    }
-    c.seq = j["seq"].get<std::int64_t>();
-    c.head_hash = j["head"].get<std::string>();
-    c.at = parse_instant(j["at"].get<std::string>(), "checkpoint.at");
-    c.mac = j["mac"].get<std::string>();
-    c.rows_keyed = j["rows_keyed"].get<bool>();
-  } catch (const json::exception&) {
-    detail::fail(errc::invalid_argument, "checkpoint", "is not valid JSON",
-                 "use the output of 'kakehashi audit checkpoint'");
-  }
-  return c;
-}
-
-// =============================================================================================
-
-namespace {
-const std::string select_history =
-    std::string(select_audit) + " WHERE referral_id = ? ORDER BY seq";
-
-audit_entry entry_of(const row& r) {
-  audit_entry a;
-  a.seq = r.seq;
-  a.referral = referral_id{r.referral_id};
-  a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
-  a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
-          user_id{r.actor_user}};
-  a.command = r.command;
-  a.state_before = r.state_before;
-  a.state_after = r.state_after;
-  a.outcome = static_cast<audit_outcome>(r.outcome);
-  a.reason_code = r.reason_code;
-  a.details = r.details;
-  a.idempotency_key = r.idempotency_key;
-  a.prev_hash = r.prev_hash;
-  a.hash = r.hash;
-  return a;
-}
-
-// The change feed: a hospital's events, numbered in log order. The rows never change once
-// written, so an event number always names the same row.
-constexpr const char* select_changes =
-    "SELECT a.seq, a.referral_id, a.recorded_at, a.actor_org, a.actor_role, a.actor_user, "
-    "a.command, a.state_before, a.state_after, a.outcome, a.reason_code, a.details, "
-    "a.idempotency_key, a.prev_hash, a.hash, a.mac, "
-    "?3 + row_number() OVER (ORDER BY a.seq) AS event "
-    "FROM audit a JOIN referral r ON r.id = a.referral_id "
-    "WHERE a.outcome = 0 AND (r.origin = ?1 OR r.destination = ?1) AND (?2 OR a.actor_org <> ?1) "
-    "AND a.seq > ?4";
-
-std::vector<change> read_changes(store::connection& db, const change_query& c) {
-  // Without the seq of event `after_event`, number every event and skip the first ones.
-  auto q = db.prepare(std::string("SELECT * FROM (") + select_changes +
-                              ") WHERE event > ?5 ORDER BY event LIMIT ?6");
-  q->bind(1, c.hospital.value());
-  q->bind(2, c.include_own ? 1 : 0);
-  q->bind(3, c.after_seq ? c.after_event : std::int64_t{0});
-  q->bind(4, c.after_seq.value_or(0));
-  q->bind(5, c.after_event);
-  q->bind(6, static_cast<std::int64_t>(c.limit));
-  std::vector<change> out;
-  while (q->step()) out.push_back({q->int64(16), entry_of(read_row(*q))});
-  return out;
-}
-
-// The rows of a prepared select_history statement.
-std::vector<audit_entry> read_history(store::statement& q, const referral_id& id) {
-  q.bind(1, id.value());
-  std::vector<audit_entry> out;
-  while (q.step()) out.push_back(entry_of(read_row(q)));
-  return out;
-}
-
-std::optional<stored_referral> read_one(store::connection& db, const referral_id& id) {
-  auto q = db.prepare(referral_by_id);
-  q->bind(1, id.value());
-  if (!q->step()) return std::nullopt;
-  return read_referral(*q);
-}
-
-std::vector<stored_referral> read_where(store::connection& db, const std::string& where,
-                                        const std::vector<std::string>& args) {
-  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id");
-  for (std::size_t i = 0; i < args.size(); ++i) q->bind(static_cast<int>(i + 1), args[i]);
-  std::vector<stored_referral> out;
-  while (q->step()) out.push_back(read_referral(*q));
-  return out;
-}
-
-// The referrals a filter selects: fixed SQL fragments, every value bound.
-std::vector<stored_referral> read_filtered(store::connection& db, const referral_filter& f) {
-  std::string where;
-  std::vector<std::string> args;
-  const auto add = [&](const char* clause) { where += where.empty() ? " WHERE " : " AND "; where += clause; };
-  if (f.hospital) {
-    add("(origin = ? OR destination = ?)");
-    args.push_back(f.hospital->value());
-    args.push_back(f.hospital->value());
-  }
-  if (f.specialty) {
-    add("specialty = ?");
-    args.push_back(f.specialty->value());
-  }
-  if (f.state) {
-    add("state = ?");
-    args.emplace_back(to_string(*f.state));
-  }
-  if (f.reason) {
-    add("close_reason = ?");
-    args.emplace_back(to_string(*f.reason));
-  }
-  if (f.patient) {
-    add("patient = ?");
-    args.push_back(f.patient->value());
-  }
-  if (f.proposed_from) {
-    add("proposed_at >= ?");
-    args.push_back(std::to_string(to_seconds(*f.proposed_from)));
-  }
-  if (f.proposed_before) {
-    add("proposed_at < ?");
-    args.push_back(std::to_string(to_seconds(*f.proposed_before)));
-  }
-  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
-  int n = 0;
-  for (const auto& a : args) q->bind(++n, a);
-  q->bind(++n, f.limit ? static_cast<std::int64_t>(*f.limit) : std::int64_t{-1});
-  q->bind(++n, static_cast<std::int64_t>(f.offset));
-  std::vector<stored_referral> out;
-  while (q->step()) out.push_back(read_referral(*q));
-  return out;
-}
-
-// Open referrals past their agreement's response deadline at `at`.
-std::vector<referral_snapshot> read_overdue(store::connection& db,
-                                            const agreement_directory& agreements, instant at) {
-  std::vector<referral_snapshot> out;
-  // Only referrals proposed at least the shortest deadline ago can be overdue: the sweep reads
-  // those, not every open referral.
-  std::optional<int> shortest;
-  for (const auto& a : agreements.agreements()) {
-    if (a.response_deadline_days) {
-      shortest = std::min(shortest.value_or(*a.response_deadline_days), *a.response_deadline_days);
-    }
-  }
-  if (!shortest) return out;
-  const std::string latest = std::to_string(to_seconds(at - date::days{*shortest}));
-  for (auto& s : read_where(
-           db, " WHERE state IN ('proposed', 'consent_recorded') AND proposed_at <= ?", {latest})) {
-    const agreement* a = agreements.find_agreement(s.agreement);
-    if (!a || !a->response_deadline_days) continue;
-    if (at >= s.snap.proposed_at + date::days{*a->response_deadline_days}) {
-      out.push_back(std::move(s.snap));
-    }
-  }
-  return out;
-}
-
-std::pair<std::int64_t, std::string> read_head(store::connection& db) {
-  auto q = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-  if (!q->step()) return {0, genesis_hash};
-  return {q->int64(0), q->text(1)};
-}
-
-std::int64_t count_audit_rows(store::connection& db) {
-  auto q = db.prepare("SELECT count(*) FROM audit");
-  q->step();
-  return q->int64(0);
-}
-
-checkpoint checkpoint_of(store::connection& db, const std::string& key, instant at,
-                         bool keyed) {
-  const auto [seq, head] = read_head(db);
-  if (seq == 0) {
-    detail::fail(errc::failed_precondition, "audit log", "is empty",
-                 "make a checkpoint once the log has rows");
-  }
-  checkpoint c{seq, head, at, keyed, ""};
-  c.mac = checkpoint_mac(key, c);
-  return c;
-}
-}  // namespace
-
-// Rebuilds the event a successful audit row records.
-std::optional<event::any> event_of(const row& r, const json& details) {
-  const actor by{hospital_id{r.actor_org},
-                 parse_actor_role(r.actor_role).value_or(actor_role::system),
-                 user_id{r.actor_user}};
-  const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
-  const auto kind = parse_event_kind(r.command);
-  if (!kind) return std::nullopt;
-  switch (*kind) {
-    case event_kind::record_consent:
-      return event::record_consent{by, at, consent_ref{details.at("consent").get<std::string>()}};
-    case event_kind::accept:
-      return event::accept{by, at};
-    case event_kind::decline:
-      return event::decline{by, at,
-                            parse_decline_reason(details.at("reason").get<std::string>()).value()};
-    case event_kind::cancel:
-      return event::cancel{by, at,
-                           parse_cancel_reason(details.at("reason").get<std::string>()).value()};
-    case event_kind::withdraw_consent:
-      return event::withdraw_consent{
-          by, at, parse_withdrawal_channel(details.at("channel").get<std::string>()).value()};
-    case event_kind::transfer:
-      return event::transfer{by, at};
-    case event_kind::complete:
-      return event::complete{by, at};
-    case event_kind::expire:
-      return event::expire{by, at};
-  }
-  return std::nullopt;
-}
-
-// Replays one accepted audit row onto `replayed` (referral id -> referral). Throws when the row
-// cannot be replayed: a second proposal, an event for a referral never proposed, a refused event.
-void replay_row(std::map<std::string, referral>& replayed, const row& r) {
-  const json details = json::parse(r.details);
-  if (r.command == "propose") {
-    if (replayed.count(r.referral_id))
-      throw std::runtime_error("a second proposal of the referral");
-    const proposal p{
-        referral_id{r.referral_id},
-        hospital_id{details.at("origin").get<std::string>()},
-        hospital_id{details.at("destination").get<std::string>()},
-        specialty_code{details.at("specialty").get<std::string>()},
-        patient_ref{details.at("patient").get<std::string>()},
-        {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
-         user_id{r.actor_user}},
-        parse_instant(r.recorded_at, "audit.recorded_at")};
-    replayed.emplace(r.referral_id, referral::propose(p));
-    return;
-  }
-  auto it = replayed.find(r.referral_id);
-  const auto e = event_of(r, details);
-  if (it == replayed.end() || !e) {
-    throw std::runtime_error("the row applies to a referral that was never proposed");
-  }
-  it->second.apply(*e);
-}
 
 // Prepared statements for the hot path, prepared once per connection. A lease resets the
 // statement (and clears its bindings) when the caller is done, so no read stays open.
@@ -601,7 +235,7 @@ struct engine::impl {
     const int changed = up->exec();
     up->clear_bindings();
     if (changed != 1) {
-      // Impossible under BEGIN IMMEDIATE unless the row changed behind the engine's back.
+      // Impossible inside the write transaction unless the row changed behind the engine's back.
       detail::fail(errc::storage, "referral " + s.id.value(),
                    fmt::format("version {} changed during the command", expected_version),
                    "retry the command");
@@ -634,7 +268,7 @@ struct engine::impl {
 
   void begin() {
     if (batch_depth == 0) head_.reset();
-    cache.get(batch_depth > 0 ? "SAVEPOINT command" : "BEGIN IMMEDIATE")->exec();
+    cache.get(batch_depth > 0 ? "SAVEPOINT command" : db.begin_write_sql())->exec();
   }
   void rollback() noexcept {
     head_.reset();
@@ -782,9 +416,9 @@ struct engine::impl {
     while (pending.size() > 1) {
       try {
         head_.reset();
-        cache.get("BEGIN IMMEDIATE")->exec();
+        cache.get(db.begin_write_sql())->exec();
       } catch (const store::failure& e) {
-        const auto failure = capture([&] { storage_failed(e, "BEGIN IMMEDIATE"); });
+        const auto failure = capture([&] { storage_failed(e, "beginning the transaction"); });
         for (submission* s : pending) s->error = failure;
         return;
       }
@@ -841,7 +475,7 @@ struct engine::impl {
     try {
       begin();
     } catch (const store::failure& e) {
-      storage_failed(e, "BEGIN IMMEDIATE");
+      storage_failed(e, "beginning the transaction");
     }
     std::optional<error> refusal;
     referral_snapshot result;
@@ -1065,11 +699,6 @@ engine& engine::operator=(engine&&) noexcept = default;
 engine::~engine() = default;
 
 namespace {
-// The log is keyed when its first row carries a MAC.
-bool first_row_keyed(store::connection& db) {
-  auto q = db.prepare("SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
-  return q->step() && q->int32(0) != 0;
-}
 }  // namespace
 
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
@@ -1077,7 +706,7 @@ engine engine::open(const std::string& path, agreement_directory agreements, con
   // A keyed log stays keyed: rows without a MAC after keyed ones would fail every keyed verify.
   // Checked on the file as it is, before any migration, so that a refused file is left as it was.
   const auto keyed_needs_key = [&](store::connection& db) {
-    if (!options.audit_key && first_row_keyed(db)) {
+    if (!options.audit_key && audit::first_row_keyed(db)) {
       detail::fail(errc::invalid_argument, detail::printable(path, 200),
                    "its audit log is keyed (its rows carry MACs) and no audit_key was given",
                    "open it with the key it was written with (engine_options::audit_key)");
@@ -1268,9 +897,9 @@ void engine::batch(const std::function<void()>& body) {
   }
   try {
     impl_->head_.reset();
-    impl_->db.exec("BEGIN IMMEDIATE");
+    impl_->db.exec(impl_->db.begin_write_sql());
   } catch (const store::failure& e) {
-    storage_failed(e, "BEGIN IMMEDIATE");
+    storage_failed(e, "beginning the transaction");
   }
   ++impl_->batch_depth;
   impl_->txn_owner.store(std::this_thread::get_id());
@@ -1412,181 +1041,14 @@ std::int64_t engine::audit_rows() const {
   }
 }
 
-// =============================================================================================
-// verify
-
-namespace {
-
-// Two passes, each holding one row or one referral at a time, so that verifying a large
-// database does not hold its referrals in memory: (1) the chain in sequence order; (2) each
-// referral's rows in order (the audit_referral index), replayed and merged by id with the stored
-// referrals. The problem reported is the one at the earliest row.
-verify_result verify_on(store::connection& db, const std::optional<checkpoint>& anchor,
-                        const std::optional<std::string>& key) {
-  verify_result v;
-  const auto bad = [&](std::int64_t seq, std::string problem) {
-    if (!v.intact && *v.first_bad_seq <= seq) return;
-    v.intact = false;
-    v.first_bad_seq = seq;
-    v.problem = std::move(problem);
-  };
-
-  // A key that does not match the checkpoint is a wrong key or a forged checkpoint, not a
-  // tampered log: said apart, and the log is checked without the key.
-  std::optional<std::string> row_key = key;
-  if (key && anchor && !detail::equal_constant_time(checkpoint_mac(*key, *anchor), anchor->mac)) {
-    v.key_mismatch = true;
-    v.key_problem =
-        "the key does not match the checkpoint's MAC: a wrong key, or a forged checkpoint";
-    row_key.reset();
-  }
-
-  // (1) The chain: sequence, links, hashes, MACs.
-  std::string prev = genesis_hash;
-  std::optional<bool> rows_keyed;
-  if (row_key && anchor) rows_keyed = anchor->rows_keyed;
-  std::int64_t expected_seq = 1;
-  auto q = db.prepare(std::string(select_audit) + " ORDER BY seq");
-  while (q->step()) {
-    const row r = read_row(*q);
-    ++v.rows;
-    if (!v.intact) continue;
-    if (r.seq != expected_seq) {
-      bad(r.seq,
-          fmt::format("sequence jumps from {} to {}: rows are missing", expected_seq - 1, r.seq));
-      continue;
-    }
-    ++expected_seq;
-    if (r.prev_hash != prev) {
-      bad(r.seq, "the previous-hash link does not match the row before it");
-      continue;
-    }
-    if (detail::sha256_hex(r.encoding()) != r.hash) {
-      bad(r.seq, "the row's hash does not match its content: the row was edited");
-      continue;
-    }
-    if (!rows_keyed) rows_keyed = !r.mac.empty();  // without a checkpoint: as the first row says
-    if (row_key && *rows_keyed &&
-        (r.mac.empty() ||
-         !detail::equal_constant_time(detail::hmac_sha256_hex(*row_key, r.hash), r.mac))) {
-      bad(r.seq,
-          "the row's MAC does not verify with the audit key: the row was not written by "
-          "the engine");
-      continue;
-    }
-    prev = r.hash;
-  }
-  v.head_hash = prev;
-  if (anchor && v.intact && !v.key_mismatch) {  // a checkpoint nothing vouches for proves nothing
-    if (anchor->seq > v.rows) {
-      bad(v.rows + 1, fmt::format("the log ends at row {} but the checkpoint covers {}: the tail "
-                                  "was truncated",
-                                  v.rows, anchor->seq));
-    } else {
-      auto h = db.prepare("SELECT hash FROM audit WHERE seq = ?");
-      h->bind(1, anchor->seq);
-      if (!h->step() || h->text(0) != anchor->head_hash) {
-        bad(anchor->seq, "the row at the checkpoint has another hash: the chain was rewritten");
-      }
-    }
-  }
-
-  // (2) Each referral's successful rows replayed (refused attempts change nothing), merged by id
-  // with the referral table: every stored referral equals its replay, and every replayed one is
-  // stored.
-  auto aq = db.prepare(
-                       std::string(select_audit) + " WHERE outcome = 0 ORDER BY referral_id, seq");
-  bool more_rows = aq->step();
-  struct replay {
-    std::string id;
-    std::optional<referral> result;  // nullopt when a row could not be replayed
-  };
-  const auto next_replay = [&]() -> std::optional<replay> {
-    if (!more_rows) return std::nullopt;
-    std::map<std::string, referral> one;  // replay_row's map, holding this referral only
-    replay out{aq->text(1), std::nullopt};
-    bool replayable = true;
-    while (more_rows && aq->text(1) == out.id) {
-      const row r = read_row(*aq);
-      if (replayable) {
-        try {
-          replay_row(one, r);
-          if (state_text(one.at(r.referral_id).snapshot()) != r.state_after) {
-            bad(r.seq, "replaying the log does not reach the state the row records");
-          }
-        } catch (const std::exception& e) {
-          bad(r.seq,
-              fmt::format("the row cannot be replayed: {}", detail::printable(e.what(), 160)));
-          replayable = false;
-        }
-      }
-      more_rows = aq->step();
-    }
-    if (replayable) out.result = one.at(out.id);
-    return out;
-  };
-  const auto missing_from_table = [&](const replay& r) {
-    bad(v.rows, fmt::format("referral {} is in the log but missing from the referral table",
-                            detail::printable(r.id)));
-  };
-  std::optional<replay> current = next_replay();
-  auto rq = db.prepare(std::string(select_referral) + " ORDER BY id");
-  while (rq->step()) {
-    ++v.referrals;
-    const std::string id = rq->text(0);
-    while (current && current->id < id) {
-      missing_from_table(*current);
-      current = next_replay();
-    }
-    if (!current || current->id != id) {
-      bad(v.rows, fmt::format("referral {} is stored but the log never proposed it",
-                              detail::printable(id)));
-      continue;
-    }
-    try {
-      const stored_referral s = read_referral(*rq);
-      if (current->result && current->result->snapshot() != s.snap) {
-        bad(v.rows, fmt::format("referral {} as stored ({}) differs from the log's replay ({})",
-                                detail::printable(id), state_text(s.snap),
-                                state_text(current->result->snapshot())));
-      }
-    } catch (const std::exception& e) {
-      bad(v.rows,
-          fmt::format("a stored referral cannot be read: {}", detail::printable(e.what(), 160)));
-    }
-    current = next_replay();
-  }
-  for (; current; current = next_replay()) missing_from_table(*current);
-  if (v.key_mismatch && v.intact) {
-    // The log agrees with itself, but nothing vouches for it: never "intact" on a key that
-    // does not match.
-    v.intact = false;
-    v.first_bad_seq = anchor->seq;
-    v.problem = v.key_problem;
-  }
-  return v;
-}
-
-}  // namespace
-
-// verify_on() inside one read transaction: a consistent view while other writers go on.
-verify_result verify_consistently(store::connection& db, const std::optional<checkpoint>& anchor,
-                                  const std::optional<std::string>& key) {
-  try {
-    db.exec("BEGIN");
-    verify_result v = verify_on(db, anchor, key);
-    db.exec("COMMIT");
-    return v;
-  } catch (const store::failure& e) {
-    db.try_exec("ROLLBACK");
-    storage_failed(e, "verify");
-  }
-}
-
 verify_result engine::verify(const std::optional<checkpoint>& anchor,
                              const std::optional<std::string>& key) const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
-  return verify_consistently(impl_->db, anchor, key);
+  try {
+    return audit::verify_consistently(impl_->db, anchor, key);
+  } catch (const store::failure& e) {
+    storage_failed(e, "verify");
+  }
 }
 
 checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
@@ -1729,8 +1191,12 @@ std::int64_t database_view::audit_rows() const {
 
 verify_result database_view::verify(const std::optional<checkpoint>& anchor,
                                     const std::optional<std::string>& key) const {
-  return impl_->read(
-      [&](store::connection& db) { return verify_consistently(db, anchor, key); });
+  try {
+    return impl_->read(
+        [&](store::connection& db) { return audit::verify_consistently(db, anchor, key); });
+  } catch (const store::failure& e) {
+    storage_failed(e, "verify");
+  }
 }
 
 bool database_view::keyed() const {

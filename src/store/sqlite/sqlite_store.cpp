@@ -245,8 +245,7 @@ void check_for_reading(SQLite::Database& db, const std::string& path) {
 
 void refuse_if_not_a_database(const SQLite::Exception& e, const std::string& path) {
   if (e.getErrorCode() == SQLITE_NOTADB) {
-    detail::fail(errc::invalid_argument, detail::printable(path, 200),
-                 "is not an SQLite database",
+    detail::fail(errc::invalid_argument, detail::printable(path, 200), "is not an SQLite database",
                  "pass the path of a kakehashi database; the file was left untouched");
   }
 }

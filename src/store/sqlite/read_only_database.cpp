@@ -1,4 +1,4 @@
-#include "read_only_database.hpp"
+#include "store/sqlite/read_only_database.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>

@@ -1,0 +1,132 @@
+#include "store/referral_rows.hpp"
+
+#include <date/date.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "fail.hpp"
+
+namespace kakehashi::store {
+
+const std::string referral_by_id = std::string(select_referral) + " WHERE id = ?";
+
+// Rows come from a file that may have been edited: every value is checked by restore().
+stored_referral read_referral(statement& q) {
+  stored_referral s;
+  s.snap.id = referral_id{q.text(0)};
+  s.snap.origin = hospital_id{q.text(1)};
+  s.snap.destination = hospital_id{q.text(2)};
+  s.snap.specialty = specialty_code{q.text(3)};
+  s.snap.patient = patient_ref{q.text(4)};
+  s.agreement = agreement_id{q.text(5)};
+  const auto state = parse_referral_state(q.text(6));
+  if (!state) {
+    detail::fail(errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
+                 fmt::format("stored state '{}' is unknown", detail::printable(q.text(6))),
+                 "the database was damaged or edited; run verify");
+  }
+  s.snap.state = *state;
+  if (!q.is_null(7)) {
+    s.snap.reason = parse_close_reason(q.text(7));
+    if (!s.snap.reason) {
+      detail::fail(errc::invalid_argument, "referral " + detail::printable(s.snap.id.value()),
+                   "stored close reason is unknown", "the database was damaged or edited");
+    }
+  }
+  s.snap.consent_withdrawn = q.int32(8) != 0;
+  s.snap.consent = consent_ref{q.text(9)};
+  s.consent_digest = q.text(10);
+  s.snap.proposed_at = from_seconds(q.int64(11));
+  s.snap.updated_at = from_seconds(q.int64(12));
+  s.snap.version = static_cast<std::uint64_t>(q.int64(13));
+  return s;
+}
+
+std::optional<stored_referral> read_one(connection& db, const referral_id& id) {
+  auto q = db.prepare(referral_by_id);
+  q->bind(1, id.value());
+  if (!q->step()) return std::nullopt;
+  return read_referral(*q);
+}
+
+std::vector<stored_referral> read_where(connection& db, const std::string& where,
+                                        const std::vector<std::string>& args) {
+  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id");
+  for (std::size_t i = 0; i < args.size(); ++i) q->bind(static_cast<int>(i + 1), args[i]);
+  std::vector<stored_referral> out;
+  while (q->step()) out.push_back(read_referral(*q));
+  return out;
+}
+
+std::vector<stored_referral> read_filtered(connection& db, const referral_filter& f) {
+  std::string where;
+  std::vector<std::string> args;
+  const auto add = [&](const char* clause) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += clause;
+  };
+  if (f.hospital) {
+    add("(origin = ? OR destination = ?)");
+    args.push_back(f.hospital->value());
+    args.push_back(f.hospital->value());
+  }
+  if (f.specialty) {
+    add("specialty = ?");
+    args.push_back(f.specialty->value());
+  }
+  if (f.state) {
+    add("state = ?");
+    args.emplace_back(to_string(*f.state));
+  }
+  if (f.reason) {
+    add("close_reason = ?");
+    args.emplace_back(to_string(*f.reason));
+  }
+  if (f.patient) {
+    add("patient = ?");
+    args.push_back(f.patient->value());
+  }
+  if (f.proposed_from) {
+    add("proposed_at >= ?");
+    args.push_back(std::to_string(to_seconds(*f.proposed_from)));
+  }
+  if (f.proposed_before) {
+    add("proposed_at < ?");
+    args.push_back(std::to_string(to_seconds(*f.proposed_before)));
+  }
+  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
+  int n = 0;
+  for (const auto& a : args) q->bind(++n, a);
+  q->bind(++n, f.limit ? static_cast<std::int64_t>(*f.limit) : std::int64_t{-1});
+  q->bind(++n, static_cast<std::int64_t>(f.offset));
+  std::vector<stored_referral> out;
+  while (q->step()) out.push_back(read_referral(*q));
+  return out;
+}
+
+std::vector<referral_snapshot> read_overdue(connection& db, const agreement_directory& agreements,
+                                            instant at) {
+  std::vector<referral_snapshot> out;
+  // Only referrals proposed at least the shortest deadline ago can be overdue: the sweep reads
+  // those, not every open referral.
+  std::optional<int> shortest;
+  for (const auto& a : agreements.agreements()) {
+    if (a.response_deadline_days) {
+      shortest = std::min(shortest.value_or(*a.response_deadline_days), *a.response_deadline_days);
+    }
+  }
+  if (!shortest) return out;
+  const std::string latest = std::to_string(to_seconds(at - date::days{*shortest}));
+  for (auto& s : read_where(
+           db, " WHERE state IN ('proposed', 'consent_recorded') AND proposed_at <= ?", {latest})) {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a || !a->response_deadline_days) continue;
+    if (at >= s.snap.proposed_at + date::days{*a->response_deadline_days}) {
+      out.push_back(std::move(s.snap));
+    }
+  }
+  return out;
+}
+
+}  // namespace kakehashi::store
