@@ -208,30 +208,32 @@ struct engine::impl {
       ins->exec();
       return;
     }
-    // Numbered parameters: both statements take the same bindings (?2 unused in the second).
+    // close_reason is the last parameter, so that both statements bind the same first eight.
     auto up = cache.get(reason_changed
-                            ? "UPDATE referral SET state = ?1, close_reason = ?2, "
-                              "consent_withdrawn = ?3, consent_ref = ?4, consent_digest = ?5, "
-                              "updated_at = ?6, version = ?7 WHERE id = ?8 AND version = ?9"
-                            : "UPDATE referral SET state = ?1, consent_withdrawn = ?3, "
-                              "consent_ref = ?4, consent_digest = ?5, updated_at = ?6, "
-                              "version = ?7 WHERE id = ?8 AND version = ?9");
+                            ? "UPDATE referral SET state = ?1, consent_withdrawn = ?2, "
+                              "consent_ref = ?3, consent_digest = ?4, updated_at = ?5, "
+                              "version = ?6, close_reason = ?9 WHERE id = ?7 AND version = ?8"
+                            : "UPDATE referral SET state = ?1, consent_withdrawn = ?2, "
+                              "consent_ref = ?3, consent_digest = ?4, updated_at = ?5, "
+                              "version = ?6 WHERE id = ?7 AND version = ?8");
     // Every bound string outlives the statement's use of it: bound without copies, cleared after.
     const std::string state(to_string(s.state));
     const std::string reason = s.reason ? std::string(to_string(*s.reason)) : std::string();
     up->bind_no_copy(1, state);
-    if (s.reason) {
-      up->bind_no_copy(2, reason);
-    } else {
-      up->bind_null(2);
+    up->bind(2, s.consent_withdrawn ? 1 : 0);
+    up->bind_no_copy(3, s.consent.value());
+    up->bind_no_copy(4, digest);
+    up->bind(5, to_seconds(s.updated_at));
+    up->bind(6, static_cast<std::int64_t>(s.version));
+    up->bind_no_copy(7, s.id.value());
+    up->bind(8, static_cast<std::int64_t>(expected_version));
+    if (reason_changed) {
+      if (s.reason) {
+        up->bind_no_copy(9, reason);
+      } else {
+        up->bind_null(9);
+      }
     }
-    up->bind(3, s.consent_withdrawn ? 1 : 0);
-    up->bind_no_copy(4, s.consent.value());
-    up->bind_no_copy(5, digest);
-    up->bind(6, to_seconds(s.updated_at));
-    up->bind(7, static_cast<std::int64_t>(s.version));
-    up->bind_no_copy(8, s.id.value());
-    up->bind(9, static_cast<std::int64_t>(expected_version));
     const int changed = up->exec();
     up->clear_bindings();
     if (changed != 1) {
@@ -268,7 +270,11 @@ struct engine::impl {
 
   void begin() {
     if (batch_depth == 0) head_.reset();
-    cache.get(batch_depth > 0 ? "SAVEPOINT command" : db.begin_write_sql())->exec();
+    if (batch_depth > 0) {
+      cache.get("SAVEPOINT command")->exec();
+    } else {
+      db.begin_write();
+    }
   }
   void rollback() noexcept {
     head_.reset();
@@ -416,7 +422,7 @@ struct engine::impl {
     while (pending.size() > 1) {
       try {
         head_.reset();
-        cache.get(db.begin_write_sql())->exec();
+        db.begin_write();
       } catch (const store::failure& e) {
         const auto failure = capture([&] { storage_failed(e, "beginning the transaction"); });
         for (submission* s : pending) s->error = failure;
@@ -897,7 +903,7 @@ void engine::batch(const std::function<void()>& body) {
   }
   try {
     impl_->head_.reset();
-    impl_->db.exec(impl_->db.begin_write_sql());
+    impl_->db.begin_write();
   } catch (const store::failure& e) {
     storage_failed(e, "beginning the transaction");
   }

@@ -101,7 +101,7 @@ constexpr const char* select_changes =
 std::vector<change> read_changes(store::connection& db, const change_query& c) {
   // Without the seq of event `after_event`, number every event and skip the first ones.
   auto q = db.prepare(std::string("SELECT * FROM (") + select_changes +
-                      ") WHERE event > ?5 ORDER BY event LIMIT ?6");
+                      ") AS feed WHERE event > ?5 ORDER BY event LIMIT ?6");
   q->bind(1, c.hospital.value());
   q->bind(2, c.include_own ? 1 : 0);
   q->bind(3, c.after_seq ? c.after_event : std::int64_t{0});
@@ -144,8 +144,8 @@ checkpoint checkpoint_of(store::connection& db, const std::string& key, instant 
 }
 
 bool first_row_keyed(store::connection& db) {
-  auto q = db.prepare("SELECT mac IS NOT NULL FROM audit ORDER BY seq LIMIT 1");
-  return q->step() && q->int32(0) != 0;
+  auto q = db.prepare("SELECT mac FROM audit ORDER BY seq LIMIT 1");
+  return q->step() && !q->is_null(0);
 }
 
 std::string checkpoint_mac(const std::string& key, const checkpoint& c) {
@@ -369,7 +369,7 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
 verify_result verify_consistently(store::connection& db, const std::optional<checkpoint>& anchor,
                                   const std::optional<std::string>& key) {
   try {
-    db.exec(db.begin_read_sql());
+    db.begin_read();
     verify_result v = verify_on(db, anchor, key);
     db.exec("COMMIT");
     return v;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "fail.hpp"
 
@@ -98,7 +99,9 @@ std::vector<stored_referral> read_filtered(connection& db, const referral_filter
   auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
   int n = 0;
   for (const auto& a : args) q->bind(++n, a);
-  q->bind(++n, f.limit ? static_cast<std::int64_t>(*f.limit) : std::int64_t{-1});
+  // No limit is the largest one (SQLite needs a LIMIT before OFFSET; PostgreSQL refuses -1).
+  constexpr auto no_limit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  q->bind(++n, static_cast<std::int64_t>(std::min(f.limit.value_or(no_limit), no_limit)));
   q->bind(++n, static_cast<std::int64_t>(f.offset));
   std::vector<stored_referral> out;
   while (q->step()) out.push_back(read_referral(*q));

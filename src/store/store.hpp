@@ -5,7 +5,12 @@
 // their columns; every failure is a store::failure saying what kind it was, so that the engine
 // maps it to kakehashi's error codes the same way whatever the backend.
 //
-// Implementations: store/sqlite (SQLiteCpp over SQLite 3, the embedded default).
+// SQL: the engine's statements are written once, in what SQLite and PostgreSQL share (parameters
+// as ? or ?N; no boolean-valued columns; LIMIT always with a value; subqueries named). Schemas and
+// migrations are each backend's own.
+//
+// Implementations: store/sqlite (SQLiteCpp over SQLite 3, the embedded default) and
+// store/postgres (libpq, PostgreSQL 15).
 //
 // Threads: a connection and its statements belong to one thread at a time (the engine holds its
 // mutex around every use).
@@ -82,11 +87,13 @@ class connection {
   /// As exec(), ignoring any failure (for ROLLBACK on a path that is already failing).
   virtual void try_exec(const char* sql) noexcept = 0;
 
-  /// Begins the transaction a command runs in: the writer's lock is taken at once, so the
-  /// chain's head read inside it stays the head until commit (SQLite: BEGIN IMMEDIATE).
-  virtual const char* begin_write_sql() const noexcept = 0;
+  /// Begins the transaction a command (or a batch, or a group) runs in. The writer's lock is
+  /// taken at once and held until COMMIT or ROLLBACK, so the chain's head read inside the
+  /// transaction stays the head (SQLite: BEGIN IMMEDIATE; PostgreSQL: a lock on the audit table
+  /// that writers take in turn, readers never wait for it).
+  virtual void begin_write() = 0;
   /// Begins a transaction that reads one consistent view while others write.
-  virtual const char* begin_read_sql() const noexcept = 0;
+  virtual void begin_read() = 0;
 };
 
 }  // namespace kakehashi::store

@@ -220,6 +220,14 @@ void connection::exec(const std::string& sql) {
 
 void connection::try_exec(const char* sql) noexcept { db_->tryExec(sql); }
 
+void connection::begin_write() {
+  if (!begin_write_) begin_write_ = prepare("BEGIN IMMEDIATE");
+  begin_write_->exec();
+  begin_write_->reset();
+}
+
+void connection::begin_read() { exec("BEGIN"); }
+
 std::unique_ptr<connection> open_for_engine(
     const std::string& path, const engine_options& options,
     const std::function<void(store::connection&)>& check_existing) {

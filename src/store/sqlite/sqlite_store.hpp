@@ -29,14 +29,15 @@ class connection final : public store::connection {
   std::unique_ptr<store::statement> prepare(const std::string& sql) override;
   void exec(const std::string& sql) override;
   void try_exec(const char* sql) noexcept override;
-  const char* begin_write_sql() const noexcept override { return "BEGIN IMMEDIATE"; }
-  const char* begin_read_sql() const noexcept override { return "BEGIN"; }
+  void begin_write() override;
+  void begin_read() override;
 
   SQLite::Database& database() noexcept { return *db_; }
 
  private:
   std::unique_ptr<SQLite::Database> owned_;
   SQLite::Database* db_;
+  std::unique_ptr<store::statement> begin_write_;  // prepared once: every command begins
 };
 
 /// SQLiteCpp's exception as the store's: I/O errors, UNIQUE violations and "not a database" told
