@@ -21,6 +21,8 @@ packages=(
   libbenchmark-dev                  # bench/ (Google Benchmark)
   libvalijson-dev                   # tests: the FHIR R4 JSON schema validator (header-only)
   curl openssl jq                   # tests: kakehashi serve's client, certificates, JSON in shell
+  libpq-dev                         # the engine on a PostgreSQL server (libpq)
+  postgresql-15                     # tests: a throwaway server (pg_virtualenv, postgresql-common)
 )
 
 print=false

@@ -21,8 +21,9 @@
 #include "consent_digest.hpp"
 #include "fail.hpp"
 #include "kakehashi/eligibility.hpp"
-#include "store/sqlite/read_only_database.hpp"
+#include "store/postgres/pg_store.hpp"
 #include "store/referral_rows.hpp"
+#include "store/sqlite/read_only_database.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -704,23 +705,27 @@ engine::engine(engine&&) noexcept = default;
 engine& engine::operator=(engine&&) noexcept = default;
 engine::~engine() = default;
 
-namespace {
-}  // namespace
-
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
                     engine_options options) {
+  const bool server = store::postgres::is_uri(path);
+  // A password in a connection URI never reaches a message.
+  const std::string subject =
+      server ? store::postgres::printable_uri(path) : detail::printable(path, 200);
   // A keyed log stays keyed: rows without a MAC after keyed ones would fail every keyed verify.
-  // Checked on the file as it is, before any migration, so that a refused file is left as it was.
+  // Checked on the database as it is, before any migration, so that a refused one is left as it
+  // was.
   const auto keyed_needs_key = [&](store::connection& db) {
     if (!options.audit_key && audit::first_row_keyed(db)) {
-      detail::fail(errc::invalid_argument, detail::printable(path, 200),
+      detail::fail(errc::invalid_argument, subject,
                    "its audit log is keyed (its rows carry MACs) and no audit_key was given",
                    "open it with the key it was written with (engine_options::audit_key)");
     }
   };
   try {
     try {
-      auto c = store::sqlite::open_for_engine(path, options, keyed_needs_key);
+      std::unique_ptr<store::connection> c =
+          server ? store::postgres::open_for_engine(path, options, keyed_needs_key)
+                 : store::sqlite::open_for_engine(path, options, keyed_needs_key);
       return engine(std::make_unique<impl>(std::move(c), std::move(agreements),
                                            std::move(policy), std::move(options)));
     } catch (const SQLite::Exception& e) {
@@ -728,13 +733,13 @@ engine engine::open(const std::string& path, agreement_directory agreements, con
     }
   } catch (const store::failure& e) {
     if (e.kind() == store::failure_kind::not_a_database) {
-      detail::fail(errc::invalid_argument, detail::printable(path, 200),
-                   "is not an SQLite database",
+      detail::fail(errc::invalid_argument, subject, "is not an SQLite database",
                    "pass the path of a kakehashi database; the file was left untouched");
     }
-    detail::fail(errc::storage, detail::printable(path, 200),
+    detail::fail(errc::storage, subject,
                  fmt::format("cannot be opened as a database: {}", e.what()),
-                 "check the path and its permissions; the file was left untouched");
+                 server ? "check the server, the URI and its credentials; nothing was changed"
+                        : "check the path and its permissions; the file was left untouched");
   }
 }
 
@@ -1063,16 +1068,24 @@ checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
 }
 
 struct database_view::impl {
-  detail::read_only_database file;
-  explicit impl(const std::string& path)
-      : file(path, [path](SQLite::Database& db) { store::sqlite::check_for_reading(db, path); }) {}
+  std::unique_ptr<detail::read_only_database> file;  // SQLite
+  std::unique_ptr<store::connection> server;         // PostgreSQL, read-only
+  explicit impl(const std::string& path) {
+    if (store::postgres::is_uri(path)) {
+      server = store::postgres::open_for_reading(path);
+    } else {
+      file = std::make_unique<detail::read_only_database>(
+          path, [path](SQLite::Database& db) { store::sqlite::check_for_reading(db, path); });
+    }
+  }
 
-  // Runs `f` on the file through the store interface; SQLite's own errors (opening the file
+  // Runs `f` on the database through the store interface; SQLite's own errors (opening the file
   // again after a writer came) as the store's.
   template <class F>
   auto read(F&& f) {
+    if (server) return f(*server);
     try {
-      return file.read([&](SQLite::Database& db) {
+      return file->read([&](SQLite::Database& db) {
         store::sqlite::connection c(db);
         return f(static_cast<store::connection&>(c));
       });
@@ -1088,6 +1101,15 @@ database_view& database_view::operator=(database_view&&) noexcept = default;
 database_view::~database_view() = default;
 
 database_view database_view::open(const std::string& path) {
+  if (store::postgres::is_uri(path)) {
+    try {
+      return database_view(std::make_unique<impl>(path));
+    } catch (const store::failure& e) {
+      detail::fail(errc::storage, store::postgres::printable_uri(path),
+                   fmt::format("cannot be read as a database: {}", e.what()),
+                   "check the server, the URI and its credentials");
+    }
+  }
   if (!std::ifstream(path).good()) {
     detail::fail(errc::not_found, detail::printable(path, 200), "no such database file",
                  "pass the path of a kakehashi database");

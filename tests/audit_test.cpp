@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "support/engine_fixture.hpp"
+#include "support/raw_database.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::test;
@@ -54,12 +55,21 @@ void build(const std::string& path, engine_options o = paperwork_on_file()) {
   for (int i = 0; i < 10; ++i) walk(e, "R-" + std::to_string(i), 1 + i % 5);
 }
 
-std::string copy_of(const std::string& from, const std::string& to) {
-  const std::string bytes = slurp(from);
-  std::FILE* f = std::fopen(to.c_str(), "wb");
+// A copy of a closed database: the file, or the tables of its schema on the test server.
+void copy_of(const temp_db& from, const temp_db& to) {
+  if (!from.schema().empty()) {
+    for (const char* table : {"kakehashi_meta", "referral", "audit"}) {
+      postgres_exec(
+          fmt::format("CREATE TABLE {1}.{2} (LIKE {0}.{2} INCLUDING ALL); "
+                      "INSERT INTO {1}.{2} SELECT * FROM {0}.{2}",
+                      from.schema(), to.schema(), table));
+    }
+    return;
+  }
+  const std::string bytes = slurp(from.path());
+  std::FILE* f = std::fopen(to.path().c_str(), "wb");
   std::fwrite(bytes.data(), 1, bytes.size(), f);
   std::fclose(f);
-  return to;
 }
 
 // The attacker's tool: the documented row encoding (docs/audit.md), recomputed independently.
@@ -76,14 +86,14 @@ std::string sha256_hex(const std::string& data) {
   return out;
 }
 
-void recompute_chain(SQLite::Database& db) {
+void recompute_chain(raw_database& db) {
   std::string prev(64, '0');
-  SQLite::Statement q(db,
-                      "SELECT seq, referral_id, recorded_at, actor_org, actor_role, actor_user, "
-                      "command, state_before, state_after, outcome, reason_code, details, "
-                      "idempotency_key FROM audit ORDER BY seq");
-  std::vector<std::pair<std::int64_t, std::pair<std::string, std::string>>> updates;
-  while (q.executeStep()) {
+  const auto rows = db.rows(
+      "SELECT seq, referral_id, recorded_at, actor_org, actor_role, actor_user, command, "
+      "state_before, state_after, outcome, reason_code, details, idempotency_key FROM audit "
+      "ORDER BY seq");
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> updates;
+  for (const auto& r : rows) {
     std::string enc;
     const auto field = [&](const std::string& f) {
       const auto n = static_cast<unsigned long long>(f.size());
@@ -91,27 +101,21 @@ void recompute_chain(SQLite::Database& db) {
       enc += f;
     };
     field("kakehashi.audit/1");
-    field(std::to_string(q.getColumn(0).getInt64()));
-    for (int c = 1; c <= 8; ++c) field(q.getColumn(c).getString());
-    field(std::to_string(q.getColumn(9).getInt()));
-    for (int c = 10; c <= 12; ++c) field(q.getColumn(c).getString());
+    for (std::size_t c = 0; c <= 12; ++c) field(r[c]);
     field(prev);
     const std::string hash = sha256_hex(enc);
-    updates.push_back({q.getColumn(0).getInt64(), {prev, hash}});
+    updates.push_back({r[0], {prev, hash}});
     prev = hash;
   }
   for (const auto& [seq, hashes] : updates) {
-    SQLite::Statement u(db, "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?");
-    u.bind(1, hashes.first);
-    u.bind(2, hashes.second);
-    u.bind(3, seq);
-    u.exec();
+    db.exec("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = " + seq,
+            {hashes.first, hashes.second});
   }
 }
 
 // The attacker's forgery: a copy of the first proposal as a new referral's row at `seq`, with the
 // matching referral row, and the chain recomputed (it knows the encoding, not the key).
-void forge_referral(SQLite::Database& raw, std::int64_t seq) {
+void forge_referral(raw_database& raw, std::int64_t seq) {
   raw.exec(
       "INSERT INTO audit SELECT " + std::to_string(seq) +
       ", 'R-FORGED', recorded_at, actor_org, actor_role, actor_user, command, state_before, "
@@ -124,7 +128,7 @@ void forge_referral(SQLite::Database& raw, std::int64_t seq) {
 
 }  // namespace
 
-TEST_CASE("verify says intact for an honest database", "[audit]") {
+TEST_CASE("verify says intact for an honest database", "[audit][backends]") {
   temp_db db;
   build(db.path());
   const verify_result v = verify_database(db.path());
@@ -135,7 +139,7 @@ TEST_CASE("verify says intact for an honest database", "[audit]") {
   CHECK_FALSE(v.first_bad_seq.has_value());
 }
 
-TEST_CASE("every kind of tampering is found, at the first bad row", "[audit][tamper]") {
+TEST_CASE("every kind of tampering is found, at the first bad row", "[audit][tamper][backends]") {
   temp_db original;
   build(original.path());
   struct attack {
@@ -169,9 +173,9 @@ TEST_CASE("every kind of tampering is found, at the first bad row", "[audit][tam
   for (const auto& a : attacks) {
     CAPTURE(a.name);
     temp_db copy;
-    copy_of(original.path(), copy.path());
+    copy_of(original, copy);
     {
-      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw_database raw(copy.path());
       raw.exec(a.sql);
     }
     const verify_result v = verify_database(copy.path());
@@ -182,7 +186,7 @@ TEST_CASE("every kind of tampering is found, at the first bad row", "[audit][tam
 }
 
 TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
-          "[audit][tamper]") {
+          "[audit][tamper][backends]") {
   temp_db original;
   checkpoint anchor;
   {
@@ -197,9 +201,9 @@ TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
 
   SECTION("truncated tail, referral table rebuilt to match") {
     temp_db copy;
-    copy_of(original.path(), copy.path());
+    copy_of(original, copy);
     {
-      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw_database raw(copy.path());
       raw.exec("DELETE FROM audit WHERE seq = 31; DELETE FROM referral WHERE id = 'R-LAST'");
     }
     CHECK(verify_database(copy.path()).intact);  // a chain alone cannot see it
@@ -211,9 +215,9 @@ TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
   }
   SECTION("an edited row with the whole chain recomputed") {
     temp_db copy;
-    copy_of(original.path(), copy.path());
+    copy_of(original, copy);
     {
-      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw_database raw(copy.path());
       raw.exec("UPDATE audit SET actor_user = 'someone-else' WHERE seq = 5");
       recompute_chain(raw);
     }
@@ -244,9 +248,9 @@ TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
   }
   SECTION("the wrong key on a tampered log: the log's own problem comes first") {
     temp_db copy;
-    copy_of(original.path(), copy.path());
+    copy_of(original, copy);
     {
-      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw_database raw(copy.path());
       raw.exec("UPDATE audit SET actor_user = 'someone' WHERE seq = 7");
     }
     const verify_result v =
@@ -258,17 +262,17 @@ TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",
   }
 }
 
-TEST_CASE("a forged appended row is found with the audit key", "[audit][tamper]") {
+TEST_CASE("a forged appended row is found with the audit key", "[audit][tamper][backends]") {
   temp_db original;
   engine_options keyed = paperwork_on_file();
   keyed.audit_key = audit_key;
   build(original.path(), keyed);
   CHECK(verify_database(original.path(), std::nullopt, audit_key).intact);
   temp_db copy;
-  copy_of(original.path(), copy.path());
+  copy_of(original, copy);
   {
     // A forgery that replays consistently: only the missing MAC gives it away.
-    SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+    raw_database raw(copy.path());
     forge_referral(raw, 31);
   }
   CHECK(verify_database(copy.path()).intact);  // without the key it looks honest
@@ -278,7 +282,8 @@ TEST_CASE("a forged appended row is found with the audit key", "[audit][tamper]"
   CHECK_THAT(v.problem, Contains("the row's MAC does not verify with the audit key"));
 }
 
-TEST_CASE("a keyed log is never opened without its key, and nothing is written", "[audit][error]") {
+TEST_CASE("a keyed log is never opened without its key, and nothing is written",
+          "[audit][error][backends]") {
   temp_db db;
   engine_options keyed = paperwork_on_file();
   keyed.audit_key = audit_key;
@@ -298,7 +303,7 @@ TEST_CASE("a keyed log is never opened without its key, and nothing is written",
   CHECK_NOTHROW(open_engine(plain.path()));
 }
 
-TEST_CASE("a checkpoint needs a non-empty log and parses strictly", "[audit][error]") {
+TEST_CASE("a checkpoint needs a non-empty log and parses strictly", "[audit][error][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   CHECK_THROWS_WITH(e.make_checkpoint(audit_key, at("2026-03-01T00:00:00Z")),
@@ -309,7 +314,7 @@ TEST_CASE("a checkpoint needs a non-empty log and parses strictly", "[audit][err
 }
 
 TEST_CASE("several threads on one file: no lost update, no busy error, one linear chain",
-          "[audit][concurrency]") {
+          "[audit][concurrency][backends]") {
   temp_db db;
   { open_engine(db.path()); }  // create the schema once
   constexpr int threads = 4;
@@ -340,7 +345,7 @@ TEST_CASE("several threads on one file: no lost update, no busy error, one linea
 // opened without SQLite's per-call mutex, so this is what keeps it safe; run under
 // scripts/test.sh --sanitize=thread as well).
 TEST_CASE("one engine shared by several threads: commands and queries interleave safely",
-          "[audit][concurrency]") {
+          "[audit][concurrency][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   constexpr int threads = 4;
@@ -377,7 +382,7 @@ TEST_CASE("one engine shared by several threads: commands and queries interleave
 }
 
 TEST_CASE("two processes on one file: every command lands once, one linear chain",
-          "[audit][concurrency]") {
+          "[audit][concurrency][backends]") {
   temp_db db;
   { open_engine(db.path()); }
   constexpr int processes = 2;
@@ -522,9 +527,9 @@ TEST_CASE("stripping every MAC does not make a keyed log pass as unkeyed under a
   }
   CHECK(anchor.rows_keyed);
   temp_db copy;
-  copy_of(original.path(), copy.path());
+  copy_of(original, copy);
   {
-    SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+    raw_database raw(copy.path());
     raw.exec("UPDATE audit SET mac = NULL");
     forge_referral(raw, 9);
   }
@@ -773,9 +778,9 @@ TEST_CASE("a partner's checkpoints catch a truncated, a rewritten and a forked l
   }
   SECTION("truncated, and the referrals rebuilt to match") {
     temp_db copy;
-    copy_of(original.path(), copy.path());
+    copy_of(original, copy);
     {
-      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw_database raw(copy.path());
       raw.exec("DELETE FROM audit WHERE seq > 10; DELETE FROM referral WHERE id = 'R-5'");
     }
     CHECK(verify_database(copy.path()).intact);  // the log alone cannot tell
@@ -786,9 +791,9 @@ TEST_CASE("a partner's checkpoints catch a truncated, a rewritten and a forked l
   }
   SECTION("an early row edited and the chain recomputed") {
     temp_db copy;
-    copy_of(original.path(), copy.path());
+    copy_of(original, copy);
     {
-      SQLite::Database raw(copy.path(), SQLite::OPEN_READWRITE);
+      raw_database raw(copy.path());
       raw.exec("UPDATE audit SET actor_user = 'someone-else' WHERE seq = 3");
       recompute_chain(raw);
     }
@@ -801,8 +806,8 @@ TEST_CASE("a partner's checkpoints catch a truncated, a rewritten and a forked l
   SECTION("two partners shown two histories") {
     // The same log up to row 12, then one command shown to one partner and another to the other.
     temp_db fork_a, fork_b;
-    copy_of(original.path(), fork_a.path());
-    copy_of(original.path(), fork_b.path());
+    copy_of(original, fork_a);
+    copy_of(original, fork_b);
     std::vector<signed_checkpoint> a = kept, b = kept;
     {
       engine e = open_engine(fork_a.path());

@@ -12,10 +12,12 @@
 
 #include "support/engine_fixture.hpp"
 #include "support/fault_vfs.hpp"
+#include "support/raw_database.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::test;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 namespace kt = kakehashi::testing;
 
 namespace {
@@ -45,7 +47,8 @@ error caught(F&& f) {
 
 }  // namespace
 
-TEST_CASE("a referral goes its whole way through the engine and the log verifies", "[engine]") {
+TEST_CASE("a referral goes its whole way through the engine and the log verifies",
+          "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   to_accepted(e);
@@ -75,7 +78,7 @@ TEST_CASE("a referral goes its whole way through the engine and the log verifies
 }
 
 TEST_CASE("every refused command changes nothing and is audited as a refused attempt",
-          "[engine][error]") {
+          "[engine][error][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   const consent_record short_lived = kt::valid_consent().valid_until("2026-03-05T00:00:00Z");
@@ -185,7 +188,8 @@ TEST_CASE("every refused command changes nothing and is audited as a refused att
   CHECK(h.back().state_after == "accepted");
 }
 
-TEST_CASE("record_consent is refused with the findings when the policy blocks", "[engine][error]") {
+TEST_CASE("record_consent is refused with the findings when the policy blocks",
+          "[engine][error][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   e.propose(bm_proposal("R-1"), "p1");
@@ -210,7 +214,7 @@ TEST_CASE("record_consent is refused with the findings when the policy blocks", 
 }
 
 TEST_CASE("an accepted referral takes a replacement consent, and the transfer checks the newest",
-          "[engine][consent]") {
+          "[engine][consent][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   // A consent that allows acceptance but has lapsed by the day of the journey.
@@ -264,7 +268,7 @@ TEST_CASE("an accepted referral takes a replacement consent, and the transfer ch
   CHECK(v.referrals == 1);
 }
 
-TEST_CASE("a repeated command returns the first result and writes nothing", "[engine]") {
+TEST_CASE("a repeated command returns the first result and writes nothing", "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   const auto first = e.propose(bm_proposal("R-1"), "key-1");
@@ -335,7 +339,8 @@ TEST_CASE("a storage failure in the middle of a command leaves nothing behind", 
   CHECK(e.verify().intact);
 }
 
-TEST_CASE("a second engine on the same file continues every referral where it stood", "[engine]") {
+TEST_CASE("a second engine on the same file continues every referral where it stood",
+          "[engine][backends]") {
   temp_db db;
   {
     engine e = open_engine(db.path());
@@ -350,7 +355,7 @@ TEST_CASE("a second engine on the same file continues every referral where it st
   CHECK(e.verify().intact);
 }
 
-TEST_CASE("a batch commits its commands together, or none of them", "[engine]") {
+TEST_CASE("a batch commits its commands together, or none of them", "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   e.batch([&] {
@@ -376,7 +381,8 @@ TEST_CASE("a batch commits its commands together, or none of them", "[engine]") 
   CHECK(e.verify().intact);
 }
 
-TEST_CASE("the sweep expires referrals the destination did not answer in time", "[engine]") {
+TEST_CASE("the sweep expires referrals the destination did not answer in time",
+          "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
@@ -398,7 +404,7 @@ TEST_CASE("the sweep expires referrals the destination did not answer in time", 
 // Found by fuzz/engine_fuzz.cpp: a sweep at an instant before an overdue referral's last change
 // (its consent was recorded after the deadline, later than the sweep's clock) threw the expiry's
 // time-order refusal out of expire_overdue(), after the referrals before it had been expired.
-TEST_CASE("the sweep skips what it may not expire and never stops half-way", "[engine]") {
+TEST_CASE("the sweep skips what it may not expire and never stops half-way", "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
@@ -420,7 +426,7 @@ TEST_CASE("the sweep skips what it may not expire and never stops half-way", "[e
   CHECK(e.verify().intact);
 }
 
-TEST_CASE("the sweep acts for its own hospital, as the system", "[engine]") {
+TEST_CASE("the sweep acts for its own hospital, as the system", "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
@@ -438,7 +444,7 @@ TEST_CASE("the sweep acts for its own hospital, as the system", "[engine]") {
   CHECK(e.get(referral_id{"R-1"}).state == referral_state::proposed);
 }
 
-TEST_CASE("queries by id, state, hospital and history", "[engine]") {
+TEST_CASE("queries by id, state, hospital and history", "[engine][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   to_accepted(e, "R-1");
@@ -620,7 +626,7 @@ TEST_CASE("an I/O error at commit is outcome_unknown, and a retry with the same 
   CHECK(fault_vfs::faults_injected >= 2);
 }
 
-TEST_CASE("propose counts the destination's month against its capacity", "[engine]") {
+TEST_CASE("propose counts the destination's month against its capacity", "[engine][backends]") {
   temp_db db;
   auto dir = seed_agreements();
   auto agreements = dir.agreements();
@@ -728,7 +734,8 @@ std::vector<std::pair<const char*, edit>> every_field_changed() {
 
 }  // namespace
 
-TEST_CASE("a consent edited in any field is not the consent recorded", "[engine][consent]") {
+TEST_CASE("a consent edited in any field is not the consent recorded",
+          "[engine][consent][backends]") {
   temp_db db;
   auto e = open_engine(db.path());
   const consent_record recorded = good_consent();
@@ -808,7 +815,8 @@ TEST_CASE("a database written by release 0.1.0 is migrated and its consent diges
   CHECK(e.verify().intact);
 }
 
-TEST_CASE("the change feed numbers a hospital's events once and for all", "[engine][changes]") {
+TEST_CASE("the change feed numbers a hospital's events once and for all",
+          "[engine][changes][backends]") {
   temp_db db;
   auto e = open_engine(db.path());
   const auto t = [](const char* s) { return parse_instant(s); };
@@ -853,7 +861,8 @@ TEST_CASE("the change feed numbers a hospital's events once and for all", "[engi
   CHECK(database_view::open(db.path()).changes(shonan).size() == 3);
 }
 
-TEST_CASE("a command can require a version and bind its key to a request", "[engine][options]") {
+TEST_CASE("a command can require a version and bind its key to a request",
+          "[engine][options][backends]") {
   temp_db db;
   auto e = open_engine(db.path());
   (void)e.propose(bm_proposal("R-1"), "k1", {std::nullopt, "digest-of-propose"});
@@ -884,5 +893,28 @@ TEST_CASE("a command can require a version and bind its key to a request", "[eng
     CHECK(e.propose(bm_proposal("R-1"), "k1").version == 1);  // no digest given: answered
     CHECK(e.audit_rows() == rows);
     CHECK(e.verify().intact);
+  }
+}
+
+// The [backends] cases run twice: on SQLite files, and (ctest postgres.engine_suite) on
+// PostgreSQL with KAKEHASHI_TEST_POSTGRES set. This one checks that each run is on the backend
+// it says: a schema of the test server holding the engine's tables, or a file.
+TEST_CASE("the backend tests run on the backend they name", "[engine][backends]") {
+  temp_db db;
+  { open_engine(db.path()); }
+  if (!test_postgres().empty()) {
+    REQUIRE_THAT(db.path(), StartsWith("postgresql://"));
+    raw_database raw(db.path());
+    const auto tables =
+        raw.rows("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1");
+    REQUIRE(tables.size() == 3);
+    CHECK(tables[0][0] == "audit");
+    CHECK(tables[1][0] == "kakehashi_meta");
+    CHECK(tables[2][0] == "referral");
+    CHECK(raw.rows("SELECT current_schema()")[0][0] == db.schema());
+    CHECK_FALSE(std::ifstream(db.path()).good());  // no file of that name was made
+  } else {
+    CHECK(std::ifstream(db.path()).good());
+    CHECK(db.schema().empty());
   }
 }

@@ -13,6 +13,7 @@
 #include "support/engine_fixture.hpp"
 #include "support/fault_vfs.hpp"
 #include "support/group.hpp"
+#include "support/raw_database.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::test;
@@ -38,17 +39,18 @@ std::optional<errc> code_of(const std::exception_ptr& p) {
 
 // The audit rows' keys in log order.
 std::vector<std::string> keys_in_order(const std::string& path) {
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, "SELECT idempotency_key FROM audit ORDER BY seq");
+  raw_database db(path);
   std::vector<std::string> keys;
-  while (q.executeStep()) keys.push_back(q.getColumn(0).getString());
+  for (const auto& row : db.rows("SELECT idempotency_key FROM audit ORDER BY seq")) {
+    keys.push_back(row[0]);
+  }
   return keys;
 }
 
 }  // namespace
 
 TEST_CASE("commands submitted together commit in one transaction, in arrival order",
-          "[engine][group]") {
+          "[engine][group][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   const engine_stats before = e.stats();
@@ -76,7 +78,8 @@ TEST_CASE("commands submitted together commit in one transaction, in arrival ord
   CHECK(e.stats().transactions - after.transactions == 1);
 }
 
-TEST_CASE("a refused command in a group is refused alone, with its audit row", "[engine][group]") {
+TEST_CASE("a refused command in a group is refused alone, with its audit row",
+          "[engine][group][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   const instant t = parse_instant("2026-03-02T00:00:00Z");
@@ -117,7 +120,7 @@ TEST_CASE("a refused command in a group is refused alone, with its audit row", "
 }
 
 TEST_CASE("a key repeated inside a group is answered from the first command's row",
-          "[engine][group]") {
+          "[engine][group][backends]") {
   temp_db db;
   engine e = open_engine(db.path());
   const auto errors = run_as_group(

@@ -16,11 +16,16 @@
 // mutex around every use).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 namespace kakehashi::store {
+
+/// The version of the tables this library writes, the same on every backend (SQLite records it
+/// as PRAGMA user_version, PostgreSQL in the kakehashi_meta table).
+constexpr int schema_version = 3;
 
 /// What went wrong, in the terms the engine acts on.
 enum class failure_kind {

@@ -1,33 +1,76 @@
 #pragma once
-// Engine fixtures: a temporary database file, the seed agreements (with a 14-day response
-// deadline on the Bach Mai MoU, for the expiry sweep), the standard consent policy, and both
-// hospitals' paperwork on file.
+// Engine fixtures: a temporary database (a file, or a schema on the test PostgreSQL server), the
+// seed agreements (with a 14-day response deadline on the Bach Mai MoU, for the expiry sweep), the
+// standard consent policy, and both hospitals' paperwork on file.
 
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/testing.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace kakehashi::test {
 
-/// A database path in the test's temporary directory, removed (with -wal and -shm) on scope exit.
+/// The PostgreSQL server the backend tests use: the base connection URI in
+/// KAKEHASHI_TEST_POSTGRES ("postgresql://" takes the server from PGHOST, PGPORT, PGUSER and
+/// PGPASSWORD, as pg_virtualenv sets them), or empty when the tests run on SQLite.
+inline std::string test_postgres() {
+  const char* uri = std::getenv("KAKEHASHI_TEST_POSTGRES");
+  return uri ? uri : "";
+}
+
+/// Runs SQL on the test server (creating and dropping the tests' schemas); throws on failure.
+inline void postgres_exec(const std::string& sql) {
+  PGconn* c = PQconnectdb(test_postgres().c_str());
+  PGresult* r = PQexec(c, ("SET client_min_messages = warning; " + sql).c_str());
+  const bool ok = PQstatus(c) == CONNECTION_OK && PQresultStatus(r) == PGRES_COMMAND_OK;
+  const std::string message = PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) throw std::runtime_error("test server: " + sql + ": " + message);
+}
+
+/// A database for one test, removed on scope exit: a file in the test's temporary directory
+/// (with its -wal and -shm), or, when the tests run on PostgreSQL (test_postgres()), a schema of
+/// its own on the test server, named by the connection URI path() returns.
 class temp_db {
  public:
   temp_db() {
     static std::atomic<int> counter{0};
-    path_ = std::string(KAKEHASHI_TEST_TMP) + "/engine." + std::to_string(getpid()) + "." +
-            std::to_string(counter++) + ".db";
+    const std::string name = std::to_string(getpid()) + "_" + std::to_string(counter++);
+    if (!test_postgres().empty()) {
+      schema_ = "kakehashi_test_" + name;
+      postgres_exec("CREATE SCHEMA " + schema_);
+      const std::string base = test_postgres();
+      path_ = base + (base.find('?') == std::string::npos ? "?" : "&") +
+              "options=-csearch_path%3D" + schema_;
+      return;
+    }
+    path_ = std::string(KAKEHASHI_TEST_TMP) + "/engine." + name + ".db";
     remove_all();
   }
-  ~temp_db() { remove_all(); }
+  ~temp_db() {
+    if (!schema_.empty()) {
+      try {
+        postgres_exec("DROP SCHEMA " + schema_ + " CASCADE");
+      } catch (const std::exception&) {  // the server is stopped after the tests anyway
+      }
+      return;
+    }
+    remove_all();
+  }
   temp_db(const temp_db&) = delete;
   temp_db& operator=(const temp_db&) = delete;
   const std::string& path() const { return path_; }
+  /// The schema on the test server ("" for a file).
+  const std::string& schema() const { return schema_; }
   void remove_all() const {
     for (const char* suffix : {"", "-wal", "-shm", "-journal"})
       std::remove((path_ + suffix).c_str());
@@ -35,6 +78,7 @@ class temp_db {
 
  private:
   std::string path_;
+  std::string schema_;  ///< on PostgreSQL
 };
 
 inline std::string slurp(const std::string& path) {

@@ -15,9 +15,8 @@
 
 namespace kakehashi::store::sqlite {
 
-/// The database schema this library writes (PRAGMA user_version) and the application id that
-/// marks a kakehashi file (PRAGMA application_id).
-constexpr int schema_version = 3;
+/// The application id that marks a kakehashi file (PRAGMA application_id); the schema's version
+/// (store::schema_version) is its PRAGMA user_version.
 constexpr int application_id = 0x4b4b4831;  // "KKH1"
 
 /// A store::connection over an SQLite database it owns or borrows.

@@ -1,0 +1,351 @@
+#include "store/postgres/pg_store.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "fail.hpp"
+
+namespace kakehashi::store::postgres {
+namespace {
+
+// The schema at the current version, created in one transaction on an empty database. Ids are
+// compared byte by byte (COLLATE "C"), as verify merges the log with the referral table in
+// that order whatever the database's locale.
+// clang-format off
+const std::vector<const char*> schema{
+  "CREATE TABLE kakehashi_meta ("
+  "  application TEXT PRIMARY KEY, schema_version INTEGER NOT NULL)",
+  "CREATE TABLE referral ("
+  "  id TEXT COLLATE \"C\" PRIMARY KEY, origin TEXT NOT NULL, destination TEXT NOT NULL,"
+  "  specialty TEXT NOT NULL, patient TEXT NOT NULL, agreement TEXT NOT NULL,"
+  "  state TEXT NOT NULL, close_reason TEXT, consent_withdrawn INTEGER NOT NULL,"
+  "  consent_ref TEXT NOT NULL, consent_digest TEXT NOT NULL,"
+  "  proposed_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL)",
+  "CREATE INDEX referral_open ON referral(state) WHERE state IN ('proposed', 'consent_recorded')",
+  "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at, close_reason)",
+  "CREATE INDEX referral_origin ON referral(origin, proposed_at)",
+  "CREATE TABLE audit ("
+  "  seq BIGINT PRIMARY KEY, referral_id TEXT COLLATE \"C\" NOT NULL, recorded_at TEXT NOT NULL,"
+  "  actor_org TEXT NOT NULL, actor_role TEXT NOT NULL, actor_user TEXT NOT NULL,"
+  "  command TEXT NOT NULL, state_before TEXT NOT NULL, state_after TEXT NOT NULL,"
+  "  outcome INTEGER NOT NULL, reason_code TEXT NOT NULL, details TEXT NOT NULL,"
+  "  idempotency_key TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT)",
+  "CREATE INDEX audit_referral ON audit(referral_id, seq)",
+  "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
+};
+// clang-format on
+
+// Serialises schema creation between engines opening the same empty database at once.
+constexpr long schema_lock = 0x4b4b4831;  // "KKH1", SQLite's application id
+
+// A libpq error as the store's. Only the primary message and the SQLSTATE are kept: a DETAIL line
+// can quote a row's values.
+failure failure_of(PGconn* c, const PGresult* r) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string message = primary ? primary : PQerrorMessage(c);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  const std::string code = state ? state : "";
+  if (!code.empty()) message += fmt::format(" (SQLSTATE {})", code);
+  failure_kind kind = failure_kind::other;
+  if (code == "23505") {
+    kind = failure_kind::unique_violation;
+  } else if (code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0 ||
+             (code.empty() && PQstatus(c) == CONNECTION_BAD)) {
+    kind = failure_kind::io;  // the connection is gone: a commit's fate is unknown
+  }
+  return failure(kind, 0, message);
+}
+
+// Owns a PGresult.
+struct result {
+  PGresult* r;
+  explicit result(PGresult* p) noexcept : r(p) {}
+  ~result() { PQclear(r); }
+  result(const result&) = delete;
+  result& operator=(const result&) = delete;
+};
+
+void check(PGconn* c, const PGresult* r) {
+  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw failure_of(c, r);
+}
+
+// The engine's "?" and "?N" parameters as PostgreSQL's "$N", outside quotes; `count` is the
+// highest parameter number.
+std::string numbered(const std::string& sql, int& count) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int next = 0;
+  count = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char ch = sql[i];
+    if (quote) {
+      if (ch == quote) quote = 0;
+      out += ch;
+      continue;
+    }
+    if (ch == '\'' || ch == '"') {
+      quote = ch;
+      out += ch;
+      continue;
+    }
+    if (ch != '?') {
+      out += ch;
+      continue;
+    }
+    int n = 0;
+    std::size_t j = i + 1;
+    while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') n = n * 10 + (sql[j++] - '0');
+    if (j == i + 1) n = ++next;
+    i = j - 1;
+    count = std::max(count, n);
+    out += '$';
+    out += std::to_string(n);
+  }
+  return out;
+}
+
+class statement final : public store::statement {
+ public:
+  statement(PGconn* c, std::string name, int params)
+      : c_(c),
+        name_(std::move(name)),
+        owned_(static_cast<std::size_t>(params)),
+        values_(static_cast<std::size_t>(params), nullptr) {}
+  ~statement() override {
+    reset();
+    PQclear(PQexec(c_, ("DEALLOCATE " + name_).c_str()));
+  }
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+
+  void bind(int index, std::int64_t value) override { own(index, std::to_string(value)); }
+  void bind(int index, const std::string& text) override { own(index, text); }
+  void bind_no_copy(int index, const std::string& text) override {
+    values_[slot(index)] = text.c_str();
+  }
+  void bind_null(int index) override { values_[slot(index)] = nullptr; }
+
+  bool step() override {
+    if (!result_) {
+      run();
+      row_ = -1;
+    }
+    return ++row_ < PQntuples(result_);
+  }
+  int exec() override {
+    run();
+    const int changed = std::atoi(PQcmdTuples(result_));
+    reset();
+    return changed;
+  }
+  void reset() noexcept override {
+    PQclear(result_);
+    result_ = nullptr;
+    row_ = -1;
+  }
+  void clear_bindings() noexcept override {
+    for (auto& v : values_) v = nullptr;
+  }
+
+  bool is_null(int column) override { return PQgetisnull(result_, row_, column) != 0; }
+  std::int64_t int64(int column) override {
+    return std::strtoll(PQgetvalue(result_, row_, column), nullptr, 10);
+  }
+  std::string text(int column) override {
+    return std::string(PQgetvalue(result_, row_, column),
+                       static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+  }
+
+ private:
+  std::size_t slot(int index) const {
+    if (index < 1 || static_cast<std::size_t>(index) > values_.size()) {
+      throw failure(failure_kind::other, 0,
+                    fmt::format("parameter {} of {} is out of range", index, name_));
+    }
+    return static_cast<std::size_t>(index - 1);
+  }
+  void own(int index, std::string value) {
+    const std::size_t i = slot(index);
+    owned_[i] = std::move(value);
+    values_[i] = owned_[i].c_str();
+  }
+  void run() {
+    reset();
+    result_ = PQexecPrepared(c_, name_.c_str(), static_cast<int>(values_.size()), values_.data(),
+                             nullptr, nullptr, 0);
+    const auto status = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      failure f = failure_of(c_, result_);
+      reset();
+      throw f;
+    }
+  }
+
+  PGconn* c_;
+  std::string name_;
+  std::vector<std::string> owned_;
+  std::vector<const char*> values_;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
+class connection final : public store::connection {
+ public:
+  explicit connection(PGconn* c) noexcept : c_(c) {}
+  ~connection() override { PQfinish(c_); }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  std::unique_ptr<store::statement> prepare(const std::string& sql) override {
+    int params = 0;
+    const std::string text = numbered(sql, params);
+    std::string name = "kakehashi_" + std::to_string(++prepared_);
+    result r(PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr));
+    check(c_, r.r);
+    return std::make_unique<statement>(c_, std::move(name), params);
+  }
+  void exec(const std::string& sql) override {
+    result r(PQexec(c_, sql.c_str()));
+    check(c_, r.r);
+  }
+  void try_exec(const char* sql) noexcept override { PQclear(PQexec(c_, sql)); }
+  void begin_write() override {
+    // SHARE ROW EXCLUSIVE conflicts with itself (writers take turns) and not with the ACCESS
+    // SHARE of plain reads: the head read after it stays the head until COMMIT.
+    exec("BEGIN; LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE");
+  }
+  void begin_read() override { exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
+
+  std::string first_text(const std::string& sql) {
+    result r(PQexec(c_, sql.c_str()));
+    check(c_, r.r);
+    if (PQntuples(r.r) == 0 || PQgetisnull(r.r, 0, 0)) return std::string();
+    return PQgetvalue(r.r, 0, 0);
+  }
+
+ private:
+  PGconn* c_;
+  long prepared_ = 0;
+};
+
+}  // namespace
+
+bool is_uri(const std::string& name) {
+  return name.rfind("postgresql://", 0) == 0 || name.rfind("postgres://", 0) == 0;
+}
+
+std::string printable_uri(const std::string& uri) {
+  // postgresql://user:password@host/...: the password is left out.
+  const std::size_t scheme = uri.find("://");
+  const std::size_t at = uri.find('@');
+  const std::size_t colon = uri.find(':', scheme == std::string::npos ? 0 : scheme + 3);
+  std::string out = uri;
+  if (scheme != std::string::npos && at != std::string::npos && colon != std::string::npos &&
+      colon < at) {
+    out = uri.substr(0, colon) + ":***" + uri.substr(at);
+  }
+  if (const std::size_t p = out.find("password="); p != std::string::npos) {
+    const std::size_t end = out.find('&', p);
+    out = out.substr(0, p) + "password=***" + (end == std::string::npos ? "" : out.substr(end));
+  }
+  return detail::printable(out, 200);
+}
+
+namespace {
+
+std::unique_ptr<connection> connect(const std::string& uri) {
+  PGconn* raw = PQconnectdb(uri.c_str());
+  if (raw == nullptr) throw failure(failure_kind::other, 0, "out of memory");
+  auto c = std::make_unique<connection>(raw);
+  if (PQstatus(raw) != CONNECTION_OK) throw failure_of(raw, nullptr);
+  c->exec("SET client_min_messages = warning");
+  return c;
+}
+
+// The schema's version in kakehashi_meta, refused when newer or unknown; nullopt when the schema
+// (search_path's first) holds no tables at all. Tables without kakehashi_meta are refused.
+std::optional<int> schema_of(connection& c, const std::string& subject) {
+  if (c.first_text("SELECT current_schema()").empty()) {
+    detail::fail(errc::invalid_argument, subject, "has no schema to create the tables in",
+                 "create the schema first, or name one that exists in search_path");
+  }
+  std::set<std::string> tables;
+  {
+    auto q = c.prepare("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()");
+    while (q->step()) tables.insert(q->text(0));
+  }
+  if (tables.empty()) return std::nullopt;
+  if (!tables.count("kakehashi_meta")) {
+    detail::fail(errc::invalid_argument, subject,
+                 fmt::format("holds {} table(s) but no kakehashi_meta: not a kakehashi database",
+                             tables.size()),
+                 "name an empty schema (search_path) or database to create one");
+  }
+  const std::string version =
+      c.first_text("SELECT schema_version FROM kakehashi_meta WHERE application = 'kakehashi'");
+  const int v = version.empty() ? -1 : std::atoi(version.c_str());
+  if (v > schema_version) {
+    detail::fail(
+        errc::failed_precondition, subject,
+        fmt::format("has schema version {}, newer than this library's {}", v, schema_version),
+        "upgrade kakehashi to open it; the database was left untouched");
+  }
+  if (v != schema_version) {
+    detail::fail(errc::invalid_argument, subject,
+                 fmt::format("has schema version {}, which no kakehashi release writes on "
+                             "PostgreSQL; it is damaged or was edited",
+                             version.empty() ? "(none)" : version),
+                 "restore the database from a backup; it was left untouched");
+  }
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<store::connection> open_for_engine(
+    const std::string& uri, const engine_options& options,
+    const std::function<void(store::connection&)>& check_existing) {
+  auto c = connect(uri);
+  c->exec(
+      fmt::format("SET synchronous_commit = {}", options.sync == durability::full ? "on" : "off"));
+  c->exec(fmt::format("SET lock_timeout = {}", std::max(0, options.busy_timeout_ms)));
+  const std::string subject = printable_uri(uri);
+  c->exec("BEGIN");
+  try {
+    c->exec(fmt::format("SELECT pg_advisory_xact_lock({})", schema_lock));
+    if (schema_of(*c, subject)) {
+      check_existing(*c);
+    } else {
+      for (const char* sql : schema) c->exec(sql);
+      c->exec(fmt::format(
+          "INSERT INTO kakehashi_meta (application, schema_version) VALUES ('kakehashi', {})",
+          schema_version));
+    }
+    c->exec("COMMIT");
+  } catch (...) {
+    c->try_exec("ROLLBACK");
+    throw;
+  }
+  return c;
+}
+
+std::unique_ptr<store::connection> open_for_reading(const std::string& uri) {
+  auto c = connect(uri);
+  // Every transaction of this session is read-only: the server refuses any write.
+  c->exec("SET default_transaction_read_only = on");
+  if (!schema_of(*c, printable_uri(uri))) {
+    detail::fail(errc::invalid_argument, printable_uri(uri),
+                 "is not an initialised kakehashi database", "open it with an engine first");
+  }
+  return c;
+}
+
+}  // namespace kakehashi::store::postgres

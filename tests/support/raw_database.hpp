@@ -1,0 +1,103 @@
+#pragma once
+// The test database as an attacker, or a checker, sees it: SQL run directly on the tables,
+// bypassing the engine, on either backend (an SQLite file, or a PostgreSQL URI from temp_db).
+// Parameters are written '?' and bound in order.
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <libpq-fe.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kakehashi::test {
+
+class raw_database {
+ public:
+  explicit raw_database(const std::string& path) {
+    if (path.rfind("postgresql://", 0) == 0) {
+      pg_ = PQconnectdb(path.c_str());
+      if (PQstatus(pg_) != CONNECTION_OK) fail(path);
+      run_pg("SET client_min_messages = warning", {});
+    } else {
+      sqlite_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE);
+    }
+  }
+  ~raw_database() {
+    if (pg_) PQfinish(pg_);
+  }
+  raw_database(const raw_database&) = delete;
+  raw_database& operator=(const raw_database&) = delete;
+
+  /// Runs statements that return no rows (several, separated by ';', when there are no
+  /// parameters).
+  void exec(const std::string& sql, const std::vector<std::string>& params = {}) {
+    if (pg_) {
+      run_pg(sql, params);
+    } else if (params.empty()) {
+      sqlite_->exec(sql);
+    } else {
+      SQLite::Statement q(*sqlite_, sql);
+      for (std::size_t i = 0; i < params.size(); ++i) q.bind(static_cast<int>(i + 1), params[i]);
+      q.exec();
+    }
+  }
+
+  /// Every row of a query, each value as text (NULL as an empty string).
+  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+    std::vector<std::vector<std::string>> out;
+    if (pg_) {
+      PGresult* r = run_pg(sql, {});
+      for (int i = 0; i < PQntuples(r); ++i) {
+        std::vector<std::string> row;
+        for (int c = 0; c < PQnfields(r); ++c) row.emplace_back(PQgetvalue(r, i, c));
+        out.push_back(std::move(row));
+      }
+      PQclear(r);
+      return out;
+    }
+    SQLite::Statement q(*sqlite_, sql);
+    while (q.executeStep()) {
+      std::vector<std::string> row;
+      for (int c = 0; c < q.getColumnCount(); ++c) {
+        row.push_back(q.getColumn(c).isNull() ? std::string() : q.getColumn(c).getString());
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
+ private:
+  // Runs on PostgreSQL, '?' numbered as $1, $2, ...; returns the result of a query (or null).
+  PGresult* run_pg(const std::string& sql, const std::vector<std::string>& params) {
+    std::string text;
+    int n = 0;
+    for (const char ch : sql) {
+      if (ch == '?') {
+        text += "$" + std::to_string(++n);
+      } else {
+        text += ch;
+      }
+    }
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    PGresult* r = params.empty() ? PQexec(pg_, text.c_str())
+                                 : PQexecParams(pg_, text.c_str(), static_cast<int>(values.size()),
+                                                nullptr, values.data(), nullptr, nullptr, 0);
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_TUPLES_OK) return r;
+    PQclear(r);
+    if (status != PGRES_COMMAND_OK) fail(sql);
+    return nullptr;
+  }
+  [[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error("raw database: " + what + ": " + PQerrorMessage(pg_));
+  }
+
+  PGconn* pg_ = nullptr;
+  std::unique_ptr<SQLite::Database> sqlite_;
+};
+
+}  // namespace kakehashi::test
