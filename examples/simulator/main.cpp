@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--agreements", agreements_path, "hospitals and MoUs (docs/agreements.md)")
       ->capture_default_str();
-  app.add_option("--db", db_path, "the SQLite database to create (\":memory:\" for none)")
+  app.add_option("--db", db_path,
+                 "the SQLite database to create (\":memory:\" for none), or an empty PostgreSQL "
+                 "database's URI (postgresql://...)")
       ->capture_default_str();
   app.add_flag("--overwrite", overwrite, "replace the database if it exists");
   app.add_option("--report", report_path, "the HTML report to write")->capture_default_str();
@@ -118,6 +120,9 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  // A PostgreSQL URI instead of a file (postgresql://...; "postgresql://" alone takes the server
+  // from PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE).
+  const bool server = db_path.rfind("postgresql://", 0) == 0 || db_path.rfind("postgres://", 0) == 0;
   simulator::scenario sc;
   std::optional<kh::agreement_directory> agreements;
   try {
@@ -129,7 +134,12 @@ int main(int argc, char** argv) {
     if (start) sc.start = parse_day("--start", *start);
     if (sync) sc.sync = *sync == "full" ? kh::durability::full : kh::durability::normal;
     simulator::check_against(sc, *agreements);
-    if (db_path != ":memory:") {
+    if (server) {
+      if (overwrite) {
+        throw bad_input("--overwrite: applies to a database file; the simulator never drops a "
+                        "server's tables: name an empty database or schema instead");
+      }
+    } else if (db_path != ":memory:") {
       if (exists(db_path) && !overwrite) {
         throw bad_input("--db: '" + db_path +
                         "' exists; pass --overwrite to replace it, or choose another path");
@@ -143,7 +153,16 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (db_path != ":memory:" && overwrite) {
+    if (server) {  // a simulation starts from nothing: an empty database, or a new schema
+      const kh::engine e = kh::engine::open(db_path, *agreements, kh::consent_policy::standard());
+      if (const auto rows = e.audit_rows(); rows > 0) {
+        std::cerr << "referral-simulator: --db: the database already holds " << rows
+                  << " audit rows; name an empty database or schema "
+                     "(postgresql://HOST/DB?options=-csearch_path%3DSCHEMA)\n";
+        return 2;
+      }
+    }
+    if (db_path != ":memory:" && !server && overwrite) {
       for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
         std::remove((db_path + suffix).c_str());
       }
