@@ -175,11 +175,16 @@ struct engine_stats {
 class engine {
  public:
   /// Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one).
+  /// A `path` starting with postgresql:// or postgres:// is a PostgreSQL 15 connection URI
+  /// instead (libpq's: "postgresql://user@host/db?options=-csearch_path%3Dschema", or
+  /// "postgresql://" to take all from PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE): the
+  /// tables are created in search_path's first schema if it is empty, with the same guarantees
+  /// (see docs/audit.md, "On PostgreSQL"); `options.vfs` applies to SQLite only.
   /// Throws kakehashi::error{errc::invalid_argument} if the file is not an SQLite database or is
-  /// one that is not a kakehashi one, or if its audit log is keyed (its rows carry MACs) and
-  /// `options.audit_key` is unset (unkeyed rows would follow keyed ones); {errc::failed_precondition}
-  /// if its schema is newer than this library, and {errc::storage} if it cannot be opened; in each
-  /// case the file is left untouched.
+  /// one that is not a kakehashi one (a schema holding other tables), or if its audit log is
+  /// keyed (its rows carry MACs) and `options.audit_key` is unset (unkeyed rows would follow keyed
+  /// ones); {errc::failed_precondition} if its schema is newer than this library, and
+  /// {errc::storage} if it cannot be opened; in each case the database is left untouched.
   static engine open(const std::string& path, agreement_directory agreements, consent_policy policy,
                      engine_options options = {});
 
@@ -274,6 +279,8 @@ class engine {
 /// too); a -wal without its -shm is read from a private copy of the two files in the temporary
 /// directory (TMPDIR), removed when the view closes; a database without a -wal is read as it is,
 /// and if a writer opens it meanwhile the view reads again through the writer's files.
+/// On PostgreSQL (a URI as engine::open() takes) every transaction of the view's session is
+/// read-only, so the server itself refuses any write; the schema is checked, never created.
 /// Throws like engine::open() (and {errc::not_found} if the file is missing).
 class database_view {
  public:
