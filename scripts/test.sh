@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every kakehashi test: installs missing Debian packages, configures, builds with warnings
-# as errors, runs ctest (unit, tool, example, simulator, FHIR-validation and package-consumer
-# tests; the FHIR validators come from npm, pinned by tests/fhir/package-lock.json) and prints
-# ctest's summary.
+# as errors, runs ctest (unit, tool, example, simulator, FHIR-validation, PostgreSQL (on a
+# throwaway server that pg_virtualenv starts and drops) and package-consumer tests; the FHIR
+# validators come from npm, pinned by tests/fhir/package-lock.json) and prints ctest's summary.
 # Exits non-zero when anything fails.
 #
 # Usage: scripts/test.sh [--build-dir DIR] [--slow] [--sanitize=LIST] [-- extra ctest arguments]

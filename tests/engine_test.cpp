@@ -918,3 +918,21 @@ TEST_CASE("the backend tests run on the backend they name", "[engine][backends]"
     CHECK(db.schema().empty());
   }
 }
+
+// A PostgreSQL URI can carry a password (postgresql://user:password@host/db, or ?password=):
+// messages name the database without it. Port 1 on the loopback refuses at once.
+TEST_CASE("a PostgreSQL URI's password never reaches a message", "[engine][error][privacy]") {
+  for (const std::string& uri :
+       {std::string("postgresql://kakehashi:s3cret-Pa55@127.0.0.1:1/referrals"),
+        std::string("postgres://127.0.0.1:1/referrals?password=s3cret-Pa55&connect_timeout=2")}) {
+    CAPTURE(uri);
+    const error opened = caught([&] { open_engine(uri); });
+    CHECK(opened.code() == errc::storage);
+    CHECK_THAT(opened.what(), Contains("cannot be opened as a database"));
+    CHECK_THAT(opened.what(), Contains("127.0.0.1:1/referrals"));
+    CHECK_THAT(opened.what(), !Contains("s3cret"));
+    const error viewed = caught([&] { database_view::open(uri); });
+    CHECK(viewed.code() == errc::storage);
+    CHECK_THAT(viewed.what(), !Contains("s3cret"));
+  }
+}
