@@ -500,7 +500,7 @@ void crash_rounds(int rounds, durability sync, int threads = 1) {
 }  // namespace
 
 TEST_CASE("writers killed mid-load lose no acknowledged command and leave a verifiable log",
-          "[audit][crash]") {
+          "[audit][crash][backends]") {
   crash_rounds(20, durability::full);
   crash_rounds(20, durability::normal);
   crash_rounds(10, durability::full, 4);  // grouped commits
