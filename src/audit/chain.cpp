@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "audit_crypto.hpp"
-#include "fail.hpp"
+#include "common/crypto.hpp"
+#include "common/fail.hpp"
 #include "store/referral_rows.hpp"
 
 namespace kakehashi {

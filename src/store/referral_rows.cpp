@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::store {
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::store::postgres {
 namespace {

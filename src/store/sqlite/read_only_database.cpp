@@ -6,7 +6,7 @@
 
 #include <system_error>
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::detail {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::store::sqlite {
 namespace {

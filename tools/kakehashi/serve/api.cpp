@@ -13,8 +13,8 @@
 #include <sstream>
 #include <vector>
 
-#include "audit_crypto.hpp"  // SHA-256 of a request, for the engine's request digest
-#include "json_reader.hpp"   // the strict reader: bodies are read as strictly as files
+#include "common/crypto.hpp"       // SHA-256 of a request, for the engine's request digest
+#include "common/json_reader.hpp"  // the strict reader: bodies are read as strictly as files
 #include "notifier.hpp"
 
 namespace kakehashi::serve {

@@ -10,7 +10,7 @@
 // The strict JSON reader every loader of the library uses (src/json_reader.hpp): the service's
 // configuration reports its problems exactly as the agreements file does. It is private to the
 // library; the tool, built in the same tree, is its one other user.
-#include "json_reader.hpp"
+#include "common/json_reader.hpp"
 
 namespace kakehashi::serve {
 namespace {

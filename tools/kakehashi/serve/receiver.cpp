@@ -5,7 +5,7 @@
 #include <kakehashi/error.hpp>
 #include <nlohmann/json.hpp>
 
-#include "json_reader.hpp"  // the library's strict reader: line and column only, never the text
+#include "common/json_reader.hpp"  // the library's strict reader: line and column only, never the text
 
 namespace kakehashi::serve {
 namespace {

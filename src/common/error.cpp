@@ -2,8 +2,8 @@
 
 #include <ostream>
 
-#include "enum_names.hpp"
-#include "fail.hpp"
+#include "common/enum_names.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi {
 namespace {

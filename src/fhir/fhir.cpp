@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "audit_crypto.hpp"
-#include "consent_digest.hpp"
-#include "fail.hpp"
+#include "common/crypto.hpp"
+#include "common/fail.hpp"
+#include "consent/consent_digest.hpp"
 
 namespace kakehashi::fhir {
 

@@ -1,12 +1,12 @@
-#include "json_reader.hpp"
+#include "common/json_reader.hpp"
 
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include "calendar.hpp"
-#include "fail.hpp"
+#include "common/calendar.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::detail {
 namespace {

@@ -3,14 +3,14 @@
 #include <date/tz.h>
 
 #include <algorithm>
-#include <functional>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <set>
 
-#include "enum_names.hpp"
-#include "fail.hpp"
-#include "json_reader.hpp"
+#include "common/enum_names.hpp"
+#include "common/fail.hpp"
+#include "common/json_reader.hpp"
 
 namespace kakehashi {
 namespace {

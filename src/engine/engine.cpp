@@ -17,9 +17,9 @@
 #include <unordered_map>
 
 #include "audit/chain.hpp"
-#include "audit_crypto.hpp"
-#include "consent_digest.hpp"
-#include "fail.hpp"
+#include "common/crypto.hpp"
+#include "common/fail.hpp"
+#include "consent/consent_digest.hpp"
 #include "kakehashi/eligibility.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/referral_rows.hpp"

@@ -4,7 +4,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::testing {
 namespace {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fail.hpp"                 // bad_id_message
+#include "common/fail.hpp"          // bad_id_message
 #include "kakehashi/agreement.hpp"  // load_problem
 #include "kakehashi/ids.hpp"
 

@@ -7,9 +7,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "enum_names.hpp"
-#include "fail.hpp"
-#include "referral_machine.hpp"
+#include "common/enum_names.hpp"
+#include "common/fail.hpp"
+#include "lifecycle/referral_machine.hpp"
 
 namespace kakehashi {
 namespace {

@@ -1,6 +1,6 @@
 #include "kakehashi/ids.hpp"
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi {
 namespace {

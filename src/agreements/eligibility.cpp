@@ -6,8 +6,8 @@
 #include <set>
 #include <tuple>
 
-#include "enum_names.hpp"
-#include "fail.hpp"
+#include "common/enum_names.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi {
 namespace {

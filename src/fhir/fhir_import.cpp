@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "fail.hpp"
-#include "json_reader.hpp"
+#include "common/fail.hpp"
+#include "common/json_reader.hpp"
 #include "kakehashi/fhir.hpp"
 
 namespace kakehashi::fhir {

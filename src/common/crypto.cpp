@@ -1,4 +1,4 @@
-#include "audit_crypto.hpp"
+#include "common/crypto.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -7,7 +7,7 @@
 #include <array>
 #include <memory>
 
-#include "fail.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi::detail {
 namespace {

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "enum_names.hpp"
-#include "fail.hpp"
-#include "json_reader.hpp"
+#include "common/enum_names.hpp"
+#include "common/fail.hpp"
+#include "common/json_reader.hpp"
 
 namespace kakehashi {
 namespace {

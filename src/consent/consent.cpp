@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
-#include "audit_crypto.hpp"
-#include "consent_digest.hpp"
-#include "enum_names.hpp"
-#include "fail.hpp"
-#include "json_reader.hpp"
+#include "common/crypto.hpp"
+#include "common/enum_names.hpp"
+#include "common/fail.hpp"
+#include "common/json_reader.hpp"
+#include "consent/consent_digest.hpp"
 
 namespace kakehashi {
 namespace {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "fail.hpp"
-#include "json_reader.hpp"
+#include "common/fail.hpp"
+#include "common/json_reader.hpp"
 #include "kakehashi/consent_rules.hpp"
 
 namespace kakehashi {

@@ -1,7 +1,7 @@
 #include "kakehashi/time.hpp"
 
-#include "calendar.hpp"
-#include "fail.hpp"
+#include "common/calendar.hpp"
+#include "common/fail.hpp"
 
 namespace kakehashi {
 

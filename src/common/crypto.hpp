@@ -1,7 +1,7 @@
 #pragma once
-// Private: SHA-256 and HMAC-SHA256 for the audit chain (OpenSSL 3 EVP; the digest and MAC
-// algorithms are fetched once, which is 2.2x faster per row than implicit fetching), and the
-// length-prefixed encoding rows are hashed over.
+// Private: SHA-256 and HMAC-SHA256 for the audit chain, consent digests and checkpoints (OpenSSL
+// 3 EVP; the digest and MAC algorithms are fetched once, which is 2.2x faster per row than
+// implicit fetching), and the length-prefixed encoding rows are hashed over.
 
 #include <string>
 #include <string_view>

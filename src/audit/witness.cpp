@@ -11,9 +11,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "audit_crypto.hpp"
-#include "fail.hpp"
-#include "json_reader.hpp"
+#include "common/crypto.hpp"
+#include "common/fail.hpp"
+#include "common/json_reader.hpp"
 
 namespace kakehashi {
 namespace {
