@@ -3,7 +3,8 @@
 # -fsanitize=thread in build/sanitize-thread (tools and examples off) and runs the test cases that
 # share an engine or a file between threads and processes: [concurrency] (threads and processes
 # on one file, threads on one engine), [group] (group commit), [fault] (storage faults, a group
-# among them) and the crash test (writers killed mid-load, some with four threads). Any report
+# among them) and the crash test (writers killed mid-load, some with four threads); then the
+# [backends] cases of [concurrency] and [group] again on PostgreSQL. Any report
 # stops the program and fails the script.
 #
 # Usage: scripts/tsan.sh [extra Catch2 arguments]
@@ -28,3 +29,6 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 cd "$build_dir"
 ./tests/kakehashi_tests "[concurrency],[group],[fault]" "$@"
 ./tests/kakehashi_tests "writers killed mid-load lose no acknowledged command and leave a verifiable log" "$@"
+# The same threads and processes on PostgreSQL (a throwaway server by pg_virtualenv).
+pg_virtualenv -v 15 env KAKEHASHI_TEST_POSTGRES=postgresql:// \
+  ./tests/kakehashi_tests "[concurrency][backends],[group][backends]" "$@"
