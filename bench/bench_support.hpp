@@ -1,7 +1,9 @@
 #pragma once
 // What the benchmark files share: a fresh database path in /tmp, its removal (with -wal and
-// -shm), and the shipped agreements.
+// -shm), the shipped agreements, and the audit row's encoding and hash for hand-written
+// baselines.
 
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +26,35 @@ inline std::string db_path(const char* tag) {
 inline agreement_directory shipped_agreements() {
   return agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) +
                                         "/data/agreements.json");
+}
+
+/// The audit row's hashed encoding as docs/audit.md gives it, for hand-written baselines: each
+/// field as its length (8 bytes, big-endian) and its bytes.
+template <class Fields>
+std::string length_prefixed(const Fields& fields) {
+  std::string enc;
+  for (const std::string& f : fields) {
+    const auto len = static_cast<unsigned long long>(f.size());
+    for (int sh = 56; sh >= 0; sh -= 8) enc.push_back(static_cast<char>((len >> sh) & 0xff));
+    enc += f;
+  }
+  return enc;
+}
+
+/// Lower-case hex SHA-256 with a reused context, as a careful hand-written baseline would do it.
+inline std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, out, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string h;
+  for (unsigned int k = 0; k < len; ++k) {
+    h += hex[out[k] >> 4];
+    h += hex[out[k] & 15];
+  }
+  return h;
 }
 
 }  // namespace kakehashi::bench

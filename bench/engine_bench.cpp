@@ -41,22 +41,6 @@ struct regime {
 constexpr regime regimes[] = {
     {"FULL/1", true, 1}, {"NORMAL/1", false, 1}, {"NORMAL/100", false, 100}};
 
-// Lower-case hex SHA-256 with a reused context, as a careful hand-written baseline would do it.
-std::string sha256_hex(EVP_MD_CTX* ctx, const EVP_MD* md, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestInit_ex(ctx, md, nullptr);
-  EVP_DigestUpdate(ctx, data.data(), data.size());
-  EVP_DigestFinal_ex(ctx, out, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string h;
-  for (unsigned int k = 0; k < len; ++k) {
-    h += hex[out[k] >> 4];
-    h += hex[out[k] & 15];
-  }
-  return h;
-}
-
 const hospital_id bm{"bach-mai"};
 const hospital_id sk{"shonan-kamakura"};
 const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
@@ -164,7 +148,7 @@ struct raw_db {
     bench::remove_db(path);
   }
 
-  std::string sha256(const std::string& data) { return sha256_hex(ctx, md, data); }
+  std::string sha256(const std::string& data) { return bench::sha256_hex(ctx, md, data); }
 
   void insert_audit(long long seq, const std::string& id, const std::string& prev,
                     const std::string& hash) {
@@ -327,13 +311,7 @@ struct engine_sql {
                                   "{\"reason\":\"patient_request\"}",
                                   key,
                                   prev};
-    std::string enc;
-    for (const auto& f : fields) {
-      const auto len = static_cast<unsigned long long>(f.size());
-      for (int sh = 56; sh >= 0; sh -= 8) enc.push_back(static_cast<char>((len >> sh) & 0xff));
-      enc += f;
-    }
-    const std::string hash = sha256_hex(ctx, md, enc);
+    const std::string hash = bench::sha256_hex(ctx, md, bench::length_prefixed(fields));
     sqlite3_stmt* a = st[audit_ins];
     sqlite3_bind_int64(a, 1, seq);
     for (int c = 0; c < 8; ++c) text(audit_ins, c + 2, fields[c]);

@@ -158,6 +158,7 @@ class handwritten {
   }
   ~handwritten() {
     EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
     PQfinish(c_);
   }
   handwritten(const handwritten&) = delete;
@@ -198,13 +199,7 @@ class handwritten {
                                   "{\"reason\":\"patient_request\"}",
                                   key,
                                   prev};
-    std::string enc;
-    for (const auto& f : fields) {
-      const auto len = static_cast<unsigned long long>(f.size());
-      for (int sh = 56; sh >= 0; sh -= 8) enc.push_back(static_cast<char>((len >> sh) & 0xff));
-      enc += f;
-    }
-    const std::string hash = sha256_hex(enc);
+    const std::string hash = bench::sha256_hex(ctx_, md_, bench::length_prefixed(fields));
     PQclear(run("insert", {seq_text.c_str(), id.c_str(), fields[3].c_str(), fields[4].c_str(),
                            fields[5].c_str(), fields[6].c_str(), fields[7].c_str(),
                            fields[8].c_str(), fields[9].c_str(), "0", fields[11].c_str(),
@@ -229,23 +224,9 @@ class handwritten {
     }
     return r;
   }
-  std::string sha256_hex(const std::string& data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(ctx_, data.data(), data.size());
-    EVP_DigestFinal_ex(ctx_, md, &n);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int k = 0; k < n; ++k) {
-      out += hex[md[k] >> 4];
-      out += hex[md[k] & 15];
-    }
-    return out;
-  }
-
   PGconn* c_;
   EVP_MD_CTX* ctx_ = EVP_MD_CTX_new();
+  EVP_MD* md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
 };
 
 void pg_handwritten(benchmark::State& state) {
