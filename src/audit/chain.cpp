@@ -243,7 +243,7 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
   std::optional<bool> rows_keyed;
   if (row_key && anchor) rows_keyed = anchor->rows_keyed;
   std::int64_t expected_seq = 1;
-  auto q = db.prepare(std::string(select_audit) + " ORDER BY seq");
+  auto q = db.prepare_stream(std::string(select_audit) + " ORDER BY seq");
   while (q->step()) {
     const row r = read_row(*q);
     ++v.rows;
@@ -291,7 +291,8 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
   // (2) Each referral's successful rows replayed (refused attempts change nothing), merged by id
   // with the referral table: every stored referral equals its replay, and every replayed one is
   // stored.
-  auto aq = db.prepare(std::string(select_audit) + " WHERE outcome = 0 ORDER BY referral_id, seq");
+  auto aq =
+      db.prepare_stream(std::string(select_audit) + " WHERE outcome = 0 ORDER BY referral_id, seq");
   bool more_rows = aq->step();
   struct replay {
     std::string id;
@@ -326,7 +327,7 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
                             detail::printable(r.id)));
   };
   std::optional<replay> current = next_replay();
-  auto rq = db.prepare(std::string(select_referral) + " ORDER BY id");
+  auto rq = db.prepare_stream(std::string(select_referral) + " ORDER BY id");
   while (rq->step()) {
     ++v.referrals;
     const std::string id = rq->text(0);

@@ -87,6 +87,12 @@ class connection {
 
   /// Prepares `sql` (ours: fixed text, values only through parameters).
   virtual std::unique_ptr<statement> prepare(const std::string& sql) = 0;
+  /// Prepares a query whose rows are read a few at a time instead of all at once (verify's scans
+  /// of the whole log), inside the transaction that is open; several may be open at once.
+  /// SQLite steps through rows anyway; PostgreSQL reads them through a cursor.
+  virtual std::unique_ptr<statement> prepare_stream(const std::string& sql) {
+    return prepare(sql);
+  }
   /// Runs statements that return no rows.
   virtual void exec(const std::string& sql) = 0;
   /// As exec(), ignoring any failure (for ROLLBACK on a path that is already failing).

@@ -197,6 +197,77 @@ class statement final : public store::statement {
   int row_ = -1;
 };
 
+// A query read through a server-side cursor, `batch` rows at a time: verify holds one batch of
+// each of its scans, not the whole log. Needs an open transaction (verify's read transaction).
+// Without parameters (verify's scans have none).
+class cursor final : public store::statement {
+ public:
+  cursor(PGconn* c, std::string name, std::string sql)
+      : c_(c), name_(std::move(name)), sql_(std::move(sql)) {}
+  ~cursor() override { reset(); }
+  cursor(const cursor&) = delete;
+  cursor& operator=(const cursor&) = delete;
+
+  void bind(int, std::int64_t) override { no_parameters(); }
+  void bind(int, const std::string&) override { no_parameters(); }
+  void bind_no_copy(int, const std::string&) override { no_parameters(); }
+  void bind_null(int) override { no_parameters(); }
+
+  bool step() override {
+    if (!declared_) {
+      result r(PQexec(c_, ("DECLARE " + name_ + " NO SCROLL CURSOR FOR " + sql_).c_str()));
+      check(c_, r.r);
+      declared_ = true;
+    }
+    if (result_ && ++row_ < PQntuples(result_)) return true;
+    if (result_ && PQntuples(result_) < batch) return false;  // the last batch was short
+    PQclear(result_);
+    result_ = PQexec(c_, ("FETCH " + std::to_string(batch) + " FROM " + name_).c_str());
+    const auto status = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
+    if (status != PGRES_TUPLES_OK) {
+      failure f = failure_of(c_, result_);
+      PQclear(result_);
+      result_ = nullptr;
+      throw f;
+    }
+    row_ = 0;
+    return PQntuples(result_) > 0;
+  }
+  int exec() override {
+    throw failure(failure_kind::other, 0, "a cursor is read with step(), not exec()");
+  }
+  void reset() noexcept override {
+    PQclear(result_);
+    result_ = nullptr;
+    row_ = -1;
+    if (declared_) PQclear(PQexec(c_, ("CLOSE " + name_).c_str()));
+    declared_ = false;
+  }
+  void clear_bindings() noexcept override {}
+
+  bool is_null(int column) override { return PQgetisnull(result_, row_, column) != 0; }
+  std::int64_t int64(int column) override {
+    return std::strtoll(PQgetvalue(result_, row_, column), nullptr, 10);
+  }
+  std::string text(int column) override {
+    return std::string(PQgetvalue(result_, row_, column),
+                       static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+  }
+
+ private:
+  static constexpr int batch = 1000;
+  [[noreturn]] void no_parameters() const {
+    throw failure(failure_kind::other, 0, "a cursor query takes no parameters");
+  }
+
+  PGconn* c_;
+  std::string name_;
+  std::string sql_;
+  bool declared_ = false;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
 class connection final : public store::connection {
  public:
   explicit connection(PGconn* c) noexcept : c_(c) {}
@@ -211,6 +282,13 @@ class connection final : public store::connection {
     result r(PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr));
     check(c_, r.r);
     return std::make_unique<statement>(c_, std::move(name), params);
+  }
+  std::unique_ptr<store::statement> prepare_stream(const std::string& sql) override {
+    int params = 0;
+    std::string text = numbered(sql, params);
+    if (params > 0) return prepare(sql);  // verify's scans have none; others read whole
+    return std::make_unique<cursor>(c_, "kakehashi_cursor_" + std::to_string(++prepared_),
+                                    std::move(text));
   }
   void exec(const std::string& sql) override {
     result r(PQexec(c_, sql.c_str()));
