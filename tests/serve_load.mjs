@@ -6,6 +6,10 @@
 // as the API asks, until it is answered, for at most 60 seconds. Any other answer than the
 // expected one is an error. Prints one JSON line: {"referrals", "requests", "retries", "errors"}.
 //
+// PORT_FILE holds one port, or several separated by spaces (services sharing one database): the
+// attempts go to each in turn, so one referral's requests, and the retries of one request, are
+// answered by different processes.
+//
 // Usage: node serve_load.mjs PORT_FILE CERT_DIR CONSENT_PARAMS PREFIX REFERRALS CONCURRENCY
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -25,9 +29,11 @@ let errors = 0;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+let attempts = 0;
 function once(who, method, path, headers, body) {
   // The port is read again on every attempt: a restarted service listens on a new one.
-  const port = Number(readFileSync(portFile, 'utf8'));
+  const ports = readFileSync(portFile, 'utf8').trim().split(/\s+/).map(Number);
+  const port = ports[attempts++ % ports.length];
   return new Promise((resolve) => {
     const req = https.request({
       host: '127.0.0.1', port, method, path, agent: agents[who],

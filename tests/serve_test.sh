@@ -25,22 +25,13 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 # ---- certificates: a CA, the server, three hospitals, and a stranger the CA signed ----------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-  -days 2 -subj "/CN=kakehashi test CA" 2>/dev/null
-certificate() {  # NAME SUBJECT-ALT-NAME
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" \
-    -subj "/CN=$1" 2>/dev/null
-  printf 'subjectAltName=%s\n' "$2" >"$1.ext"
-  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -days 2 \
-    -extfile "$1.ext" 2>/dev/null
-}
+source "$source_dir/tests/support/test_pki.sh"
+test_ca
 certificate server "DNS:localhost,IP:127.0.0.1"
 certificate receiver "DNS:localhost,IP:127.0.0.1"
 for h in bach-mai shonan-kamakura k-hospital stranger; do certificate "$h" "DNS:$h.example"; done
-fingerprint() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
 # The host's signing key for the checkpoints the partners keep, and its public half.
-openssl genpkey -algorithm ed25519 -out signing.key 2>/dev/null
-openssl pkey -in signing.key -pubout -out signing.pub
+signing_key
 
 # Shonan Kamakura's notification endpoint: down for its first two notifications.
 receiver_pid=

@@ -309,23 +309,32 @@ std::optional<referral_snapshot> api::task(const std::string& id, const hospital
     if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
   }
   // Task ids are derived from referral ids (fhir::resource_id, a UUID): an id of another shape
-  // names no Task. Otherwise learn the caller's referrals (another process may have added some),
-  // at most once a second.
+  // names no Task. Otherwise learn the referrals the caller became a party to since this service
+  // last looked (another process on the same database may have proposed them a moment ago): its
+  // change feed after the last event read, an indexed read of the new rows only, so a stream of
+  // unknown ids costs one empty read each.
   const bool uuid_shaped =
       id.size() == 36 && id.find_first_not_of("0123456789abcdef-") == std::string::npos;
   if (!rid && uuid_shaped) {
     std::lock_guard<std::mutex> lock(ids_mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    auto& last = learned_[caller];
-    if (last == std::chrono::steady_clock::time_point{} || now - last >= std::chrono::seconds(1)) {
-      last = now;
-      referral_filter f;
-      f.hospital = caller;
-      for (const auto& s : engine_.list(f)) {
-        task_ids_.emplace(fhir::resource_id("Task", s.id.value()), s.id);
+    auto& cursor = learned_[caller];
+    change_query q;
+    q.hospital = caller;
+    q.include_own = true;
+    q.limit = 1000;
+    for (;;) {
+      q.after_event = cursor.event;
+      q.after_seq = cursor.event == 0 ? std::nullopt : std::optional<std::int64_t>(cursor.seq);
+      const auto page = engine_.changes(q);
+      for (const auto& c : page) {
+        if (c.row.command == "propose") {
+          task_ids_.emplace(fhir::resource_id("Task", c.row.referral.value()), c.row.referral);
+        }
+        cursor = {c.event, c.row.seq};
       }
-      if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
+      if (page.size() < q.limit) break;
     }
+    if (const auto it = task_ids_.find(id); it != task_ids_.end()) rid = it->second;
   }
   if (!rid) return std::nullopt;
   auto s = engine_.find(*rid);

@@ -57,10 +57,13 @@ class api {
   std::map<std::string, hospital_id> clients_;  // certificate fingerprint -> hospital
   std::mutex ids_mutex_;
   std::map<std::string, referral_id> task_ids_;  // Task id -> referral id, filled on demand
-  /// When each hospital's referrals were last learned: an unknown id makes the service learn
-  /// them again at most once a second, so that a stream of unknown ids cannot make it list a
-  /// hospital's referrals at every request.
-  std::map<hospital_id, std::chrono::steady_clock::time_point> learned_;
+  /// How far each hospital's change feed (its own commands included) has been read for the
+  /// referrals it is a party to: an unknown Task id reads only what came after.
+  struct feed_position {
+    std::int64_t event = 0;
+    std::int64_t seq = 0;
+  };
+  std::map<hospital_id, feed_position> learned_;
 };
 
 /// The body of an OperationOutcome for a kakehashi error, and the HTTP status that fits its code

@@ -11,6 +11,8 @@
 // configuration reports its problems exactly as the agreements file does. It is private to the
 // library; the tool, built in the same tree, is its one other user.
 #include "common/json_reader.hpp"
+// Whether the database is a PostgreSQL connection URI, which is not a path to resolve.
+#include "store/postgres/pg_store.hpp"
 
 namespace kakehashi::serve {
 namespace {
@@ -53,6 +55,11 @@ void read_limits(object_reader& r, limits& l) {
 
 }  // namespace
 
+std::string printable_database(const std::string& database) {
+  return printable(
+      store::postgres::is_uri(database) ? store::postgres::printable_uri(database) : database, 200);
+}
+
 config_load_result try_load_config(std::string_view json_text, const std::string& base_dir) {
   config_load_result result;
   auto& problems = result.problems;
@@ -70,7 +77,13 @@ config_load_result try_load_config(std::string_view json_text, const std::string
   }
   r.string("description", true);
   if (auto v = r.id<hospital_tag>("host")) c.host = *v;
-  if (auto v = path_of(r, "database", base_dir, false)) c.database = *v;
+  // A file relative to the configuration, or a PostgreSQL URI as given (several services can
+  // share one server database).
+  if (const auto d = r.string("database")) {
+    c.database = store::postgres::is_uri(*d) || fs::path(*d).is_absolute()
+                     ? *d
+                     : (fs::path(base_dir) / *d).string();
+  }
   if (auto v = path_of(r, "agreements", base_dir, true)) c.agreements = *v;
   if (r.has("policy")) {
     if (auto v = path_of(r, "policy", base_dir, true)) c.policy = *v;

@@ -82,4 +82,8 @@ config_load_result try_load_config(std::string_view json_text, const std::string
 /// {errc::invalid_argument} listing every problem otherwise.
 config load_config_file(const std::string& path);
 
+/// The database as log lines and messages may show it: a path, or a PostgreSQL URI without its
+/// password.
+std::string printable_database(const std::string& database);
+
 }  // namespace kakehashi::serve

@@ -130,7 +130,8 @@ int run_serve(const std::string& config_path) {
   std::cerr << fmt::format(
                    "kakehashi serve: listening on https://{}:{} for {} hospital "
                    "certificate(s); database {}\n",
-                   c.address, server.port(), c.clients.size(), printable(c.database, 200))
+                   c.address, server.port(), c.clients.size(),
+                   serve::printable_database(c.database))
             << std::flush;
   notifier->start();
   server.run();
