@@ -2,12 +2,22 @@
 // a connection of its own (an engine each, as several service processes on one database), all
 // cancelling proposed referrals at full durability:
 //   pg_engine/backend:1        the engine on PostgreSQL (synchronous_commit on);
-//   pg_handwritten             hand-written libpq code running the engine's SQL for the same
+//   pg_handwritten/design:0    hand-written libpq code running the engine's SQL for the same
 //                              command: BEGIN and the writers' lock on the audit table, read the
 //                              referral, update it under its version, read the chain head, hash
 //                              the row (SHA-256 of the same encoding), insert it, COMMIT;
 //   pg_engine/backend:0        the engine on SQLite with the same clients (an engine each on one
 //                              file, synchronous FULL).
+// And the chain designs issue 17 asks to compare, each hand-written the same way:
+//   pg_handwritten/design:0    one chain, writers serialised by LOCK TABLE audit IN SHARE ROW
+//                              EXCLUSIVE MODE (the engine's design);
+//   pg_handwritten/design:1    one chain whose head is a row, locked FOR UPDATE by each writer,
+//                              read from it and updated in it;
+//   pg_handwritten/design:2    a chain per hospital (8 here: referral i belongs to hospital
+//                              i % 8), each head a row locked FOR UPDATE, so writers of different
+//                              hospitals proceed at once; every 500 commands a client writes a
+//                              block: the SHA-256 over every chain's head (what would be signed
+//                              and given to the partners).
 // Needs KAKEHASHI_BENCH_POSTGRES, a connection URI ("postgresql://" with PGHOST and friends set);
 // each benchmark gets a schema of its own. bench/postgres_ratios.sh runs it under pg_virtualenv
 // and prints the ratios within one run.
@@ -136,10 +146,33 @@ void pg_engine(benchmark::State& state) {
   if (!postgres) bench::remove_db(db);
 }
 
+// How concurrent writers extend the hash chain (see the top of this file).
+enum class chain_design { table_lock = 0, head_row = 1, per_hospital = 2 };
+constexpr int hospitals = 8;      // chains of design per_hospital
+constexpr int block_every = 500;  // commands between two blocks over the heads (per client)
+
+// The tables designs head_row and per_hospital add to the engine's schema.
+void add_chain_heads(const std::string& uri, chain_design design) {
+  if (design == chain_design::table_lock) return;
+  PGconn* c = PQconnectdb(uri.c_str());
+  pg_exec(c,
+          "CREATE TABLE chain_head (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, "
+          "hash TEXT NOT NULL); CREATE TABLE chain_block (id BIGSERIAL PRIMARY KEY, "
+          "heads_hash TEXT NOT NULL); ALTER TABLE audit ADD COLUMN chain TEXT, ADD COLUMN "
+          "chain_seq BIGINT; CREATE SEQUENCE audit_seq START 1000000");
+  const int chains = design == chain_design::head_row ? 1 : hospitals;
+  for (int h = 0; h < chains; ++h) {
+    pg_exec(c, "INSERT INTO chain_head VALUES ('H-" + std::to_string(h) + "', 0, '" +
+                   std::string(64, '0') + "')");
+  }
+  PQfinish(c);
+}
+
 // One client's hand-written command: the engine's SQL on its own connection.
 class handwritten {
  public:
-  explicit handwritten(const std::string& uri) : c_(PQconnectdb(uri.c_str())) {
+  handwritten(const std::string& uri, chain_design design)
+      : c_(PQconnectdb(uri.c_str())), design_(design) {
     pg_exec(c_, "SET synchronous_commit = on");
     prepare("get",
             "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
@@ -155,6 +188,17 @@ class handwritten {
             "actor_user, command, state_before, state_after, outcome, reason_code, details, "
             "idempotency_key, prev_hash, hash, mac) VALUES "
             "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,NULL)");
+    if (design_ != chain_design::table_lock) {
+      prepare("head_row", "SELECT seq, hash FROM chain_head WHERE chain = $1 FOR UPDATE");
+      prepare("insert_chained",
+              "INSERT INTO audit (seq, referral_id, recorded_at, actor_org, actor_role, "
+              "actor_user, command, state_before, state_after, outcome, reason_code, details, "
+              "idempotency_key, prev_hash, hash, mac, chain, chain_seq) VALUES "
+              "(nextval('audit_seq'),$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,NULL,$15,$16)");
+      prepare("move_head", "UPDATE chain_head SET seq = $2, hash = $3 WHERE chain = $1");
+      prepare("heads", "SELECT chain, seq, hash FROM chain_head ORDER BY chain");
+      prepare("block", "INSERT INTO chain_block (heads_hash) VALUES ($1)");
+    }
   }
   ~handwritten() {
     EVP_MD_CTX_free(ctx_);
@@ -167,7 +211,11 @@ class handwritten {
   void command(int i) {
     const std::string id = "R-" + std::to_string(i);
     const std::string key = "c-" + std::to_string(i);
-    pg_exec(c_, "BEGIN; LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE");
+    const std::string chain =
+        "H-" + std::to_string(design_ == chain_design::per_hospital ? i % hospitals : 0);
+    pg_exec(c_, design_ == chain_design::table_lock
+                    ? "BEGIN; LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE"
+                    : "BEGIN");
     PGresult* g = run("get", {id.c_str()});
     const std::string version = PQntuples(g) ? PQgetvalue(g, 0, 13) : "1";
     PQclear(g);
@@ -175,7 +223,8 @@ class handwritten {
     const std::string updated = std::to_string(1772323200 + i * 3600LL);
     PQclear(run("update", {"closed", "0", "", "", updated.c_str(), next.c_str(), id.c_str(),
                            version.c_str(), "cancelled"}));
-    PGresult* h = run("head", {});
+    PGresult* h =
+        design_ == chain_design::table_lock ? run("head", {}) : run("head_row", {chain.c_str()});
     long long seq = 1;
     std::string prev(64, '0');
     if (PQntuples(h)) {
@@ -200,11 +249,21 @@ class handwritten {
                                   key,
                                   prev};
     const std::string hash = bench::sha256_hex(ctx_, md_, bench::length_prefixed(fields));
-    PQclear(run("insert", {seq_text.c_str(), id.c_str(), fields[3].c_str(), fields[4].c_str(),
-                           fields[5].c_str(), fields[6].c_str(), fields[7].c_str(),
-                           fields[8].c_str(), fields[9].c_str(), "0", fields[11].c_str(),
-                           fields[12].c_str(), key.c_str(), prev.c_str(), hash.c_str()}));
+    if (design_ == chain_design::table_lock) {
+      PQclear(run("insert", {seq_text.c_str(), id.c_str(), fields[3].c_str(), fields[4].c_str(),
+                             fields[5].c_str(), fields[6].c_str(), fields[7].c_str(),
+                             fields[8].c_str(), fields[9].c_str(), "0", fields[11].c_str(),
+                             fields[12].c_str(), key.c_str(), prev.c_str(), hash.c_str()}));
+    } else {
+      PQclear(run("insert_chained",
+                  {id.c_str(), fields[3].c_str(), fields[4].c_str(), fields[5].c_str(),
+                   fields[6].c_str(), fields[7].c_str(), fields[8].c_str(), fields[9].c_str(), "0",
+                   fields[11].c_str(), fields[12].c_str(), key.c_str(), prev.c_str(), hash.c_str(),
+                   chain.c_str(), seq_text.c_str()}));
+      PQclear(run("move_head", {chain.c_str(), seq_text.c_str(), hash.c_str()}));
+    }
     pg_exec(c_, "COMMIT");
+    if (design_ != chain_design::table_lock && ++commands_ % block_every == 0) block();
   }
 
  private:
@@ -224,24 +283,42 @@ class handwritten {
     }
     return r;
   }
+  // A block over every chain's head, in its own transaction: what would be signed.
+  void block() {
+    PGresult* r = run("heads", {});
+    std::vector<std::string> heads;
+    for (int row = 0; row < PQntuples(r); ++row) {
+      for (int col = 0; col < 3; ++col) heads.emplace_back(PQgetvalue(r, row, col));
+    }
+    PQclear(r);
+    const std::string hash = bench::sha256_hex(ctx_, md_, bench::length_prefixed(heads));
+    PQclear(run("block", {hash.c_str()}));
+  }
+
   PGconn* c_;
+  chain_design design_;
+  int commands_ = 0;
   EVP_MD_CTX* ctx_ = EVP_MD_CTX_new();
   EVP_MD* md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
 };
 
 void pg_handwritten(benchmark::State& state) {
-  const int clients = static_cast<int>(state.range(0));
+  const auto design = static_cast<chain_design>(state.range(0));
+  const int clients = static_cast<int>(state.range(1));
   if (!server()) {
     state.SkipWithError("KAKEHASHI_BENCH_POSTGRES is not set (bench/postgres_ratios.sh)");
     return;
   }
-  schema s("handwritten_" + std::to_string(clients));
+  schema s("handwritten_" + std::to_string(state.range(0)) + "_" + std::to_string(clients));
   propose(s.uri(), total);  // the engine's schema and the same referrals
+  add_chain_heads(s.uri(), design);
   run_clients(state, clients, total, [&] {
-    auto h = std::make_shared<handwritten>(s.uri());
+    auto h = std::make_shared<handwritten>(s.uri(), design);
     return [h](int i) { h->command(i); };
   });
-  state.SetLabel("PostgreSQL, hand-written libpq");
+  state.SetLabel(design == chain_design::table_lock ? "one chain, table lock"
+                 : design == chain_design::head_row ? "one chain, head row FOR UPDATE"
+                                                    : "a chain per hospital (8), head rows");
 }
 
 }  // namespace
@@ -253,10 +330,8 @@ BENCHMARK(pg_engine)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(pg_handwritten)
-    ->ArgNames({"clients"})
-    ->Arg(1)
-    ->Arg(4)
-    ->Arg(16)
+    ->ArgNames({"design", "clients"})
+    ->ArgsProduct({{0, 1, 2}, {1, 4, 16}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -1,21 +1,25 @@
-// Storage fault injection (reliability plan T8): a workload of engine commands runs with the Nth
-// write, sync or truncate failing (an I/O error, or a full disk for writes), once or
-// persistently, for N from 0 until the workload no longer reaches the fault, under
-// synchronous=FULL and NORMAL. After each run, with faults off and the file reopened: the
-// database opens, verify passes, every command that committed (returned, or was refused and
-// audited) is in the log exactly once, every command that failed with `storage` is entirely
-// absent, and every `outcome_unknown` is resolved by a retry with its idempotency key.
-#include <SQLiteCpp/Database.h>
-
+// Storage fault injection (reliability plan T8), on both backends. On SQLite: a workload of engine
+// commands runs with the Nth write, sync or truncate failing (an I/O error, or a full disk for
+// writes), once or persistently, for N from 0 until the workload no longer reaches the fault,
+// under synchronous=FULL and NORMAL. On PostgreSQL: the same workload with the connection dropped
+// at the Nth round trip (support/cutting_proxy.hpp), before the server sees the message or after
+// it ran it and before the answer arrives (at COMMIT: committed, and the engine cannot know).
+// After each run, with faults off and the database reopened: it opens, verify passes, every
+// command that committed (returned, or was refused and audited) is in the log exactly once, every
+// command that failed with `storage` is entirely absent, and every `outcome_unknown` is resolved
+// by a retry with its idempotency key.
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <functional>
 #include <kakehashi/engine.hpp>
 #include <string>
 #include <vector>
 
+#include "support/cutting_proxy.hpp"
 #include "support/engine_fixture.hpp"
 #include "support/fault_vfs.hpp"
 #include "support/group.hpp"
+#include "support/raw_database.hpp"
 
 using namespace kakehashi;
 using namespace kakehashi::test;
@@ -103,26 +107,27 @@ fate fate_of(const std::exception_ptr& p) {
   return fate::committed;  // refused, and the refusal audited
 }
 
-int rows_with_key(SQLite::Database& db, const std::string& key) {
-  SQLite::Statement q(db, "SELECT count(*) FROM audit WHERE idempotency_key = ?");
-  q.bind(1, key);
-  q.executeStep();
-  return q.getColumn(0).getInt();
+int rows_with_key(raw_database& raw, const std::string& key) {
+  return std::stoi(raw.rows("SELECT count(*) FROM audit WHERE idempotency_key = ?", {key})[0][0]);
 }
 
-// Runs the workload with the fault armed; returns whether the fault fired.
-bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool persistent, int nth) {
-  temp_db db;
-  engine_options o = paperwork_on_file();
-  o.sync = sync;
-  o.vfs = "kakehashi-fault";
+// What the runs of one plan saw: commands whose outcome was unknown, and among them those the
+// database had in fact committed (found before their retry).
+struct unknowns {
+  int seen = 0;
+  int committed = 0;
+};
+
+// Runs the workload on `db` opened as `opened_as` with `options`, the fault armed by `arm` once
+// the engine is open; `disarm` turns it off and says whether it fired, which run_once returns.
+bool run_once(const temp_db& db, const std::string& opened_as, const engine_options& options,
+              const std::function<void()>& arm, const std::function<bool()>& disarm,
+              unknowns& unknown) {
   const auto steps = workload();
   std::vector<fate> fates;  // one per key
-  const int injected_before = fault_vfs::faults_injected;
   {
-    engine e = open_engine(db.path(), o);
-    fault_vfs::reset_counts();
-    fault_vfs::fail(op, nth, persistent, kind);
+    engine e = open_engine(opened_as, options);
+    arm();
     for (const auto& s : steps) {
       if (!s.group.empty()) {
         for (const auto& p : run_as_group(e, s.group)) fates.push_back(fate_of(p));
@@ -138,10 +143,9 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
       fates.insert(fates.end(), s.keys.size(), f);
     }
   }  // closing the engine checkpoints the WAL into the database: under the fault too
-  fault_vfs::disarm();
-  const bool fired = fault_vfs::faults_injected > injected_before;
+  const bool fired = disarm();
 
-  // Faults off, the file reopened as it is.
+  // Faults off, the database reopened as it is.
   engine e = open_engine(db.path());
   const verify_result v = e.verify();
   CAPTURE(v.problem);
@@ -158,14 +162,17 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
     }
   }
   REQUIRE(keys.size() == fates.size());
-  {
-    SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      CAPTURE(keys[i].key);
-      if (fates[i] == fate::committed) CHECK(rows_with_key(raw, keys[i].key) == 1);
-      if (fates[i] == fate::failed) CHECK(rows_with_key(raw, keys[i].key) == 0);
-      CHECK(rows_with_key(raw, keys[i].key) <= 1);
+  raw_database raw(db.path());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    CAPTURE(keys[i].key);
+    const int rows = rows_with_key(raw, keys[i].key);
+    if (fates[i] == fate::committed) CHECK(rows == 1);
+    if (fates[i] == fate::failed) CHECK(rows == 0);
+    if (fates[i] == fate::unknown) {
+      ++unknown.seen;
+      unknown.committed += rows;
     }
+    CHECK(rows <= 1);
   }
   // A batch retried for each of its keys: the second retry is answered from the log.
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -178,7 +185,6 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
       CHECK(err.code() != errc::outcome_unknown);
     }
   }
-  SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (fates[i] != fate::unknown) continue;
     CAPTURE(keys[i].key);
@@ -188,10 +194,66 @@ bool run_once(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool pers
   return fired;
 }
 
+// SQLite: the workload with the Nth write, sync or truncate failing.
+bool run_on_sqlite(durability sync, fault_vfs::op op, fault_vfs::kind kind, bool persistent,
+                   int nth) {
+  temp_db db;
+  engine_options o = paperwork_on_file();
+  o.sync = sync;
+  o.vfs = "kakehashi-fault";
+  int injected_before = 0;
+  unknowns unknown;
+  return run_once(
+      db, db.path(), o,
+      [&] {
+        injected_before = fault_vfs::faults_injected;
+        fault_vfs::reset_counts();
+        fault_vfs::fail(op, nth, persistent, kind);
+      },
+      [&] {
+        fault_vfs::disarm();
+        return fault_vfs::faults_injected > injected_before;
+      },
+      unknown);
+}
+
 }  // namespace
 
-TEST_CASE("storage faults at every write, sync and truncate leave nothing half-applied",
-          "[engine][fault]") {
+TEST_CASE("storage faults at every point leave nothing half-applied", "[engine][fault][backends]") {
+  if (!test_postgres().empty()) {
+    // PostgreSQL: the connection dropped at every round trip of the workload, before the server
+    // sees the message or before its answer arrives.
+    const char* server_port = std::getenv("PGPORT");
+    cutting_proxy proxy(server_port ? std::atoi(server_port) : 5432);
+    for (const auto w : {cutting_proxy::when::before_sending, cutting_proxy::when::before_answer}) {
+      CAPTURE(w == cutting_proxy::when::before_sending ? "before sending" : "before the answer");
+      int nth = 0;
+      unknowns unknown;
+      for (;; ++nth) {
+        CAPTURE(nth);
+        temp_db db;
+        const bool fired = run_once(
+            db, proxy.uri(db.path()), paperwork_on_file(), [&] { proxy.arm(nth, w); },
+            [&] {
+              proxy.disarm();
+              return proxy.fired();
+            },
+            unknown);
+        if (!fired) break;
+        REQUIRE(nth < 2000);  // the workload is finite: the loop must end
+      }
+      // How many round trips the workload made (124 at the time of writing): the connection was
+      // cut at every statement of every command.
+      CHECK(nth > 100);
+      // A COMMIT cut before the server saw it was not applied (its retry applied it); one cut
+      // after the server ran it was (its retry was answered from the log). Both happened.
+      CAPTURE(unknown.seen, unknown.committed);
+      CHECK(unknown.seen > 0);
+      if (w == cutting_proxy::when::before_sending) CHECK(unknown.committed == 0);
+      if (w == cutting_proxy::when::before_answer) CHECK(unknown.committed > 0);
+    }
+    return;
+  }
   fault_vfs::install();
   struct plan {
     fault_vfs::op op;
@@ -207,7 +269,7 @@ TEST_CASE("storage faults at every write, sync and truncate leave nothing half-a
         CAPTURE(sync == durability::full ? "FULL" : "NORMAL", static_cast<int>(p.op),
                 static_cast<int>(p.kind), persistent);
         int nth = 0;
-        while (run_once(sync, p.op, p.kind, persistent, nth)) {
+        while (run_on_sqlite(sync, p.op, p.kind, persistent, nth)) {
           ++nth;
           REQUIRE(nth < 1000);  // the workload is finite: the loop must end
         }

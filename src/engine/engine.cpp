@@ -288,7 +288,15 @@ struct engine::impl {
   }
   void commit() {
     if (batch_depth > 0) {
-      cache.get("RELEASE command")->exec();
+      // Inside the batch's or group's transaction: nothing is durable before its COMMIT. On a
+      // server the RELEASE is a round trip and can fail (a lost connection): the command was not
+      // applied, and the transaction it was part of cannot commit either.
+      try {
+        cache.get("RELEASE command")->exec();
+      } catch (const store::failure& e) {
+        db.try_exec("ROLLBACK TO command");
+        storage_failed(e, "releasing the command's savepoint");
+      }
       return;
     }
     head_.reset();

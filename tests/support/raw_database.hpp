@@ -46,10 +46,11 @@ class raw_database {
   }
 
   /// Every row of a query, each value as text (NULL as an empty string).
-  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+  std::vector<std::vector<std::string>> rows(const std::string& sql,
+                                             const std::vector<std::string>& params = {}) {
     std::vector<std::vector<std::string>> out;
     if (pg_) {
-      PGresult* r = run_pg(sql, {});
+      PGresult* r = run_pg(sql, params);
       for (int i = 0; i < PQntuples(r); ++i) {
         std::vector<std::string> row;
         for (int c = 0; c < PQnfields(r); ++c) row.emplace_back(PQgetvalue(r, i, c));
@@ -59,6 +60,7 @@ class raw_database {
       return out;
     }
     SQLite::Statement q(*sqlite_, sql);
+    for (std::size_t i = 0; i < params.size(); ++i) q.bind(static_cast<int>(i + 1), params[i]);
     while (q.executeStep()) {
       std::vector<std::string> row;
       for (int c = 0; c < q.getColumnCount(); ++c) {
