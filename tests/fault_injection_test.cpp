@@ -3,7 +3,8 @@
 // writes), once or persistently, for N from 0 until the workload no longer reaches the fault,
 // under synchronous=FULL and NORMAL. On PostgreSQL: the same workload with the connection dropped
 // at the Nth round trip (support/cutting_proxy.hpp), before the server sees the message or after
-// it ran it and before the answer arrives (at COMMIT: committed, and the engine cannot know).
+// it ran it and before the answer arrives (at COMMIT: committed, and the engine cannot know);
+// the engine connects again by itself and serves the next command.
 // After each run, with faults off and the database reopened: it opens, verify passes, every
 // command that committed (returned, or was refused and audited) is in the log exactly once, every
 // command that failed with `storage` is entirely absent, and every `outcome_unknown` is resolved
@@ -120,11 +121,14 @@ struct unknowns {
 
 // Runs the workload on `db` opened as `opened_as` with `options`, the fault armed by `arm` once
 // the engine is open; `disarm` turns it off and says whether it fired, which run_once returns.
+// With `recovers`, the engine that met the fault must serve a command once it is disarmed (a
+// server connection lost is made again), before it closes.
 bool run_once(const temp_db& db, const std::string& opened_as, const engine_options& options,
               const std::function<void()>& arm, const std::function<bool()>& disarm,
-              unknowns& unknown) {
+              unknowns& unknown, bool recovers = false) {
   const auto steps = workload();
   std::vector<fate> fates;  // one per key
+  bool fired = false;
   {
     engine e = open_engine(opened_as, options);
     arm();
@@ -142,8 +146,14 @@ bool run_once(const temp_db& db, const std::string& opened_as, const engine_opti
       // Nothing but kakehashi::error may escape: anything else fails the test case here.
       fates.insert(fates.end(), s.keys.size(), f);
     }
+    if (recovers) {
+      fired = disarm();
+      (void)e.propose({referral_id{"PROBE"}, bm, sk, specialty_code{"cardiology"},
+                       patient_ref{"P-TEST-1"}, bm_coordinator(), at_hour(100)},
+                      "PROBE:propose");
+    }
   }  // closing the engine checkpoints the WAL into the database: under the fault too
-  const bool fired = disarm();
+  if (!recovers) fired = disarm();
 
   // Faults off, the database reopened as it is.
   engine e = open_engine(db.path());
@@ -190,6 +200,7 @@ bool run_once(const temp_db& db, const std::string& opened_as, const engine_opti
     CAPTURE(keys[i].key);
     CHECK(rows_with_key(raw, keys[i].key) == 1);
   }
+  if (recovers) CHECK(rows_with_key(raw, "PROBE:propose") == 1);
   CHECK(e.verify().intact);
   return fired;
 }
@@ -238,7 +249,7 @@ TEST_CASE("storage faults at every point leave nothing half-applied", "[engine][
               proxy.disarm();
               return proxy.fired();
             },
-            unknown);
+            unknown, true);
         if (!fired) break;
         REQUIRE(nth < 2000);  // the workload is finite: the loop must end
       }

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <vector>
@@ -112,16 +113,50 @@ std::string numbered(const std::string& sql, int& count) {
   return out;
 }
 
+// The server session a connection and its statements share. A session whose connection was lost
+// is connected again (PQreset) when the next transaction begins, or before a statement outside
+// any transaction, never inside one: a transaction the server lost is over, and the command that
+// ran in it has already failed (storage) or learned that its commit's fate is unknown. The
+// session's settings are made again, and each prepared statement is prepared again on its next
+// use (the generation tells it the session is new).
+struct session {
+  PGconn* c;
+  long generation = 0;
+  PGTransactionStatusType last = PQTRANS_IDLE;  // the last status the server reported
+  std::vector<std::string> settings;            // SET statements, made again after a reconnect
+
+  void note() noexcept {
+    if (const auto t = PQtransactionStatus(c); t != PQTRANS_UNKNOWN) last = t;
+  }
+  void reconnect_if_lost(bool transaction_begins) {
+    if (PQstatus(c) != CONNECTION_BAD) return;
+    if (!transaction_begins && last != PQTRANS_IDLE) return;  // the transaction's own failure
+    PQreset(c);
+    if (PQstatus(c) != CONNECTION_OK) throw failure_of(c, nullptr);  // io: still unreachable
+    ++generation;
+    last = PQTRANS_IDLE;
+    for (const auto& sql : settings) {
+      result r(PQexec(c, sql.c_str()));
+      check(c, r.r);
+    }
+  }
+};
+
 class statement final : public store::statement {
  public:
-  statement(PGconn* c, std::string name, int params)
-      : c_(c),
+  statement(session& s, std::string name, std::string sql, int params)
+      : s_(s),
+        c_(s.c),
         name_(std::move(name)),
+        sql_(std::move(sql)),
+        generation_(s.generation),
         owned_(static_cast<std::size_t>(params)),
         values_(static_cast<std::size_t>(params), nullptr) {}
   ~statement() override {
     reset();
-    PQclear(PQexec(c_, ("DEALLOCATE " + name_).c_str()));
+    // (A session connected again does not have it; DEALLOCATE would fail, and inside a
+    // transaction abort it.)
+    if (generation_ == s_.generation) PQclear(PQexec(c_, ("DEALLOCATE " + name_).c_str()));
   }
   statement(const statement&) = delete;
   statement& operator=(const statement&) = delete;
@@ -179,8 +214,15 @@ class statement final : public store::statement {
   }
   void run() {
     reset();
+    s_.reconnect_if_lost(false);
+    if (generation_ != s_.generation) {  // a new session: prepared again, under the same name
+      result r(PQprepare(c_, name_.c_str(), sql_.c_str(), 0, nullptr));
+      check(c_, r.r);
+      generation_ = s_.generation;
+    }
     result_ = PQexecPrepared(c_, name_.c_str(), static_cast<int>(values_.size()), values_.data(),
                              nullptr, nullptr, 0);
+    s_.note();
     const auto status = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       failure f = failure_of(c_, result_);
@@ -189,8 +231,11 @@ class statement final : public store::statement {
     }
   }
 
+  session& s_;
   PGconn* c_;
   std::string name_;
+  std::string sql_;  // numbered ($1, $2...), for preparing it again in a new session
+  long generation_;
   std::vector<std::string> owned_;
   std::vector<const char*> values_;
   PGresult* result_ = nullptr;
@@ -270,7 +315,7 @@ class cursor final : public store::statement {
 
 class connection final : public store::connection {
  public:
-  explicit connection(PGconn* c) noexcept : c_(c) {}
+  explicit connection(PGconn* c) noexcept : s_{c, 0, PQTRANS_IDLE, {}}, c_(c) {}
   ~connection() override { PQfinish(c_); }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -279,9 +324,11 @@ class connection final : public store::connection {
     int params = 0;
     const std::string text = numbered(sql, params);
     std::string name = "kakehashi_" + std::to_string(++prepared_);
+    s_.reconnect_if_lost(false);
     result r(PQprepare(c_, name.c_str(), text.c_str(), 0, nullptr));
+    s_.note();
     check(c_, r.r);
-    return std::make_unique<statement>(c_, std::move(name), params);
+    return std::make_unique<statement>(s_, std::move(name), text, params);
   }
   std::unique_ptr<store::statement> prepare_stream(const std::string& sql) override {
     int params = 0;
@@ -291,25 +338,53 @@ class connection final : public store::connection {
                                     std::move(text));
   }
   void exec(const std::string& sql) override {
+    s_.reconnect_if_lost(false);
     result r(PQexec(c_, sql.c_str()));
+    s_.note();
     check(c_, r.r);
   }
-  void try_exec(const char* sql) noexcept override { PQclear(PQexec(c_, sql)); }
+  void try_exec(const char* sql) noexcept override {
+    PQclear(PQexec(c_, sql));
+    s_.note();
+    // A ROLLBACK ends the transaction, whether or not the server could still hear it.
+    if (std::strcmp(sql, "ROLLBACK") == 0) s_.last = PQTRANS_IDLE;
+  }
   void begin_write() override {
     // SHARE ROW EXCLUSIVE conflicts with itself (writers take turns) and not with the ACCESS
     // SHARE of plain reads: the head read after it stays the head until COMMIT.
-    exec("BEGIN; LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE");
+    begin("BEGIN; LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE");
   }
-  void begin_read() override { exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
+  void begin_read() override { begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
+  // Begins a transaction, in a new session if the connection was lost. A connection found lost
+  // by the BEGIN itself (the server restarted while this one was idle) is connected again and
+  // the BEGIN sent once more: nothing had been done in the transaction.
+  void begin(const char* sql) {
+    s_.reconnect_if_lost(true);
+    try {
+      exec(sql);
+    } catch (const failure&) {
+      if (PQstatus(c_) != CONNECTION_BAD) throw;
+      s_.reconnect_if_lost(true);
+      exec(sql);
+    }
+  }
+  /// A session setting (SET ...), made again whenever the session is connected again.
+  void set(const std::string& sql) {
+    exec(sql);
+    s_.settings.push_back(sql);
+  }
 
   std::string first_text(const std::string& sql) {
+    s_.reconnect_if_lost(false);
     result r(PQexec(c_, sql.c_str()));
+    s_.note();
     check(c_, r.r);
     if (PQntuples(r.r) == 0 || PQgetisnull(r.r, 0, 0)) return std::string();
     return PQgetvalue(r.r, 0, 0);
   }
 
  private:
+  session s_;
   PGconn* c_;
   long prepared_ = 0;
 };
@@ -344,7 +419,7 @@ std::unique_ptr<connection> connect(const std::string& uri) {
   if (raw == nullptr) throw failure(failure_kind::other, 0, "out of memory");
   auto c = std::make_unique<connection>(raw);
   if (PQstatus(raw) != CONNECTION_OK) throw failure_of(raw, nullptr);
-  c->exec("SET client_min_messages = warning");
+  c->set("SET client_min_messages = warning");
   return c;
 }
 
@@ -392,9 +467,9 @@ std::unique_ptr<store::connection> open_for_engine(
     const std::string& uri, const engine_options& options,
     const std::function<void(store::connection&)>& check_existing) {
   auto c = connect(uri);
-  c->exec(
+  c->set(
       fmt::format("SET synchronous_commit = {}", options.sync == durability::full ? "on" : "off"));
-  c->exec(fmt::format("SET lock_timeout = {}", std::max(0, options.busy_timeout_ms)));
+  c->set(fmt::format("SET lock_timeout = {}", std::max(0, options.busy_timeout_ms)));
   const std::string subject = printable_uri(uri);
   c->exec("BEGIN");
   try {
@@ -418,7 +493,7 @@ std::unique_ptr<store::connection> open_for_engine(
 std::unique_ptr<store::connection> open_for_reading(const std::string& uri) {
   auto c = connect(uri);
   // Every transaction of this session is read-only: the server refuses any write.
-  c->exec("SET default_transaction_read_only = on");
+  c->set("SET default_transaction_read_only = on");
   if (!schema_of(*c, printable_uri(uri))) {
     detail::fail(errc::invalid_argument, printable_uri(uri),
                  "is not an initialised kakehashi database", "open it with an engine first");
