@@ -7,7 +7,9 @@
 //                              referral, update it under its version, read the chain head, hash
 //                              the row (SHA-256 of the same encoding), insert it, COMMIT;
 //   pg_engine/backend:0        the engine on SQLite with the same clients (an engine each on one
-//                              file, synchronous FULL).
+//                              file, synchronous FULL);
+//   pg_engine_shared           one engine on PostgreSQL shared by the clients' threads (one
+//                              service process): its group commit at work.
 // And the chain designs issue 17 asks to compare, each hand-written the same way:
 //   pg_handwritten/design:0    one chain, writers serialised by LOCK TABLE audit IN SHARE ROW
 //                              EXCLUSIVE MODE (the engine's design);
@@ -90,6 +92,14 @@ void propose(const std::string& db, int n) {
   });
 }
 
+// The measured command: cancel referral R-i.
+void cancel(engine& e, int i) {
+  const std::string id = std::to_string(i);
+  e.apply(referral_id{"R-" + id},
+          event::cancel{coordinator, t0 + std::chrono::hours{i}, cancel_reason::patient_request},
+          "c-" + id);
+}
+
 // Runs `clients` threads, each taking the next referral number until `total`; the benchmark's
 // one iteration is the whole run. The clients connect (and an engine opens) before the clock
 // starts.
@@ -134,13 +144,7 @@ void pg_engine(benchmark::State& state) {
   run_clients(state, clients, total, [&] {
     auto e = std::make_shared<engine>(
         engine::open(db, bench::shipped_agreements(), consent_policy::standard()));
-    return [e](int i) {
-      const std::string id = std::to_string(i);
-      e->apply(
-          referral_id{"R-" + id},
-          event::cancel{coordinator, t0 + std::chrono::hours{i}, cancel_reason::patient_request},
-          "c-" + id);
-    };
+    return [e](int i) { cancel(*e, i); };
   });
   state.SetLabel(postgres ? "PostgreSQL" : "SQLite");
   if (!postgres) bench::remove_db(db);
@@ -166,6 +170,25 @@ void add_chain_heads(const std::string& uri, chain_design design) {
                    std::string(64, '0') + "')");
   }
   PQfinish(c);
+}
+
+// One engine on PostgreSQL shared by `clients` threads (one service process with concurrent
+// requests): its group commit puts the commands waiting behind one transaction into the next,
+// one lock and one commit for all of them.
+void pg_engine_shared(benchmark::State& state) {
+  const int clients = static_cast<int>(state.range(0));
+  if (!server()) {
+    state.SkipWithError("KAKEHASHI_BENCH_POSTGRES is not set (bench/postgres_ratios.sh)");
+    return;
+  }
+  schema s("shared_" + std::to_string(clients));
+  propose(s.uri(), total);
+  auto e = std::make_shared<engine>(
+      engine::open(s.uri(), bench::shipped_agreements(), consent_policy::standard()));
+  run_clients(state, clients, total, [&] {
+    return [e](int i) { cancel(*e, i); };
+  });
+  state.SetLabel("PostgreSQL, one engine, group commit");
 }
 
 // One client's hand-written command: the engine's SQL on its own connection.
@@ -326,6 +349,13 @@ void pg_handwritten(benchmark::State& state) {
 BENCHMARK(pg_engine)
     ->ArgNames({"backend", "clients"})
     ->ArgsProduct({{1, 0}, {1, 4, 16}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(pg_engine_shared)
+    ->ArgNames({"clients"})
+    ->Arg(4)
+    ->Arg(16)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

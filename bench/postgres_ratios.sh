@@ -27,6 +27,10 @@ for c in (1, 4, 16):
     s = rate(f"pg_engine/backend:0/clients:{c}")
     print(f"{c:>7} {e:>10.0f} {h:>10.0f} {e / h:>6.2f} {s:>14.0f} {e / s:>9.2f}")
 print()
+print("one engine shared by the clients' threads (group commit), commands per second")
+for c in (4, 16):
+    print(f"{c:>7} {rate(f'pg_engine_shared/clients:{c}'):>10.0f}")
+print()
 print("the chain designs, hand-written libpq, commands per second (ratio to the table lock)")
 designs = ("one chain, LOCK TABLE (kept)", "one chain, head row FOR UPDATE", "8 chains, head rows + blocks")
 print(f"{'clients':>7} " + " ".join(f"{d:>31}" for d in designs))

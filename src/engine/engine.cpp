@@ -330,6 +330,14 @@ struct engine::impl {
   referral_snapshot run(const std::string& key, const std::string& command, const referral_id& id,
                         const actor& by, instant at, const command_options& conditions, Body&& body) {
     check_key(key);
+    // The ids the audit row records whatever the command's fate: one that is not an id at all is
+    // refused before the database is touched, as a malformed key is (nothing is written: the
+    // row would carry the hostile value, which a server's text column or index may not even
+    // take: invalid UTF-8, a megabyte).
+    const bool proposing = command == "propose";
+    validate(proposing ? "proposal.id" : "referral", id);
+    validate(proposing ? "proposal.by.organisation" : "event.by.organisation", by.organisation);
+    if (!by.user.empty()) validate(proposing ? "proposal.by.user" : "event.by.user", by.user);
     const auto once = [&] { return run_one(key, command, id, by, at, conditions, body); };
     if (txn_owner.load() == std::this_thread::get_id()) return once();
     return submit(once);

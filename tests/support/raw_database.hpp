@@ -7,6 +7,8 @@
 #include <SQLiteCpp/Statement.h>
 #include <libpq-fe.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -101,5 +103,45 @@ class raw_database {
   PGconn* pg_ = nullptr;
   std::unique_ptr<SQLite::Database> sqlite_;
 };
+
+/// The schema as text: every table, column and index definition (sqlite_master on SQLite; the
+/// catalog of search_path's first schema on PostgreSQL). A change to it is a changed schema.
+inline std::string schema_text(const std::string& path) {
+  raw_database raw(path);
+  std::string out;
+  const std::vector<std::string> queries =
+      path.rfind("postgresql://", 0) == 0
+          ? std::vector<std::string>{"SELECT table_name || '.' || column_name || ' ' || data_type "
+                                     "FROM information_schema.columns WHERE table_schema = "
+                                     "current_schema() ORDER BY table_name, ordinal_position",
+                                     "SELECT indexdef FROM pg_indexes WHERE schemaname = "
+                                     "current_schema() ORDER BY indexname"}
+          : std::vector<std::string>{"SELECT sql FROM sqlite_master ORDER BY name"};
+  for (const auto& q : queries) {
+    for (const auto& row : raw.rows(q)) out += row[0] + ";\n";
+  }
+  return out;
+}
+
+/// Everything the database holds, as bytes to search: the file with its -wal and -shm on SQLite
+/// (free pages and all), every row of every table of the schema as text on PostgreSQL.
+inline std::string stored_bytes(const std::string& path) {
+  std::string out;
+  if (path.rfind("postgresql://", 0) != 0) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::ifstream in(path + suffix, std::ios::binary);
+      out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return out;
+  }
+  raw_database raw(path);
+  for (const auto& table :
+       raw.rows("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")) {
+    for (const auto& row : raw.rows("SELECT t::text FROM \"" + table[0] + "\" t")) {
+      out += row[0] + "\n";
+    }
+  }
+  return out;
+}
 
 }  // namespace kakehashi::test

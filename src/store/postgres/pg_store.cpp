@@ -164,6 +164,7 @@ class statement final : public store::statement {
   void bind(int index, std::int64_t value) override { own(index, std::to_string(value)); }
   void bind(int index, const std::string& text) override { own(index, text); }
   void bind_no_copy(int index, const std::string& text) override {
+    no_nul(index, text);
     values_[slot(index)] = text.c_str();
   }
   void bind_null(int index) override { values_[slot(index)] = nullptr; }
@@ -207,7 +208,19 @@ class statement final : public store::statement {
     }
     return static_cast<std::size_t>(index - 1);
   }
+  // A text parameter goes to the server as a C string: one holding a NUL byte would be stored
+  // cut short, unlike the value the engine hashed. Refused instead (the engine validates what
+  // it stores; this keeps a slip from becoming a silently different row).
+  void no_nul(int index, const std::string& text) const {
+    if (text.find('\0') != std::string::npos) {
+      throw failure(failure_kind::other, 0,
+                    fmt::format("parameter {} of {} holds a NUL byte, which PostgreSQL text "
+                                "cannot store",
+                                index, name_));
+    }
+  }
   void own(int index, std::string value) {
+    no_nul(index, value);
     const std::size_t i = slot(index);
     owned_[i] = std::move(value);
     values_[i] = owned_[i].c_str();
