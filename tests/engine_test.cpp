@@ -919,6 +919,39 @@ TEST_CASE("the backend tests run on the backend they name", "[engine][backends]"
   }
 }
 
+// What a newer release or another application wrote is refused and left as it was, on either
+// backend (on SQLite the version is PRAGMA user_version; on PostgreSQL kakehashi_meta's row).
+TEST_CASE("a newer schema, or another application's tables, are refused untouched",
+          "[engine][backends]") {
+  const bool server = !test_postgres().empty();
+  const auto refused_untouched = [](const temp_db& db, errc code, const std::string& says) {
+    const std::string before = stored_bytes(db.path()) + schema_text(db.path());
+    const error err = caught([&] { open_engine(db.path()); });
+    CHECK(err.code() == code);
+    CHECK_THAT(err.what(), Contains(says));
+    CHECK(stored_bytes(db.path()) + schema_text(db.path()) == before);
+  };
+  SECTION("a newer schema version") {
+    temp_db db;
+    {
+      engine e = open_engine(db.path());
+      e.propose(bm_proposal("R-1"), "k1");
+    }
+    raw_database(db.path()).exec(server ? "UPDATE kakehashi_meta SET schema_version = 99"
+                                        : "PRAGMA user_version = 99");
+    refused_untouched(db, errc::failed_precondition,
+                      "has schema version 99, newer than this library's 3");
+  }
+  SECTION("another application's tables") {
+    temp_db db;
+    if (!server) SQLite::Database(db.path(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw_database(db.path()).exec("CREATE TABLE patients (name TEXT); "
+                                 "INSERT INTO patients VALUES ('someone')");
+    refused_untouched(db, errc::invalid_argument, server ? "not a kakehashi database"
+                                                         : "not a kakehashi one");
+  }
+}
+
 // A PostgreSQL URI can carry a password (postgresql://user:password@host/db, or ?password=):
 // messages name the database without it. Port 1 on the loopback refuses at once.
 TEST_CASE("a PostgreSQL URI's password never reaches a message", "[engine][error][privacy]") {
