@@ -945,10 +945,11 @@ TEST_CASE("a newer schema, or another application's tables, are refused untouche
   SECTION("another application's tables") {
     temp_db db;
     if (!server) SQLite::Database(db.path(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    raw_database(db.path()).exec("CREATE TABLE patients (name TEXT); "
-                                 "INSERT INTO patients VALUES ('someone')");
-    refused_untouched(db, errc::invalid_argument, server ? "not a kakehashi database"
-                                                         : "not a kakehashi one");
+    raw_database(db.path()).exec(
+        "CREATE TABLE patients (name TEXT); "
+        "INSERT INTO patients VALUES ('someone')");
+    refused_untouched(db, errc::invalid_argument,
+                      server ? "not a kakehashi database" : "not a kakehashi one");
   }
 }
 
