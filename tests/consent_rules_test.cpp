@@ -448,6 +448,60 @@ TEST_CASE("VN-21: an authority's written stop order stops every transfer",
         org.authority_stop_order_at);
 }
 
+TEST_CASE(
+    "VN-23: the medical record leaves a Vietnamese facility only with the patient's "
+    "agreement",
+    "[consent_rules][VN-23]") {
+  // Given no patient agreement and no emergency, when the record is shared with Shonan
+  // Kamakura, then BLOCK VN_MED_CONFIDENTIALITY.
+  CHECK(kt::blocks(standard(), kt::referral_context().without_consent(), "VN-23",
+                   "VN_MED_CONFIDENTIALITY"));
+  // A consent naming no one who gave it is no agreement either; a consent entered in error is
+  // none at all.
+  const consent_record nobody = kt::valid_consent().given_by({});
+  CHECK(kt::blocks(standard(), kt::referral_context().with(nobody), "VN-23",
+                   "VN_MED_CONFIDENTIALITY"));
+  const consent_record in_error = kt::valid_consent().status(consent_status::entered_in_error);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(in_error), "VN-23"));
+  // A basis of its own: medical records that are not health data under the data-protection
+  // law (demographics alone) still need the agreement, where VN-03 does not apply.
+  const auto demographics =
+      standard().evaluate(kt::referral_context().payload({"demographics"}).without_consent());
+  CHECK(demographics.blocked_by("VN-23", "VN_MED_CONFIDENTIALITY"));
+  CHECK_FALSE(demographics.has_finding("VN-03"));
+  // The patient's (or a representative's) consent is the agreement; an emergency basis is an
+  // exception (Art. 69); data going out of Japan is not this law's.
+  CHECK_FALSE(
+      standard().evaluate(kt::referral_context().with(kt::valid_consent())).has_finding("VN-23"));
+  const consent_record emergency = kt::valid_consent().given_by({}).emergency();
+  CHECK_FALSE(standard().evaluate(kt::referral_context().with(emergency)).has_finding("VN-23"));
+  CHECK_FALSE(
+      standard()
+          .evaluate(kt::referral_context().flow(data_flow::results_return).without_consent())
+          .has_finding("VN-23"));
+}
+
+TEST_CASE("JP-03: medical data never leaves a Japanese hospital on an opt-out notice",
+          "[consent_rules][JP-03]") {
+  // Given basis = opt-out notice and the payload is special care-required, when evaluated, then
+  // BLOCK JP_OPTOUT_NOT_FOR_SCRPI: abroad (JP -> VN)...
+  const consent_record notice = kt::valid_consent().method(expression_method::implied_notice);
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  CHECK(kt::blocks(standard(), back.with(notice), "JP-03", "JP_OPTOUT_NOT_FOR_SCRPI"));
+  // ...and at home, to another Japanese hospital (JP-11 concerns only provision abroad).
+  auto domestic =
+      kt::referral_context().from("shonan-kamakura", "JP").to("another-jp-hospital", "JP");
+  const auto at_home = standard().evaluate(domestic.with(notice));
+  CHECK(at_home.blocked_by("JP-03", "JP_OPTOUT_NOT_FOR_SCRPI"));
+  CHECK_FALSE(at_home.has_finding("JP-11"));
+  // Demographics alone are not special care-required; a signed consent is prior consent; data
+  // going out of Vietnam is VN-06's to judge.
+  CHECK_FALSE(
+      standard().evaluate(domestic.payload({"demographics"}).with(notice)).has_finding("JP-03"));
+  CHECK_FALSE(standard().evaluate(back.with(kt::valid_consent())).has_finding("JP-03"));
+  CHECK_FALSE(standard().evaluate(kt::referral_context().with(notice)).has_finding("JP-03"));
+}
+
 TEST_CASE("JP-11: implied consent through a notice is not consent to a provision abroad",
           "[consent_rules][JP-11]") {
   // Given basis = implied notice and direction JP -> VN, when evaluated, then BLOCK.
@@ -636,13 +690,13 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 31);
+  CHECK(all == 33);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
   CHECK(kt::allows(p, kt::referral_context().with(c)));
   p.remove_pack("japan");
-  CHECK(p.rules().size() == all - 1 - 7);  // the Japanese pack: 7 rules
+  CHECK(p.rules().size() == all - 1 - 8);  // the Japanese pack: 8 rules
   CHECK_THROWS_AS(p.remove("VN-09"), error);
   CHECK_THROWS_WITH(p.remove_pack("japan"),
                     Catch::Matchers::Contains("[kakehashi.not_found] rule pack japan"));

@@ -418,6 +418,28 @@ consent_rule vn_21() {
           }};
 }
 
+consent_rule vn_23() {
+  return {"VN-23", "vietnam",
+          "Law 15/2023/QH15 on Medical Examination and Treatment, Chapter II (the patient's "
+          "right to privacy; the article number is uncertain: Art. 8 or 10); exceptions in Art. "
+          "69(3)-(4)",
+          "a Vietnamese facility shares the medical record with an outside party only with the "
+          "patient's agreement: medical confidentiality, a basis of its own beside VN-03",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!vn_sends(ctx) || b.basis == legal_basis::emergency) return;
+            const consent_record* c = ctx.consent;
+            if (c && c->status != consent_status::entered_in_error && !c->grantors.empty()) return;
+            out.block("VN_MED_CONFIDENTIALITY",
+                      fmt::format("the medical record leaves '{}' for '{}' without the patient's "
+                                  "agreement ({}) and without an emergency basis; record the "
+                                  "patient's (or representative's) consent before the {}",
+                                  ctx.sender().value(), ctx.receiver().value(),
+                                  c ? consent_name(ctx) + " names no one who gave it"
+                                    : std::string("no consent on file"),
+                                  ctx.action));
+          }};
+}
+
 consent_rule vn_17() {
   return {"VN-17", "vietnam", "Law 91/2025 Art. 19(1)(a), 19(2); Decree 13/2023 Art. 17(1)",
           "an emergency basis needs a recorded justification and clinician, and consent that "
@@ -513,6 +535,28 @@ consent_rule jp_02() {
                 c.names_recipient(ctx.receiver()) ? "state" : "name the recipient or state",
                 ctx.receiver().value());
             block_or_warn(out, flags.jp_strict_acquisition_consent, "JP_ACQ_CONSENT_SCOPE", msg);
+          }};
+}
+
+consent_rule jp_03() {
+  return {"JP-03", "japan", "APPI Art. 27(1) and the proviso to Art. 27(2)",
+          "special care-required personal information (medical data) goes from Japan to any third "
+          "party, at home or abroad, only with prior consent: never on an opt-out notice",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || ctx.sender_country() != "JP") return;
+            if (ctx.consent->method != expression_method::implied_notice) return;
+            // Special care-required personal information: a medical history or any other health
+            // class; demographics alone are not (APPI Art. 2(3)).
+            const bool scrpi =
+                std::any_of(ctx.payload_classes.begin(), ctx.payload_classes.end(),
+                            [](const std::string& cls) { return cls != "demographics"; });
+            if (!scrpi) return;
+            out.block("JP_OPTOUT_NOT_FOR_SCRPI",
+                      fmt::format("{} rests on a notice the patient did not object to (opt-out), "
+                                  "which Art. 27(2) does not allow for special care-required "
+                                  "data ({}) given by '{}' to '{}'",
+                                  consent_name(ctx), join(ctx.payload_classes),
+                                  ctx.sender().value(), ctx.receiver().value()));
           }};
 }
 
@@ -885,12 +929,11 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 }
 
 std::vector<consent_rule> vietnam_rules() {
-  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
-          vn_09(), vn_10(), vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(),
-          vn_21()};
+  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(), vn_09(), vn_10(),
+          vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(), vn_21(), vn_23()};
 }
 std::vector<consent_rule> japan_rules() {
-  return {jp_02(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};
+  return {jp_02(), jp_03(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};
 }
 std::vector<consent_rule> fhir_rules() {
   return {std_01(), std_02(), std_03(), std_04(), std_05(), std_06()};
