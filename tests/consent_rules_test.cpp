@@ -305,7 +305,7 @@ TEST_CASE("VN-19: children and persons without capacity under Law 91", "[consent
 }
 
 TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold",
-          "[consent_rules][VN-18][VN-19][JP-08]") {
+          "[consent_rules][VN-18][VN-19][JP-08][JP-09]") {
   struct row {
     const char* at;
     int age;
@@ -324,7 +324,7 @@ TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold"
       {"2026-03-01T00:00:00Z", 16, {g::parent}, nullptr},
       // The patient alone: a child under Vietnamese rules and under the Japanese threshold.
       {"2026-03-01T00:00:00Z", 14, {g::patient}, "JP-08"},
-      {"2026-03-01T00:00:00Z", 16, {g::patient}, "JP-08"},  // no capacity assessment recorded
+      {"2026-03-01T00:00:00Z", 16, {g::patient}, "JP-09"},  // no capacity assessment recorded
   };
   for (const auto& r : rows) {
     CAPTURE(r.at, r.age, r.grantors.size());
@@ -404,6 +404,47 @@ TEST_CASE("JP-08: a minor consents through a representative in Japan", "[consent
   const consent_record assessed14 =
       kt::valid_consent().aged(14).given_by({grantor_role::patient}).capacity_assessed(true);
   CHECK_FALSE(lower.evaluate(kt::referral_context().with(assessed14)).has_finding("JP-08"));
+  // A patient without capacity needs the representative whatever the age.
+  const consent_record ward = kt::valid_consent().capacity(capacity_status::lost);
+  CHECK(kt::blocks(standard(), kt::referral_context().flow(data_flow::results_return).with(ward),
+                   "JP-08", "JP_MINOR_REP_CONSENT_MISSING"));
+}
+
+TEST_CASE("JP-09: the Japanese age threshold, and 16 and 17 year-olds with a capacity assessment",
+          "[consent_rules][JP-09]") {
+  const auto alone = [](int age) {
+    return kt::valid_consent().aged(age).given_by({grantor_role::patient});
+  };
+  // Given age 14, jp.minor_threshold = 15 and no representative, then BLOCK (the representative
+  // JP-08 asks for at or under the threshold).
+  const consent_record fourteen = alone(14);
+  CHECK(kt::blocks(standard(), kt::referral_context().with(fourteen), "JP-08",
+                   "JP_MINOR_REP_CONSENT_MISSING"));
+  // Given age 16 with a capacity assessment recorded, then ALLOW on the patient's consent.
+  const consent_record assessed = alone(16).capacity_assessed(true);
+  CHECK(kt::allows(standard(), kt::referral_context().with(assessed)));
+  // Without the assessment: BLOCK, for 16 and 17; 15 is at the threshold (JP-08's), 18 is adult.
+  for (const int age : {16, 17}) {
+    CAPTURE(age);
+    const consent_record c = alone(age);
+    CHECK(kt::blocks(standard(), kt::referral_context().with(c), "JP-09",
+                     "JP_MINOR_CAPACITY_NOT_ASSESSED"));
+  }
+  for (const int age : {15, 18}) {
+    CAPTURE(age);
+    const consent_record c = alone(age);
+    CHECK_FALSE(standard().evaluate(kt::referral_context().with(c)).has_finding("JP-09"));
+  }
+  // The threshold is a policy flag: at 16, a 16 year-old needs the representative (JP-08) and
+  // JP-09 is silent; a representative's consent needs no assessment.
+  const auto sixteen = with_flags([](policy_flags& f) { f.jp_minor_threshold = 16; });
+  const consent_record c16 = alone(16);
+  const auto v = sixteen.evaluate(kt::referral_context().with(c16));
+  CHECK(v.blocked_by("JP-08", "JP_MINOR_REP_CONSENT_MISSING"));
+  CHECK_FALSE(v.has_finding("JP-09"));
+  const consent_record by_parent =
+      kt::valid_consent().aged(16).given_by({grantor_role::parent, grantor_role::child_assent});
+  CHECK_FALSE(standard().evaluate(kt::referral_context().with(by_parent)).has_finding("JP-09"));
 }
 
 TEST_CASE("JP-10: an emergency basis only when consent is difficult to obtain",
@@ -690,13 +731,13 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 33);
+  CHECK(all == 34);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
   CHECK(kt::allows(p, kt::referral_context().with(c)));
   p.remove_pack("japan");
-  CHECK(p.rules().size() == all - 1 - 8);  // the Japanese pack: 8 rules
+  CHECK(p.rules().size() == all - 1 - 9);  // the Japanese pack: 9 rules
   CHECK_THROWS_AS(p.remove("VN-09"), error);
   CHECK_THROWS_WITH(p.remove_pack("japan"),
                     Catch::Matchers::Contains("[kakehashi.not_found] rule pack japan"));

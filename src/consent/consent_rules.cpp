@@ -610,31 +610,43 @@ consent_rule jp_05() {
 
 consent_rule jp_08() {
   return {"JP-08", "japan",
-          "MHLW guidance for medical and nursing-care providers (2017, rev. 2023) p. 27; PPC Q&A "
-          "1-62 (JP-09)",
+          "MHLW guidance for medical and nursing-care providers (2017, rev. 2023) p. 27",
           "a minor or a person who cannot judge the consequences consents through a "
-          "representative; 16 and 17 year-olds with a recorded capacity assessment",
+          "representative (minors: at or under the JP-09 threshold)",
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
             if (!examinable(ctx, b) || !ctx.involves("JP")) return;
             const consent_record& c = *ctx.consent;
             const auto age = jp_age(c, ctx.at);
-            const bool incapable = lacks_capacity(c);
             const bool young = age && *age <= flags.jp_minor_threshold;
+            if (has_representative(c, false) || !(young || lacks_capacity(c))) return;
+            out.block("JP_MINOR_REP_CONSENT_MISSING",
+                      fmt::format("{} concerns {}{} and has no representative's consent "
+                                  "(threshold: {} or younger)",
+                                  consent_name(ctx), patient_age_text(age), capacity_text(c),
+                                  flags.jp_minor_threshold));
+          }};
+}
+
+consent_rule jp_09() {
+  return {"JP-09", "japan",
+          "PPC APPI Q&A 1-62 (the number may have changed); JIS Q 15001 practice; Civil Code "
+          "Art. 4 (majority at 18)",
+          "minors older than the threshold (jp_minor_threshold, 15) and under 18 may consent "
+          "alone with a recorded assessment of their capacity",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!examinable(ctx, b) || !ctx.involves("JP")) return;
+            const consent_record& c = *ctx.consent;
+            const auto age = jp_age(c, ctx.at);
             const bool older_minor =
                 age && *age > flags.jp_minor_threshold && *age < japan_majority;
-            if (has_representative(c, false)) return;
-            if (young || incapable) {
-              out.block("JP_MINOR_REP_CONSENT_MISSING",
-                        fmt::format("{} concerns {}{} and has no representative's consent "
-                                    "(threshold: {} or younger)",
-                                    consent_name(ctx), patient_age_text(age), capacity_text(c),
-                                    flags.jp_minor_threshold));
-            } else if (older_minor && !c.capacity_assessed) {
-              out.block("JP_MINOR_CAPACITY_NOT_ASSESSED",
-                        fmt::format("{} concerns {} who consented alone without a recorded "
-                                    "assessment of their capacity",
-                                    consent_name(ctx), patient_age_text(age)));
+            if (!older_minor || lacks_capacity(c) || has_representative(c, false) ||
+                c.capacity_assessed) {
+              return;
             }
+            out.block("JP_MINOR_CAPACITY_NOT_ASSESSED",
+                      fmt::format("{} concerns {} who consented alone without a recorded "
+                                  "assessment of their capacity",
+                                  consent_name(ctx), patient_age_text(age)));
           }};
 }
 
@@ -933,7 +945,7 @@ std::vector<consent_rule> vietnam_rules() {
           vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(), vn_21(), vn_23()};
 }
 std::vector<consent_rule> japan_rules() {
-  return {jp_02(), jp_03(), jp_04(), jp_05(), jp_08(), jp_10(), jp_11(), jp_12()};
+  return {jp_02(), jp_03(), jp_04(), jp_05(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};
 }
 std::vector<consent_rule> fhir_rules() {
   return {std_01(), std_02(), std_03(), std_04(), std_05(), std_06()};
