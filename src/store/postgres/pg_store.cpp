@@ -142,7 +142,24 @@ struct session {
   }
 };
 
-class statement final : public store::statement {
+// The current row of a result, read by column: what a prepared statement and a cursor share.
+class result_rows : public store::statement {
+ public:
+  bool is_null(int column) override { return PQgetisnull(result_, row_, column) != 0; }
+  std::int64_t int64(int column) override {
+    return std::strtoll(PQgetvalue(result_, row_, column), nullptr, 10);
+  }
+  std::string text(int column) override {
+    return std::string(PQgetvalue(result_, row_, column),
+                       static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+  }
+
+ protected:
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
+class statement final : public result_rows {
  public:
   statement(session& s, std::string name, std::string sql, int params)
       : s_(s),
@@ -189,15 +206,6 @@ class statement final : public store::statement {
   }
   void clear_bindings() noexcept override {
     for (auto& v : values_) v = nullptr;
-  }
-
-  bool is_null(int column) override { return PQgetisnull(result_, row_, column) != 0; }
-  std::int64_t int64(int column) override {
-    return std::strtoll(PQgetvalue(result_, row_, column), nullptr, 10);
-  }
-  std::string text(int column) override {
-    return std::string(PQgetvalue(result_, row_, column),
-                       static_cast<std::size_t>(PQgetlength(result_, row_, column)));
   }
 
  private:
@@ -251,14 +259,12 @@ class statement final : public store::statement {
   long generation_;
   std::vector<std::string> owned_;
   std::vector<const char*> values_;
-  PGresult* result_ = nullptr;
-  int row_ = -1;
 };
 
 // A query read through a server-side cursor, `batch` rows at a time: verify holds one batch of
 // each of its scans, not the whole log. Needs an open transaction (verify's read transaction).
 // Without parameters (verify's scans have none).
-class cursor final : public store::statement {
+class cursor final : public result_rows {
  public:
   cursor(PGconn* c, std::string name, std::string sql)
       : c_(c), name_(std::move(name)), sql_(std::move(sql)) {}
@@ -303,15 +309,6 @@ class cursor final : public store::statement {
   }
   void clear_bindings() noexcept override {}
 
-  bool is_null(int column) override { return PQgetisnull(result_, row_, column) != 0; }
-  std::int64_t int64(int column) override {
-    return std::strtoll(PQgetvalue(result_, row_, column), nullptr, 10);
-  }
-  std::string text(int column) override {
-    return std::string(PQgetvalue(result_, row_, column),
-                       static_cast<std::size_t>(PQgetlength(result_, row_, column)));
-  }
-
  private:
   static constexpr int batch = 1000;
   [[noreturn]] void no_parameters() const {
@@ -322,8 +319,6 @@ class cursor final : public store::statement {
   std::string name_;
   std::string sql_;
   bool declared_ = false;
-  PGresult* result_ = nullptr;
-  int row_ = -1;
 };
 
 class connection final : public store::connection {
