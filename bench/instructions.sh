@@ -4,18 +4,23 @@
 # transactions of PER_TRANSACTION (default 100), synchronous=NORMAL, on a file; only the cancels
 # are collected (run_cancels in bench/cancel_workload.cpp), commits included.
 #
-# Usage: bench/instructions.sh [BUILD_DIR=build/release] [COMMANDS] [PER_TRANSACTION]
+# With a SHAPE (engine, reshaped, reshaped_intkey, floor), the same cancels hand-written through
+# the SQLite C API on the engine's schema or a reshaped one instead (bench/schema_shapes.cpp).
+#
+# Usage: bench/instructions.sh [BUILD_DIR=build/release] [COMMANDS] [PER_TRANSACTION] [SHAPE]
 # Needs a build with -DKAKEHASHI_BUILD_BENCH=ON (Release) and valgrind.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build/release}
 commands=${2:-5000}
 per_txn=${3:-100}
+shape=(${4:-})
 binary="$build/bench/kakehashi_cancel_workload"
+[[ ${#shape[@]} -eq 0 ]] || binary="$build/bench/kakehashi_schema_shapes"
 [[ -x "$binary" ]] || { echo "instructions.sh: $binary not built (-DKAKEHASHI_BUILD_BENCH=ON)" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_cancels*' \
-  --callgrind-out-file="$out/callgrind.out" "$binary" "$commands" "$per_txn" 2> "$out/valgrind.log"
+  --callgrind-out-file="$out/callgrind.out" "$binary" "${shape[@]}" "$commands" "$per_txn" 2> "$out/valgrind.log"
 total=$(grep -E '^summary:|^totals:' "$out/callgrind.out" | head -1 | awk '{print $2}')
-echo "instructions: $total for $commands cancels ($per_txn per transaction): $((total / commands)) per command"
+echo "instructions${4:+ ($4)}: $total for $commands cancels ($per_txn per transaction): $((total / commands)) per command"
