@@ -6,20 +6,12 @@
 //
 //   bench/instructions.sh build/bench 5000 100 SHAPE
 //
-// Shapes (every one hashes the same audit row encoding with SHA-256 and chains it):
-//   engine       the engine's statements on its schema, a savepoint per command (what
-//                bench/engine_bench.cpp's raw_engine_sql runs)
-//   reshaped     the candidates issue 18 names, together: the capacity count as a counter row
-//                per destination, specialty and month (the capacity index loses close_reason,
-//                which a cancel changes); a referral's history as a link from each audit row to
-//                the referral's previous one (no second index on the audit table); the
-//                idempotency key checked by a lookup before writing, so no savepoint is needed
-//                to undo a conflicting command
-//   reshaped_intkey   reshaped, with the idempotency key's unique index on a 64-bit hash of the
-//                key instead of its text
-//   floor        no secondary index and no savepoint at all (no idempotency, no history, no
-//                capacity, no sweep): read, versioned update, chain, insert. No engine that keeps
-//                the library's promises does less.
+// Shapes (every one hashes the same audit row encoding with SHA-256 and chains it; the table
+// `shapes` below says what each changes): engine (the engine's statements on its schema, a
+// savepoint per command: what bench/engine_bench.cpp's raw_engine_sql runs), the candidates
+// issue 18 names one at a time (precheck, counter, link; partial, a candidate of our own), all
+// of them together (reshaped, reshaped_intkey), and floor (no secondary index and no savepoint:
+// no engine that keeps the library's promises does less). README "Performance" gives the counts.
 //
 // Usage: kakehashi_schema_shapes SHAPE [COMMANDS=5000] [PER_TRANSACTION=100]
 #include <openssl/evp.h>
