@@ -7,6 +7,7 @@
 //   - no referral reaches `accepted` without a successful record_consent whose audit row carries
 //     an allowing verdict, and never on a consent the rules must refuse (rejected, withdrawn,
 //     another patient's);
+//   - no two open referrals share a patient, specialty and destination;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
 //   - verify() finds the database intact at the end.
 //
@@ -126,6 +127,19 @@ struct harness {
     if (written != (repeated ? 0 : 1)) broken("a command wrote the wrong number of audit rows");
     if (refused && e.find(id) != before) broken("a refused command changed its referral");
     check_accepted(id);
+    check_no_duplicates();
+  }
+
+  // One open referral per patient, specialty and destination (issue 16, item 6).
+  void check_no_duplicates() {
+    std::set<std::string> open;
+    for (const referral_snapshot& s : e.list()) {
+      if (s.state == referral_state::closed) continue;
+      const std::string k =
+          s.patient.value() + '\n' + s.specialty.value() + '\n' + s.destination.value();
+      if (!open.insert(k).second)
+        broken("two open referrals for one patient, specialty and destination");
+    }
   }
 
   // An accepted (or later) referral relies on a consent the rules allowed when it was recorded.

@@ -43,9 +43,9 @@ void walk(engine& e, const std::string& id, int steps, const std::string& when =
   const auto t = [&](int h) { return parse_instant(when + "T0" + std::to_string(h) + ":00:00Z"); };
   e.propose(bm_proposal(id, when + "T00:00:00Z"), id + ":1");
   if (steps > 1)
-    e.record_consent(referral_id{id}, good_consent(), bm_coordinator(), t(1), id + ":2");
+    e.record_consent(referral_id{id}, good_consent(id), bm_coordinator(), t(1), id + ":2");
   if (steps > 2) e.apply(referral_id{id}, event::accept{sk_clinician(), t(2)}, id + ":3");
-  if (steps > 3) e.transfer(referral_id{id}, good_consent(), sk_coordinator(), t(3), id + ":4");
+  if (steps > 3) e.transfer(referral_id{id}, good_consent(id), sk_coordinator(), t(3), id + ":4");
   if (steps > 4) e.apply(referral_id{id}, event::complete{sk_clinician(), t(4)}, id + ":5");
 }
 

@@ -78,18 +78,28 @@ expect 0 referral complete "${db[@]}" "${sk[@]}" --id R-1 --at 2026-04-20T10:00:
   --idempotency-key k-7 --json
 contains out '"close_reason": "completed"'
 
-# The side exits: declined, cancelled, consent withdrawn, expired by the sweep.
-for id in R-2 R-3 R-4 R-5; do
-  expect 0 referral propose "${db[@]}" "${bm[@]}" --id $id --to shonan-kamakura \
-    --specialty oncology --patient P-3f9c1a --at 2026-03-10T09:00:00+07:00 --idempotency-key p-$id
-done
-for id in R-2 R-4; do
-  expect 0 referral consent "${db[@]}" "${bm[@]}" --id $id --consent consent.json \
-    --at 2026-03-10T10:00:00+07:00 --idempotency-key c-$id
-done
+# The side exits: declined, cancelled, consent withdrawn, expired by the sweep. are
+# the same patient's (consent.json's): R-4 is proposed once R-2 is closed, as a second open
+# referral for the same patient, specialty and destination is refused.
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-2 --to shonan-kamakura \
+  --specialty oncology --patient P-3f9c1a --at 2026-03-10T09:00:00+07:00 --idempotency-key p-R-2
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-3 --to shonan-kamakura \
+  --specialty oncology --patient P-5e21b0 --at 2026-03-10T09:00:00+07:00 --idempotency-key p-R-3
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-5 --to shonan-kamakura \
+  --specialty oncology --patient P-77c0d2 --at 2026-03-10T09:00:00+07:00 --idempotency-key p-R-5
+expect 0 referral consent "${db[@]}" "${bm[@]}" --id R-2 --consent consent.json \
+  --at 2026-03-10T10:00:00+07:00 --idempotency-key c-R-2
+expect 1 referral propose "${db[@]}" "${bm[@]}" --id R-4 --to shonan-kamakura \
+  --specialty oncology --patient P-3f9c1a --at 2026-03-10T11:00:00+07:00 --idempotency-key p-R-4
+contains err "[kakehashi.already_exists]"
+contains err "duplicates open referral R-2"
 expect 0 referral decline "${db[@]}" "${sk[@]}" --id R-2 --reason capacity_full \
   --at 2026-03-11T10:00:00+09:00 --idempotency-key k-8
 contains out "R-2: closed:declined"
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-4 --to shonan-kamakura \
+  --specialty oncology --patient P-3f9c1a --at 2026-03-11T09:00:00+07:00 --idempotency-key p-R-4b
+expect 0 referral consent "${db[@]}" "${bm[@]}" --id R-4 --consent consent.json \
+  --at 2026-03-11T09:30:00+07:00 --idempotency-key c-R-4
 expect 0 referral cancel "${db[@]}" "${bm[@]}" --id R-3 --reason treated_locally \
   --at 2026-03-11T10:00:00+07:00 --idempotency-key k-9
 expect 0 referral withdraw "${db[@]}" "${bm[@]}" --id R-4 --channel written \
@@ -138,10 +148,10 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 18 rows (7 for R-1, 11 for the others and the refused proposal; the bad input above
-# wrote none), intact, anchored, and a wrong key said apart from tampering.
+# The log: 19 rows (7 for R-1, 12 for the others and the two refused proposals; the bad input
+# above wrote none), intact, anchored, and a wrong key said apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (18 rows, 5 referrals"
+contains out "audit log: intact (19 rows, 5 referrals"
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json
@@ -167,7 +177,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (18 rows, 5 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (19 rows, 5 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

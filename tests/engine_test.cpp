@@ -26,10 +26,10 @@ instant at(const char* t) { return parse_instant(t); }
 
 // Walks a referral to `accepted`.
 void to_accepted(engine& e, const std::string& id = "R-1",
-                 const consent_record& consent = good_consent()) {
+                 const std::optional<consent_record>& consent = std::nullopt) {
   e.propose(bm_proposal(id), id + "-propose");
-  e.record_consent(referral_id{id}, consent, bm_coordinator(), at("2026-03-01T01:00:00Z"),
-                   id + "-consent");
+  e.record_consent(referral_id{id}, consent ? *consent : good_consent(id), bm_coordinator(),
+                   at("2026-03-01T01:00:00Z"), id + "-consent");
   e.apply(referral_id{id}, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")},
           id + "-accept");
 }
@@ -115,6 +115,12 @@ TEST_CASE("every refused command changes nothing and is audited as a refused att
        audit_outcome::minor_failure},
       {"a referral id that exists", [&] { e.propose(bm_proposal("R-1"), "r-dup"); },
        errc::already_exists, "referral R-1: exists already", audit_outcome::minor_failure},
+      {"a second open referral for the same patient, specialty and destination",
+       [&] { e.propose(bm_proposal("R-4", "2026-03-03T00:00:00Z", "P-TEST-1"), "r-twice"); },
+       errc::already_exists,
+       "[kakehashi.already_exists] referral R-4: duplicates open referral R-1 (the same patient, "
+       "specialty and destination); follow the open referral, or close it before proposing again",
+       audit_outcome::minor_failure},
       {"a coordinator accepting",
        [&] {
          e.apply(referral_id{"R-1"}, event::decline{sk_coordinator(), at("2026-03-03T00:00:00Z")},
@@ -410,8 +416,8 @@ TEST_CASE("the sweep skips what it may not expire and never stops half-way", "[e
   e.propose(bm_proposal("R-1", "2026-03-01T00:00:00Z"), "p1");
   e.propose(bm_proposal("R-2", "2026-03-01T00:00:00Z"), "p2");
   // R-2's consent arrives after its deadline (2026-03-15), at 09:00 on the 16th.
-  e.record_consent(referral_id{"R-2"}, good_consent(), bm_coordinator(), at("2026-03-16T09:00:00Z"),
-                   "c2");
+  e.record_consent(referral_id{"R-2"}, good_consent("R-2"), bm_coordinator(),
+                   at("2026-03-16T09:00:00Z"), "c2");
   const actor sweeper{sk, actor_role::system, user_id{"sweeper"}};
   const auto rows = e.audit_rows();
   // A sweep whose clock reads 07:00 on the 16th: R-1 expires, R-2 waits, nothing is thrown.
@@ -482,7 +488,7 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     const std::string bytes = slurp(db.path());
     const error err = caught([&] { open_engine(db.path()); });
     CHECK(err.code() == errc::failed_precondition);
-    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 3"));
+    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 4"));
     CHECK(slurp(db.path()) == bytes);
   }
   SECTION(
@@ -526,8 +532,9 @@ TEST_CASE("a version 1 database is read as it is and migrated by an engine", "[e
     (void)e.propose(bm_proposal("R-V1"), "k-v1");
   }
   {
-    // Version 1 as released: the capacity index without close_reason.
+    // Version 1 as released: the capacity index without close_reason, no patient index.
     SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+    raw.exec("DROP INDEX referral_patient");
     raw.exec("DROP INDEX referral_destination");
     raw.exec("CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at)");
     raw.exec("PRAGMA user_version = 1");
@@ -551,7 +558,7 @@ TEST_CASE("a version 1 database is read as it is and migrated by an engine", "[e
   }
   CHECK_THAT(index_sql(), Contains("close_reason"));
   SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 3);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 4);
 }
 
 TEST_CASE("birth dates and names given to the library never reach the database or a message",
@@ -747,12 +754,13 @@ TEST_CASE("a consent edited in any field is not the consent recorded",
   for (const auto& [field, change] : every_field_changed()) {
     CAPTURE(field);
     const std::string id = "R-D" + std::to_string(++n);
+    const consent_record mine = good_consent(id);  // the toolkit's consent, for R-Dn's patient
     (void)e.propose(bm_proposal(id), id + ":1");
-    (void)e.record_consent(referral_id{id}, recorded, bm_coordinator(),
+    (void)e.record_consent(referral_id{id}, mine, bm_coordinator(),
                            parse_instant("2026-03-01T01:00:00Z"), id + ":2");
     (void)e.apply(referral_id{id},
                   event::accept{sk_clinician(), parse_instant("2026-03-01T02:00:00Z")}, id + ":3");
-    consent_record edited = recorded;
+    consent_record edited = mine;
     change(edited);
     const auto before = e.get(referral_id{id});
     try {
@@ -766,7 +774,7 @@ TEST_CASE("a consent edited in any field is not the consent recorded",
     CHECK(e.get(referral_id{id}) == before);
   }
   // The recorded consent itself still goes through.
-  const auto done = e.transfer(referral_id{"R-D1"}, recorded, sk_coordinator(),
+  const auto done = e.transfer(referral_id{"R-D1"}, good_consent("R-D1"), sk_coordinator(),
                                parse_instant("2026-03-01T04:00:00Z"), "R-D1:5");
   CHECK(done.state == referral_state::transferred);
   const auto history = e.history(referral_id{"R-D1"});
@@ -795,7 +803,9 @@ TEST_CASE("a database written by release 0.1.0 is migrated and its consent diges
       consent_policy::standard(), paperwork_on_file());
   {
     SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 3);
+    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 4);
+    CHECK(raw.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'referral_patient'")
+              .getInt() == 1);
   }
   const instant arrival = parse_instant("2026-03-10T01:00:00Z");
   // The same consent: its version-1 digest matches.
@@ -919,6 +929,82 @@ TEST_CASE("the backend tests run on the backend they name", "[engine][backends]"
   }
 }
 
+// issue 16, item 6: one open referral per patient, specialty and destination. Once it is closed,
+// whatever the reason, the patient can be referred again; another specialty or destination is
+// another referral.
+TEST_CASE("a patient has one open referral per specialty and destination", "[engine][backends]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  const auto proposed = [&](const std::string& id, const std::string& when,
+                            const std::string& specialty, const std::string& to) {
+    proposal p = bm_proposal(id, when, "P-TEST-1");
+    p.specialty = specialty_code{specialty};
+    p.destination = hospital_id{to};
+    return e.propose(p, "p-" + id);
+  };
+  to_accepted(e, "R-1");
+  for (const char* state : {"accepted", "transferred"}) {
+    CAPTURE(state);
+    const std::string id = std::string("R-again-") + state;
+    const auto rows = e.audit_rows();
+    const error err =
+        caught([&] { proposed(id, "2026-03-03T00:00:00Z", "cardiology", "shonan-kamakura"); });
+    CHECK(err.code() == errc::already_exists);
+    CHECK_THAT(err.what(), Contains("duplicates open referral R-1"));
+    CHECK_FALSE(e.find(referral_id{id}));
+    CHECK(e.audit_rows() == rows + 1);  // the refusal, audited
+    if (std::string(state) == "accepted") {
+      e.transfer(referral_id{"R-1"}, good_consent(), sk_coordinator(), at("2026-03-04T00:00:00Z"),
+                 "t-1");
+    }
+  }
+  // Another specialty is another referral (the shipped MoU covers oncology too).
+  CHECK(proposed("R-onc", "2026-03-05T00:00:00Z", "oncology", "shonan-kamakura").state ==
+        referral_state::proposed);
+  // Closed, the patient may be referred again for the same care.
+  e.apply(referral_id{"R-1"}, event::complete{sk_clinician(), at("2026-03-20T00:00:00Z")}, "c-1");
+  CHECK(proposed("R-2", "2026-03-21T00:00:00Z", "cardiology", "shonan-kamakura").state ==
+        referral_state::proposed);
+  e.apply(
+      referral_id{"R-2"},
+      event::cancel{bm_coordinator(), at("2026-03-22T00:00:00Z"), cancel_reason::treated_locally},
+      "x-2");
+  CHECK(proposed("R-3", "2026-03-23T00:00:00Z", "cardiology", "shonan-kamakura").state ==
+        referral_state::proposed);
+  CHECK(e.verify().intact);
+}
+
+// Version 3 (the first on PostgreSQL) as released: no index by patient. An engine adds it, in
+// the transaction that checks the schema, and the log still verifies.
+TEST_CASE("a version 3 database is migrated to version 4 on either backend",
+          "[engine][schema][backends]") {
+  const bool server = !test_postgres().empty();
+  temp_db db;
+  {
+    engine e = open_engine(db.path());
+    e.propose(bm_proposal("R-1"), "k1");
+  }
+  raw_database(db.path()).exec(server ? "DROP INDEX referral_patient; "
+                                        "UPDATE kakehashi_meta SET schema_version = 3"
+                                      : "DROP INDEX referral_patient; PRAGMA user_version = 3");
+  {
+    const auto view = database_view::open(db.path());  // read as it is
+    CHECK(view.verify().intact);
+  }
+  engine e = open_engine(db.path());
+  raw_database raw(db.path());
+  CHECK(raw.rows(server ? "SELECT schema_version FROM kakehashi_meta" : "PRAGMA user_version") ==
+        std::vector<std::vector<std::string>>{{"4"}});
+  CHECK(raw.rows(server ? "SELECT count(*) FROM pg_indexes WHERE indexname = 'referral_patient'"
+                        : "SELECT count(*) FROM sqlite_master WHERE name = 'referral_patient'") ==
+        std::vector<std::vector<std::string>>{{"1"}});
+  CHECK(e.verify().intact);
+  const error err =
+      caught([&] { e.propose(bm_proposal("R-2", "2026-03-02T00:00:00Z", "P-TEST-1"), "k2"); });
+  CHECK(err.code() == errc::already_exists);
+  CHECK_THAT(err.what(), Contains("duplicates open referral R-1"));
+}
+
 // What a newer release or another application wrote is refused and left as it was, on either
 // backend (on SQLite the version is PRAGMA user_version; on PostgreSQL kakehashi_meta's row).
 TEST_CASE("a newer schema, or another application's tables, are refused untouched",
@@ -940,7 +1026,7 @@ TEST_CASE("a newer schema, or another application's tables, are refused untouche
     raw_database(db.path()).exec(server ? "UPDATE kakehashi_meta SET schema_version = 99"
                                         : "PRAGMA user_version = 99");
     refused_untouched(db, errc::failed_precondition,
-                      "has schema version 99, newer than this library's 3");
+                      "has schema version 99, newer than this library's 4");
   }
   SECTION("another application's tables") {
     temp_db db;

@@ -50,18 +50,18 @@ std::vector<step> workload() {
     };
     const std::string key = id + ":";
     add("propose", [=](engine& e, instant t) {
-      (void)e.propose(
-          {rid, bm, sk, specialty_code{"cardiology"}, patient_ref{"P-TEST-1"}, bm_coordinator(), t},
-          key + "propose");
+      (void)e.propose({rid, bm, sk, specialty_code{"cardiology"}, patient_ref{test_patient(id)},
+                       bm_coordinator(), t},
+                      key + "propose");
     });
     add("consent", [=](engine& e, instant t) {
-      (void)e.record_consent(rid, good_consent(), bm_coordinator(), t, key + "consent");
+      (void)e.record_consent(rid, good_consent(id), bm_coordinator(), t, key + "consent");
     });
     add("accept", [=](engine& e, instant t) {
       (void)e.apply(rid, event::accept{sk_clinician(), t}, key + "accept");
     });
     add("transfer", [=](engine& e, instant t) {
-      (void)e.transfer(rid, good_consent(), sk_coordinator(), t, key + "transfer");
+      (void)e.transfer(rid, good_consent(id), sk_coordinator(), t, key + "transfer");
     });
     add("complete", [=](engine& e, instant t) {
       (void)e.apply(rid, event::complete{sk_clinician(), t}, key + "complete");
@@ -72,9 +72,9 @@ std::vector<step> workload() {
   steps.push_back({{"B:propose", "B:consent"}, [t](engine& e) {
                      e.batch([&] {
                        (void)e.propose({referral_id{"B"}, bm, sk, specialty_code{"oncology"},
-                                        patient_ref{"P-TEST-1"}, bm_coordinator(), t},
+                                        patient_ref{test_patient("B")}, bm_coordinator(), t},
                                        "B:propose");
-                       (void)e.record_consent(referral_id{"B"}, good_consent(), bm_coordinator(),
+                       (void)e.record_consent(referral_id{"B"}, good_consent("B"), bm_coordinator(),
                                               t + std::chrono::minutes{5}, "B:consent");
                      });
                    }});
@@ -84,7 +84,7 @@ std::vector<step> workload() {
   for (const char* id : {"G-1", "G-2"}) {
     group.push_back([id, g](engine& e) {
       (void)e.propose({referral_id{id}, bm, sk, specialty_code{"cardiology"},
-                       patient_ref{"P-TEST-1"}, bm_coordinator(), g},
+                       patient_ref{test_patient(id)}, bm_coordinator(), g},
                       std::string(id) + ":propose");
     });
   }
@@ -149,7 +149,7 @@ bool run_once(const temp_db& db, const std::string& opened_as, const engine_opti
     if (recovers) {
       fired = disarm();
       (void)e.propose({referral_id{"PROBE"}, bm, sk, specialty_code{"cardiology"},
-                       patient_ref{"P-TEST-1"}, bm_coordinator(), at_hour(100)},
+                       patient_ref{test_patient("PROBE")}, bm_coordinator(), at_hour(100)},
                       "PROBE:propose");
     }
   }  // closing the engine checkpoints the WAL into the database: under the fault too

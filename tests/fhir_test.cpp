@@ -133,7 +133,7 @@ TEST_CASE("the Bundle's references resolve inside it and its ids are stable", "[
   }
   // Exporting again gives the same text.
   const auto& c = case_named("accepted");
-  const consent_record consent = good_consent();
+  const consent_record consent = good_consent(c.referral.id.value());
   CHECK(fhir::referral_bundle({c.referral, c.history, seed_agreements(), &consent}) == c.bundle);
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("the consent travels as a Consent when given, by identifier otherwise"
   const auto& without = case_named("transferred-no-consent");
   CHECK(resources(without.bundle, "Consent").empty());
   const json sr2 = only(without.bundle, "ServiceRequest");
-  CHECK(sr2["supportingInfo"][0]["identifier"]["value"] == "C-TEST-1");
+  CHECK(sr2["supportingInfo"][0]["identifier"]["value"] == "C-R-transferred");
   CHECK(only(case_named("proposed").bundle, "ServiceRequest").count("supportingInfo") == 0);
 }
 
@@ -231,7 +231,7 @@ TEST_CASE("a transaction Bundle updates instead of duplicating when sent again",
   // The same referral exported again makes the same requests: sending it twice is idempotent.
   fhir::options o;
   o.bundle = fhir::bundle_type::transaction;
-  const consent_record consent = good_consent();
+  const consent_record consent = good_consent(c.referral.id.value());
   const agreement_directory agreements = seed_agreements();
   CHECK(json::parse(fhir::referral_bundle({c.referral, c.history, agreements, &consent},
                                           o))["entry"] == tx["entry"]);
@@ -244,7 +244,8 @@ TEST_CASE("no patient-identifying data leaves in an export", "[fhir][phi]") {
     CHECK_THAT(c.bundle, !Contains(birth));
     CHECK_THAT(c.bundle, !Contains("\"Patient\",\"id\""));  // no Patient resource
     CHECK(resources(c.bundle, "Patient").empty());
-    CHECK_THAT(c.bundle, Contains("P-TEST-1"));  // the pseudonymous id is how it is named
+    // The pseudonymous id is how the patient is named.
+    CHECK_THAT(c.bundle, Contains(c.referral.patient.value()));
   }
   CHECK_THAT(fhir::consent_resource(good_consent()), !Contains(birth));
 }
@@ -259,7 +260,11 @@ TEST_CASE("an export whose parts disagree is refused naming the part", "[fhir]")
   CHECK_THROWS_WITH(fhir::referral_bundle({a.referral, a.history, agreements, &other}),
                     Contains("C-OTHER") && Contains("not the consent"));
   // Same id, other content: the recorded digest tells.
-  const consent_record changed = kt::valid_consent().data_classes({"genomic"}).build();
+  const consent_record changed = kt::valid_consent()
+                                     .id("C-R-accepted")
+                                     .patient("P-R-accepted")
+                                     .data_classes({"genomic"})
+                                     .build();
   CHECK_THROWS_WITH(fhir::referral_bundle({a.referral, a.history, agreements, &changed}),
                     Contains("differs from the consent recorded"));
   const auto lone = agreement_directory::from_values(

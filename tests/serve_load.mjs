@@ -10,12 +10,27 @@
 // attempts go to each in turn, so one referral's requests, and the retries of one request, are
 // answered by different processes.
 //
+// Referral PREFIX-i is patient P-PREFIX-i's, on a copy of CONSENT_PARAMS's consent record made
+// out to that patient (consent C-PREFIX-i).
+//
 // Usage: node serve_load.mjs PORT_FILE CERT_DIR CONSENT_PARAMS PREFIX REFERRALS CONCURRENCY
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 
 const [portFile, dir, consentFile, prefix, total, concurrency] = process.argv.slice(2);
-const consent = readFileSync(consentFile);
+// Each referral is its own patient's (a second open referral for the same patient, specialty and
+// destination is refused), with that patient's copy of the consent.
+const consentParams = JSON.parse(readFileSync(consentFile, 'utf8'));
+function consentFor(patient, consentId) {
+  const params = structuredClone(consentParams);
+  const param = params.parameter.find((p) => p.name === 'consent-record');
+  const record = JSON.parse(param.valueString);
+  record.id = consentId;
+  record.patient.ref = patient;
+  for (const g of record.grantors) if (g.role === 'patient') g.person = patient;
+  param.valueString = JSON.stringify(record);
+  return JSON.stringify(params);
+}
 const agent = (who) => new https.Agent({
   keepAlive: true,
   ca: readFileSync(`${dir}/ca.pem`),
@@ -74,12 +89,13 @@ async function lifecycle(i) {
     identifier: [{ system: 'urn:kakehashi:referral', value: id }],
     requester: { identifier: { system: 'urn:kakehashi:hospital', value: 'bach-mai' } },
     owner: { identifier: { system: 'urn:kakehashi:hospital', value: 'shonan-kamakura' } },
-    for: { identifier: { system: 'urn:kakehashi:patient', value: 'P-3f9c1a' } },
+    for: { identifier: { system: 'urn:kakehashi:patient', value: `P-${id}` } },
     input: [{
       type: { coding: [{ system: 'urn:kakehashi:task-input', code: 'specialty' }] },
       valueCodeableConcept: { coding: [{ system: 'urn:kakehashi:specialty', code: 'cardiology' }] },
     }],
   });
+  const consent = consentFor(`P-${id}`, `C-${id}`);
   const as = (role, key) => ({ 'X-Actor-Role': role, 'X-Request-ID': `${id}:${key}` });
   const created = await call('bach-mai', 'POST', '/Task', as('coordinator', 'propose'), task, 201);
   if (!created) return;

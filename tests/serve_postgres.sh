@@ -105,17 +105,24 @@ task_of() { grep -i '^Location:' headers.txt | tr -d '\r' | sed 's|.*Task/||'; }
 # once (five referrals), retried across processes -------------------------------------------------
 rows=0
 for i in 1 2 3 4 5; do
-  sed "s/\"R-1\"/\"R-$i\"/" "$source_dir/data/fhir/task-proposal.json" >task.json
+  # Each referral is its own patient's (P-pg-i), with that patient's copy of the consent: a
+  # patient has one open referral per specialty and destination.
+  sed -e "s/\"R-1\"/\"R-$i\"/" -e "s/P-3f9c1a/P-pg-$i/" "$source_dir/data/fhir/task-proposal.json" \
+    >task.json
+  jq --arg p "P-pg-$i" --arg id "C-pg-$i" '.id = $id | .patient.ref = $p |
+    .grantors |= map(if .role == "patient" then .person = $p else . end)' consent.json |
+    jq -Rs '{resourceType: "Parameters", parameter: [{name: "consent-record", valueString: .}]}' \
+      >consent-params-$i.json
   call a bach-mai POST /Task -H "X-Request-ID: propose-$i" -H 'X-Actor-Role: coordinator' \
     --data @task.json
   expect 201 "R-$i proposed on a"
   task=$(task_of)
   call b bach-mai POST "/Task/$task/\$record-consent" -H "X-Request-ID: consent-$i" \
-    -H 'X-Actor-Role: coordinator' --data @consent-params.json
+    -H 'X-Actor-Role: coordinator' --data @consent-params-$i.json
   expect 200 "R-$i's consent on b"
   # The consent's request again, on the other process: answered from the log, no second row.
   call a bach-mai POST "/Task/$task/\$record-consent" -H "X-Request-ID: consent-$i" \
-    -H 'X-Actor-Role: coordinator' --data @consent-params.json
+    -H 'X-Actor-Role: coordinator' --data @consent-params-$i.json
   expect 200 "R-$i's consent retried on a"
   grep -qi '^ETag: W/"2"' headers.txt || fail "the retry moved R-$i: $(cat headers.txt)"
   rows=$((rows + 2))

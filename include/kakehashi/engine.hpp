@@ -195,10 +195,14 @@ class engine {
   // Commands. Each returns the referral as it now stands, or throws kakehashi::error and changes
   // nothing but the audit row of the refusal:
   //   invalid_argument, permission_denied, failed_precondition (as referral::apply), not_found
-  //   (unknown referral), already_exists (a new referral id that is taken, or an idempotency key
-  //   used for another command), not_eligible, consent_blocked, storage, outcome_unknown.
+  //   (unknown referral), already_exists (a new referral id that is taken, an open referral for
+  //   the same patient, specialty and destination, or an idempotency key used for another
+  //   command), not_eligible, consent_blocked, storage, outcome_unknown.
 
-  /// Opens a referral if the destination is eligible under an agreement at p.at.
+  /// Opens a referral if the destination is eligible under an agreement at p.at and the patient
+  /// has no open referral (any state but closed) for the same specialty and destination: a
+  /// second one is refused as already_exists, naming the open one. Once that one is closed,
+  /// whatever the reason, the patient can be referred again.
   referral_snapshot propose(const proposal& p, const std::string& idempotency_key,
                             const command_options& options = {});
   /// Records the consent the referral relies on, if the consent policy allows it now.

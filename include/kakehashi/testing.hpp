@@ -33,6 +33,8 @@ class consent_builder {
   consent_builder();
 
   consent_builder& id(std::string v);
+  /// The patient the consent is for; a grantor who is the patient names the new one too.
+  consent_builder& patient(std::string ref);
   consent_builder& controller(std::string hospital);
   consent_builder& status(consent_status v);
   consent_builder& scope(consent_scope v);

@@ -61,6 +61,13 @@ consent_builder& consent_builder::id(std::string v) {
   record_.id = consent_ref{std::move(v)};
   return *this;
 }
+consent_builder& consent_builder::patient(std::string ref) {
+  for (auto& g : record_.grantors) {
+    if (g.role == grantor_role::patient && g.person == record_.patient.value()) g.person = ref;
+  }
+  record_.patient = patient_ref{std::move(ref)};
+  return *this;
+}
 consent_builder& consent_builder::controller(std::string h) {
   record_.controller = hospital_id{std::move(h)};
   return *this;

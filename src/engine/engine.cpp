@@ -688,6 +688,20 @@ struct engine::impl {
   }
   json last_verdict_ = json::object();
 
+  // An open referral (any state but closed) for the proposal's patient, specialty and
+  // destination: a second one would be a duplicate. Indexed by (patient, specialty, destination),
+  // which no transition changes.
+  std::optional<std::string> open_duplicate(const proposal& p) const {
+    auto q = cache.get(
+        "SELECT id FROM referral WHERE patient = ? AND specialty = ? AND destination = ? "
+        "AND state <> 'closed' ORDER BY id LIMIT 1");
+    q->bind(1, p.patient.value());
+    q->bind(2, p.specialty.value());
+    q->bind(3, p.destination.value());
+    if (!q->step()) return std::nullopt;
+    return q->text(0);
+  }
+
   // Referrals counted against the destination's capacity in the destination's local calendar
   // month of `at`: proposed in that month and not closed as declined, cancelled, expired or
   // withdrawn. Indexed by (destination, specialty, proposed_at): cost does not grow with history.
@@ -767,6 +781,14 @@ referral_snapshot engine::propose(const proposal& p, const std::string& key,
         if (before) {
           detail::fail(errc::already_exists, "referral " + p.id.value(), "exists already",
                        "choose a new referral id");
+        }
+        if (const auto open = impl_->open_duplicate(p)) {
+          impl_->refusal_details_ = {{"open_referral", *open}};
+          detail::fail(errc::already_exists, "referral " + p.id.value(),
+                       fmt::format("duplicates open referral {} (the same patient, specialty "
+                                   "and destination)",
+                                   *open),
+                       "follow the open referral, or close it before proposing again");
         }
         eligibility_query q{p.origin, p.specialty, p.at, {}};
         if (impl_->agreements.find_hospital(p.destination)) {

@@ -116,19 +116,31 @@ inline actor bm_coordinator() { return {bm, actor_role::coordinator, user_id{"io
 inline actor sk_clinician() { return {sk, actor_role::clinician, user_id{"dr-sk-1"}}; }
 inline actor sk_coordinator() { return {sk, actor_role::coordinator, user_id{"io-sk-1"}}; }
 
-/// A Bach Mai -> Shonan Kamakura cardiology proposal for patient P-TEST-1 at `at`.
+/// The patient of test referral `id`: P-TEST-1 (the toolkit consent's patient) for R-1, P-<id>
+/// for the others, so that referrals proposed side by side are not duplicates of each other (a
+/// second open referral for the same patient, specialty and destination is refused).
+inline std::string test_patient(const std::string& id) {
+  return id == "R-1" ? "P-TEST-1" : "P-" + id;
+}
+
+/// A Bach Mai -> Shonan Kamakura cardiology proposal for test_patient(id), or `patient`, at `at`.
 inline proposal bm_proposal(const std::string& id, const std::string& at = "2026-03-01T00:00:00Z",
-                            const std::string& patient = "P-TEST-1") {
+                            const std::string& patient = "") {
   return {referral_id{id},
           bm,
           sk,
           specialty_code{"cardiology"},
-          patient_ref{patient},
+          patient_ref{patient.empty() ? test_patient(id) : patient},
           bm_coordinator(),
           parse_instant(at)};
 }
 
-/// The toolkit's complete consent for patient P-TEST-1, captured before the test's instants.
-inline consent_record good_consent() { return testing::valid_consent().build(); }
+/// The toolkit's complete consent for the patient of test referral `referral` (C-TEST-1 for
+/// P-TEST-1, C-<id> for the others), captured before the test's instants.
+inline consent_record good_consent(const std::string& referral = "R-1") {
+  auto b = testing::valid_consent();
+  if (referral != "R-1") b.id("C-" + referral).patient(test_patient(referral));
+  return b.build();
+}
 
 }  // namespace kakehashi::test

@@ -3,8 +3,9 @@
 // attempts in their histories), and their FHIR Bundles: what the FHIR tests export and validate.
 
 #include <functional>
-#include <stdexcept>
 #include <kakehashi/fhir.hpp>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,12 @@ struct exported_case {
 inline std::vector<exported_case> every_state_bundles(const std::string& db_path) {
   const auto at = [](const char* t) { return parse_instant(t); };
   engine e = open_engine(db_path);
-  const consent_record consent = good_consent();
+  // Each case is its own patient's referral (open ones side by side would be duplicates), with
+  // that patient's consent.
+  std::map<std::string, consent_record> consents;
+  const auto consent_of = [&](const referral_id& r) -> const consent_record& {
+    return consents.emplace(r.value(), good_consent(r.value())).first->second;
+  };
   const referral_id withdrawn_after{"R-withdrawn-after-transfer"};
   int key = 0;
   const auto k = [&key] { return "k" + std::to_string(++key); };
@@ -36,7 +42,7 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
   };
   const auto consented = [&](const std::string& id) {
     const referral_id r = propose(id);
-    e.record_consent(r, consent, bm_coordinator(), at("2026-03-01T01:00:00Z"), k());
+    e.record_consent(r, consent_of(r), bm_coordinator(), at("2026-03-01T01:00:00Z"), k());
     return r;
   };
   const auto accepted = [&](const std::string& id) {
@@ -50,7 +56,7 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
   };
   const auto transferred = [&](const std::string& id) {
     const referral_id r = accepted(id);
-    e.transfer(r, consent, sk_coordinator(), at("2026-03-10T00:00:00Z"), k());
+    e.transfer(r, consent_of(r), sk_coordinator(), at("2026-03-10T00:00:00Z"), k());
     return r;
   };
 
@@ -120,12 +126,12 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     x.referral = e.get(c.id);
     x.history = e.history(c.id);
     x.with_consent = c.with_consent;
-    x.bundle = fhir::referral_bundle(
-        {x.referral, x.history, agreements, c.with_consent ? &consent : nullptr});
+    const consent_record* consent = c.with_consent ? &consent_of(c.id) : nullptr;
+    x.bundle = fhir::referral_bundle({x.referral, x.history, agreements, consent});
     fhir::options transaction;
     transaction.bundle = fhir::bundle_type::transaction;
-    x.transaction = fhir::referral_bundle(
-        {x.referral, x.history, agreements, c.with_consent ? &consent : nullptr}, transaction);
+    x.transaction =
+        fhir::referral_bundle({x.referral, x.history, agreements, consent}, transaction);
     out.push_back(std::move(x));
   }
   return out;

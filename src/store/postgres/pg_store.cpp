@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 #include <vector>
@@ -30,6 +31,7 @@ const std::vector<const char*> schema{
   "CREATE INDEX referral_open ON referral(state) WHERE state IN ('proposed', 'consent_recorded')",
   "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at, close_reason)",
   "CREATE INDEX referral_origin ON referral(origin, proposed_at)",
+  "CREATE INDEX referral_patient ON referral(patient, specialty, destination)",
   "CREATE TABLE audit ("
   "  seq BIGINT PRIMARY KEY, referral_id TEXT COLLATE \"C\" NOT NULL, recorded_at TEXT NOT NULL,"
   "  actor_org TEXT NOT NULL, actor_role TEXT NOT NULL, actor_user TEXT NOT NULL,"
@@ -39,6 +41,13 @@ const std::vector<const char*> schema{
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
   "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
 };
+
+// The steps from each released version to the next, from the first PostgreSQL release (3): step
+// v takes version v to v + 1, as SQLite's. Append new steps; never edit one once released.
+const std::map<int, std::vector<const char*>> migrations{
+  {3, {"CREATE INDEX referral_patient ON referral(patient, specialty, destination)"}},
+};
+constexpr int first_version = 3;
 // clang-format on
 
 // Serialises schema creation between engines opening the same empty database at once.
@@ -459,7 +468,7 @@ std::optional<int> schema_of(connection& c, const std::string& subject) {
         fmt::format("has schema version {}, newer than this library's {}", v, schema_version),
         "upgrade kakehashi to open it; the database was left untouched");
   }
-  if (v != schema_version) {
+  if (v < first_version) {
     detail::fail(errc::invalid_argument, subject,
                  fmt::format("has schema version {}, which no kakehashi release writes on "
                              "PostgreSQL; it is damaged or was edited",
@@ -482,7 +491,15 @@ std::unique_ptr<store::connection> open_for_engine(
   c->exec("BEGIN");
   try {
     c->exec(fmt::format("SELECT pg_advisory_xact_lock({})", schema_lock));
-    if (schema_of(*c, subject)) {
+    if (const auto v = schema_of(*c, subject)) {
+      if (*v < schema_version) {
+        for (int step = *v; step < schema_version; ++step) {
+          for (const char* sql : migrations.at(step)) c->exec(sql);
+        }
+        c->exec(fmt::format(
+            "UPDATE kakehashi_meta SET schema_version = {} WHERE application = 'kakehashi'",
+            schema_version));
+      }
       check_existing(*c);
     } else {
       for (const char* sql : schema) c->exec(sql);

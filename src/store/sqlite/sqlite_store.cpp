@@ -46,6 +46,11 @@ const std::vector<std::vector<const char*>> migrations{{
   // new referrals are recorded with version 2; a referral recorded earlier keeps its bare
   // version-1 digest, checked as such. No table changes: the step marks the format, so that a
   // library that cannot check version-2 digests refuses the file instead of every transfer.
+}, {
+  // Version 4: a proposal looks for an open referral of the same patient, specialty and
+  // destination (a duplicate is refused). No transition changes these columns, so the index
+  // costs an insert per proposal and nothing after.
+  "CREATE INDEX referral_patient ON referral(patient, specialty, destination)",
 }};
 // clang-format on
 
