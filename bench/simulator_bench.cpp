@@ -75,6 +75,7 @@ void engine_lifecycle(benchmark::State& state) {
   options.sync = durability::normal;
   organisation_compliance paperwork;
   paperwork.transfer_agreement = true;
+  paperwork.withdrawal_clause = true;
   paperwork.impact_assessment_filed_at = parse_instant("2025-11-01T00:00:00Z");
   options.compliance[hospital_id{"bach-mai"}] = paperwork;
   const consent_record consent = testing::valid_consent().build();

@@ -11,6 +11,7 @@
 #include <kakehashi/error.hpp>
 #include <kakehashi/fhir.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -217,14 +218,27 @@ const std::string consent_base = "consent check --consent " + consent_file +
 TEST_CASE("kakehashi consent check --json allows the complete example with the org on file",
           "[cli][consent]") {
   const auto r = run(consent_base +
-                     " --at 2026-03-01T00:00:00Z --transfer-agreement --tia-filed "
-                     "2026-01-05T00:00:00Z --json");
+                     " --at 2026-03-01T00:00:00Z --transfer-agreement --withdrawal-clause "
+                     "--tia-filed 2026-01-05T00:00:00Z --tia-recipients "
+                     "shonan-kamakura,k-hospital --json");
   REQUIRE(r.exit_code == 0);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["decision"] == "allow");
   CHECK(j["basis"] == "consent");
   CHECK(j["regime"] == "law_91");
   CHECK(j["findings"].empty());
+  // An agreement without the withdrawal clause, and a dossier that does not list the
+  // recipient: allowed, with a warning from each (VN-20, VN-13).
+  const auto w = run(consent_base +
+                     " --at 2026-03-01T00:00:00Z --transfer-agreement --tia-filed "
+                     "2026-01-05T00:00:00Z --tia-recipients k-hospital --json");
+  REQUIRE(w.exit_code == 0);
+  const auto k = nlohmann::json::parse(w.out);
+  CHECK(k["decision"] == "allow");
+  std::set<std::string> codes;
+  for (const auto& f : k["findings"]) codes.insert(f["code"].get<std::string>());
+  CHECK(codes ==
+        std::set<std::string>{"VN_RECIPIENT_NO_WITHDRAWAL_CLAUSE", "VN_TIA_UPDATE_NEEDED"});
 }
 
 TEST_CASE("kakehashi consent check reports every finding, and exits 0 when it blocks",

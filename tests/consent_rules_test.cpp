@@ -462,6 +462,99 @@ TEST_CASE("JP-10: an emergency basis only when consent is difficult to obtain",
   CHECK(kt::blocks(standard(), back.with(conscious), "JP-10", "JP_EMERGENCY_CONSENT_PRACTICABLE"));
 }
 
+TEST_CASE("VN-13: a recipient the impact assessment does not list needs the dossier updated",
+          "[consent_rules][VN-13]") {
+  // Given the TIA lists recipients = {Hospital X} and the referral goes to Shonan Kamakura, when
+  // evaluated, then WARN VN_TIA_UPDATE_NEEDED.
+  organisation_compliance org;
+  org.transfer_agreement = true;
+  org.withdrawal_clause = true;
+  org.impact_assessment_filed_at = parse_instant("2026-01-05T00:00:00Z");
+  org.impact_assessment_recipients = std::vector<hospital_id>{hospital_id{"hospital-x"}};
+  const consent_record c = kt::valid_consent();
+  const auto ctx = kt::referral_context().compliance(org).with(c);
+  CHECK(kt::allows(standard(), ctx));  // a warning: the transfer goes ahead, flagged
+  CHECK(kt::reports(standard(), ctx, "VN-13", rule_effect::warn, "VN_TIA_UPDATE_NEEDED"));
+  CHECK_THAT(standard().evaluate(ctx).findings.at(0).message,
+             Catch::Matchers::Contains("lists 'hospital-x', not 'shonan-kamakura'"));
+  // Listed: nothing to say. Not recorded, or no assessment filed yet (VN-11's matter): nothing
+  // this rule can tell.
+  org.impact_assessment_recipients->push_back(hospital_id{"shonan-kamakura"});
+  CHECK_FALSE(
+      standard().evaluate(kt::referral_context().compliance(org).with(c)).has_finding("VN-13"));
+  organisation_compliance unrecorded = org;
+  unrecorded.impact_assessment_recipients.reset();
+  CHECK_FALSE(standard()
+                  .evaluate(kt::referral_context().compliance(unrecorded).with(c))
+                  .has_finding("VN-13"));
+  organisation_compliance not_filed = org;
+  not_filed.impact_assessment_filed_at.reset();
+  not_filed.impact_assessment_recipients = std::vector<hospital_id>{};
+  CHECK_FALSE(standard()
+                  .evaluate(kt::referral_context().compliance(not_filed).with(c))
+                  .has_finding("VN-13"));
+  // An empty dossier lists no one: every recipient is new.
+  organisation_compliance empty = org;
+  empty.impact_assessment_recipients = std::vector<hospital_id>{};
+  CHECK(kt::reports(standard(), kt::referral_context().compliance(empty).with(c), "VN-13",
+                    rule_effect::warn, "VN_TIA_UPDATE_NEEDED"));
+  // Law 91's duty (Art. 22): not under Decree 13, the last instant before 2026 in Vietnam.
+  const auto d13 = kt::referral_context().compliance(empty).at("2025-12-31T16:59:59Z");
+  CHECK_FALSE(standard().evaluate(d13.with(decree13_consent())).has_finding("VN-13"));
+  // U-graded: the policy flag turns it off.
+  const auto off = with_flags([](policy_flags& f) { f.vn_new_recipient_needs_tia_update = false; });
+  CHECK_FALSE(off.evaluate(kt::referral_context().compliance(empty).with(c)).has_finding("VN-13"));
+  // Read from a policy file: the dossier's recipients, and the flag.
+  const auto settings = load_policy(R"({"format": "kakehashi.policy/1",
+      "flags": {"vn_new_recipient_needs_tia_update": false},
+      "compliance": {"bach-mai": {"transfer_agreement": true,
+                                  "impact_assessment_filed_at": "2026-01-05T00:00:00Z",
+                                  "impact_assessment_recipients": ["shonan-kamakura"]}}})");
+  CHECK(settings.compliance.at(hospital_id{"bach-mai"}).impact_assessment_recipients ==
+        std::vector<hospital_id>{hospital_id{"shonan-kamakura"}});
+  CHECK_FALSE(settings.policy.flags().vn_new_recipient_needs_tia_update);
+  const auto bad = try_load_policy(R"({"format": "kakehashi.policy/1",
+      "compliance": {"bach-mai": {"transfer_agreement": true,
+                                  "impact_assessment_recipients": ["ok", "not an id"]}}})");
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].path == "compliance.bach-mai.impact_assessment_recipients[1]");
+}
+
+TEST_CASE("VN-20: the transfer agreement binds the recipient to honour a withdrawal",
+          "[consent_rules][VN-20]") {
+  // Given a transfer agreement without a withdrawal-propagation clause, when evaluated, then
+  // WARN VN_RECIPIENT_NO_WITHDRAWAL_CLAUSE.
+  organisation_compliance org;
+  org.transfer_agreement = true;
+  org.impact_assessment_filed_at = parse_instant("2026-01-05T00:00:00Z");
+  const consent_record c = kt::valid_consent();
+  const auto ctx = kt::referral_context().compliance(org).with(c);
+  CHECK(kt::allows(standard(), ctx));
+  CHECK(kt::reports(standard(), ctx, "VN-20", rule_effect::warn,
+                    "VN_RECIPIENT_NO_WITHDRAWAL_CLAUSE"));
+  // With the clause: nothing. Without any agreement, VN-10 speaks and this rule does not.
+  org.withdrawal_clause = true;
+  CHECK_FALSE(
+      standard().evaluate(kt::referral_context().compliance(org).with(c)).has_finding("VN-20"));
+  organisation_compliance none;
+  none.impact_assessment_filed_at = org.impact_assessment_filed_at;
+  const auto v = standard().evaluate(kt::referral_context().compliance(none).with(c));
+  CHECK(v.has_finding("VN-10"));
+  CHECK_FALSE(v.has_finding("VN-20"));
+  // Only data leaving Vietnam: the results going home from Japan are not this law's transfer.
+  organisation_compliance plain;
+  plain.transfer_agreement = true;
+  CHECK_FALSE(
+      standard()
+          .evaluate(
+              kt::referral_context().compliance(plain).flow(data_flow::results_return).with(c))
+          .has_finding("VN-20"));
+  // Read from a policy file.
+  const auto settings = load_policy(R"({"format": "kakehashi.policy/1", "compliance": {
+      "bach-mai": {"transfer_agreement": true, "withdrawal_clause": true}}})");
+  CHECK(settings.compliance.at(hospital_id{"bach-mai"}).withdrawal_clause);
+}
+
 TEST_CASE("VN-21: an authority's written stop order stops every transfer",
           "[consent_rules][VN-21]") {
   // Given authority_stop_order present, when evaluated, then BLOCK.
@@ -731,7 +824,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 34);
+  CHECK(all == 36);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();

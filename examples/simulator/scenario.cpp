@@ -290,8 +290,13 @@ void read_origins(reader& r, const json& v, scenario& s) {
 
 void read_paperwork(reader& r, const json& v, scenario& s) {
   const std::string p = "paperwork";
-  if (!r.object(v, p, {"transfer_agreement", "impact_assessment_filed"})) return;
+  if (!r.object(v, p, {"transfer_agreement", "withdrawal_clause", "impact_assessment_filed"})) {
+    return;
+  }
   if (auto b = r.boolean(v, p, "transfer_agreement")) s.transfer_agreement = *b;
+  if (v.contains("withdrawal_clause")) {  // optional: false when left out
+    if (auto b = r.boolean(v, p, "withdrawal_clause")) s.withdrawal_clause = *b;
+  }
   if (const json* d = r.member(v, p, "impact_assessment_filed", "\"YYYY-MM-DD\" or null")) {
     if (!d->is_null()) s.impact_assessment_filed = r.day(*d, p + ".impact_assessment_filed");
   }

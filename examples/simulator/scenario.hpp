@@ -75,9 +75,11 @@ struct scenario {
   weights<kakehashi::decline_reason> decline_reasons;
 
   std::vector<origin_mix> origins;
-  /// The referring hospitals' paperwork (VN-10, VN-11): a data-transfer agreement with the
-  /// destination, and the day their impact assessment was filed (nullopt: not filed).
+  /// The referring hospitals' paperwork (VN-10, VN-11, VN-20): a data-transfer agreement with
+  /// the destination, whether it binds the destination to honour withdrawals passed on, and the
+  /// day their impact assessment was filed (nullopt: not filed).
   bool transfer_agreement = false;
+  bool withdrawal_clause = false;
   std::optional<date::year_month_day> impact_assessment_filed;
 
   // Patients

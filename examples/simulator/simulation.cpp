@@ -242,6 +242,7 @@ class simulation {
     for (const auto& origin : s.origins) {
       kh::organisation_compliance c;
       c.transfer_agreement = s.transfer_agreement;
+      c.withdrawal_clause = s.withdrawal_clause;
       if (s.impact_assessment_filed) {
         c.impact_assessment_filed_at = date::sys_days{*s.impact_assessment_filed};
       }

@@ -53,10 +53,17 @@ std::string_view to_string(legal_basis v) noexcept;
 /// is not under Decree 13.
 bool is_sensitive_payload(const std::vector<std::string>& data_classes, vietnam_regime regime);
 
-/// Organisation-level compliance state of the sending hospital (VN-10, VN-11).
+/// Organisation-level compliance state of the sending hospital (VN-10, VN-11, VN-13, VN-20,
+/// VN-21).
 struct organisation_compliance {
   bool transfer_agreement = false;  ///< a written data-transfer agreement with the recipient
+  /// The transfer agreement binds the recipient to honour withdrawals and stop requests passed
+  /// on to it (VN-20); false: no such clause is on file.
+  bool withdrawal_clause = false;
   std::optional<instant> impact_assessment_filed_at;   ///< cross-border TIA filed with A05
+  /// The recipients the filed impact assessment's dossier lists (VN-13); nullopt: not recorded,
+  /// so a recipient's absence cannot be told.
+  std::optional<std::vector<hospital_id>> impact_assessment_recipients;
   std::optional<instant> first_cross_border_transfer;  ///< nullopt: this would be the first
   /// A competent authority's written request to stop processing, received at this instant
   /// (VN-21); nullopt: none.
@@ -99,6 +106,9 @@ struct policy_flags {
   bool vn_transfer_agreement_warn_only = false;
   /// VN-11: days after the first cross-border transfer to file the impact assessment.
   int vn_impact_assessment_days = 60;
+  /// VN-13: a recipient the impact assessment's dossier does not list is a change that needs
+  /// the dossier updated, and warns. Default true; false: no finding.
+  bool vn_new_recipient_needs_tia_update = true;
   /// VN-19: under Law 91, a child of 7 or more also assents. Default true.
   bool vn_child_assent_conservative = true;
   /// JP-08/JP-09: patients of this age or younger need a representative's consent in Japan.

@@ -89,7 +89,8 @@ consent_builder valid_consent();
 
 /// Builds a consent_context. Defaults: outbound referral bach-mai (VN) -> shonan-kamakura (JP),
 /// action "transfer", at 2026-03-01T00:00:00Z, payload diagnosis + imaging + pathology, a
-/// data-transfer agreement and a filed impact assessment on record, no consent (use with()).
+/// data-transfer agreement with its withdrawal clause and a filed impact assessment on record
+/// (its recipients not recorded), no consent (use with()).
 class context_builder {
  public:
   context_builder();

@@ -358,6 +358,33 @@ consent_rule vn_11() {
           }};
 }
 
+consent_rule vn_13() {
+  return {"VN-13", "vietnam", "Law 91/2025 Art. 22(1)-(2); Decree 356/2025 Art. 20",
+          "the impact assessment is updated when something changed: a recipient its dossier does "
+          "not list is such a change",
+          [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
+            if (!vn_sends(ctx) || !cross_border(ctx) || b.regime != vietnam_regime::law_91) return;
+            const auto& c = ctx.compliance;
+            // Only a filed assessment can be out of date (VN-11 asks for one that is missing),
+            // and only recorded recipients can be compared.
+            if (!flags.vn_new_recipient_needs_tia_update || !c.impact_assessment_filed_at ||
+                !c.impact_assessment_recipients) {
+              return;
+            }
+            const auto& listed = *c.impact_assessment_recipients;
+            if (std::find(listed.begin(), listed.end(), ctx.receiver()) != listed.end()) return;
+            std::string names;
+            for (const auto& h : listed) names += (names.empty() ? "'" : ", '") + h.value() + "'";
+            out.warn("VN_TIA_UPDATE_NEEDED",
+                     fmt::format("the impact assessment '{}' filed on {} lists {}, not '{}': a "
+                                 "new recipient is a change, and the dossier must be updated "
+                                 "(Decree 356: within 10 days)",
+                                 ctx.sender().value(), to_iso8601(*c.impact_assessment_filed_at),
+                                 names.empty() ? std::string("no recipient") : names,
+                                 ctx.receiver().value()));
+          }};
+}
+
 consent_rule vn_12() {
   return {"VN-12", "vietnam", "Decree 13/2023 Art. 25(1)-(4), (6)",
           "under Decree 13 the transfer impact assessment rests on a consent given knowing the "
@@ -401,6 +428,24 @@ consent_rule vn_16() {
                                  "19), for the emergency only; its justification is kept with "
                                  "the consent",
                                  *withdrawn, ctx.action));
+          }};
+}
+
+consent_rule vn_20() {
+  return {"VN-20", "vietnam", "Law 91/2025 Art. 1(2)(c), Art. 10(3); Decree 13/2023 Art. 12(4)",
+          "the recipient abroad is bound to honour a withdrawal or a stop request passed on to "
+          "it: a clause of the transfer agreement",
+          [](ctx_t ctx, basis_t, flags_t, rule_report& out) {
+            // Without any agreement VN-10 speaks; this asks what the agreement on file says.
+            if (!vn_sends(ctx) || !cross_border(ctx) || !ctx.compliance.transfer_agreement ||
+                ctx.compliance.withdrawal_clause) {
+              return;
+            }
+            out.warn("VN_RECIPIENT_NO_WITHDRAWAL_CLAUSE",
+                     fmt::format("the transfer agreement between '{}' and '{}' on file does not "
+                                 "bind the recipient to honour a withdrawal or a stop request "
+                                 "passed on to it",
+                                 ctx.sender().value(), ctx.receiver().value()));
           }};
 }
 
@@ -941,8 +986,8 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 }
 
 std::vector<consent_rule> vietnam_rules() {
-  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(), vn_09(), vn_10(),
-          vn_11(), vn_12(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(), vn_21(), vn_23()};
+  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(), vn_09(), vn_10(), vn_11(),
+          vn_12(), vn_13(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(), vn_20(), vn_21(), vn_23()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_03(), jp_04(), jp_05(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};

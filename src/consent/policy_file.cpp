@@ -44,6 +44,9 @@ void read_flags(object_reader& f, policy_flags& flags) {
   if (auto v = f.integer("vn_impact_assessment_days", 1, 3650)) {
     flags.vn_impact_assessment_days = static_cast<int>(*v);
   }
+  if (auto v = f.boolean("vn_new_recipient_needs_tia_update")) {
+    flags.vn_new_recipient_needs_tia_update = *v;
+  }
   if (auto v = f.boolean("vn_child_assent_conservative")) flags.vn_child_assent_conservative = *v;
   if (auto v = f.integer("jp_minor_threshold", 0, 25))
     flags.jp_minor_threshold = static_cast<int>(*v);
@@ -62,6 +65,21 @@ void read_flags(object_reader& f, policy_flags& flags) {
 organisation_compliance read_compliance(object_reader& c) {
   organisation_compliance out;
   if (auto v = c.boolean("transfer_agreement")) out.transfer_agreement = *v;
+  if (auto v = c.boolean("withdrawal_clause")) out.withdrawal_clause = *v;
+  if (const json* r = c.member("impact_assessment_recipients"); r && !r->is_null()) {
+    if (auto ids = c.strings("impact_assessment_recipients")) {
+      std::vector<hospital_id> recipients;
+      for (std::size_t i = 0; i < ids->size(); ++i) {
+        if (!is_valid_id((*ids)[i])) {
+          c.report(detail::path_index(c.path("impact_assessment_recipients"), i),
+                   detail::bad_id_message(hospital_tag::kind, (*ids)[i]));
+          continue;
+        }
+        recipients.push_back(hospital_id{(*ids)[i]});
+      }
+      out.impact_assessment_recipients = std::move(recipients);
+    }
+  }
   // null says "not yet", as leaving the key out does.
   for (const auto& [key, target] :
        {std::pair{"impact_assessment_filed_at", &out.impact_assessment_filed_at},
@@ -92,12 +110,12 @@ policy_load_result try_load_policy(std::string_view json_text) {
   policy_settings settings;
   policy_flags flags;
   if (const json* f = root.object("flags")) {
-    object_reader fr(
-        *f, "flags", problems, {},
-        {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
-         "vn_impact_assessment_days", "vn_child_assent_conservative", "jp_minor_threshold",
-         "jp_strict_acquisition_consent", "jp_implied_consent_blocks_foreign",
-         "jp_withdrawal_stops_provision", "allow_emergency_basis"});
+    object_reader fr(*f, "flags", problems, {},
+                     {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
+                      "vn_impact_assessment_days", "vn_new_recipient_needs_tia_update",
+                      "vn_child_assent_conservative", "jp_minor_threshold",
+                      "jp_strict_acquisition_consent", "jp_implied_consent_blocks_foreign",
+                      "jp_withdrawal_stops_provision", "allow_emergency_basis"});
     read_flags(fr, flags);
   }
 
@@ -155,9 +173,10 @@ policy_load_result try_load_policy(std::string_view json_text) {
         root.report(path, detail::bad_id_message(hospital_tag::kind, key));
         continue;
       }
-      object_reader cr(value, path, problems, {"transfer_agreement"},
-                       {"impact_assessment_filed_at", "first_cross_border_transfer",
-                        "authority_stop_order_at"});
+      object_reader cr(
+          value, path, problems, {"transfer_agreement"},
+          {"withdrawal_clause", "impact_assessment_filed_at", "impact_assessment_recipients",
+           "first_cross_border_transfer", "authority_stop_order_at"});
       if (!cr.ok()) continue;
       settings.compliance[hospital_id{key}] = read_compliance(cr);
     }

@@ -228,6 +228,7 @@ context_builder::context_builder() {
   ctx_.action = "transfer";
   ctx_.at = parse_instant("2026-03-01T00:00:00Z");
   ctx_.compliance.transfer_agreement = true;
+  ctx_.compliance.withdrawal_clause = true;
   ctx_.compliance.impact_assessment_filed_at = parse_instant("2026-01-05T00:00:00Z");
 }
 context_builder& context_builder::from(std::string h, std::string country) {

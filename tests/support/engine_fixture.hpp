@@ -100,6 +100,7 @@ inline engine_options paperwork_on_file() {
   engine_options o;
   organisation_compliance c;
   c.transfer_agreement = true;
+  c.withdrawal_clause = true;
   c.impact_assessment_filed_at = parse_instant("2025-12-01T00:00:00Z");
   o.compliance[hospital_id{"bach-mai"}] = c;
   o.compliance[hospital_id{"k-hospital"}] = c;

@@ -29,6 +29,8 @@ struct consent_options {
   std::string to_country;
   std::vector<std::string> payload;
   bool transfer_agreement = false;
+  bool withdrawal_clause = false;
+  std::vector<std::string> tia_recipients;
   std::string tia_filed;
   std::string first_transfer;
   std::string policy;
@@ -86,7 +88,14 @@ command add_consent_command(CLI::App& app) {
       ->delimiter(',');
   check->add_flag("--transfer-agreement", opt->transfer_agreement,
                   "A data-transfer agreement with the recipient is on file (VN-10)");
+  check->add_flag("--withdrawal-clause", opt->withdrawal_clause,
+                  "The transfer agreement binds the recipient to honour a withdrawal or stop "
+                  "request passed on to it (VN-20)");
   check->add_option("--tia-filed", opt->tia_filed, "When the impact assessment was filed (VN-11)");
+  check
+      ->add_option("--tia-recipients", opt->tia_recipients,
+                   "The recipients the impact assessment's dossier lists (VN-13)")
+      ->delimiter(',');
   check->add_option("--first-transfer", opt->first_transfer,
                     "When the first cross-border transfer happened (VN-11)");
   check->add_option("--policy", opt->policy,
@@ -112,6 +121,15 @@ command add_consent_command(CLI::App& app) {
       ctx.compliance = it->second;
     }
     if (opt->transfer_agreement) ctx.compliance.transfer_agreement = true;
+    if (opt->withdrawal_clause) ctx.compliance.withdrawal_clause = true;
+    if (!opt->tia_recipients.empty()) {
+      std::vector<hospital_id> listed;
+      for (const auto& h : opt->tia_recipients) {
+        listed.push_back(hospital_id{h});
+        validate("--tia-recipients", listed.back());
+      }
+      ctx.compliance.impact_assessment_recipients = std::move(listed);
+    }
     if (!opt->tia_filed.empty()) {
       ctx.compliance.impact_assessment_filed_at = parse_instant(opt->tia_filed, "--tia-filed");
     }
