@@ -59,6 +59,34 @@ TEST_CASE("VN-01: a Decree 13 consent stays valid under Law 91", "[consent_rules
                    "VN_CONSENT_NOT_YET_GIVEN"));
 }
 
+TEST_CASE("JP-01: medical data is special care-required information on the Japanese side",
+          "[consent_rules][JP-01]") {
+  // Given a referral letter with diagnosis, when it is classified under the JP profile, then
+  // scrpi = true.
+  CHECK(is_special_care_required({"diagnosis"}));
+  CHECK(is_special_care_required({"demographics", "lab_results"}));
+  CHECK(is_special_care_required({"blood_group"}));  // a test result, unlike Decree 13's view
+  CHECK_FALSE(is_special_care_required({"demographics"}));
+  CHECK_FALSE(is_special_care_required({}));
+  // The classification triggers JP-02 (acquisition) and JP-03 (no opt-out): a consent that
+  // does not state the acquisition warns for a diagnosis, and says nothing for demographics.
+  const consent_record silent = kt::valid_consent().recipients({});
+  const auto medical = standard().evaluate(kt::referral_context().with(silent));
+  CHECK(medical.has_finding("JP-02", "JP_ACQ_CONSENT_SCOPE"));
+  const auto demographics =
+      standard().evaluate(kt::referral_context().payload({"demographics"}).with(silent));
+  CHECK_FALSE(demographics.has_finding("JP-02"));
+  const consent_record optout = kt::valid_consent().method(expression_method::implied_notice);
+  const auto back = kt::referral_context().flow(data_flow::results_return);
+  CHECK(standard().evaluate(back.with(optout)).has_finding("JP-03", "JP_OPTOUT_NOT_FOR_SCRPI"));
+  CHECK_FALSE(standard()
+                  .evaluate(kt::referral_context()
+                                .flow(data_flow::results_return)
+                                .payload({"demographics"})
+                                .with(optout))
+                  .has_finding("JP-03"));
+}
+
 TEST_CASE("VN-02: health data is sensitive, blood group alone is not under Decree 13",
           "[consent_rules][VN-02]") {
   CHECK(is_sensitive_payload({"diagnosis", "pathology"}, vietnam_regime::decree_13));

@@ -53,6 +53,11 @@ std::string_view to_string(legal_basis v) noexcept;
 /// is not under Decree 13.
 bool is_sensitive_payload(const std::vector<std::string>& data_classes, vietnam_regime regime);
 
+/// Special care-required personal information under Japan's APPI (JP-01: Art. 2(3), Enforcement
+/// Order Art. 2): a medical history, a diagnosis, treatment, test results; every health class of
+/// the payload is, demographics alone are not. JP-02 and JP-03 apply to such a payload.
+bool is_special_care_required(const std::vector<std::string>& data_classes);
+
 /// Organisation-level compliance state of the sending hospital (VN-10, VN-11, VN-13, VN-20,
 /// VN-21).
 struct organisation_compliance {

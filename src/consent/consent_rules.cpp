@@ -573,6 +573,8 @@ consent_rule jp_02() {
           "consent naming it",
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
             if (!examinable(ctx, b) || ctx.receiver_country() != "JP") return;
+            // Art. 20(2) is about acquiring special care-required information (JP-01).
+            if (!is_special_care_required(ctx.payload_classes)) return;
             const consent_record& c = *ctx.consent;
             if (c.names_recipient(ctx.receiver()) && c.recipient_acquisition_notice) return;
             const std::string msg = fmt::format(
@@ -590,12 +592,7 @@ consent_rule jp_03() {
           [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
             if (!examinable(ctx, b) || ctx.sender_country() != "JP") return;
             if (ctx.consent->method != expression_method::implied_notice) return;
-            // Special care-required personal information: a medical history or any other health
-            // class; demographics alone are not (APPI Art. 2(3)).
-            const bool scrpi =
-                std::any_of(ctx.payload_classes.begin(), ctx.payload_classes.end(),
-                            [](const std::string& cls) { return cls != "demographics"; });
-            if (!scrpi) return;
+            if (!is_special_care_required(ctx.payload_classes)) return;  // JP-01
             out.block("JP_OPTOUT_NOT_FOR_SCRPI",
                       fmt::format("{} rests on a notice the patient did not object to (opt-out), "
                                   "which Art. 27(2) does not allow for special care-required "
@@ -942,6 +939,11 @@ bool is_sensitive_payload(const std::vector<std::string>& data_classes, vietnam_
     return true;
   }
   return false;
+}
+
+bool is_special_care_required(const std::vector<std::string>& data_classes) {
+  return std::any_of(data_classes.begin(), data_classes.end(),
+                     [](const std::string& cls) { return cls != "demographics"; });
 }
 
 void rule_report::add(rule_effect e, std::string code, std::string message,
