@@ -422,6 +422,60 @@ TEST_CASE("JP-05: the Art. 28(2) information precedes consent to a foreign provi
   CHECK(kt::allows(standard(), kt::referral_context().with(substitute)));
 }
 
+TEST_CASE("JP-06: the equivalent-system route needs a periodic check within the interval",
+          "[consent_rules][JP-06]") {
+  // Given route = EQUIVALENT_SYSTEM and last_periodic_check older than policy.check_interval,
+  // when evaluated, then BLOCK JP_ART28_3_CHECK_OVERDUE. (The results going home from Shonan
+  // Kamakura to Bach Mai: Japan provides abroad.)
+  organisation_compliance jp;
+  jp.jp_equivalent_system_contract = "SK-BM-2025-DPA";
+  jp.jp_last_periodic_check_at = parse_instant("2025-03-01T00:00:00Z");
+  const consent_record c = kt::valid_consent();
+  const auto back = [&](const organisation_compliance& org, const char* when) {
+    return kt::referral_context().flow(data_flow::results_return).compliance(org).at(when).with(c);
+  };
+  // The boundary: 365 days after the check is in time, one second more is overdue.
+  CHECK(kt::allows(standard(), back(jp, "2026-03-01T00:00:00Z")));
+  CHECK_FALSE(standard().evaluate(back(jp, "2026-03-01T00:00:00Z")).has_finding("JP-06"));
+  CHECK(kt::blocks(standard(), back(jp, "2026-03-01T00:00:01Z"), "JP-06",
+                   "JP_ART28_3_CHECK_OVERDUE"));
+  const auto longer = with_flags([](policy_flags& f) { f.jp_check_interval_days = 400; });
+  CHECK(kt::allows(longer, back(jp, "2026-03-01T00:00:01Z")));
+  // Never checked: overdue from the start. A problem found stops the provision however recent
+  // the check, and whatever the basis.
+  organisation_compliance never = jp;
+  never.jp_last_periodic_check_at.reset();
+  CHECK(kt::blocks(standard(), back(never, "2026-03-01T00:00:00Z"), "JP-06",
+                   "JP_ART28_3_CHECK_OVERDUE"));
+  organisation_compliance problem = jp;
+  problem.jp_last_periodic_check_at = parse_instant("2026-02-01T00:00:00Z");
+  problem.jp_periodic_check_problem = true;
+  CHECK(
+      kt::blocks(standard(), back(problem, "2026-03-01T00:00:00Z"), "JP-06", "JP_ART28_3_PROBLEM"));
+  const consent_record emergency = kt::valid_consent().given_by({}).emergency();
+  CHECK(kt::blocks(
+      standard(),
+      kt::referral_context().flow(data_flow::results_return).compliance(problem).with(emergency),
+      "JP-06", "JP_ART28_3_PROBLEM"));
+  // Not this route (no contract named), or Japan not providing: nothing to check.
+  CHECK_FALSE(standard()
+                  .evaluate(back(organisation_compliance{}, "2026-03-01T00:00:01Z"))
+                  .has_finding("JP-06"));
+  CHECK_FALSE(
+      standard().evaluate(kt::referral_context().compliance(never).with(c)).has_finding("JP-06"));
+  // Read from a policy file.
+  const auto settings = load_policy(R"({"format": "kakehashi.policy/1",
+      "flags": {"jp_check_interval_days": 180},
+      "compliance": {"shonan-kamakura": {"transfer_agreement": false,
+          "jp_equivalent_system_contract": "SK-BM-2025-DPA",
+          "jp_last_periodic_check_at": "2026-01-15T09:00:00+09:00",
+          "jp_periodic_check_problem": false}}})");
+  const auto& sk = settings.compliance.at(hospital_id{"shonan-kamakura"});
+  CHECK(sk.jp_equivalent_system_contract == "SK-BM-2025-DPA");
+  CHECK(sk.jp_last_periodic_check_at == parse_instant("2026-01-15T00:00:00Z"));
+  CHECK(settings.policy.flags().jp_check_interval_days == 180);
+}
+
 TEST_CASE("JP-08: a minor consents through a representative in Japan", "[consent_rules][JP-08]") {
   const consent_record ten = kt::valid_consent().aged(10).given_by({grantor_role::patient});
   CHECK(kt::blocks(standard(), kt::referral_context().with(ten), "JP-08",
@@ -852,13 +906,13 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 36);
+  CHECK(all == 37);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
   CHECK(kt::allows(p, kt::referral_context().with(c)));
   p.remove_pack("japan");
-  CHECK(p.rules().size() == all - 1 - 9);  // the Japanese pack: 9 rules
+  CHECK(p.rules().size() == all - 1 - 10);  // the Japanese pack: 10 rules
   CHECK_THROWS_AS(p.remove("VN-09"), error);
   CHECK_THROWS_WITH(p.remove_pack("japan"),
                     Catch::Matchers::Contains("[kakehashi.not_found] rule pack japan"));

@@ -73,6 +73,14 @@ struct organisation_compliance {
   /// A competent authority's written request to stop processing, received at this instant
   /// (VN-21); nullopt: none.
   std::optional<instant> authority_stop_order_at;
+  /// Japan's equivalent-system route (APPI Art. 28(3), JP-06): the contract binding the recipient
+  /// abroad to measures equivalent to APPI's; empty: the route is not used.
+  std::string jp_equivalent_system_contract;
+  /// The latest periodic check of the recipient's measures and of the foreign rules affecting
+  /// them (PPC Rules Art. 18(1)(i)); nullopt: never checked.
+  std::optional<instant> jp_last_periodic_check_at;
+  /// That check found a problem not yet resolved (Art. 18(1)(ii)): provision stops.
+  bool jp_periodic_check_problem = false;
 };
 
 /// Everything a rule may look at.
@@ -118,6 +126,9 @@ struct policy_flags {
   bool vn_child_assent_conservative = true;
   /// JP-08/JP-09: patients of this age or younger need a representative's consent in Japan.
   int jp_minor_threshold = 15;
+  /// JP-06: the longest interval between two periodic checks of a recipient under the
+  /// equivalent-system route (the Rules say "periodically"; a year is this library's choice).
+  int jp_check_interval_days = 365;
   /// JP-02: a consent not stating the recipient's acquisition blocks. Default false: it warns.
   bool jp_strict_acquisition_consent = false;
   /// JP-11: implied consent (an in-hospital notice) blocks a provision from Japan abroad.

@@ -650,6 +650,39 @@ consent_rule jp_05() {
           }};
 }
 
+consent_rule jp_06() {
+  return {"JP-06", "japan", "APPI Art. 28(3); PPC Rules Art. 18(1), (3)",
+          "under the equivalent-system route the provider checks the recipient's measures "
+          "periodically, and stops providing when a problem is found",
+          [](ctx_t ctx, basis_t, flags_t flags, rule_report& out) {
+            const auto& c = ctx.compliance;
+            if (ctx.sender_country() != "JP" || !cross_border(ctx) ||
+                c.jp_equivalent_system_contract.empty()) {
+              return;
+            }
+            // The provider's duty whatever the basis: an emergency does not lift it.
+            if (c.jp_periodic_check_problem) {
+              out.block("JP_ART28_3_PROBLEM",
+                        fmt::format("the latest periodic check of '{}''s measures under contract "
+                                    "'{}' found a problem; '{}' stops providing until it is "
+                                    "resolved",
+                                    ctx.receiver().value(), c.jp_equivalent_system_contract,
+                                    ctx.sender().value()));
+              return;
+            }
+            const auto& last = c.jp_last_periodic_check_at;
+            if (last && ctx.at <= *last + date::days{flags.jp_check_interval_days}) return;
+            out.block("JP_ART28_3_CHECK_OVERDUE",
+                      last ? fmt::format("the periodic check of '{}''s measures under contract "
+                                         "'{}' was last made at {}, more than {} days before",
+                                         ctx.receiver().value(), c.jp_equivalent_system_contract,
+                                         to_iso8601(*last), flags.jp_check_interval_days)
+                           : fmt::format("the measures of '{}' under contract '{}' have never been "
+                                         "checked",
+                                         ctx.receiver().value(), c.jp_equivalent_system_contract));
+          }};
+}
+
 consent_rule jp_08() {
   return {"JP-08", "japan",
           "MHLW guidance for medical and nursing-care providers (2017, rev. 2023) p. 27",
@@ -992,7 +1025,7 @@ std::vector<consent_rule> vietnam_rules() {
           vn_12(), vn_13(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(), vn_20(), vn_21(), vn_23()};
 }
 std::vector<consent_rule> japan_rules() {
-  return {jp_02(), jp_03(), jp_04(), jp_05(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};
+  return {jp_02(), jp_03(), jp_04(), jp_05(), jp_06(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};
 }
 std::vector<consent_rule> fhir_rules() {
   return {std_01(), std_02(), std_03(), std_04(), std_05(), std_06()};

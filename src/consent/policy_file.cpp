@@ -50,6 +50,9 @@ void read_flags(object_reader& f, policy_flags& flags) {
   if (auto v = f.boolean("vn_child_assent_conservative")) flags.vn_child_assent_conservative = *v;
   if (auto v = f.integer("jp_minor_threshold", 0, 25))
     flags.jp_minor_threshold = static_cast<int>(*v);
+  if (auto v = f.integer("jp_check_interval_days", 1, 3650)) {
+    flags.jp_check_interval_days = static_cast<int>(*v);
+  }
   if (auto v = f.boolean("jp_strict_acquisition_consent")) {
     flags.jp_strict_acquisition_consent = *v;
   }
@@ -66,6 +69,10 @@ organisation_compliance read_compliance(object_reader& c) {
   organisation_compliance out;
   if (auto v = c.boolean("transfer_agreement")) out.transfer_agreement = *v;
   if (auto v = c.boolean("withdrawal_clause")) out.withdrawal_clause = *v;
+  if (auto v = c.string("jp_equivalent_system_contract")) {
+    out.jp_equivalent_system_contract = std::move(*v);
+  }
+  if (auto v = c.boolean("jp_periodic_check_problem")) out.jp_periodic_check_problem = *v;
   if (const json* r = c.member("impact_assessment_recipients"); r && !r->is_null()) {
     if (auto ids = c.strings("impact_assessment_recipients")) {
       std::vector<hospital_id> recipients;
@@ -84,7 +91,8 @@ organisation_compliance read_compliance(object_reader& c) {
   for (const auto& [key, target] :
        {std::pair{"impact_assessment_filed_at", &out.impact_assessment_filed_at},
         std::pair{"first_cross_border_transfer", &out.first_cross_border_transfer},
-        std::pair{"authority_stop_order_at", &out.authority_stop_order_at}}) {
+        std::pair{"authority_stop_order_at", &out.authority_stop_order_at},
+        std::pair{"jp_last_periodic_check_at", &out.jp_last_periodic_check_at}}) {
     if (const json* j = c.member(key); j && !j->is_null()) *target = c.instant_value(key);
   }
   return out;
@@ -110,12 +118,13 @@ policy_load_result try_load_policy(std::string_view json_text) {
   policy_settings settings;
   policy_flags flags;
   if (const json* f = root.object("flags")) {
-    object_reader fr(*f, "flags", problems, {},
-                     {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
-                      "vn_impact_assessment_days", "vn_new_recipient_needs_tia_update",
-                      "vn_child_assent_conservative", "jp_minor_threshold",
-                      "jp_strict_acquisition_consent", "jp_implied_consent_blocks_foreign",
-                      "jp_withdrawal_stops_provision", "allow_emergency_basis"});
+    object_reader fr(
+        *f, "flags", problems, {},
+        {"vn_consent_form_is_written_request", "vn_transfer_agreement_warn_only",
+         "vn_impact_assessment_days", "vn_new_recipient_needs_tia_update",
+         "vn_child_assent_conservative", "jp_minor_threshold", "jp_check_interval_days",
+         "jp_strict_acquisition_consent", "jp_implied_consent_blocks_foreign",
+         "jp_withdrawal_stops_provision", "allow_emergency_basis"});
     read_flags(fr, flags);
   }
 
@@ -173,10 +182,11 @@ policy_load_result try_load_policy(std::string_view json_text) {
         root.report(path, detail::bad_id_message(hospital_tag::kind, key));
         continue;
       }
-      object_reader cr(
-          value, path, problems, {"transfer_agreement"},
-          {"withdrawal_clause", "impact_assessment_filed_at", "impact_assessment_recipients",
-           "first_cross_border_transfer", "authority_stop_order_at"});
+      object_reader cr(value, path, problems, {"transfer_agreement"},
+                       {"withdrawal_clause", "impact_assessment_filed_at",
+                        "impact_assessment_recipients", "first_cross_border_transfer",
+                        "authority_stop_order_at", "jp_equivalent_system_contract",
+                        "jp_last_periodic_check_at", "jp_periodic_check_problem"});
       if (!cr.ok()) continue;
       settings.compliance[hospital_id{key}] = read_compliance(cr);
     }
