@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
-#include <sstream>
 #include <functional>
 #include <kakehashi/consent_rules.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/fhir.hpp>
 #include <kakehashi/testing.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -798,6 +799,45 @@ TEST_CASE("STD-06: a consent that lists purposes permits only those purposes",
   CHECK_FALSE(standard().evaluate(back.with(kt::valid_consent())).has_finding("STD-06"));
 }
 
+TEST_CASE("STD-07: a nested deny provision carves its data classes out",
+          "[consent_rules][STD-07]") {
+  // Given base OPTIN and a nested deny on code = genetic panel, when the payload is built, then
+  // the genetic report is excluded and the rest is sent.
+  const consent_record c =
+      kt::valid_consent().data_classes({"diagnosis", "imaging", "genomic"}).excluding({"genomic"});
+  const auto ctx = kt::referral_context().payload({"diagnosis", "imaging", "genomic"}).with(c);
+  const auto v = standard().evaluate(ctx);
+  CHECK(v.allowed());
+  CHECK(kt::reports(standard(), ctx, "STD-07", rule_effect::filter, "FHIR_DENY_PROVISION"));
+  CHECK(v.filtered_classes() == std::vector<std::string>{"genomic"});
+  // A FHIR rule: on every flow and side, also where no Vietnamese rule filters (the results
+  // going home from Japan).
+  const auto back = kt::referral_context()
+                        .flow(data_flow::results_return)
+                        .payload({"diagnosis", "genomic"})
+                        .with(c);
+  const auto home = standard().evaluate(back);
+  CHECK(home.has_finding("STD-07", "FHIR_DENY_PROVISION"));
+  CHECK_FALSE(home.has_finding("VN-08"));
+  CHECK(home.filtered_classes() == std::vector<std::string>{"genomic"});
+  // Every class denied: nothing is left to send.
+  CHECK(kt::blocks(standard(), kt::referral_context().payload({"genomic"}).with(c), "STD-07",
+                   "FHIR_DENY_PROVISION"));
+  // Nothing denied that is sent: no finding.
+  CHECK_FALSE(standard().evaluate(kt::referral_context().with(c)).has_finding("STD-07"));
+  // Also on FHIR Consent import: an EHR's nested deny on a data class is the same exclusion.
+  fhir::import_options o;
+  o.birth_date = date::year{1970} / 5 / 20;
+  const auto imported = fhir::import_consent(fhir::consent_resource(c), o);
+  REQUIRE(imported.ok());
+  CHECK(imported.record->excluded_classes == std::vector<std::string>{"genomic"});
+  CHECK(standard()
+            .evaluate(kt::referral_context()
+                          .payload({"diagnosis", "imaging", "genomic"})
+                          .with(*imported.record))
+            .filtered_classes() == std::vector<std::string>{"genomic"});
+}
+
 TEST_CASE("STD-01: only an active consent is followed", "[consent_rules][STD-01]") {
   for (auto s : {consent_status::draft, consent_status::proposed, consent_status::rejected,
                  consent_status::entered_in_error}) {
@@ -906,7 +946,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 37);
+  CHECK(all == 38);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();
@@ -979,13 +1019,18 @@ TEST_CASE("the verdict serialises to JSON", "[consent_rules]") {
   CHECK(j["decision"] == "allow");
   CHECK(j["basis"] == "consent");
   CHECK(j["regime"] == "law_91");
-  REQUIRE(j["findings"].size() == 2);
-  CHECK(j["findings"][0]["rule"] == "VN-08");
+  // In pack order (fhir, mou, vietnam, japan): the exclusion as FHIR's deny provision and as
+  // Vietnam's per-class consent, then Japan's acquisition warning.
+  REQUIRE(j["findings"].size() == 3);
+  CHECK(j["findings"][0]["rule"] == "STD-07");
   CHECK(j["findings"][0]["effect"] == "filter");
   CHECK(j["findings"][0]["filtered_classes"] == nlohmann::json::array({"imaging"}));
-  CHECK(j["findings"][1]["rule"] == "JP-02");
-  CHECK(j["findings"][1]["effect"] == "warn");
-  CHECK(j["findings"][1]["citation"] == "APPI Art. 20(2)");
+  CHECK(j["findings"][1]["rule"] == "VN-08");
+  CHECK(j["findings"][1]["effect"] == "filter");
+  CHECK(j["findings"][1]["filtered_classes"] == nlohmann::json::array({"imaging"}));
+  CHECK(j["findings"][2]["rule"] == "JP-02");
+  CHECK(j["findings"][2]["effect"] == "warn");
+  CHECK(j["findings"][2]["citation"] == "APPI Art. 20(2)");
 }
 
 // ---------------------------------------------------------------------------------------------

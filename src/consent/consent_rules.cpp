@@ -880,6 +880,34 @@ consent_rule std_06() {
           }};
 }
 
+consent_rule std_07() {
+  return {"STD-07", "fhir",
+          "HL7 FHIR R4 Consent.provision.type and Consent.provision.provision (nested exceptions), "
+          "Consent.provision.class",
+          "a nested deny provision carves its data classes out of what the consent permits",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b)) return;
+            const auto& denied = ctx.consent->excluded_classes;
+            std::vector<std::string> carved;
+            for (const auto& cls : ctx.payload_classes) {
+              if (std::find(denied.begin(), denied.end(), cls) != denied.end()) {
+                carved.push_back(cls);
+              }
+            }
+            if (carved.empty()) return;
+            if (carved.size() == ctx.payload_classes.size()) {
+              out.block("FHIR_DENY_PROVISION",
+                        fmt::format("{} denies every class of the data to send ({})",
+                                    consent_name(ctx), join(carved)));
+              return;
+            }
+            out.filter("FHIR_DENY_PROVISION",
+                       fmt::format("{} denies {}: left out, the rest is sent", consent_name(ctx),
+                                   join(carved)),
+                       carved);
+          }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // MoU
 
@@ -1028,7 +1056,7 @@ std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_03(), jp_04(), jp_05(), jp_06(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};
 }
 std::vector<consent_rule> fhir_rules() {
-  return {std_01(), std_02(), std_03(), std_04(), std_05(), std_06()};
+  return {std_01(), std_02(), std_03(), std_04(), std_05(), std_06(), std_07()};
 }
 std::vector<consent_rule> mou_rules() { return {mou_01()}; }
 
