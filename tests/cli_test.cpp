@@ -239,6 +239,13 @@ TEST_CASE("kakehashi consent check --json allows the complete example with the o
   for (const auto& f : k["findings"]) codes.insert(f["code"].get<std::string>());
   CHECK(codes ==
         std::set<std::string>{"VN_RECIPIENT_NO_WITHDRAWAL_CLAUSE", "VN_TIA_UPDATE_NEEDED"});
+  // The patient carrying the record (VN-14): no agreement or assessment needed, the route said.
+  const auto p = run(consent_base + " --at 2026-03-01T00:00:00Z --patient-mediated --json");
+  REQUIRE(p.exit_code == 0);
+  const auto m = nlohmann::json::parse(p.out);
+  CHECK(m["decision"] == "allow");
+  REQUIRE(m["findings"].size() == 1);
+  CHECK(m["findings"][0]["code"] == "VN_PATIENT_MEDIATED_ROUTE");
 }
 
 TEST_CASE("kakehashi consent check reports every finding, and exits 0 when it blocks",

@@ -603,6 +603,44 @@ TEST_CASE("VN-13: a recipient the impact assessment does not list needs the doss
   CHECK(bad.problems[0].path == "compliance.bach-mai.impact_assessment_recipients[1]");
 }
 
+TEST_CASE("VN-14: a patient who carries their own record abroad needs no hospital TIA",
+          "[consent_rules][VN-14]") {
+  // Given initiator = PATIENT_SELF and the hospital released the record summary to the patient,
+  // when the TIA check runs, then it is not applicable.
+  organisation_compliance nothing_on_file;  // no agreement, no assessment, first transfer long ago
+  nothing_on_file.first_cross_border_transfer = parse_instant("2025-06-01T00:00:00Z");
+  const consent_record c = kt::valid_consent();
+  const auto by_hospital = kt::referral_context().compliance(nothing_on_file).with(c);
+  const auto hospital = standard().evaluate(by_hospital);
+  CHECK(hospital.blocked_by("VN-10", "VN_TRANSFER_AGREEMENT_MISSING"));
+  CHECK(hospital.blocked_by("VN-11", "VN_TIA_OVERDUE"));
+  CHECK_FALSE(hospital.has_finding("VN-14"));
+  const auto by_patient =
+      kt::referral_context().compliance(nothing_on_file).patient_mediated().with(c);
+  const auto patient = standard().evaluate(by_patient);
+  CHECK(patient.allowed());
+  for (const char* duty : {"VN-10", "VN-11", "VN-13", "VN-20"}) {
+    CAPTURE(duty);
+    CHECK_FALSE(patient.has_finding(duty));
+  }
+  // Said, never silent: the route is flagged for review.
+  CHECK(
+      kt::reports(standard(), by_patient, "VN-14", rule_effect::warn, "VN_PATIENT_MEDIATED_ROUTE"));
+  // The consent the referral relies on is still judged (MOU-01 asks for it whatever the route).
+  CHECK(kt::blocks(standard(),
+                   kt::referral_context()
+                       .compliance(nothing_on_file)
+                       .patient_mediated()
+                       .with(kt::valid_consent().recipients({})),
+                   "MOU-01"));
+  // Not Vietnam's data leaving: the route says nothing.
+  CHECK_FALSE(
+      standard()
+          .evaluate(
+              kt::referral_context().flow(data_flow::results_return).patient_mediated().with(c))
+          .has_finding("VN-14"));
+}
+
 TEST_CASE("VN-20: the transfer agreement binds the recipient to honour a withdrawal",
           "[consent_rules][VN-20]") {
   // Given a transfer agreement without a withdrawal-propagation clause, when evaluated, then
@@ -946,7 +984,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 38);
+  CHECK(all == 39);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();

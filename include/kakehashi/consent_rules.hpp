@@ -95,6 +95,9 @@ struct consent_context {
   instant at;
   std::vector<std::string> payload_classes{"diagnosis", "imaging", "pathology"};
   organisation_compliance compliance;
+  /// The patient carries their own record across the border (Law 91 Art. 20(6)(c), VN-14): the
+  /// hospital gave the patient a copy (Art. 15(2)(a)) and does not transfer it abroad itself.
+  bool patient_mediated = false;
 
   /// The hospital sending the data in this flow, and where it is.
   const hospital_id& sender() const { return flow == data_flow::outbound ? origin : destination; }

@@ -101,6 +101,8 @@ class context_builder {
   context_builder& at(std::string_view rfc3339);
   context_builder& payload(std::vector<std::string> classes);
   context_builder& compliance(organisation_compliance v);
+  /// The patient carries their own record abroad (VN-14).
+  context_builder& patient_mediated(bool v = true);
   /// The context with `consent` attached (the record must outlive the context's use).
   consent_context with(const consent_record& consent) const;
   /// The context with no consent on file.

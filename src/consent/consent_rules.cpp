@@ -101,6 +101,13 @@ void block_or_warn(rule_report& out, bool block, std::string code, std::string m
 bool vn_sends(ctx_t ctx) { return ctx.sender_country() == "VN"; }
 bool cross_border(ctx_t ctx) { return ctx.origin_country != ctx.destination_country; }
 
+// A cross-border transfer the Vietnamese hospital makes itself: the duties of Law 91 Art. 20
+// (the transfer agreement, the impact assessment and its updates, the recipient's clauses) do
+// not apply when the patient carries their own record abroad (Art. 20(6)(c), VN-14).
+bool vn_hospital_transfers_abroad(ctx_t ctx) {
+  return vn_sends(ctx) && cross_border(ctx) && !ctx.patient_mediated;
+}
+
 std::string consent_name(ctx_t ctx) { return "consent " + ctx.consent->id.value(); }
 
 // "consent C was withdrawn (channel) at T" when the consent's withdrawal was received at or
@@ -324,7 +331,7 @@ consent_rule vn_10() {
   return {"VN-10", "vietnam", "Law 91/2025 Art. 15(2)(b), 17(1)(a); Decree 356/2025 Art. 7(1)",
           "a written data-transfer agreement with the recipient",
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
-            if (!vn_sends(ctx) || !cross_border(ctx) || b.regime != vietnam_regime::law_91) return;
+            if (!vn_hospital_transfers_abroad(ctx) || b.regime != vietnam_regime::law_91) return;
             if (ctx.compliance.transfer_agreement) return;
             const std::string msg = fmt::format(
                 "no data-transfer agreement between '{}' and '{}' is on file; the MoU alone is "
@@ -340,7 +347,7 @@ consent_rule vn_11() {
           "the cross-border transfer impact assessment is filed within 60 days of the first "
           "transfer",
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
-            if (!vn_sends(ctx) || !cross_border(ctx) || b.regime != vietnam_regime::law_91) return;
+            if (!vn_hospital_transfers_abroad(ctx) || b.regime != vietnam_regime::law_91) return;
             if (ctx.compliance.impact_assessment_filed_at) return;
             const instant first = ctx.compliance.first_cross_border_transfer.value_or(ctx.at);
             const instant due = first + date::days{flags.vn_impact_assessment_days};
@@ -363,7 +370,7 @@ consent_rule vn_13() {
           "the impact assessment is updated when something changed: a recipient its dossier does "
           "not list is such a change",
           [](ctx_t ctx, basis_t b, flags_t flags, rule_report& out) {
-            if (!vn_sends(ctx) || !cross_border(ctx) || b.regime != vietnam_regime::law_91) return;
+            if (!vn_hospital_transfers_abroad(ctx) || b.regime != vietnam_regime::law_91) return;
             const auto& c = ctx.compliance;
             // Only a filed assessment can be out of date (VN-11 asks for one that is missing),
             // and only recorded recipients can be compared.
@@ -402,6 +409,23 @@ consent_rule vn_12() {
           }};
 }
 
+consent_rule vn_14() {
+  return {"VN-14", "vietnam", "Law 91/2025 Art. 20(6)(c); Art. 15(2)(a)",
+          "a patient who carries their own record abroad transfers it themselves: the hospital's "
+          "cross-border duties (VN-10, VN-11, VN-13, VN-20) do not apply to that route",
+          [](ctx_t ctx, basis_t, flags_t, rule_report& out) {
+            if (!ctx.patient_mediated || !vn_sends(ctx) || !cross_border(ctx)) return;
+            // Said, never silent: a compliance officer sees which steps rested on the route.
+            out.warn(
+                "VN_PATIENT_MEDIATED_ROUTE",
+                fmt::format("the patient carries the record from '{}' to '{}' themselves "
+                            "(Law 91 Art. 20(6)(c)): '{}' gives the patient a copy (Art. "
+                            "15(2)(a)) and its transfer agreement and impact assessment are "
+                            "not applicable to this route",
+                            ctx.sender().value(), ctx.receiver().value(), ctx.sender().value()));
+          }};
+}
+
 consent_rule vn_15() {
   return {"VN-15", "vietnam", "Law 91/2025 Art. 10(1)-(4); Decree 13/2023 Art. 12",
           "a withdrawal blocks from the moment it is received, never retroactively",
@@ -437,7 +461,7 @@ consent_rule vn_20() {
           "it: a clause of the transfer agreement",
           [](ctx_t ctx, basis_t, flags_t, rule_report& out) {
             // Without any agreement VN-10 speaks; this asks what the agreement on file says.
-            if (!vn_sends(ctx) || !cross_border(ctx) || !ctx.compliance.transfer_agreement ||
+            if (!vn_hospital_transfers_abroad(ctx) || !ctx.compliance.transfer_agreement ||
                 ctx.compliance.withdrawal_clause) {
               return;
             }
@@ -1049,8 +1073,9 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 }
 
 std::vector<consent_rule> vietnam_rules() {
-  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(), vn_09(), vn_10(), vn_11(),
-          vn_12(), vn_13(), vn_15(), vn_16(), vn_17(), vn_18(), vn_19(), vn_20(), vn_21(), vn_23()};
+  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
+          vn_09(), vn_10(), vn_11(), vn_12(), vn_13(), vn_14(), vn_15(),
+          vn_16(), vn_17(), vn_18(), vn_19(), vn_20(), vn_21(), vn_23()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_03(), jp_04(), jp_05(), jp_06(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};

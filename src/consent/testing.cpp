@@ -261,6 +261,10 @@ context_builder& context_builder::compliance(organisation_compliance v) {
   ctx_.compliance = v;
   return *this;
 }
+context_builder& context_builder::patient_mediated(bool v) {
+  ctx_.patient_mediated = v;
+  return *this;
+}
 consent_context context_builder::with(const consent_record& consent) const {
   consent_context c = ctx_;
   c.consent = &consent;

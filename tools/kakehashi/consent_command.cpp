@@ -30,6 +30,7 @@ struct consent_options {
   std::vector<std::string> payload;
   bool transfer_agreement = false;
   bool withdrawal_clause = false;
+  bool patient_mediated = false;
   std::vector<std::string> tia_recipients;
   std::string tia_filed;
   std::string first_transfer;
@@ -88,6 +89,9 @@ command add_consent_command(CLI::App& app) {
       ->delimiter(',');
   check->add_flag("--transfer-agreement", opt->transfer_agreement,
                   "A data-transfer agreement with the recipient is on file (VN-10)");
+  check->add_flag("--patient-mediated", opt->patient_mediated,
+                  "The patient carries their own record abroad (VN-14): the hospital's "
+                  "cross-border duties do not apply");
   check->add_flag("--withdrawal-clause", opt->withdrawal_clause,
                   "The transfer agreement binds the recipient to honour a withdrawal or stop "
                   "request passed on to it (VN-20)");
@@ -122,6 +126,7 @@ command add_consent_command(CLI::App& app) {
     }
     if (opt->transfer_agreement) ctx.compliance.transfer_agreement = true;
     if (opt->withdrawal_clause) ctx.compliance.withdrawal_clause = true;
+    ctx.patient_mediated = opt->patient_mediated;
     if (!opt->tia_recipients.empty()) {
       std::vector<hospital_id> listed;
       for (const auto& h : opt->tia_recipients) {
