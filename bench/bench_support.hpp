@@ -6,8 +6,11 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <cstdio>
 #include <kakehashi/agreement.hpp>
+#include <kakehashi/engine.hpp>
 #include <string>
 
 namespace kakehashi::bench {
@@ -26,6 +29,41 @@ inline std::string db_path(const char* tag) {
 inline agreement_directory shipped_agreements() {
   return agreement_directory::load_file(std::string(KAKEHASHI_SOURCE_DIR) +
                                         "/data/agreements.json");
+}
+
+/// The cancel workload's setup: referrals R-0 .. R-(n-1) from Bach Mai to Shonan Kamakura
+/// (cardiology, patient P-i), proposed one an hour from 2026-03-01T00:00:00Z (months hold ~720
+/// each, as a busy referral office's might), in one batch, by an engine closed before the timed
+/// part: closing the last connection checkpoints the WAL, so no timed loop starts with the
+/// setup's WAL still to checkpoint.
+inline void propose_referrals(const std::string& path, int n, const engine_options& o = {}) {
+  const hospital_id bm{"bach-mai"};
+  const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
+  const instant t0{std::chrono::seconds{1772323200}};
+  engine setup = engine::open(path, shipped_agreements(), consent_policy::standard(), o);
+  setup.batch([&] {
+    for (int i = 0; i < n; ++i) {
+      (void)setup.propose({referral_id{"R-" + std::to_string(i)}, bm,
+                           hospital_id{"shonan-kamakura"}, specialty_code{"cardiology"},
+                           patient_ref{"P-" + std::to_string(i)}, coordinator,
+                           t0 + std::chrono::hours{i}},
+                          "p-" + std::to_string(i));
+    }
+  });
+}
+
+/// The audit row of a hand-written `cancel` of referral `id` (key `key`, chained to `prev`), as
+/// the SQLite baselines hash and insert it: referral, time, actor (organisation, role, user),
+/// command, state before and after, outcome, reason, details, key, previous hash.
+inline std::array<std::string, 13> cancel_row(const std::string& id, const std::string& key,
+                                              const std::string& prev) {
+  return {id,        "2026-03-01T00:00:00Z",
+          "bach-mai", "coordinator",
+          "io-bm-1",  "cancel",
+          "proposed", "closed:cancelled",
+          "0",        "cancelled",
+          "{\"reason\":\"patient_request\"}",
+          key,        prev};
 }
 
 /// The audit row's hashed encoding as docs/audit.md gives it, for hand-written baselines: each

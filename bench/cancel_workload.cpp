@@ -17,7 +17,6 @@ namespace {
 using namespace kakehashi;
 
 const hospital_id bm{"bach-mai"};
-const hospital_id sk{"shonan-kamakura"};
 const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
 const instant t0{std::chrono::seconds{1772323200}};  // 2026-03-01T00:00:00Z
 
@@ -48,17 +47,7 @@ int main(int argc, char** argv) {
   const std::string path = bench::db_path("cancel-workload");
   engine_options o;
   o.sync = durability::normal;
-  {
-    engine setup = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);
-    setup.batch([&] {
-      for (int i = 0; i < n; ++i) {
-        (void)setup.propose(
-            {referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
-             patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
-            "p-" + std::to_string(i));
-      }
-    });
-  }  // closed: the WAL is checkpointed before the measured part
+  bench::propose_referrals(path, n, o);  // closed: the WAL is checkpointed before the measured part
   engine e = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), o);
   run_cancels(e, n, per_txn);
   std::printf("%d cancels, %d per transaction, %lld audit rows\n", n, per_txn,

@@ -42,25 +42,12 @@ constexpr regime regimes[] = {
     {"FULL/1", true, 1}, {"NORMAL/1", false, 1}, {"NORMAL/100", false, 100}};
 
 const hospital_id bm{"bach-mai"};
-const hospital_id sk{"shonan-kamakura"};
 const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
 const instant t0{std::chrono::seconds{1772323200}};  // 2026-03-01T00:00:00Z
 
-// Referrals R-0 .. R-(n-1), proposed one an hour from t0 (as a busy referral office might: months
-// hold ~720 each) by an engine that is closed before the timed part: closing the last connection
-// checkpoints the WAL, so no timed loop starts with the setup's WAL still to checkpoint. The engine
-// benchmark and the baselines on the engine's schema start from the same file this way.
-void propose_referrals(const std::string& path, int n) {
-  engine setup = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), {});
-  setup.batch([&] {
-    for (int i = 0; i < n; ++i) {
-      setup.propose(
-          {referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
-           patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
-          "p-" + std::to_string(i));
-    }
-  });
-}
+// The engine benchmark and the baselines on the engine's schema start from the same file:
+// bench::propose_referrals.
+using bench::propose_referrals;
 
 void engine_cancel(benchmark::State& state) {
   const regime& r = regimes[state.range(0)];
@@ -298,23 +285,11 @@ struct engine_sql {
     }
     const long long seq = head_seq + 1;
     const std::string prev = head_hash;
-    const std::string fields[] = {id,
-                                  "2026-03-01T00:00:00Z",
-                                  "bach-mai",
-                                  "coordinator",
-                                  "io-bm-1",
-                                  "cancel",
-                                  "proposed",
-                                  "closed:cancelled",
-                                  "0",
-                                  "cancelled",
-                                  "{\"reason\":\"patient_request\"}",
-                                  key,
-                                  prev};
+    const auto fields = bench::cancel_row(id, key, prev);
     const std::string hash = bench::sha256_hex(ctx, md, bench::length_prefixed(fields));
     sqlite3_stmt* a = st[audit_ins];
     sqlite3_bind_int64(a, 1, seq);
-    for (int c = 0; c < 8; ++c) text(audit_ins, c + 2, fields[c]);
+    for (std::size_t c = 0; c < 8; ++c) text(audit_ins, static_cast<int>(c) + 2, fields[c]);
     sqlite3_bind_int(a, 10, 0);
     text(audit_ins, 11, fields[9]);
     text(audit_ins, 12, fields[10]);

@@ -31,10 +31,6 @@ namespace {
 
 using namespace kakehashi;
 
-const hospital_id bm{"bach-mai"};
-const hospital_id sk{"shonan-kamakura"};
-const actor coordinator{bm, actor_role::coordinator, user_id{"io-bm-1"}};
-const instant t0{std::chrono::seconds{1772323200}};  // 2026-03-01T00:00:00Z
 
 // What a shape changes; shapes combine them.
 struct shape {
@@ -234,23 +230,11 @@ struct runner {
       step(capacity);
     }
     const std::string prev = head_hash;
-    const std::string fields[] = {id,
-                                  "2026-03-01T00:00:00Z",
-                                  "bach-mai",
-                                  "coordinator",
-                                  "io-bm-1",
-                                  "cancel",
-                                  "proposed",
-                                  "closed:cancelled",
-                                  "0",
-                                  "cancelled",
-                                  "{\"reason\":\"patient_request\"}",
-                                  key,
-                                  prev};
+    const auto fields = bench::cancel_row(id, key, prev);
     const std::string hash = bench::sha256_hex(ctx, md, bench::length_prefixed(fields));
     sqlite3_stmt* a = st[audit_ins];
     sqlite3_bind_int64(a, 1, seq);
-    for (int c = 0; c < 8; ++c) text(audit_ins, c + 2, fields[c]);
+    for (std::size_t c = 0; c < 8; ++c) text(audit_ins, static_cast<int>(c) + 2, fields[c]);
     sqlite3_bind_int(a, 10, 0);
     text(audit_ins, 11, fields[9]);
     text(audit_ins, 12, fields[10]);
@@ -293,17 +277,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string path = bench::db_path("schema-shapes");
-  {
-    engine setup = engine::open(path, bench::shipped_agreements(), consent_policy::standard(), {});
-    setup.batch([&] {
-      for (int i = 0; i < n; ++i) {
-        (void)setup.propose(
-            {referral_id{"R-" + std::to_string(i)}, bm, sk, specialty_code{"cardiology"},
-             patient_ref{"P-" + std::to_string(i)}, coordinator, t0 + std::chrono::hours{i}},
-            "p-" + std::to_string(i));
-      }
-    });
-  }  // closed: the WAL is checkpointed before the measured part
+  bench::propose_referrals(path, n);  // closed: the WAL is checkpointed before the measured part
   {
     runner r(path, *which);
     sqlite3_exec(r.db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
