@@ -43,11 +43,11 @@ inline void propose_referrals(const std::string& path, int n, const engine_optio
   engine setup = engine::open(path, shipped_agreements(), consent_policy::standard(), o);
   setup.batch([&] {
     for (int i = 0; i < n; ++i) {
-      (void)setup.propose({referral_id{"R-" + std::to_string(i)}, bm,
-                           hospital_id{"shonan-kamakura"}, specialty_code{"cardiology"},
-                           patient_ref{"P-" + std::to_string(i)}, coordinator,
-                           t0 + std::chrono::hours{i}},
-                          "p-" + std::to_string(i));
+      (void)setup.propose(
+          {referral_id{"R-" + std::to_string(i)}, bm, hospital_id{"shonan-kamakura"},
+           specialty_code{"cardiology"}, patient_ref{"P-" + std::to_string(i)}, coordinator,
+           t0 + std::chrono::hours{i}},
+          "p-" + std::to_string(i));
     }
   });
 }
@@ -57,13 +57,19 @@ inline void propose_referrals(const std::string& path, int n, const engine_optio
 /// command, state before and after, outcome, reason, details, key, previous hash.
 inline std::array<std::string, 13> cancel_row(const std::string& id, const std::string& key,
                                               const std::string& prev) {
-  return {id,        "2026-03-01T00:00:00Z",
-          "bach-mai", "coordinator",
-          "io-bm-1",  "cancel",
-          "proposed", "closed:cancelled",
-          "0",        "cancelled",
+  return {id,
+          "2026-03-01T00:00:00Z",
+          "bach-mai",
+          "coordinator",
+          "io-bm-1",
+          "cancel",
+          "proposed",
+          "closed:cancelled",
+          "0",
+          "cancelled",
           "{\"reason\":\"patient_request\"}",
-          key,        prev};
+          key,
+          prev};
 }
 
 /// The audit row's hashed encoding as docs/audit.md gives it, for hand-written baselines: each
