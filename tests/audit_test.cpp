@@ -122,7 +122,7 @@ void forge_referral(raw_database& raw, std::int64_t seq) {
       "state_after, outcome, reason_code, details, 'forged', '', '', NULL FROM audit WHERE seq = 1;"
       "INSERT INTO referral SELECT 'R-FORGED', origin, destination, specialty, patient, "
       "agreement, state, close_reason, consent_withdrawn, consent_ref, consent_digest, "
-      "proposed_at, updated_at, version FROM referral WHERE id = 'R-0'");
+      "proposed_at, updated_at, version, replaces FROM referral WHERE id = 'R-0'");
   recompute_chain(raw);
 }
 

@@ -488,7 +488,8 @@ TEST_CASE("a file that is not a kakehashi database is refused and left untouched
     const std::string bytes = slurp(db.path());
     const error err = caught([&] { open_engine(db.path()); });
     CHECK(err.code() == errc::failed_precondition);
-    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's 4"));
+    CHECK_THAT(err.what(), Contains("has schema version 99, newer than this library's " +
+                                    std::to_string(current_schema)));
     CHECK(slurp(db.path()) == bytes);
   }
   SECTION(
@@ -534,6 +535,7 @@ TEST_CASE("a version 1 database is read as it is and migrated by an engine", "[e
   {
     // Version 1 as released: the capacity index without close_reason, no patient index.
     SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+    raw.exec(back_to_version_4(false));
     raw.exec("DROP INDEX referral_patient");
     raw.exec("DROP INDEX referral_destination");
     raw.exec("CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at)");
@@ -558,7 +560,7 @@ TEST_CASE("a version 1 database is read as it is and migrated by an engine", "[e
   }
   CHECK_THAT(index_sql(), Contains("close_reason"));
   SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 4);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == current_schema);
 }
 
 TEST_CASE("birth dates and names given to the library never reach the database or a message",
@@ -803,8 +805,10 @@ TEST_CASE("a database written by release 0.1.0 is migrated and its consent diges
       consent_policy::standard(), paperwork_on_file());
   {
     SQLite::Database raw(db.path(), SQLite::OPEN_READONLY);
-    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 4);
+    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == current_schema);
     CHECK(raw.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'referral_patient'")
+              .getInt() == 1);
+    CHECK(raw.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'referral_replaces'")
               .getInt() == 1);
   }
   const instant arrival = parse_instant("2026-03-10T01:00:00Z");
@@ -974,35 +978,186 @@ TEST_CASE("a patient has one open referral per specialty and destination", "[eng
   CHECK(e.verify().intact);
 }
 
-// Version 3 (the first on PostgreSQL) as released: no index by patient. An engine adds it, in
-// the transaction that checks the schema, and the log still verifies.
-TEST_CASE("a version 3 database is migrated to version 4 on either backend",
+// Onward referral (issue 16, item 6): a declined or expired referral is sent on to another
+// eligible destination as a new referral; each names the other; a referral is sent on once.
+TEST_CASE("a declined or expired referral is sent on as a linked onward referral",
+          "[engine][onward][backends]") {
+  temp_db db;
+  engine e = engine::open(db.path(), with_second_partner(), consent_policy::standard(),
+                          paperwork_on_file());
+  const hospital_id second{"jp-second"};
+  const auto onward = [&](const std::string& id, const std::string& replaces, const hospital_id& to,
+                          const std::string& when = "2026-03-05T00:00:00Z") {
+    proposal p = bm_proposal(id, when, "P-TEST-1");
+    p.destination = to;
+    p.replaces = referral_id{replaces};
+    return p;
+  };
+  int refusals = 0;
+  const auto refused = [&](const proposal& p, errc code, const std::string& says) {
+    CAPTURE(says);
+    const auto rows = e.audit_rows();
+    const auto r1 = e.find(referral_id{"R-1"});
+    const error err = caught([&] { e.propose(p, "refused-" + std::to_string(++refusals)); });
+    CHECK(err.code() == code);
+    CHECK_THAT(err.what(), Contains(says));
+    CHECK_FALSE(e.find(p.id));
+    CHECK(e.find(referral_id{"R-1"}) == r1);  // nothing changed
+    CHECK(e.audit_rows() == rows + 1);        // the refusal, audited
+  };
+
+  e.propose(bm_proposal("R-1"), "p1");
+  e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(), at("2026-03-01T01:00:00Z"),
+                   "c1");
+  // Only a declined or expired referral is sent on.
+  refused(onward("R-2", "R-1", second), errc::failed_precondition,
+          "cannot replace referral R-1, which is consent_recorded");
+  e.apply(
+      referral_id{"R-1"},
+      event::decline{sk_coordinator(), at("2026-03-03T00:00:00Z"), decline_reason::capacity_full},
+      "d1");
+  refused(onward("R-2", "R-9", second), errc::not_found,
+          "names referral R-9, which does not exist");
+  refused(onward("R-2", "R-1", sk), errc::invalid_argument,
+          "is 'shonan-kamakura', the destination that declined referral R-1");
+  {
+    proposal other = onward("R-2", "R-1", second);
+    other.patient = patient_ref{"P-OTHER"};
+    refused(other, errc::invalid_argument, "proposal.patient");
+    other = onward("R-2", "R-1", second);
+    other.specialty = specialty_code{"oncology"};
+    refused(other, errc::invalid_argument, "proposal.specialty");
+  }
+  {
+    proposal self = onward("R-2", "R-2", second);
+    refused(self, errc::invalid_argument, "replaces itself");
+  }
+
+  const referral_snapshot r2 = e.propose(onward("R-2", "R-1", second), "p2");
+  CHECK(r2.replaces == referral_id{"R-1"});
+  CHECK_FALSE(r2.replaced_by);
+  CHECK(r2.destination == second);
+  CHECK(r2.state == referral_state::proposed);
+  const referral_snapshot r1 = e.get(referral_id{"R-1"});
+  CHECK(r1.replaced_by == referral_id{"R-2"});
+  CHECK(r1.version == 3);  // the link is the onward proposal's: R-1 itself is unchanged
+  CHECK(r1.updated_at == at("2026-03-03T00:00:00Z"));
+  CHECK_THAT(e.history(referral_id{"R-2"}).front().details, Contains("\"replaces\":\"R-1\""));
+  // A repeat of the command answers from the log; a second onward referral is refused.
+  CHECK(e.propose(onward("R-2", "R-1", second), "p2") == r2);
+  refused(onward("R-3", "R-1", second, "2026-03-06T00:00:00Z"), errc::already_exists,
+          "it was sent on as referral R-2");
+  CHECK_THAT(e.history(referral_id{"R-3"}).back().details, Contains("\"onward_referral\":\"R-2\""));
+
+  // The consent names its recipients: the one naming Shonan Kamakura does not cover the second
+  // partner; one that names it does.
+  CHECK(caught([&] {
+          e.record_consent(referral_id{"R-2"}, good_consent(), bm_coordinator(),
+                           at("2026-03-05T01:00:00Z"), "c2-old");
+        }).code() == errc::consent_blocked);
+  const consent_record for_second = kt::valid_consent()
+                                        .id("C-TEST-2")
+                                        .recipients({{second, "JP", true}})
+                                        .written_request_for("jp-second")
+                                        .build();
+  CHECK(e.record_consent(referral_id{"R-2"}, for_second, bm_coordinator(),
+                         at("2026-03-05T02:00:00Z"), "c2")
+            .state == referral_state::consent_recorded);
+
+  // An expired onward referral is sent on in its turn (back to Shonan Kamakura: another
+  // referral, the first being closed).
+  const actor sweeper{second, actor_role::system, user_id{"sweeper"}};
+  REQUIRE(e.expire_overdue(sweeper, at("2026-03-20T00:00:00Z")).size() == 1);
+  const referral_snapshot r4 = e.propose(onward("R-4", "R-2", sk, "2026-03-21T00:00:00Z"), "p4");
+  CHECK(r4.replaces == referral_id{"R-2"});
+  CHECK(e.get(referral_id{"R-2"}).replaces == referral_id{"R-1"});
+  CHECK(e.get(referral_id{"R-2"}).replaced_by == referral_id{"R-4"});
+  CHECK(e.verify().intact);
+  const auto view = database_view::open(db.path());
+  CHECK(view.find(referral_id{"R-2"}) == e.get(referral_id{"R-2"}));
+  CHECK(view.verify().intact);
+}
+
+// verify reads the link from the onward referral's proposal: a link edited in the table is found.
+TEST_CASE("an onward referral's link edited in the table fails verify",
+          "[engine][onward][tamper][backends]") {
+  temp_db db;
+  {
+    engine e = engine::open(db.path(), with_second_partner(), consent_policy::standard(),
+                            paperwork_on_file());
+    e.propose(bm_proposal("R-1"), "p1");
+    e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(),
+                     at("2026-03-01T01:00:00Z"), "c1");
+    e.apply(referral_id{"R-1"}, event::decline{sk_coordinator(), at("2026-03-03T00:00:00Z")}, "d1");
+    proposal p = bm_proposal("R-2", "2026-03-04T00:00:00Z", "P-TEST-1");
+    p.destination = hospital_id{"jp-second"};
+    p.replaces = referral_id{"R-1"};
+    e.propose(p, "p2");
+    e.propose(bm_proposal("R-3", "2026-03-04T00:00:00Z"), "p3");
+    CHECK(e.verify().intact);
+  }
+  raw_database(db.path()).exec("UPDATE referral SET replaces = NULL WHERE id = 'R-2'");
+  const verify_result v = database_view::open(db.path()).verify();
+  CHECK_FALSE(v.intact);
+  CHECK_THAT(v.problem, Contains("referral R-2 as stored"));
+  CHECK_THAT(v.problem, Contains("replacing R-1"));
+}
+
+// Versions 3 (the first on PostgreSQL) and 4 as released: version 3 without the index by
+// patient, neither with onward referral's column. An engine migrates them, in the transaction
+// that checks the schema; a read-only view reads them as they are (no links); the log still
+// verifies.
+TEST_CASE("a version 3 or 4 database is migrated to the current version on either backend",
           "[engine][schema][backends]") {
   const bool server = !test_postgres().empty();
+  const int from = GENERATE(3, 4);
+  CAPTURE(from);
   temp_db db;
   {
     engine e = open_engine(db.path());
     e.propose(bm_proposal("R-1"), "k1");
   }
-  raw_database(db.path()).exec(server ? "DROP INDEX referral_patient; "
-                                        "UPDATE kakehashi_meta SET schema_version = 3"
-                                      : "DROP INDEX referral_patient; PRAGMA user_version = 3");
+  raw_database(db.path()).exec(back_to_version_4(server));
+  if (from == 3) {
+    raw_database(db.path()).exec(server ? "DROP INDEX referral_patient; "
+                                          "UPDATE kakehashi_meta SET schema_version = 3"
+                                        : "DROP INDEX referral_patient; PRAGMA user_version = 3");
+  }
   {
     const auto view = database_view::open(db.path());  // read as it is
     CHECK(view.verify().intact);
+    const auto r1 = view.find(referral_id{"R-1"});
+    REQUIRE(r1);
+    CHECK_FALSE(r1->replaces);
+    CHECK_FALSE(r1->replaced_by);
   }
-  engine e = open_engine(db.path());
+  engine e = engine::open(db.path(), with_second_partner(), consent_policy::standard(),
+                          paperwork_on_file());
   raw_database raw(db.path());
   CHECK(raw.rows(server ? "SELECT schema_version FROM kakehashi_meta" : "PRAGMA user_version") ==
-        std::vector<std::vector<std::string>>{{"4"}});
-  CHECK(raw.rows(server ? "SELECT count(*) FROM pg_indexes WHERE indexname = 'referral_patient'"
-                        : "SELECT count(*) FROM sqlite_master WHERE name = 'referral_patient'") ==
-        std::vector<std::vector<std::string>>{{"1"}});
+        std::vector<std::vector<std::string>>{{std::to_string(current_schema)}});
+  for (const char* index : {"referral_patient", "referral_replaces"}) {
+    CAPTURE(index);
+    CHECK(raw.rows(server ? std::string("SELECT count(*) FROM pg_indexes WHERE indexname = '") +
+                                index + "'"
+                          : std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
+                                index + "'") == std::vector<std::vector<std::string>>{{"1"}});
+  }
   CHECK(e.verify().intact);
   const error err =
       caught([&] { e.propose(bm_proposal("R-2", "2026-03-02T00:00:00Z", "P-TEST-1"), "k2"); });
   CHECK(err.code() == errc::already_exists);
   CHECK_THAT(err.what(), Contains("duplicates open referral R-1"));
+  // The migrated table takes onward referrals.
+  e.record_consent(referral_id{"R-1"}, good_consent(), bm_coordinator(), at("2026-03-01T01:00:00Z"),
+                   "c1");
+  e.apply(referral_id{"R-1"}, event::decline{sk_coordinator(), at("2026-03-03T00:00:00Z")}, "d1");
+  proposal onward = bm_proposal("R-3", "2026-03-04T00:00:00Z", "P-TEST-1");
+  onward.replaces = referral_id{"R-1"};
+  onward.destination = hospital_id{"jp-second"};
+  CHECK(e.propose(onward, "k3").replaces == referral_id{"R-1"});
+  CHECK(e.get(referral_id{"R-1"}).replaced_by == referral_id{"R-3"});
+  CHECK(e.verify().intact);
 }
 
 // What a newer release or another application wrote is refused and left as it was, on either
@@ -1025,8 +1180,9 @@ TEST_CASE("a newer schema, or another application's tables, are refused untouche
     }
     raw_database(db.path()).exec(server ? "UPDATE kakehashi_meta SET schema_version = 99"
                                         : "PRAGMA user_version = 99");
-    refused_untouched(db, errc::failed_precondition,
-                      "has schema version 99, newer than this library's 4");
+    refused_untouched(
+        db, errc::failed_precondition,
+        "has schema version 99, newer than this library's " + std::to_string(current_schema));
   }
   SECTION("another application's tables") {
     temp_db db;

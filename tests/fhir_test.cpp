@@ -69,6 +69,8 @@ TEST_CASE("every state exports its Task and ServiceRequest statuses as docs/fhir
       {"closed-cancelled", {"cancelled", "revoked", "closed", "cancelled"}},
       {"closed-consent-withdrawn", {"cancelled", "revoked", "closed", "consent_withdrawn"}},
       {"closed-expired", {"cancelled", "revoked", "closed", "expired"}},
+      {"closed-declined-sent-on", {"rejected", "revoked", "closed", "declined"}},
+      {"onward", {"requested", "active", "proposed", ""}},
   };
   for (const auto& [name, want] : expected) {
     INFO(name);
@@ -88,6 +90,35 @@ TEST_CASE("every state exports its Task and ServiceRequest statuses as docs/fhir
   const json withdrawn = only(case_named("transferred-consent-withdrawn").bundle, "Task");
   CHECK(withdrawn["businessStatus"]["coding"].size() == 2);
   CHECK(withdrawn["businessStatus"]["coding"][1]["code"] == "consent-withdrawn");
+}
+
+TEST_CASE("an onward referral and the referral it replaces point to each other", "[fhir][onward]") {
+  const auto& old = case_named("closed-declined-sent-on");
+  const auto& onward = case_named("onward");
+  const json sr = only(onward.bundle, "ServiceRequest");
+  REQUIRE(sr["replaces"].size() == 1);
+  CHECK(sr["replaces"][0]["type"] == "ServiceRequest");
+  CHECK(sr["replaces"][0]["identifier"]["system"] == "urn:kakehashi:referral");
+  CHECK(sr["replaces"][0]["identifier"]["value"] == "R-sent-on");
+  bool second_partner = false;  // the onward destination is in its Bundle
+  for (const json& org : resources(onward.bundle, "Organization")) {
+    second_partner = second_partner || org["identifier"][0]["value"] == "jp-second";
+  }
+  CHECK(second_partner);
+  CHECK_FALSE(only(onward.bundle, "Task").contains("output"));
+  const json task = only(old.bundle, "Task");
+  CHECK(task["businessStatus"]["coding"].size() == 2);
+  CHECK(task["businessStatus"]["coding"][1]["code"] == "referred-onward");
+  REQUIRE(task["output"].size() == 1);
+  CHECK(code_of(task["output"][0]["type"], "urn:kakehashi:task-output") == "onward-referral");
+  CHECK(task["output"][0]["valueReference"]["identifier"]["value"] == "R-onward");
+  CHECK_FALSE(only(old.bundle, "ServiceRequest").contains("replaces"));
+  // Other referrals carry neither.
+  for (const char* name : {"closed-declined", "closed-expired", "proposed"}) {
+    INFO(name);
+    CHECK_FALSE(only(case_named(name).bundle, "Task").contains("output"));
+    CHECK_FALSE(only(case_named(name).bundle, "ServiceRequest").contains("replaces"));
+  }
 }
 
 TEST_CASE("a Task carries the coded reason, the deadline, the period and the agreement",

@@ -204,6 +204,10 @@ struct proposal {
   patient_ref patient;       ///< pseudonymous id only
   actor by;                  ///< must act for `origin`
   instant at;
+  /// Onward referral: the declined or expired referral this one sends on to another destination
+  /// (same origin, patient and specialty). A referral is sent on at most once. (Initialised, so
+  /// that code written before the field, as proposal{id, ..., at}, compiles without warnings.)
+  std::optional<referral_id> replaces = std::nullopt;
 };
 
 /// A referral's complete stored form: what a storage layer saves and restores. Equality compares
@@ -221,6 +225,11 @@ struct referral_snapshot {
   instant proposed_at;
   instant updated_at;         ///< the instant of the last applied event
   std::uint64_t version = 1;  ///< 1 at proposal, +1 for every applied event
+  /// Onward referral: the referral this one was proposed to replace (FHIR
+  /// ServiceRequest.replaces), and the one that replaced this one. The link is part of the
+  /// proposal of the newer referral: proposing it changes neither version nor updated_at here.
+  std::optional<referral_id> replaces = std::nullopt;
+  std::optional<referral_id> replaced_by = std::nullopt;
 
   friend bool operator==(const referral_snapshot& a, const referral_snapshot& b);
   friend bool operator!=(const referral_snapshot& a, const referral_snapshot& b) {
@@ -230,7 +239,9 @@ struct referral_snapshot {
 
 /// The snapshot as one JSON object: {"id", "origin", "destination", "specialty", "patient",
 /// "state", "close_reason" (or null), "consent_withdrawn", "consent" (or null), "proposed_at",
-/// "updated_at" (RFC 3339 UTC), "version"}, as `kakehashi referral show --json` prints it.
+/// "updated_at" (RFC 3339 UTC), "version", "replaces" and "replaced_by" (or null)}, as
+/// `kakehashi referral show --json` prints it. (Objects without the last two, as releases before
+/// onward referral wrote them, are read with both unset.)
 std::string to_json(const referral_snapshot& s, int indent = -1);
 /// The inverse of to_json(). Throws kakehashi::error{errc::invalid_argument} naming the field if
 /// the text is not such an object.

@@ -200,7 +200,10 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r) {
         patient_ref{details.at("patient").get<std::string>()},
         {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
          user_id{r.actor_user}},
-        parse_instant(r.recorded_at, "audit.recorded_at")};
+        parse_instant(r.recorded_at, "audit.recorded_at"),
+        details.contains("replaces")
+            ? std::optional<referral_id>(referral_id{details["replaces"].get<std::string>()})
+            : std::nullopt};
     replayed.emplace(r.referral_id, referral::propose(p));
     return;
   }
@@ -327,7 +330,7 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
                             detail::printable(r.id)));
   };
   std::optional<replay> current = next_replay();
-  auto rq = db.prepare_stream(std::string(select_referral) + " ORDER BY id");
+  auto rq = db.prepare_stream(select_referral(db) + " ORDER BY id");
   while (rq->step()) {
     ++v.referrals;
     const std::string id = rq->text(0);
@@ -342,10 +345,24 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
     }
     try {
       const stored_referral s = read_referral(*rq);
-      if (current->result && current->result->snapshot() != s.snap) {
-        bad(v.rows, fmt::format("referral {} as stored ({}) differs from the log's replay ({})",
-                                detail::printable(id), state_text(s.snap),
-                                state_text(current->result->snapshot())));
+      // A referral's own rows say what it replaces; which referral replaced it is the other
+      // one's `replaces` (checked by that one's replay), read from the table.
+      std::optional<referral_snapshot> replay;
+      if (current->result) {
+        replay = current->result->snapshot();
+        replay->replaced_by = s.snap.replaced_by;
+      }
+      if (replay && *replay != s.snap) {
+        const bool link = replay->replaces != s.snap.replaces;
+        bad(v.rows,
+            fmt::format(
+                "referral {} as stored ({}{}) differs from the log's replay ({}{})",
+                detail::printable(id), state_text(s.snap),
+                link ? ", replacing " +
+                           detail::printable(s.snap.replaces.value_or(referral_id{}).value())
+                     : "",
+                state_text(*replay),
+                link ? ", replacing " + replay->replaces.value_or(referral_id{}).value() : ""));
       }
     } catch (const std::exception& e) {
       bad(v.rows,

@@ -133,7 +133,7 @@ struct engine::impl {
   // ---- reading ----------------------------------------------------------------------------
 
   std::optional<stored_referral> load(const referral_id& id) const {
-    auto q = cache.get(referral_by_id);
+    auto q = cache.get(referral_by_id(db));
     q->bind(1, id.value());
     if (!q->step()) return std::nullopt;
     return read_referral(*q);
@@ -203,9 +203,14 @@ struct engine::impl {
       auto ins = cache.get(
           "INSERT INTO referral (id, origin, destination, specialty, patient, "
           "agreement, state, close_reason, consent_withdrawn, consent_ref, "
-          "consent_digest, proposed_at, updated_at, version) VALUES "
-          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+          "consent_digest, proposed_at, updated_at, version, replaces) VALUES "
+          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       bind_referral(*ins, s, agreement, digest);
+      if (s.replaces) {
+        ins->bind(15, s.replaces->value());
+      } else {
+        ins->bind_null(15);
+      }
       ins->exec();
       return;
     }
@@ -688,6 +693,56 @@ struct engine::impl {
   }
   json last_verdict_ = json::object();
 
+  // An onward referral sends on a declined or expired referral of the same origin, patient and
+  // specialty to another destination, once. Checked before anything is written: the unique
+  // index on `replaces` is the last guard, and a unique violation would read as a repeated
+  // idempotency key.
+  void check_onward(const proposal& p) {
+    const std::string subject = "referral " + p.id.value();
+    const std::string& old = p.replaces->value();
+    const std::optional<stored_referral> before = load(*p.replaces);
+    if (!before) {
+      detail::fail(errc::not_found, subject + " proposal.replaces",
+                   fmt::format("names referral {}, which does not exist", detail::printable(old)),
+                   "name the declined or expired referral this one sends on");
+    }
+    const referral_snapshot& r = before->snap;
+    refusal_details_ = {{"replaces", old}};
+    if (!(r.state == referral_state::closed &&
+          (r.reason == close_reason::declined || r.reason == close_reason::expired))) {
+      detail::fail(
+          errc::failed_precondition, subject,
+          fmt::format("cannot replace referral {}, which is {}", old, audit::state_text(r)),
+          "only a declined or expired referral is sent on to another destination");
+    }
+    const auto differs = [&](const char* field, const std::string& was, const std::string& now) {
+      if (was == now) return;
+      detail::fail(errc::invalid_argument, subject + " proposal." + field,
+                   fmt::format("is '{}' but referral {} it replaces has '{}'",
+                               detail::printable(now), old, was),
+                   "an onward referral keeps the origin, patient and specialty of the one it "
+                   "replaces");
+    };
+    differs("origin", r.origin.value(), p.origin.value());
+    differs("patient", r.patient.value(), p.patient.value());
+    differs("specialty", r.specialty.value(), p.specialty.value());
+    if (r.destination == p.destination) {
+      detail::fail(
+          errc::invalid_argument, subject + " proposal.destination",
+          fmt::format("is '{}', the destination that {} referral {}", r.destination.value(),
+                      r.reason == close_reason::declined ? "declined" : "let expire", old),
+          "send it on to another eligible destination (kakehashi eligible lists them)");
+    }
+    if (r.replaced_by) {
+      refusal_details_["onward_referral"] = r.replaced_by->value();
+      detail::fail(errc::already_exists, subject,
+                   fmt::format("cannot replace referral {}: it was sent on as referral {}", old,
+                               r.replaced_by->value()),
+                   "follow the onward referral, or send that one on if it is declined or expires");
+    }
+    refusal_details_ = json::object();
+  }
+
   // An open referral (any state but closed) for the proposal's patient, specialty and
   // destination: a second one would be a duplicate. Indexed by (patient, specialty, destination),
   // which no transition changes.
@@ -782,6 +837,7 @@ referral_snapshot engine::propose(const proposal& p, const std::string& key,
           detail::fail(errc::already_exists, "referral " + p.id.value(), "exists already",
                        "choose a new referral id");
         }
+        if (p.replaces) impl_->check_onward(p);
         if (const auto open = impl_->open_duplicate(p)) {
           impl_->refusal_details_ = {{"open_referral", *open}};
           detail::fail(errc::already_exists, "referral " + p.id.value(),
@@ -821,6 +877,7 @@ referral_snapshot engine::propose(const proposal& p, const std::string& key,
         o.details = {{"origin", p.origin.value()},         {"destination", p.destination.value()},
                      {"specialty", p.specialty.value()},   {"patient", p.patient.value()},
                      {"agreement", ok->agreement.value()}, {"at", to_seconds(p.at)}};
+        if (p.replaces) o.details["replaces"] = p.replaces->value();
         return o;
       });
 }
@@ -1108,12 +1165,14 @@ checkpoint engine::make_checkpoint(const std::string& key, instant at) const {
 struct database_view::impl {
   std::unique_ptr<detail::read_only_database> file;  // SQLite
   std::unique_ptr<store::connection> server;         // PostgreSQL, read-only
+  int schema = store::schema_version;                // the file's, as last opened
   explicit impl(const std::string& path) {
     if (store::postgres::is_uri(path)) {
       server = store::postgres::open_for_reading(path);
     } else {
-      file = std::make_unique<detail::read_only_database>(
-          path, [path](SQLite::Database& db) { store::sqlite::check_for_reading(db, path); });
+      file = std::make_unique<detail::read_only_database>(path, [this, path](SQLite::Database& db) {
+        schema = store::sqlite::check_for_reading(db, path);
+      });
     }
   }
 
@@ -1125,6 +1184,7 @@ struct database_view::impl {
     try {
       return file->read([&](SQLite::Database& db) {
         store::sqlite::connection c(db);
+        c.set_schema(schema);
         return f(static_cast<store::connection&>(c));
       });
     } catch (const SQLite::Exception& e) {

@@ -90,6 +90,11 @@ class context {
   json referral(const referral_id& id) const {
     return reference("ServiceRequest", "referral", id.value());
   }
+  /// Another referral's ServiceRequest (onward referral): never in this referral's Bundle, so
+  /// always by identifier.
+  json other_referral(const referral_id& id) const {
+    return {{"type", "ServiceRequest"}, {"identifier", identifier("referral", id.value())}};
+  }
   json consent(const consent_ref& c, bool exported) const {
     if (in_bundle_ && exported) return reference("Consent", "consent", c.value());
     return {{"type", "Consent"}, {"identifier", identifier("consent", c.value())}};
@@ -190,6 +195,8 @@ json service_request_json(const referral_export& r, const context& cx) {
   if (!s.consent.value().empty()) {
     sr["supportingInfo"] = json::array({cx.consent(s.consent, r.consent != nullptr)});
   }
+  // Onward referral: re-routing creates a replacement request (the old one is revoked).
+  if (s.replaces) sr["replaces"] = json::array({cx.other_referral(*s.replaces)});
   return sr;
 }
 
@@ -230,6 +237,7 @@ json task_json(const referral_export& r, const context& cx) {
   if (s.consent_withdrawn && s.state != referral_state::closed) {
     business["coding"].push_back(coding(cx.system("state"), "consent-withdrawn"));
   }
+  if (s.replaced_by) business["coding"].push_back(coding(cx.system("state"), "referred-onward"));
   json t = {{"resourceType", "Task"},
             {"id", uuid_for("Task", s.id.value())},
             {"identifier", json::array({cx.identifier("referral", s.id.value())})},
@@ -288,6 +296,14 @@ json task_json(const referral_export& r, const context& cx) {
       {{"type", concept_of(coding(cx.system("task-input"), "specialty"), "specialty")},
        {"valueCodeableConcept", concept_of(coding(cx.system("specialty"), s.specialty.value()))}});
   t["input"] = inputs;
+  // A declined or expired referral that was sent on: the onward request is its output, as a
+  // fulfiller's alternative proposal is.
+  if (s.replaced_by) {
+    t["output"] =
+        json::array({{{"type", concept_of(coding(cx.system("task-output"), "onward-referral"),
+                                          "onward referral")},
+                      {"valueReference", cx.other_referral(*s.replaced_by)}}});
+  }
   return t;
 }
 

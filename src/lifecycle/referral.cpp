@@ -230,7 +230,7 @@ bool operator==(const referral_snapshot& a, const referral_snapshot& b) {
          a.specialty == b.specialty && a.patient == b.patient && a.state == b.state &&
          a.reason == b.reason && a.consent_withdrawn == b.consent_withdrawn &&
          a.consent == b.consent && a.proposed_at == b.proposed_at && a.updated_at == b.updated_at &&
-         a.version == b.version;
+         a.version == b.version && a.replaces == b.replaces && a.replaced_by == b.replaced_by;
 }
 
 std::string to_json(const referral_snapshot& s, int indent) {
@@ -246,7 +246,9 @@ std::string to_json(const referral_snapshot& s, int indent) {
               {"consent", s.consent.empty() ? json(nullptr) : json(s.consent.value())},
               {"proposed_at", to_iso8601(s.proposed_at)},
               {"updated_at", to_iso8601(s.updated_at)},
-              {"version", s.version}}
+              {"version", s.version},
+              {"replaces", s.replaces ? json(s.replaces->value()) : json(nullptr)},
+              {"replaced_by", s.replaced_by ? json(s.replaced_by->value()) : json(nullptr)}}
       .dump(indent);
 }
 
@@ -286,6 +288,10 @@ referral_snapshot referral_snapshot_from_json(std::string_view text) {
   s.updated_at = parse_instant(str("updated_at"), "referral snapshot.updated_at");
   if (!j.contains("version") || !j["version"].is_number_unsigned()) bad("version");
   s.version = j["version"].get<std::uint64_t>();
+  // Absent in objects written before onward referral: unset.
+  for (auto [key, field] : {std::pair{"replaces", &s.replaces}, {"replaced_by", &s.replaced_by}}) {
+    if (j.contains(key) && !j[key].is_null()) *field = referral_id{str(key)};
+  }
   return s;
 }
 
@@ -302,6 +308,8 @@ struct referral::impl {
   instant proposed_at;
   instant updated_at;
   std::uint64_t version = 1;
+  std::optional<referral_id> replaces;
+  std::optional<referral_id> replaced_by;
   detail::referral_machine machine;
 
   impl() { machine.start(); }
@@ -381,6 +389,7 @@ referral referral::propose(const proposal& p) {
   validate("proposal.destination", p.destination);
   validate("proposal.specialty", p.specialty);
   validate("proposal.patient", p.patient);
+  if (p.replaces) validate("proposal.replaces", *p.replaces);
   validate("proposal.by.organisation", p.by.organisation);
   if (!p.by.user.empty()) validate("proposal.by.user", p.by.user);
   const std::string subject = "referral " + p.id.value();
@@ -388,6 +397,10 @@ referral referral::propose(const proposal& p) {
     detail::fail(errc::invalid_argument, subject,
                  fmt::format("origin and destination are both '{}'", p.origin.value()),
                  "a referral goes from one hospital to another");
+  }
+  if (p.replaces == p.id) {
+    detail::fail(errc::invalid_argument, subject, "replaces itself",
+                 "an onward referral names the declined or expired referral it sends on");
   }
   const std::string valid = fmt::format(
       "a referral may be proposed by the referring hospital '{}' as clinician or coordinator",
@@ -412,6 +425,7 @@ referral referral::propose(const proposal& p) {
   state->patient = p.patient;
   state->proposed_at = p.at;
   state->updated_at = p.at;
+  state->replaces = p.replaces;
   return referral(std::move(state));
 }
 
@@ -473,6 +487,20 @@ referral referral::restore(const referral_snapshot& s) {
                  "updated_at is at or after proposed_at");
   }
   if (s.version == 0) inconsistent("version", "is 0", "versions start at 1");
+  if (s.replaces) validate("snapshot.replaces", *s.replaces);
+  if (s.replaced_by) validate("snapshot.replaced_by", *s.replaced_by);
+  if (s.replaces == s.id || s.replaced_by == s.id) {
+    inconsistent(s.replaces == s.id ? "replaces" : "replaced_by", "names the referral itself",
+                 "an onward referral links two different referrals");
+  }
+  if (s.replaced_by &&
+      !(s.state == referral_state::closed &&
+        (s.reason == close_reason::declined || s.reason == close_reason::expired))) {
+    inconsistent("replaced_by",
+                 fmt::format("is set in state '{}'{}", to_string(s.state),
+                             s.reason ? fmt::format(" ({})", to_string(*s.reason)) : ""),
+                 "only a declined or expired referral is sent on");
+  }
 
   auto state = std::make_unique<impl>();
   state->id = s.id;
@@ -484,6 +512,8 @@ referral referral::restore(const referral_snapshot& s) {
   state->proposed_at = s.proposed_at;
   state->updated_at = s.updated_at;
   state->version = s.version;
+  state->replaces = s.replaces;
+  state->replaced_by = s.replaced_by;
   if (s.state != referral_state::proposed) {
     const auto handled =
         state->machine.process_event(detail::restore_to{s.state, s.reason, s.consent_withdrawn});
@@ -508,10 +538,10 @@ instant referral::updated_at() const noexcept { return impl_->updated_at; }
 std::uint64_t referral::version() const noexcept { return impl_->version; }
 
 referral_snapshot referral::snapshot() const {
-  return {impl_->id,          impl_->origin,       impl_->destination,
-          impl_->specialty,   impl_->patient,      state(),
-          reason(),           consent_withdrawn(), impl_->consent,
-          impl_->proposed_at, impl_->updated_at,   impl_->version};
+  return {
+      impl_->id,         impl_->origin,  impl_->destination,  impl_->specialty,  impl_->patient,
+      state(),           reason(),       consent_withdrawn(), impl_->consent,    impl_->proposed_at,
+      impl_->updated_at, impl_->version, impl_->replaces,     impl_->replaced_by};
 }
 
 void referral::apply(const event::any& e) {

@@ -10,7 +10,29 @@
 
 namespace kakehashi::store {
 
-const std::string referral_by_id = std::string(select_referral) + " WHERE id = ?";
+namespace {
+// The onward referral that replaced a referral is the one whose `replaces` names it (a unique
+// index): the link is written once, with the newer referral, and read from both ends. (Named,
+// so that ORDER BY id is not ambiguous on PostgreSQL.)
+const std::string select_current =
+    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
+    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, replaces, "
+    "(SELECT onward.id FROM referral onward WHERE onward.replaces = referral.id) AS replaced_by "
+    "FROM referral";
+const std::string select_before_5 =
+    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
+    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, "
+    "NULL AS replaces, NULL AS replaced_by FROM referral";
+const std::string current_by_id = select_current + " WHERE id = ?";
+const std::string before_5_by_id = select_before_5 + " WHERE id = ?";
+}  // namespace
+
+const std::string& select_referral(const connection& db) {
+  return db.schema() >= 5 ? select_current : select_before_5;
+}
+const std::string& referral_by_id(const connection& db) {
+  return db.schema() >= 5 ? current_by_id : before_5_by_id;
+}
 
 // Rows come from a file that may have been edited: every value is checked by restore().
 stored_referral read_referral(statement& q) {
@@ -41,11 +63,13 @@ stored_referral read_referral(statement& q) {
   s.snap.proposed_at = from_seconds(q.int64(11));
   s.snap.updated_at = from_seconds(q.int64(12));
   s.snap.version = static_cast<std::uint64_t>(q.int64(13));
+  if (!q.is_null(14)) s.snap.replaces = referral_id{q.text(14)};
+  if (!q.is_null(15)) s.snap.replaced_by = referral_id{q.text(15)};
   return s;
 }
 
 std::optional<stored_referral> read_one(connection& db, const referral_id& id) {
-  auto q = db.prepare(referral_by_id);
+  auto q = db.prepare(referral_by_id(db));
   q->bind(1, id.value());
   if (!q->step()) return std::nullopt;
   return read_referral(*q);
@@ -53,7 +77,7 @@ std::optional<stored_referral> read_one(connection& db, const referral_id& id) {
 
 std::vector<stored_referral> read_where(connection& db, const std::string& where,
                                         const std::vector<std::string>& args) {
-  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id");
+  auto q = db.prepare(select_referral(db) + where + " ORDER BY id");
   for (std::size_t i = 0; i < args.size(); ++i) q->bind(static_cast<int>(i + 1), args[i]);
   std::vector<stored_referral> out;
   while (q->step()) out.push_back(read_referral(*q));
@@ -96,7 +120,7 @@ std::vector<stored_referral> read_filtered(connection& db, const referral_filter
     add("proposed_at < ?");
     args.push_back(std::to_string(to_seconds(*f.proposed_before)));
   }
-  auto q = db.prepare(std::string(select_referral) + where + " ORDER BY id LIMIT ? OFFSET ?");
+  auto q = db.prepare(select_referral(db) + where + " ORDER BY id LIMIT ? OFFSET ?");
   int n = 0;
   for (const auto& a : args) q->bind(++n, a);
   // No limit is the largest one (SQLite needs a LIMIT before OFFSET; PostgreSQL refuses -1).

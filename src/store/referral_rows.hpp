@@ -28,13 +28,11 @@ struct stored_referral {
   std::string consent_digest;
 };
 
-/// The referral table's columns, in the order read_referral() reads them.
-inline constexpr const char* select_referral =
-    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
-    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version FROM "
-    "referral";
-/// select_referral by id (one object: statement caches find it by address).
-extern const std::string referral_by_id;
+/// The referral table's columns, in the order read_referral() reads them, as the schema `db`
+/// reads has them (a schema before version 5 has no onward-referral link: read as unset).
+const std::string& select_referral(const connection& db);
+/// select_referral by id (one object per schema: statement caches find it by address).
+const std::string& referral_by_id(const connection& db);
 
 /// The current row of a select_referral statement; throws kakehashi::error{invalid_argument}
 /// on a value no engine writes.

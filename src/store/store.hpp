@@ -25,7 +25,7 @@ namespace kakehashi::store {
 
 /// The version of the tables this library writes, the same on every backend (SQLite records it
 /// as PRAGMA user_version, PostgreSQL in the kakehashi_meta table).
-constexpr int schema_version = 4;
+constexpr int schema_version = 5;
 
 /// What went wrong, in the terms the engine acts on.
 enum class failure_kind {
@@ -105,6 +105,14 @@ class connection {
   virtual void begin_write() = 0;
   /// Begins a transaction that reads one consistent view while others write.
   virtual void begin_read() = 0;
+
+  /// The schema version of the tables read through this connection: the current one, except in
+  /// a read-only view of a database an older release wrote, which is read as it is.
+  int schema() const noexcept { return schema_; }
+  void set_schema(int version) noexcept { schema_ = version; }
+
+ private:
+  int schema_ = schema_version;
 };
 
 }  // namespace kakehashi::store

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -94,6 +95,41 @@ inline agreement_directory seed_agreements() {
   auto agreements = dir.agreements();
   for (auto& a : agreements) a.response_deadline_days = 14;
   return agreement_directory::from_values(dir.hospitals(), agreements);
+}
+
+/// The schema version this library writes (store::schema_version, in a private header).
+inline constexpr int current_schema = 5;
+
+/// SQL that takes a database this library wrote back to schema version 4 as released (before
+/// onward referral's column and index), on SQLite or on PostgreSQL.
+inline std::string back_to_version_4(bool server) {
+  return server ? "DROP INDEX referral_replaces; ALTER TABLE referral DROP COLUMN replaces; "
+                  "UPDATE kakehashi_meta SET schema_version = 4"
+                : "DROP INDEX referral_replaces; ALTER TABLE referral DROP COLUMN replaces; "
+                  "PRAGMA user_version = 4";
+}
+
+/// The seed agreements plus a second Japanese partner of Bach Mai for cardiology ("jp-second",
+/// Asia/Tokyo, an agreement from 2025-11-15 like Shonan Kamakura's), so that a declined or
+/// expired referral can be sent on.
+inline agreement_directory with_second_partner() {
+  const agreement_directory seed = seed_agreements();
+  auto hospitals = seed.hospitals();
+  hospital second = seed.hospital_at("hospital", hospital_id{"shonan-kamakura"});
+  second.id = hospital_id{"jp-second"};
+  second.name_en = "Second Partner Hospital";
+  second.name_ja.clear();
+  hospitals.push_back(second);
+  auto agreements = seed.agreements();
+  agreement a = *std::find_if(agreements.begin(), agreements.end(), [](const agreement& x) {
+    return x.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"};
+  });
+  a.id = agreement_id{"mou-bach-mai-jp-second"};
+  a.title = "Bach Mai - Second Partner (test)";
+  a.parties = {hospital_id{"bach-mai"}, second.id};
+  a.directions = {{hospital_id{"bach-mai"}, second.id}};
+  agreements.push_back(a);
+  return agreement_directory::from_values(hospitals, agreements);
 }
 
 inline engine_options paperwork_on_file() {

@@ -1,6 +1,7 @@
 #pragma once
-// Referrals in every state and with every close reason, made by the engine (with refused
-// attempts in their histories), and their FHIR Bundles: what the FHIR tests export and validate.
+// Referrals in every state and with every close reason, and a declined one sent on as an onward
+// referral, made by the engine (with refused attempts in their histories), and their FHIR Bundles:
+// what the FHIR tests export and validate.
 
 #include <functional>
 #include <kakehashi/fhir.hpp>
@@ -26,7 +27,9 @@ struct exported_case {
 /// one was recorded, and once without it for the transferred one).
 inline std::vector<exported_case> every_state_bundles(const std::string& db_path) {
   const auto at = [](const char* t) { return parse_instant(t); };
-  engine e = open_engine(db_path);
+  // With a second partner of Bach Mai, so that a declined referral can be sent on.
+  const agreement_directory agreements = with_second_partner();
+  engine e = engine::open(db_path, agreements, consent_policy::standard(), paperwork_on_file());
   // Each case is its own patient's referral (open ones side by side would be duplicates), with
   // that patient's consent.
   std::map<std::string, consent_record> consents;
@@ -117,8 +120,21 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     if (expired.size() != 1 || expired[0].id != r) throw std::logic_error("fixture: sweep");
     cases.push_back({"closed-expired", r, false});
   }
+  {
+    // Declined by Shonan Kamakura and sent on to the second partner: both ends of the link.
+    const referral_id r = consented("R-sent-on");
+    e.apply(r,
+            event::decline{sk_clinician(), at("2026-03-03T00:00:00Z"),
+                           decline_reason::specialty_unavailable},
+            k());
+    proposal onward = bm_proposal("R-onward", "2026-03-04T00:00:00Z", test_patient("R-sent-on"));
+    onward.destination = hospital_id{"jp-second"};
+    onward.replaces = r;
+    e.propose(onward, k());
+    cases.push_back({"closed-declined-sent-on", r, true});
+    cases.push_back({"onward", onward.id, false});
+  }
 
-  const agreement_directory agreements = seed_agreements();
   std::vector<exported_case> out;
   for (const auto& c : cases) {
     exported_case x;

@@ -27,7 +27,9 @@ const std::vector<const char*> schema{
   "  specialty TEXT NOT NULL, patient TEXT NOT NULL, agreement TEXT NOT NULL,"
   "  state TEXT NOT NULL, close_reason TEXT, consent_withdrawn INTEGER NOT NULL,"
   "  consent_ref TEXT NOT NULL, consent_digest TEXT NOT NULL,"
-  "  proposed_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL)",
+  "  proposed_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL,"
+  "  replaces TEXT COLLATE \"C\")",
+  "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL",
   "CREATE INDEX referral_open ON referral(state) WHERE state IN ('proposed', 'consent_recorded')",
   "CREATE INDEX referral_destination ON referral(destination, specialty, proposed_at, close_reason)",
   "CREATE INDEX referral_origin ON referral(origin, proposed_at)",
@@ -46,6 +48,8 @@ const std::vector<const char*> schema{
 // v takes version v to v + 1, as SQLite's. Append new steps; never edit one once released.
 const std::map<int, std::vector<const char*>> migrations{
   {3, {"CREATE INDEX referral_patient ON referral(patient, specialty, destination)"}},
+  {4, {"ALTER TABLE referral ADD COLUMN replaces TEXT COLLATE \"C\"",
+       "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL"}},
 };
 constexpr int first_version = 3;
 // clang-format on
@@ -519,10 +523,12 @@ std::unique_ptr<store::connection> open_for_reading(const std::string& uri) {
   auto c = connect(uri);
   // Every transaction of this session is read-only: the server refuses any write.
   c->set("SET default_transaction_read_only = on");
-  if (!schema_of(*c, printable_uri(uri))) {
+  const auto version = schema_of(*c, printable_uri(uri));
+  if (!version) {
     detail::fail(errc::invalid_argument, printable_uri(uri),
                  "is not an initialised kakehashi database", "open it with an engine first");
   }
+  c->set_schema(*version);  // an older release's tables are read as they are
   return c;
 }
 

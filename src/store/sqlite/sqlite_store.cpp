@@ -51,6 +51,12 @@ const std::vector<std::vector<const char*>> migrations{{
   // destination (a duplicate is refused). No transition changes these columns, so the index
   // costs an insert per proposal and nothing after.
   "CREATE INDEX referral_patient ON referral(patient, specialty, destination)",
+}, {
+  // Version 5: onward referral. A referral may name the declined or expired one it replaces;
+  // each is replaced at most once, and the index finds the onward one from the old one. Partial:
+  // a proposal that replaces nothing does not touch it.
+  "ALTER TABLE referral ADD COLUMN replaces TEXT",
+  "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL",
 }};
 // clang-format on
 
@@ -251,9 +257,10 @@ std::unique_ptr<connection> open_for_engine(
   return c;
 }
 
-void check_for_reading(SQLite::Database& db, const std::string& path) {
+int check_for_reading(SQLite::Database& db, const std::string& path) {
   harden(db);
   check_schema(db, path, false);
+  return db.execAndGet("PRAGMA user_version").getInt();
 }
 
 void refuse_if_not_a_database(const SQLite::Exception& e, const std::string& path) {

@@ -53,8 +53,9 @@ std::unique_ptr<connection> open_for_engine(
     const std::function<void(store::connection&)>& check_existing);
 
 /// What a read-only view runs on every connection it opens: defensive mode and the schema
-/// check, changing nothing (an uninitialised or foreign file is refused).
-void check_for_reading(SQLite::Database& db, const std::string& path);
+/// check, changing nothing (an uninitialised or foreign file is refused). Returns the schema
+/// version the file has (older releases' files are read as they are).
+int check_for_reading(SQLite::Database& db, const std::string& path);
 
 /// Throws kakehashi::error{invalid_argument} when SQLite said the file is not a database.
 void refuse_if_not_a_database(const SQLite::Exception& e, const std::string& path);
