@@ -41,10 +41,18 @@ contains() {
   fi
 }
 
-# The shipped agreements with a 14-day response deadline (the shipped MoUs state none), the
-# example policy (both hospitals' transfer paperwork on file), the example consent, an audit key.
+# The shipped agreements with a 14-day response deadline (the shipped MoUs state none) and a
+# second Japanese partner of Bach Mai (jp-second, as Shonan Kamakura's MoU: an onward referral
+# needs another destination), the example policy (both hospitals' transfer paperwork on file),
+# the example consent, an audit key.
 sed 's/"referral": {/"referral": { "response_deadline_days": 14,/' \
-  "$source_dir/data/agreements.json" >agreements.json
+  "$source_dir/data/agreements.json" |
+  jq '.hospitals += [.hospitals[] | select(.id == "shonan-kamakura")
+                     | .id = "jp-second" | .names = {"en": "Second Partner Hospital"}]
+      | .agreements += [.agreements[] | select(.id == "mou-bach-mai-shonan-kamakura-2025")
+                        | .id = "mou-bach-mai-jp-second" | .parties = ["bach-mai", "jp-second"]
+                        | .referral.directions = [{"from": "bach-mai", "to": "jp-second"}]]' \
+    >agreements.json
 cp "$source_dir/data/policy.example.json" policy.json
 cp "$source_dir/data/consents/bach-mai-2026-complete.json" consent.json
 printf 'a-key-the-hospital-keeps-outside-the-database\n' >audit.key
@@ -113,6 +121,30 @@ expect 0 sweep "${db[@]}" --by bach-mai --at 2026-03-25T00:00:00Z
 contains out "R-5: closed:expired"
 contains out "1 referral(s) expired"
 
+# Onward referral: the expired R-5 is sent on to the second partner, once; not to the hospital
+# that let it expire, and not while a referral is open.
+expect 2 referral propose "${db[@]}" "${bm[@]}" --id R-5b --to shonan-kamakura \
+  --specialty oncology --patient P-77c0d2 --replaces R-5 --at 2026-03-25T09:00:00+07:00 \
+  --idempotency-key p-R-5b
+contains err "the destination that let expire referral R-5"
+expect 1 referral propose "${db[@]}" "${bm[@]}" --id R-5b --to jp-second \
+  --specialty oncology --patient P-3f9c1a --replaces R-1 --at 2026-03-25T09:00:00+07:00 \
+  --idempotency-key p-R-5c
+contains err "cannot replace referral R-1, which is closed:completed"
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-5b --to jp-second \
+  --specialty oncology --patient P-77c0d2 --replaces R-5 --at 2026-03-25T09:00:00+07:00 \
+  --idempotency-key p-R-5d
+contains out "R-5b: proposed (version 1)"
+expect 1 referral propose "${db[@]}" "${bm[@]}" --id R-5c --to jp-second \
+  --specialty oncology --patient P-77c0d2 --replaces R-5 --at 2026-03-25T10:00:00+07:00 \
+  --idempotency-key p-R-5e
+contains err "[kakehashi.already_exists]"
+contains err "it was sent on as referral R-5b"
+expect 0 referral show --db referrals.db --id R-5
+contains out "sent on as R-5b"
+expect 0 referral show --db referrals.db --id R-5b --json
+contains out '"replaces": "R-5"'
+
 # A refused proposal is in the log and can be looked up.
 expect 1 referral propose "${db[@]}" --by cho-ray --role coordinator --id R-6 \
   --to shonan-kamakura --specialty oncology --patient P-6 --at 2026-03-10T09:00:00+07:00 \
@@ -151,7 +183,7 @@ contains err "'expired' is a close reason, not a state; use closed:expired"
 # The log: 19 rows (7 for R-1, 12 for the others and the two refused proposals; the bad input
 # above wrote none), intact, anchored, and a wrong key said apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (19 rows, 5 referrals"
+contains out "audit log: intact (23 rows, 6 referrals"
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json
@@ -177,7 +209,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (19 rows, 5 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (23 rows, 6 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

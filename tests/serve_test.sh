@@ -237,6 +237,19 @@ call shonan-kamakura POST "/Task/$task2/\$decline" -H 'X-Request-ID: req-decline
   -H 'X-Actor-Role: coordinator' --data @decline.json
 expect 200 "\$decline"
 has '"code":"capacity_full"' "\$decline"
+# Sending R-2 on: an input of type replaces; the destination that declined it is refused (the
+# shipped agreements give Bach Mai no other partner), and a replaces input without its identifier.
+jq '.identifier[0].value = "R-2b" | .input += [{type: {coding: [{system:
+    "urn:kakehashi:task-input", code: "replaces"}]}, valueIdentifier: {system:
+    "urn:kakehashi:referral", value: "R-2"}}]' task.json >onward.json
+call bach-mai POST /Task -H 'X-Request-ID: req-onward' -H 'X-Actor-Role: coordinator' --data @onward.json
+expect 400 "an onward referral to the destination that declined"
+has "the destination that declined referral R-2" "an onward referral to the destination that declined"
+jq 'del(.input[1].valueIdentifier)' onward.json >onward-bad.json
+call bach-mai POST /Task -H 'X-Request-ID: req-onward-bad' -H 'X-Actor-Role: coordinator' \
+  --data @onward-bad.json
+expect 400 "a replaces input without its identifier"
+has "Task.input: an input of type urn:kakehashi:task-input#replaces" "a replaces input without its identifier"
 call bach-mai GET '/Task?status=rejected'
 has '"total":1' "search by status"
 call bach-mai GET '/Task?status=completed,http://hl7.org/fhir/task-status|rejected'
@@ -448,13 +461,13 @@ named() { cut -d' ' -f1,2 received.txt | sed 's| https://[^/]*/| |' | sort -u | 
 # A FHIR client no one here wrote (@medplum/core's MedplumClient, from the validators' pinned
 # packages) runs one more referral through its lifecycle as the two hospitals (6 rows, 2 events).
 events=54
-rows=132
+rows=133
 referrals=27
 if [[ -n "$validators" ]]; then
   (cd "$validators" && node serve_client.mjs "$port" "$work" "$work/consent-params.json") \
     >client.txt 2>&1 || fail "the independent FHIR client: $(cat client.txt)"
   events=56
-  rows=138
+  rows=139
   referrals=28
 fi
 wait_for_events $events || fail "the partner lacks events: $(cut -d' ' -f1 received.txt | sort -un | tail -3)"
@@ -474,8 +487,8 @@ grep '"method"' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and
 grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 431)' >/dev/null ||
   fail "the refusals the server makes itself (413, 431) are not logged"
 
-# The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, R-3's 2, the load's
-# 24 x 5 (and the FHIR client's 6), intact; the
+# The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, the refused
+# onward R-2b's 1, R-3's 2, the load's 24 x 5 (and the FHIR client's 6), intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
 grep -q "intact ($rows rows, $referrals referrals" verify.txt || fail "audit verify: $(cat verify.txt)"

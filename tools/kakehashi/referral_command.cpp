@@ -144,6 +144,8 @@ int run_show(const query_options& o) {
                              s->consent.value().empty() ? "" : ", consent " + s->consent.value());
     std::cout << fmt::format("proposed {}\nupdated  {}\n", times(s->proposed_at, &*s, d),
                              times(s->updated_at, &*s, d));
+    if (s->replaces) std::cout << fmt::format("replaces {} (onward referral)\n", s->replaces->value());
+    if (s->replaced_by) std::cout << fmt::format("sent on as {}\n", s->replaced_by->value());
   } else {
     std::cout << fmt::format("{}: never opened: its proposal was refused\n", o.id);
   }
@@ -275,6 +277,7 @@ struct workflow_options : engine_args {
   std::string to;
   std::string specialty;
   std::string patient;
+  std::string replaces;
   std::string consent;
   std::string reason;
   std::string channel;
@@ -360,6 +363,10 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
       p.specialty = known_specialty(dir, o.specialty, "--specialty");
       p.patient = patient_ref{o.patient};
       validate("--patient", p.patient);
+      if (!o.replaces.empty()) {
+        p.replaces = referral_id{o.replaces};
+        validate("--replaces", *p.replaces);
+      }
       p.by = by;
       p.at = at;
       s = e.propose(p, o.key);
@@ -473,6 +480,9 @@ command add_referral_command(CLI::App& app) {
   propose->add_option("--to", w->to, "Receiving hospital")->required();
   propose->add_option("--specialty", w->specialty, "Specialty code")->required();
   propose->add_option("--patient", w->patient, "Patient pseudonym (never a name)")->required();
+  propose->add_option("--replaces", w->replaces,
+                      "Onward referral: the declined or expired referral this one sends on to "
+                      "another destination");
   CLI::App* consent =
       workflow_command(ref, "consent", "Record the consent (the consent policy checked)", *w);
   consent->add_option("--consent", w->consent, "Consent JSON file (docs/consent.md)")->required();

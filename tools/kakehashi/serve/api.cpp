@@ -594,15 +594,30 @@ response api::create_task(const request& r, const hospital_id& caller) {
   std::optional<std::string> specialty;
   if (task.contains("input") && task["input"].is_array()) {
     for (const auto& in : task["input"]) {
+      if (!in.is_object()) continue;
       const json& type = in.value("type", json::object());
-      const bool is_specialty = type.contains("coding") && type["coding"].is_array() &&
-                                !type["coding"].empty() &&
-                                type["coding"][0].value("code", "") == "specialty";
-      if (is_specialty && in.contains("valueCodeableConcept")) {
+      const std::string code = type.is_object() && type.contains("coding") &&
+                                       type["coding"].is_array() && !type["coding"].empty() &&
+                                       type["coding"][0].is_object()
+                                   ? type["coding"][0].value("code", "")
+                                   : "";
+      if (code == "specialty" && in.contains("valueCodeableConcept")) {
         const json& c = in["valueCodeableConcept"];
         if (c.contains("coding") && c["coding"].is_array() && !c["coding"].empty()) {
           specialty = c["coding"][0].value("code", "");
         }
+      } else if (code == "replaces") {
+        // Onward referral: the declined or expired referral this one sends on.
+        const auto old = in.contains("valueIdentifier")
+                             ? identifier_value(json{{"identifier", in["valueIdentifier"]}},
+                                                "referral")
+                             : std::nullopt;
+        if (!old) {
+          bad("Task.input",
+              "an input of type urn:kakehashi:task-input#replaces gives the replaced referral as "
+              "a valueIdentifier of system urn:kakehashi:referral");
+        }
+        p.replaces = referral_id{*old};
       }
     }
   }
