@@ -8,6 +8,9 @@
 //     an allowing verdict, and never on a consent the rules must refuse (rejected, withdrawn,
 //     another patient's);
 //   - no two open referrals share a patient, specialty and destination;
+//   - onward referral links are whole: a referral replaced by another is a declined or expired
+//     one of the same origin, patient and specialty, to another destination, replaced once, and
+//     the onward one names it;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
 //   - verify() finds the database intact at the end.
 //
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/testing.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -54,7 +58,20 @@ agreement_directory fuzz_agreements() {
     a.response_deadline_days = 3;  // short, so that sweeps expire referrals
     for (const auto& s : a.referral_specialties) a.monthly_capacity[s] = 3;  // capacity refusals
   }
-  return agreement_directory::from_values(dir.hospitals(), agreements);
+  // A second Japanese partner of Bach Mai, so that a declined or expired referral can be sent on.
+  auto hospitals = dir.hospitals();
+  hospital second = dir.hospital_at("hospital", hospital_id{"shonan-kamakura"});
+  second.id = hospital_id{"jp-second"};
+  hospitals.push_back(second);
+  agreement a = agreements.front();
+  for (const auto& x : agreements) {
+    if (x.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) a = x;
+  }
+  a.id = agreement_id{"mou-bach-mai-jp-second"};
+  a.parties = {hospital_id{"bach-mai"}, second.id};
+  a.directions = {{hospital_id{"bach-mai"}, second.id}};
+  agreements.push_back(a);
+  return agreement_directory::from_values(hospitals, agreements);
 }
 
 // The consents a command can carry; the bool says whether the rules may ever allow it for its own
@@ -79,9 +96,10 @@ std::vector<consent_variant> fuzz_consents() {
   return v;
 }
 
-const std::vector<hospital_id> hospitals{hospital_id{"bach-mai"}, hospital_id{"k-hospital"},
-                                         hospital_id{"shonan-kamakura"}, hospital_id{"cho-ray"},
-                                         hospital_id{"nowhere"}};
+// The first four act (the two origins and the two destinations); the last two never may.
+const std::vector<hospital_id> hospitals{hospital_id{"bach-mai"},  hospital_id{"k-hospital"},
+                                         hospital_id{"shonan-kamakura"}, hospital_id{"jp-second"},
+                                         hospital_id{"cho-ray"},   hospital_id{"nowhere"}};
 const std::vector<actor_role> roles{actor_role::clinician, actor_role::coordinator,
                                     actor_role::system};
 const std::vector<specialty_code> specialties{specialty_code{"cardiology"},
@@ -99,7 +117,7 @@ struct harness {
   bool in_batch = false;
 
   actor pick_actor(bytes& in) {
-    return {hospitals[in.next() % 3], roles[in.next() % roles.size()], user_id{"u-1"}};
+    return {hospitals[in.next() % 4], roles[in.next() % roles.size()], user_id{"u-1"}};
   }
   std::string pick_key(bytes& in) {
     const std::uint8_t b = in.next();
@@ -128,6 +146,32 @@ struct harness {
     if (refused && e.find(id) != before) broken("a refused command changed its referral");
     check_accepted(id);
     check_no_duplicates();
+    check_links();
+  }
+
+  // Onward referral links (issue 16, item 6), from both ends.
+  void check_links() {
+    std::map<std::string, referral_snapshot> all;
+    for (const referral_snapshot& s : e.list()) all.emplace(s.id.value(), s);
+    for (const auto& [id, s] : all) {
+      if (s.replaced_by) {
+        const auto onward = all.find(s.replaced_by->value());
+        if (onward == all.end() || onward->second.replaces != s.id)
+          broken("a replaced referral names an onward one that does not name it");
+        if (s.state != referral_state::closed ||
+            (s.reason != close_reason::declined && s.reason != close_reason::expired))
+          broken("a referral that is neither declined nor expired was sent on");
+        const referral_snapshot& o = onward->second;
+        if (o.origin != s.origin || o.patient != s.patient || o.specialty != s.specialty ||
+            o.destination == s.destination)
+          broken("an onward referral changed its origin, patient or specialty, or destination");
+      }
+      if (s.replaces) {
+        const auto old = all.find(s.replaces->value());
+        if (old == all.end() || old->second.replaced_by != s.id)
+          broken("an onward referral names a referral that does not name it back");
+      }
+    }
   }
 
   // One open referral per patient, specialty and destination (issue 16, item 6).
@@ -191,6 +235,7 @@ struct harness {
                    patient_ref{in.next() % 4 == 0 ? "P-OTHER" : "P-TEST-1"},
                    {origin, roles[in.next() % roles.size()], user_id{"u-1"}},
                    now};
+        if (in.next() % 3 == 0) p.replaces = in.pick(ids);  // onward referral
         const std::string key = pick_key(in);
         checked(id, key, [&] { e.propose(p, key); });
         break;
