@@ -132,8 +132,16 @@ struct engine::impl {
 
   // ---- reading ----------------------------------------------------------------------------
 
+  // The referral as users read it (with the link to an onward referral).
   std::optional<stored_referral> load(const referral_id& id) const {
-    auto q = cache.get(referral_by_id(db));
+    return load_with(referral_by_id(db), id);
+  }
+  // The referral as a command needs it: without replaced_by (see referral_for_command).
+  std::optional<stored_referral> load_for_command(const referral_id& id) const {
+    return load_with(referral_for_command(db), id);
+  }
+  std::optional<stored_referral> load_with(const std::string& sql, const referral_id& id) const {
+    auto q = cache.get(sql);
     q->bind(1, id.value());
     if (!q->step()) return std::nullopt;
     return read_referral(*q);
@@ -508,7 +516,7 @@ struct engine::impl {
     std::optional<error> refusal;
     referral_snapshot result;
     try {
-      const std::optional<stored_referral> before = load(id);
+      const std::optional<stored_referral> before = load_for_command(id);
       const std::string state_before = before ? state_text(before->snap) : std::string();
       row r;
       r.referral_id = id.value();

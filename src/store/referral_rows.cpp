@@ -24,6 +24,10 @@ const std::string select_before_5 =
     "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, "
     "NULL AS replaces, NULL AS replaced_by FROM referral";
 const std::string current_by_id = select_current + " WHERE id = ?";
+const std::string for_command_by_id =
+    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
+    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, replaces, "
+    "NULL AS replaced_by FROM referral WHERE id = ?";
 const std::string before_5_by_id = select_before_5 + " WHERE id = ?";
 }  // namespace
 
@@ -32,6 +36,9 @@ const std::string& select_referral(const connection& db) {
 }
 const std::string& referral_by_id(const connection& db) {
   return db.schema() >= 5 ? current_by_id : before_5_by_id;
+}
+const std::string& referral_for_command(const connection& db) {
+  return db.schema() >= 5 ? for_command_by_id : before_5_by_id;
 }
 
 // Rows come from a file that may have been edited: every value is checked by restore().

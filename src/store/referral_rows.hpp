@@ -33,6 +33,10 @@ struct stored_referral {
 const std::string& select_referral(const connection& db);
 /// select_referral by id (one object per schema: statement caches find it by address).
 const std::string& referral_by_id(const connection& db);
+/// As referral_by_id, without replaced_by (read as unset): what a command loads. Only a closed
+/// referral has been sent on, and no command changes a closed one, so a command never needs it;
+/// the lookup costs every command about 3,000 instructions (bench/instructions.sh).
+const std::string& referral_for_command(const connection& db);
 
 /// The current row of a select_referral statement; throws kakehashi::error{invalid_argument}
 /// on a value no engine writes.
