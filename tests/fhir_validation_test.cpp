@@ -9,6 +9,7 @@
 #include <fstream>
 #include <kakehashi/fhir.hpp>
 #include <kakehashi/testing.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -167,6 +168,17 @@ TEST_CASE("single resources and consents of every shape pass both validators",
     require_schema_accepts(name, json::parse(text));
     files.push_back(write(name, text));
   }
+  require_medplum_accepts(files);
+}
+
+TEST_CASE("every shipped CodeSystem passes both validators", "[fhir][validators][vocabulary]") {
+  std::vector<std::string> files;
+  for (const auto& kind : vocabulary::kinds()) {
+    const std::string& text = vocabulary::code_system_json(kind);
+    require_schema_accepts(kind, json::parse(text));
+    files.push_back(write("codesystem-" + kind, text));
+  }
+  CHECK(files.size() >= 11);
   require_medplum_accepts(files);
 }
 

@@ -13,4 +13,5 @@
 #include "kakehashi/referral.hpp"
 #include "kakehashi/time.hpp"
 #include "kakehashi/version.hpp"
+#include "kakehashi/vocabulary.hpp"
 #include "kakehashi/witness.hpp"

@@ -13,6 +13,7 @@
 #include "common/crypto.hpp"
 #include "common/fail.hpp"
 #include "consent/consent_digest.hpp"
+#include "kakehashi/vocabulary.hpp"
 
 namespace kakehashi::fhir {
 
@@ -74,6 +75,13 @@ class context {
  public:
   context(const options& o, bool in_bundle) : o_(o), in_bundle_(in_bundle) {}
   std::string system(std::string_view kind) const { return o_.system_base + std::string(kind); }
+  /// A code of one of kakehashi's code systems, with its English display (vocabulary.hpp) when
+  /// the vocabulary has the code.
+  json coded(std::string_view kind, std::string_view code) const {
+    json c = {{"system", system(kind)}, {"code", code}};
+    if (auto d = vocabulary::display(kind, code)) c["display"] = *d;
+    return c;
+  }
   json identifier(std::string_view kind, std::string_view value) const {
     return {{"system", system(kind)}, {"value", value}};
   }
@@ -174,24 +182,23 @@ void check_export(const referral_export& r) {
 json service_request_json(const referral_export& r, const context& cx) {
   const referral_snapshot& s = r.referral;
   const bool closed = s.state == referral_state::closed;
-  json sr = {{"resourceType", "ServiceRequest"},
-             {"id", uuid_for("ServiceRequest", s.id.value())},
-             {"identifier", json::array({cx.identifier("referral", s.id.value())})},
-             {"status", !closed                                  ? "active"
-                        : s.reason == close_reason::completed ? "completed"
-                                                              : "revoked"},
-             {"intent", "order"},
-             {"category",
-              json::array({concept_of(coding(snomed, "3457005", "Patient referral"))})},
-             {"code", concept_of(coding(snomed, "3457005", "Patient referral"),
-                                 "Referral for " + s.specialty.value())},
-             {"subject", cx.patient(s.patient)},
-             {"authoredOn", to_iso8601(s.proposed_at)},
-             {"requester", cx.organization(s.origin)},
-             {"performer", json::array({cx.organization(s.destination)})},
-             {"reasonCode", json::array({concept_of(coding(cx.system("specialty"),
-                                                           s.specialty.value()),
-                                                    s.specialty.value())})}};
+  json sr = {
+      {"resourceType", "ServiceRequest"},
+      {"id", uuid_for("ServiceRequest", s.id.value())},
+      {"identifier", json::array({cx.identifier("referral", s.id.value())})},
+      {"status", !closed                               ? "active"
+                 : s.reason == close_reason::completed ? "completed"
+                                                       : "revoked"},
+      {"intent", "order"},
+      {"category", json::array({concept_of(coding(snomed, "3457005", "Patient referral"))})},
+      {"code", concept_of(coding(snomed, "3457005", "Patient referral"),
+                          "Referral for " + s.specialty.value())},
+      {"subject", cx.patient(s.patient)},
+      {"authoredOn", to_iso8601(s.proposed_at)},
+      {"requester", cx.organization(s.origin)},
+      {"performer", json::array({cx.organization(s.destination)})},
+      {"reasonCode",
+       json::array({concept_of(cx.coded("specialty", s.specialty.value()), s.specialty.value())})}};
   if (!s.consent.value().empty()) {
     sr["supportingInfo"] = json::array({cx.consent(s.consent, r.consent != nullptr)});
   }
@@ -233,11 +240,11 @@ namespace {
 
 json task_json(const referral_export& r, const context& cx) {
   const referral_snapshot& s = r.referral;
-  json business = concept_of(coding(cx.system("state"), state_code(s)));
+  json business = concept_of(cx.coded("state", state_code(s)));
   if (s.consent_withdrawn && s.state != referral_state::closed) {
-    business["coding"].push_back(coding(cx.system("state"), "consent-withdrawn"));
+    business["coding"].push_back(cx.coded("state", "consent-withdrawn"));
   }
-  if (s.replaced_by) business["coding"].push_back(coding(cx.system("state"), "referred-onward"));
+  if (s.replaced_by) business["coding"].push_back(cx.coded("state", "referred-onward"));
   json t = {{"resourceType", "Task"},
             {"id", uuid_for("Task", s.id.value())},
             {"identifier", json::array({cx.identifier("referral", s.id.value())})},
@@ -254,7 +261,7 @@ json task_json(const referral_export& r, const context& cx) {
             {"owner", cx.organization(s.destination)}};
   if (s.state == referral_state::closed) {
     std::string reason(to_string(*s.reason));
-    json status_reason = concept_of(coding(cx.system("close-reason"), reason), reason);
+    json status_reason = concept_of(cx.coded("close-reason", reason), reason);
     // The coded reason the destination or the origin gave, from the closing row.
     const char* command = *s.reason == close_reason::declined    ? "decline"
                           : *s.reason == close_reason::cancelled ? "cancel"
@@ -263,10 +270,8 @@ json task_json(const referral_export& r, const context& cx) {
       if (const audit_entry* row = last_row(r, command)) {
         const std::string code = detail_string(*row, "reason");
         if (!code.empty()) {
-          status_reason["coding"].push_back(coding(cx.system(std::string(command) == "decline"
-                                                                 ? "decline-reason"
-                                                                 : "cancel-reason"),
-                                                   code));
+          status_reason["coding"].push_back(cx.coded(
+              std::string(command) == "decline" ? "decline-reason" : "cancel-reason", code));
         }
       }
     }
@@ -287,22 +292,20 @@ json task_json(const referral_export& r, const context& cx) {
   }
   json inputs = json::array();
   if (a) {
-    inputs.push_back(
-        {{"type", concept_of(coding(cx.system("task-input"), "agreement"), "agreement")},
-         {"valueIdentifier", cx.identifier("agreement", a->id.value())}});
+    inputs.push_back({{"type", concept_of(cx.coded("task-input", "agreement"), "agreement")},
+                      {"valueIdentifier", cx.identifier("agreement", a->id.value())}});
   }
   // The specialty asked for: what a Task created through kakehashi serve carries too.
   inputs.push_back(
-      {{"type", concept_of(coding(cx.system("task-input"), "specialty"), "specialty")},
-       {"valueCodeableConcept", concept_of(coding(cx.system("specialty"), s.specialty.value()))}});
+      {{"type", concept_of(cx.coded("task-input", "specialty"), "specialty")},
+       {"valueCodeableConcept", concept_of(cx.coded("specialty", s.specialty.value()))}});
   t["input"] = inputs;
   // A declined or expired referral that was sent on: the onward request is its output, as a
   // fulfiller's alternative proposal is.
   if (s.replaced_by) {
-    t["output"] =
-        json::array({{{"type", concept_of(coding(cx.system("task-output"), "onward-referral"),
-                                          "onward referral")},
-                      {"valueReference", cx.other_referral(*s.replaced_by)}}});
+    t["output"] = json::array(
+        {{{"type", concept_of(cx.coded("task-output", "onward-referral"), "onward referral")},
+          {"valueReference", cx.other_referral(*s.replaced_by)}}});
   }
   return t;
 }
@@ -423,14 +426,14 @@ json consent_json(const consent_record& c, const context& cx, const agreement_di
   if (!actors.empty()) provision["actor"] = actors;
   provision["action"] = json::array({concept_of(coding(consent_action_system, "disclose"))});
   json purposes = json::array();
-  for (const auto& p : c.purposes) purposes.push_back(coding(cx.system("purpose"), p));
+  for (const auto& p : c.purposes) purposes.push_back(cx.coded("purpose", p));
   if (!purposes.empty()) provision["purpose"] = purposes;
   json classes = json::array();
-  for (const auto& d : c.data_classes) classes.push_back(coding(cx.system("data-class"), d));
+  for (const auto& d : c.data_classes) classes.push_back(cx.coded("data-class", d));
   if (!classes.empty()) provision["class"] = classes;
   if (!c.excluded_classes.empty()) {
     json denied = json::array();
-    for (const auto& d : c.excluded_classes) denied.push_back(coding(cx.system("data-class"), d));
+    for (const auto& d : c.excluded_classes) denied.push_back(cx.coded("data-class", d));
     provision["provision"] = json::array({{{"type", "deny"}, {"class", denied}}});
   }
   json out = {{"resourceType", "Consent"},
@@ -458,8 +461,7 @@ std::string audit_action(const audit_entry& row) {
 }
 
 json audit_event_json(const audit_entry& row, const referral_snapshot& s, const context& cx) {
-  json agent = {{"role", json::array({concept_of(coding(cx.system("role"),
-                                                        to_string(row.by.role)))})},
+  json agent = {{"role", json::array({concept_of(cx.coded("role", to_string(row.by.role)))})},
                 {"who", cx.organization(row.by.organisation)},
                 {"requestor", true}};
   if (!row.by.user.value().empty()) agent["altId"] = row.by.user.value();
@@ -476,7 +478,7 @@ json audit_event_json(const audit_entry& row, const referral_snapshot& s, const 
   json ev = {{"resourceType", "AuditEvent"},
              {"id", uuid_for("AuditEvent", row.hash)},
              {"type", coding(dicom, "110110", "Patient Record")},
-             {"subtype", json::array({coding(cx.system("command"), row.command)})},
+             {"subtype", json::array({cx.coded("command", row.command)})},
              {"action", audit_action(row)},
              {"recorded", to_iso8601(row.recorded_at)},
              {"outcome", std::to_string(static_cast<int>(row.outcome))}};

@@ -8,6 +8,7 @@
 #include <kakehashi/error.hpp>
 #include <kakehashi/fhir.hpp>
 #include <kakehashi/version.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -863,10 +864,13 @@ response api::eligibility(const request& r, const hospital_id& caller) const {
   for (const auto& d : e.ineligible) {
     json parts = json::array({{{"name", "hospital"}, {"valueIdentifier", hospital(d.hospital)}}});
     for (const auto& reason : d.reasons) {
-      parts.push_back({{"name", "reason"},
-                       {"valueCoding",
-                        {{"system", std::string(system_base) + "eligibility-reason"},
-                         {"code", std::string(to_string(reason.code))}}}});
+      parts.push_back(
+          {{"name", "reason"},
+           {"valueCoding",
+            {{"system", std::string(system_base) + "eligibility-reason"},
+             {"code", std::string(to_string(reason.code))},
+             {"display", vocabulary::display("eligibility-reason", to_string(reason.code))
+                             .value_or(std::string(to_string(reason.code)))}}}});
       parts.push_back({{"name", "explanation"}, {"valueString", reason.message}});
     }
     parameters.push_back({{"name", "ineligible"}, {"part", parts}});
