@@ -300,22 +300,27 @@ TEST_CASE("VN-18: children under Decree 13", "[consent_rules][VN-18]") {
   const consent_record nine =
       decree13_consent().aged(9, "2025-12-01").given_by({grantor_role::parent});
   CHECK(kt::blocks(standard(), ctx.with(nine), "VN-18", "VN_D13_CHILD_CONSENT_MISSING"));
-  const consent_record six =
-      decree13_consent().aged(6, "2025-12-01").given_by({grantor_role::parent});
+  // (The parent also decided the treatment referral: VN-25.)
+  const consent_record six = decree13_consent()
+                                 .aged(6, "2025-12-01")
+                                 .given_by({grantor_role::parent})
+                                 .treatment_decided_by(decision_maker_role::representative);
   CHECK(kt::allows(standard(), ctx.with(six)));
   const consent_record unverified =
       decree13_consent().aged(6, "2025-12-01").given_by({grantor_role::parent}).age_verified(false);
   CHECK(kt::blocks(standard(), ctx.with(unverified), "VN-18", "VN_D13_AGE_UNVERIFIED"));
-  const consent_record nine_both =
-      decree13_consent()
-          .aged(9, "2025-12-01")
-          .given_by({grantor_role::parent, grantor_role::child_assent});
+  const consent_record nine_both = decree13_consent()
+                                       .aged(9, "2025-12-01")
+                                       .given_by({grantor_role::parent, grantor_role::child_assent})
+                                       .treatment_decided_by(decision_maker_role::representative);
   CHECK(kt::allows(standard(), ctx.with(nine_both)));
 }
 
 TEST_CASE("VN-19: children and persons without capacity under Law 91", "[consent_rules][VN-19]") {
-  const consent_record twelve =
-      kt::valid_consent().aged(12).given_by({grantor_role::legal_representative});
+  const consent_record twelve = kt::valid_consent()
+                                    .aged(12)
+                                    .given_by({grantor_role::legal_representative})
+                                    .treatment_decided_by(decision_maker_role::representative);
   CHECK(kt::blocks(standard(), kt::referral_context().with(twelve), "VN-19",
                    "VN_L91_CHILD_ASSENT_MISSING"));
   CHECK(kt::allows(with_flags([](policy_flags& f) { f.vn_child_assent_conservative = false; }),
@@ -325,12 +330,82 @@ TEST_CASE("VN-19: children and persons without capacity under Law 91", "[consent
       kt::valid_consent().aged(5).given_by({}).add_grantor(grantor_role::parent);
   CHECK(kt::blocks(standard(), kt::referral_context().with(no_proof), "VN-19",
                    "VN_L91_REP_CONSENT_MISSING"));
-  const consent_record adult_ward =
-      kt::valid_consent().capacity(capacity_status::lost).given_by({grantor_role::guardian});
+  const consent_record adult_ward = kt::valid_consent()
+                                        .capacity(capacity_status::lost)
+                                        .given_by({grantor_role::guardian})
+                                        .treatment_decided_by(decision_maker_role::representative);
   CHECK(kt::allows(standard(), kt::referral_context().with(adult_ward)));
   const consent_record ward_alone = kt::valid_consent().capacity(capacity_status::lost);
   CHECK(kt::blocks(standard(), kt::referral_context().with(ward_alone), "VN-19",
                    "VN_L91_REP_CONSENT_MISSING"));
+}
+
+TEST_CASE("VN-25: who decides the treatment referral of a minor or of an adult without capacity",
+          "[consent_rules][VN-25]") {
+  using role = decision_maker_role;
+  const auto ctx = kt::referral_context();  // 2026-03-01
+  // Given an unaccompanied minor with no representative, when the facility's on-duty leader
+  // decides the referral with proof of authority, then VN-25 is satisfied; the data consent is
+  // still judged by VN-19 (no representative: blocked there).
+  const consent_record unaccompanied =
+      kt::valid_consent()
+          .aged(12)
+          .given_by({grantor_role::child_assent})
+          .treatment_decided_by(role::facility_lead, "dr-duty-1", "DUTY-ROSTER-2026-03-01");
+  const auto v = standard().evaluate(ctx.with(unaccompanied));
+  CHECK_FALSE(v.has_finding("VN-25"));
+  CHECK(v.blocked_by("VN-19", "VN_L91_REP_CONSENT_MISSING"));
+  // With a representative who consented to the data, the leader's decision is flagged: the
+  // leader decides only without a representative.
+  const consent_record represented =
+      kt::valid_consent()
+          .aged(12)
+          .given_by({})
+          .add_grantor(grantor_role::guardian, "COURT-2026-17")
+          .add_grantor(grantor_role::child_assent)
+          .treatment_decided_by(role::facility_lead, "dr-duty-1", "DUTY-ROSTER-2026-03-01");
+  CHECK(kt::allows(standard(), ctx.with(represented)));
+  CHECK(kt::reports(standard(), ctx.with(represented), "VN-25", rule_effect::warn,
+                    "VN_TREATMENT_DECISION_REPRESENTATIVE_AVAILABLE"));
+  // Nothing recorded: the document is required; the patient or (for a minor) written wishes
+  // cannot decide; a decision maker without proof of authority needs it.
+  const auto minor = [](int age) {
+    return kt::valid_consent()
+        .aged(age)
+        .given_by({})
+        .add_grantor(grantor_role::parent, "BIRTH-CERT-1")
+        .add_grantor(grantor_role::child_assent);
+  };
+  CHECK(
+      kt::blocks(standard(), ctx.with(minor(12)), "VN-25", "VN_TREATMENT_DECISION_MAKER_MISSING"));
+  CHECK(kt::blocks(standard(), ctx.with(minor(12).treatment_decided_by(role::patient)), "VN-25",
+                   "VN_TREATMENT_DECISION_MAKER_INVALID"));
+  CHECK(kt::blocks(standard(), ctx.with(minor(12).treatment_decided_by(role::prior_written_wishes)),
+                   "VN-25", "VN_TREATMENT_DECISION_MAKER_INVALID"));
+  CHECK(kt::blocks(standard(),
+                   ctx.with(minor(12).treatment_decided_by(role::representative, "p-1", "")),
+                   "VN-25", "VN_TREATMENT_DECISION_AUTHORITY_MISSING"));
+  CHECK(kt::allows(standard(), ctx.with(minor(12).treatment_decided_by(role::representative))));
+  // The boundary its age implies: 17 is a minor, 18 decides for themself (local date in Vietnam).
+  CHECK(kt::blocks(standard(), ctx.with(minor(17)), "VN-25"));
+  const consent_record adult = kt::valid_consent().aged(18);
+  CHECK_FALSE(standard().evaluate(ctx.with(adult)).has_finding("VN-25"));
+  // An adult who lost capacity: their prior lawful written wishes decide.
+  const consent_record ward =
+      kt::valid_consent()
+          .capacity(capacity_status::lost)
+          .given_by({grantor_role::guardian})
+          .treatment_decided_by(role::prior_written_wishes, "p-ward", "WISHES-2024-05");
+  CHECK(kt::allows(standard(), ctx.with(ward)));
+  CHECK(kt::blocks(
+      standard(),
+      ctx.with(
+          kt::valid_consent().capacity(capacity_status::lost).given_by({grantor_role::guardian})),
+      "VN-25", "VN_TREATMENT_DECISION_MAKER_MISSING"));
+  // Only when Vietnam sends: the results' return from Japan is not a treatment referral.
+  CHECK_FALSE(standard()
+                  .evaluate(kt::referral_context().flow(data_flow::results_return).with(minor(12)))
+                  .has_finding("VN-25"));
 }
 
 TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold",
@@ -358,10 +433,13 @@ TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold"
   for (const auto& r : rows) {
     CAPTURE(r.at, r.age, r.grantors.size());
     const std::string day = std::string(r.at).substr(0, 10);
+    // A representative decided the treatment referral (VN-25) in every row: the rows are about
+    // who consents to the data.
     const consent_record c = kt::valid_consent()
                                  .captured_at("2025-11-20T09:00:00+07:00")
                                  .aged(r.age, day)
-                                 .given_by(r.grantors);
+                                 .given_by(r.grantors)
+                                 .treatment_decided_by(decision_maker_role::representative);
     const auto ctx = kt::referral_context().at(r.at).with(c);
     if (r.blocking_rule) {
       CHECK(kt::blocks(standard(), ctx, r.blocking_rule));
@@ -369,8 +447,11 @@ TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold"
       CHECK(kt::allows(standard(), ctx));
     }
   }
-  const consent_record assessed =
-      kt::valid_consent().aged(16).given_by({g::patient}).capacity_assessed(true);
+  const consent_record assessed = kt::valid_consent()
+                                      .aged(16)
+                                      .given_by({g::patient})
+                                      .capacity_assessed(true)
+                                      .treatment_decided_by(decision_maker_role::representative);
   CHECK(kt::allows(standard(), kt::referral_context().with(assessed)));
 }
 
@@ -503,8 +584,10 @@ TEST_CASE("JP-09: the Japanese age threshold, and 16 and 17 year-olds with a cap
   const consent_record fourteen = alone(14);
   CHECK(kt::blocks(standard(), kt::referral_context().with(fourteen), "JP-08",
                    "JP_MINOR_REP_CONSENT_MISSING"));
-  // Given age 16 with a capacity assessment recorded, then ALLOW on the patient's consent.
-  const consent_record assessed = alone(16).capacity_assessed(true);
+  // Given age 16 with a capacity assessment recorded, then ALLOW on the patient's consent (the
+  // treatment referral itself decided by the representative: VN-25, a Vietnamese minor).
+  const consent_record assessed =
+      alone(16).capacity_assessed(true).treatment_decided_by(decision_maker_role::representative);
   CHECK(kt::allows(standard(), kt::referral_context().with(assessed)));
   // Without the assessment: BLOCK, for 16 and 17; 15 is at the threshold (JP-08's), 18 is adult.
   for (const int age : {16, 17}) {
@@ -984,7 +1067,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 39);
+  CHECK(all == 40);
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();

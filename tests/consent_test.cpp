@@ -62,8 +62,26 @@ TEST_CASE("the example consent loads with every field read", "[consent]") {
   CHECK(c.written_request->recipient == hospital_id{"shonan-kamakura"});
   CHECK_FALSE(c.withdrawal.has_value());
   CHECK_FALSE(c.emergency.has_value());
+  CHECK_FALSE(c.treatment_decision.has_value());
   CHECK(c.age_on(date::year{2026} / 4 / 1) == 64);
   CHECK(c.age_on(date::year{2026} / 4 / 2) == 65);
+}
+
+TEST_CASE("a treatment decision loads with its role, person and authority", "[consent][VN-25]") {
+  const consent_record c = load_consent(edited([](json& j) {
+    j["treatment_decision"] = {{"role", "facility_lead"},
+                               {"person", "dr-duty-1"},
+                               {"authority_evidence", "DUTY-ROSTER-2026-03-01"}};
+  }));
+  REQUIRE(c.treatment_decision.has_value());
+  CHECK(c.treatment_decision->role == decision_maker_role::facility_lead);
+  CHECK(c.treatment_decision->person == "dr-duty-1");
+  CHECK(c.treatment_decision->authority_evidence == "DUTY-ROSTER-2026-03-01");
+  // The evidence is optional in the format (VN-25 asks for it).
+  const consent_record bare = load_consent(edited([](json& j) {
+    j["treatment_decision"] = {{"role", "representative"}, {"person", "rep-1"}};
+  }));
+  CHECK(bare.treatment_decision.value().authority_evidence.empty());
 }
 
 TEST_CASE("every kind of bad consent input is reported with its path, and nothing loads",
@@ -96,12 +114,23 @@ TEST_CASE("every kind of bad consent input is reported with its path, and nothin
        "recipients[0].country", "'jp' is not a country code"},
       {"malformed patient ref", edited([](json& j) { j["patient"]["ref"] = "Nguyen Van A"; }),
        // A name where the pseudonym belongs: refused without being quoted.
-       "patient.ref", "patient pseudonym (the value is not shown: it may be a name) has a "
-                      "character outside"},
+       "patient.ref",
+       "patient pseudonym (the value is not shown: it may be a name) has a "
+       "character outside"},
       {"unknown channel", edited([](json& j) {
          j["withdrawal"] = {{"received_at", "2026-02-01T00:00:00Z"}, {"channel", "pigeon"}};
        }),
        "withdrawal.channel", "unknown channel 'pigeon'"},
+      {"unknown decision maker", edited([](json& j) {
+         j["treatment_decision"] = {{"role", "uncle"}, {"person", "rep-1"}};
+       }),
+       "treatment_decision.role",
+       "unknown decision maker role 'uncle'; expected one of: patient, prior_written_wishes, "
+       "representative, facility_lead"},
+      {"decision maker without a person", edited([](json& j) {
+         j["treatment_decision"] = {{"role", "representative"}};
+       }),
+       "treatment_decision.person", "is required but missing"},
       {"wrong format", edited([](json& j) { j["format"] = "kakehashi.agreements/1"; }), "format",
        "is not a format this version reads; expected 'kakehashi.consent/1'"},
   };

@@ -738,6 +738,16 @@ std::vector<std::pair<const char*, edit>> every_field_changed() {
        [=](consent_record& c) {
          c.emergency = emergency_basis{"unconscious on arrival", user_id{"dr-x"}, later, true, ""};
        }},
+      {"treatment_decision",
+       [](consent_record& c) {
+         c.treatment_decision =
+             treatment_decision{decision_maker_role::representative, "rep-1", "DOC-1"};
+       }},
+      {"treatment_decision.role",
+       [](consent_record& c) {
+         c.treatment_decision =
+             treatment_decision{decision_maker_role::facility_lead, "rep-1", "DOC-1"};
+       }},
   };
 }
 

@@ -330,6 +330,13 @@ TEST_CASE("export then import gives a record the rules decide the same way", "[f
   const std::vector<std::pair<std::string, consent_record>> consents{
       {"complete", kt::valid_consent().build()},
       {"child with parent", kt::valid_consent().aged(10).given_by({grantor_role::parent})},
+      {"child with the treatment decided by a parent",
+       kt::valid_consent()
+           .aged(10)
+           .given_by({grantor_role::parent})
+           .treatment_decided_by(decision_maker_role::representative, "rep-1", "BIRTH-CERT-1")},
+      {"treatment decided without proof", kt::valid_consent().aged(10).treatment_decided_by(
+                                              decision_maker_role::facility_lead, "dr-duty-1", "")},
       {"child without parent", kt::valid_consent().aged(10)},
       {"no written request", kt::valid_consent().without_written_request()},
       {"no APPI info", kt::valid_consent().without_japan_info()},
@@ -339,9 +346,8 @@ TEST_CASE("export then import gives a record the rules decide the same way", "[f
       {"emergency", kt::valid_consent().emergency()},
       {"checkbox pre-ticked",
        kt::valid_consent().method(expression_method::checkbox).pre_ticked(true)},
-      {"valid for a week", kt::valid_consent()
-                               .valid_from("2026-02-20T00:00:00Z")
-                               .valid_until("2026-02-27T00:00:00Z")},
+      {"valid for a week",
+       kt::valid_consent().valid_from("2026-02-20T00:00:00Z").valid_until("2026-02-27T00:00:00Z")},
   };
   for (const auto& [name, c] : consents) {
     INFO(name);

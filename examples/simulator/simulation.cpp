@@ -492,9 +492,20 @@ class simulation {
       if (r.p.age >= 7 && r.p.age < 16 && !(first && r.p.assent_missing)) {
         c.grantors.push_back({kh::grantor_role::child_assent, person, ""});
       }
+      // The representative also decides the treatment referral (VN-25).
+      c.treatment_decision =
+          kh::treatment_decision{kh::decision_maker_role::representative, "G-" + person.substr(2),
+                                 "authority document on file"};
     } else {
       c.capacity_assessed = r.p.age < 18;  // 16 and 17 year-olds consent alone, assessed
       c.grantors.push_back({kh::grantor_role::patient, person, ""});
+      if (r.p.age < 18) {
+        // A minor under Vietnam's Civil Code: a parent decides the treatment referral (VN-25),
+        // while the data consent is the patient's own.
+        c.treatment_decision =
+            kh::treatment_decision{kh::decision_maker_role::representative, "G-" + person.substr(2),
+                                   "birth certificate on file"};
+      }
     }
     c.purposes = {std::string(kh::purpose::cross_border_referral),
                   std::string(kh::purpose::results_return), std::string(kh::purpose::treatment)};

@@ -40,11 +40,22 @@ enum class expression_method {
   implied_notice,  ///< a notice on the wall: not consent to a foreign transfer
 };
 
+/// Who decides a treatment referral (Vietnam, Law 15/2023/QH15 on Medical Examination and
+/// Treatment: VN-25). Separate from who consents to the data's transfer (grantors).
+enum class decision_maker_role {
+  patient,               ///< the patient: an adult with capacity
+  prior_written_wishes,  ///< the lawful written wishes an adult made before losing capacity
+  representative,        ///< the legal representative of a minor or of an adult without capacity
+  facility_lead,         ///< without a representative: the facility's professional lead or
+                         ///< on-duty leader
+};
+
 std::string_view to_string(consent_status v) noexcept;
 std::string_view to_string(consent_scope v) noexcept;
 std::string_view to_string(grantor_role v) noexcept;
 std::string_view to_string(capacity_status v) noexcept;
 std::string_view to_string(expression_method v) noexcept;
+std::string_view to_string(decision_maker_role v) noexcept;
 
 /// Purpose codes with a meaning for the rules. Others may be recorded too.
 namespace purpose {
@@ -97,6 +108,14 @@ struct emergency_basis {
   std::string why_consent_not_obtained;
 };
 
+/// Who decided the treatment referral, and by what authority (VN-25).
+struct treatment_decision {
+  decision_maker_role role = decision_maker_role::patient;
+  std::string person;              ///< pseudonymous id of who decided
+  std::string authority_evidence;  ///< reference to proof of authority: the representative's
+                                   ///< appointment, the written wishes, the duty roster
+};
+
 struct consent_record {
   consent_ref id;
   patient_ref patient;
@@ -136,6 +155,9 @@ struct consent_record {
   std::optional<kakehashi::written_request> written_request;
   std::optional<consent_withdrawal> withdrawal;
   std::optional<emergency_basis> emergency;
+  /// Who decided the treatment referral (VN-25); nullopt: not recorded (the patient decided,
+  /// which the rule accepts only for an adult with capacity).
+  std::optional<kakehashi::treatment_decision> treatment_decision;
 
   bool grants(std::string_view purpose_code) const;
   bool names_recipient(const hospital_id& h) const;

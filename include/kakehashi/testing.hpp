@@ -77,6 +77,10 @@ class consent_builder {
                                  "no representative reachable",
                              bool consent_impracticable = true, std::string clinician = "dr-em-1");
 
+  /// Who decided the treatment referral (VN-25), with proof of authority by default.
+  consent_builder& treatment_decided_by(decision_maker_role role, std::string person = "rep-1",
+                                        std::string authority_evidence = "DOC-AUTH-1");
+
   const consent_record& build() const noexcept { return record_; }
   operator const consent_record&() const noexcept { return record_; }  // NOLINT: convenience
 

@@ -51,6 +51,12 @@ constexpr detail::name_table<expression_method, 8> method_names{{
   {expression_method::verbal,               "verbal"},
   {expression_method::implied_notice,       "implied_notice"},
 }};
+constexpr detail::name_table<decision_maker_role, 4> decision_maker_names{{
+  {decision_maker_role::patient,              "patient"},
+  {decision_maker_role::prior_written_wishes, "prior_written_wishes"},
+  {decision_maker_role::representative,       "representative"},
+  {decision_maker_role::facility_lead,        "facility_lead"},
+}};
 // clang-format on
 
 constexpr std::string_view format_tag = "kakehashi.consent/1";
@@ -84,7 +90,7 @@ consent_record read_consent(const json& doc, std::vector<load_problem>& problems
                   {"format", "id", "patient", "controller", "status", "scope", "captured_at",
                    "grantors", "purposes", "recipients", "data_classes", "expression", "notices"},
                   {"validity", "excluded_classes", "japan_art28_2", "written_request", "withdrawal",
-                   "emergency"});
+                   "emergency", "treatment_decision"});
   if (!r.ok()) return c;
   if (auto f = r.string("format"); f && *f != format_tag) {
     r.report("format", fmt::format("'{}' is not a format this version reads; expected '{}'",
@@ -222,6 +228,15 @@ consent_record read_consent(const json& doc, std::vector<load_problem>& problems
     if (auto v = er.string("why_consent_not_obtained", true)) eb.why_consent_not_obtained = *v;
     c.emergency = std::move(eb);
   }
+  if (const json* t = r.object("treatment_decision")) {
+    object_reader tr(*t, r.path("treatment_decision"), problems, {"role", "person"},
+                     {"authority_evidence"});
+    kakehashi::treatment_decision td;
+    if (auto v = read_enum(tr, "role", decision_maker_names, "decision maker role")) td.role = *v;
+    if (auto v = tr.id<user_tag>("person")) td.person = v->value();
+    if (auto v = tr.string("authority_evidence")) td.authority_evidence = *v;
+    c.treatment_decision = std::move(td);
+  }
   return c;
 }
 
@@ -235,6 +250,9 @@ std::string_view to_string(capacity_status v) noexcept {
 }
 std::string_view to_string(expression_method v) noexcept {
   return detail::name_of(method_names, v);
+}
+std::string_view to_string(decision_maker_role v) noexcept {
+  return detail::name_of(decision_maker_names, v);
 }
 
 bool consent_record::grants(std::string_view code) const {
@@ -397,6 +415,11 @@ std::string consent_digest(const consent_record& c) {
   if (const auto& e = c.emergency) {
     j["emergency"] = {e->justification, e->clinician.value(), seconds_of(e->at),
                       e->consent_impracticable, e->why_consent_not_obtained};
+  }
+  // Added after the format's first release: present only when recorded, so that the digests
+  // recorded before it still match the same records.
+  if (const auto& t = c.treatment_decision) {
+    j["treatment_decision"] = {std::string(to_string(t->role)), t->person, t->authority_evidence};
   }
   return "2:" + detail::sha256_hex(j.dump());
 }

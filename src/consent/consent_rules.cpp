@@ -46,6 +46,7 @@ using flags_t = const policy_flags&;
 constexpr int child_age = 16;        // under 16: a child (Vietnam, Law on Children 2016)
 constexpr int child_assent_age = 7;  // a child of 7 or more consents too (Decree 13 Art. 20)
 constexpr int japan_majority = 18;   // Civil Code, since 1 April 2022
+constexpr int vietnam_majority = 18;  // Civil Code 2015 Art. 20 (VN-25: a minor's treatment)
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -588,6 +589,64 @@ consent_rule vn_19() {
           }};
 }
 
+consent_rule vn_25() {
+  return {"VN-25", "vietnam",
+          "Law 15/2023/QH15 on Medical Examination and Treatment, Chapter II (the rights of "
+          "patients who lack capacity and of minors; the article number is uncertain); Civil "
+          "Code 2015 Art. 20 (a minor is under 18)",
+          "who decides the treatment referral of a minor or of an adult without capacity is "
+          "recorded with their authority, separate from the data consent: an adult's prior "
+          "lawful written wishes, else the representative, else the facility's professional "
+          "lead or on-duty leader",
+          [](ctx_t ctx, basis_t b, flags_t, rule_report& out) {
+            if (!examinable(ctx, b) || !vn_sends(ctx)) return;
+            const consent_record& c = *ctx.consent;
+            const auto age = vn_age(c, ctx.at);
+            const bool minor = age && *age < vietnam_majority;
+            if (!minor && !lacks_capacity(c)) return;  // the patient decides
+            const std::string who = fmt::format("{}{}", patient_age_text(age), capacity_text(c));
+            const auto& d = c.treatment_decision;
+            if (!d) {
+              out.require_document(
+                  "VN_TREATMENT_DECISION_MAKER_MISSING",
+                  fmt::format("{} concerns {}, and who decided the treatment referral is not "
+                              "recorded; record the representative (or, without one, the "
+                              "facility's professional lead or on-duty leader) with their "
+                              "authority",
+                              consent_name(ctx), who));
+              return;
+            }
+            if (d->role == decision_maker_role::patient ||
+                (minor && d->role == decision_maker_role::prior_written_wishes)) {
+              out.block(
+                  "VN_TREATMENT_DECISION_MAKER_INVALID",
+                  fmt::format("{} records the treatment referral as decided by {} for {}; "
+                              "{}the representative decides, or without one the "
+                              "facility's professional lead or on-duty leader",
+                              consent_name(ctx),
+                              d->role == decision_maker_role::patient ? "the patient"
+                                                                      : "prior written wishes",
+                              who, minor ? "" : "an adult's prior lawful written wishes, else "));
+              return;
+            }
+            if (d->role == decision_maker_role::facility_lead && has_representative(c, false)) {
+              out.warn("VN_TREATMENT_DECISION_REPRESENTATIVE_AVAILABLE",
+                       fmt::format("{} records the treatment referral as decided by the "
+                                   "facility's leader although a representative consented to the "
+                                   "data's transfer; the leader decides only without a "
+                                   "representative",
+                                   consent_name(ctx)));
+            }
+            if (d->authority_evidence.empty()) {
+              out.require_document(
+                  "VN_TREATMENT_DECISION_AUTHORITY_MISSING",
+                  fmt::format("{} records who decided the treatment referral ({}) without proof "
+                              "of their authority",
+                              consent_name(ctx), to_string(d->role)));
+            }
+          }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Japan
 
@@ -1073,9 +1132,9 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 }
 
 std::vector<consent_rule> vietnam_rules() {
-  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(),
-          vn_09(), vn_10(), vn_11(), vn_12(), vn_13(), vn_14(), vn_15(),
-          vn_16(), vn_17(), vn_18(), vn_19(), vn_20(), vn_21(), vn_23()};
+  return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(), vn_09(),
+          vn_10(), vn_11(), vn_12(), vn_13(), vn_14(), vn_15(), vn_16(), vn_17(),
+          vn_18(), vn_19(), vn_20(), vn_21(), vn_23(), vn_25()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_03(), jp_04(), jp_05(), jp_06(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};

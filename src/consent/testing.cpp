@@ -217,6 +217,13 @@ consent_builder& consent_builder::emergency(std::string justification, bool impr
   return *this;
 }
 
+consent_builder& consent_builder::treatment_decided_by(decision_maker_role role, std::string person,
+                                                       std::string authority_evidence) {
+  record_.treatment_decision =
+      treatment_decision{role, std::move(person), std::move(authority_evidence)};
+  return *this;
+}
+
 consent_builder valid_consent() { return consent_builder{}; }
 
 context_builder::context_builder() {

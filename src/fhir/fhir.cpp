@@ -389,6 +389,14 @@ json consent_extension(const consent_record& c) {
     add_value(sub, "why-consent-not-obtained", "String", e.why_consent_not_obtained);
     add_complex(x, "emergency", sub);
   }
+  if (c.treatment_decision) {
+    const auto& t = *c.treatment_decision;
+    json sub = json::array();
+    add_value(sub, "role", "Code", std::string(to_string(t.role)));
+    add_value(sub, "person", "String", t.person);
+    add_value(sub, "authority-evidence", "String", t.authority_evidence);
+    add_complex(x, "treatment-decision", sub);
+  }
   return {{"url", consent_extension_url}, {"extension", x}};
 }
 

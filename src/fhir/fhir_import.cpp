@@ -530,6 +530,10 @@ class importer {
           if (auto s = instant_at(e["at"], at + ".at")) e["at"] = *s;
         }
         doc_["emergency"] = e;
+      } else if (url == "treatment-decision") {
+        doc_["treatment_decision"] = complex(
+            parts[i], at,
+            {{"role", "role"}, {"person", "person"}, {"authority-evidence", "authority_evidence"}});
       } else {
         problem(at, fmt::format("'{}' is not a part of kakehashi's consent extension (a newer "
                                 "version of it?)",
