@@ -522,6 +522,28 @@ TEST_CASE("kakehashi fhir import-consent reads an EHR's Consent and says what it
   CHECK_THAT(r.err, !Contains("1970"));  // the birth date goes to the record only
 }
 
+TEST_CASE("kakehashi fhir acknowledgement writes the BPPC acknowledgement of a consent",
+          "[cli][fhir][STD-08]") {
+  const std::string consent = tmp_file("policies.consent.json");
+  {
+    std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) +
+                     "/data/consents/bach-mai-2026-complete.json");
+    nlohmann::json j = nlohmann::json::parse(in);
+    j["privacy_policies"] = {"urn:oid:1.2.3.4.5.1"};
+    std::ofstream(consent) << j.dump();
+  }
+  const auto r = run("fhir acknowledgement --consent " + consent);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["resourceType"] == "DocumentReference");
+  CHECK(doc["type"]["coding"][0]["code"] == "57016-8");
+  CHECK(doc["context"]["event"][0]["coding"][0]["code"] == "urn:oid:1.2.3.4.5.1");
+  CHECK_THAT(r.out, !Contains("1961"));  // never the birth date
+  const auto bad = run("fhir acknowledgement --consent " + tmp_file("missing.json"));
+  CHECK(bad.exit_code == 2);
+}
+
 TEST_CASE("kakehashi fhir import-consent lists a bad file's problems first and never quotes it",
           "[cli][fhir][error][privacy]") {
   const std::string broken = tmp_file("broken.fhir.json");

@@ -127,6 +127,10 @@ TEST_CASE("every kind of bad consent input is reported with its path, and nothin
        "treatment_decision.role",
        "unknown decision maker role 'uncle'; expected one of: patient, prior_written_wishes, "
        "representative, facility_lead"},
+      {"bad policy identifier", edited([](json& j) {
+         j["privacy_policies"] = {"urn:oid:1.2.3.4.5.1", "urn:oid:3.1", "my policy"};
+       }),
+       "privacy_policies[1]", "'urn:oid:3.1' is not a policy identifier; expected a URI"},
       {"decision maker without a person", edited([](json& j) {
          j["treatment_decision"] = {{"role", "representative"}};
        }),

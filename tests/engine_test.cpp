@@ -738,6 +738,8 @@ std::vector<std::pair<const char*, edit>> every_field_changed() {
        [=](consent_record& c) {
          c.emergency = emergency_basis{"unconscious on arrival", user_id{"dr-x"}, later, true, ""};
        }},
+      {"privacy_policies",
+       [](consent_record& c) { c.privacy_policies.push_back("urn:oid:1.2.3.4.5.1"); }},
       {"treatment_decision",
        [](consent_record& c) {
          c.treatment_decision =

@@ -326,6 +326,47 @@ std::string problems_of(const fhir::consent_import_result& r) {
 
 }  // namespace
 
+TEST_CASE("STD-08: a consent exports as a BPPC privacy-policy acknowledgement", "[fhir][STD-08]") {
+  // Given a consent acknowledging policy OID 1.2.3.4.5.1 (share with the Japanese partner), when
+  // exported, then the event codes hold that OID and the class is LOINC 57016-8.
+  const consent_record c =
+      kt::valid_consent()
+          .valid_from("2026-01-10T02:00:00Z")
+          .valid_until("2026-12-31T00:00:00Z")
+          .acknowledged_policies({"urn:oid:1.2.3.4.5.1", "https://bachmai.example/privacy/2026"});
+  const json doc = json::parse(fhir::consent_acknowledgement(c));
+  CHECK(doc["resourceType"] == "DocumentReference");
+  CHECK(doc["id"] == fhir::resource_id("DocumentReference", "C-TEST-1"));
+  CHECK(code_of(doc["category"][0], "http://loinc.org") == "57016-8");
+  CHECK(code_of(doc["type"], "http://loinc.org") == "57016-8");
+  REQUIRE(doc["context"]["event"].size() == 2);
+  CHECK(code_of(doc["context"]["event"][0], "urn:ietf:rfc:3986") == "urn:oid:1.2.3.4.5.1");
+  CHECK(code_of(doc["context"]["event"][1], "urn:ietf:rfc:3986") ==
+        "https://bachmai.example/privacy/2026");
+  CHECK(doc["context"]["period"]["start"] == "2026-01-10T02:00:00Z");
+  CHECK(doc["context"]["period"]["end"] == "2026-12-31T00:00:00Z");
+  CHECK(doc["subject"]["identifier"]["value"] == "P-TEST-1");
+  CHECK(doc["content"][0]["attachment"]["url"] ==
+        "Consent/" + fhir::resource_id("Consent", "C-TEST-1"));
+  CHECK(doc["status"] == "current");
+  // The Consent names the same policies; without a stated start, the capture starts the period;
+  // a withdrawal before the end ends it.
+  const json consent = json::parse(fhir::consent_resource(c));
+  REQUIRE(consent["policy"].size() == 2);
+  CHECK(consent["policy"][0]["uri"] == "urn:oid:1.2.3.4.5.1");
+  const consent_record withdrawn = kt::valid_consent()
+                                       .acknowledged_policies({"urn:oid:1.2.3.4.5.1"})
+                                       .valid_until("2026-12-31T00:00:00Z")
+                                       .withdrawn_at("2026-02-01T00:00:00Z");
+  const json w = json::parse(fhir::consent_acknowledgement(withdrawn));
+  CHECK(w["context"]["period"]["start"] == to_iso8601(withdrawn.captured_at));
+  CHECK(w["context"]["period"]["end"] == "2026-02-01T00:00:00Z");
+  // No policies acknowledged: no event codes (the document still says what was acknowledged).
+  const json none = json::parse(fhir::consent_acknowledgement(kt::valid_consent()));
+  CHECK_FALSE(none["context"].contains("event"));
+  CHECK_FALSE(json::parse(fhir::consent_resource(kt::valid_consent())).contains("policy"));
+}
+
 TEST_CASE("export then import gives a record the rules decide the same way", "[fhir][import]") {
   const std::vector<std::pair<std::string, consent_record>> consents{
       {"complete", kt::valid_consent().build()},
@@ -335,6 +376,9 @@ TEST_CASE("export then import gives a record the rules decide the same way", "[f
            .aged(10)
            .given_by({grantor_role::parent})
            .treatment_decided_by(decision_maker_role::representative, "rep-1", "BIRTH-CERT-1")},
+      {"privacy policies acknowledged",
+       kt::valid_consent().acknowledged_policies(
+           {"urn:oid:1.2.3.4.5.1", "https://bachmai.example/privacy/2026"})},
       {"treatment decided without proof", kt::valid_consent().aged(10).treatment_decided_by(
                                               decision_maker_role::facility_lead, "dr-duty-1", "")},
       {"child without parent", kt::valid_consent().aged(10)},

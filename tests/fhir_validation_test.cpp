@@ -122,6 +122,17 @@ std::vector<std::pair<std::string, std::string>> single_resources(const std::str
       {"consent-minimal", kt::valid_consent().without_japan_info().without_written_request()},
   };
   for (const auto& [name, record] : consents) out.push_back({name, fhir::consent_resource(record)});
+  // STD-08: the BPPC acknowledgement, with and without policies, withdrawn.
+  out.push_back(
+      {"acknowledgement", fhir::consent_acknowledgement(kt::valid_consent().acknowledged_policies(
+                              {"urn:oid:1.2.3.4.5.1", "https://bachmai.example/privacy/2026"}))});
+  out.push_back({"acknowledgement-bare", fhir::consent_acknowledgement(kt::valid_consent())});
+  out.push_back(
+      {"acknowledgement-withdrawn",
+       fhir::consent_acknowledgement(kt::valid_consent().withdrawn_at("2026-02-01T00:00:00Z"))});
+  out.push_back(
+      {"consent-with-policies",
+       fhir::consent_resource(kt::valid_consent().acknowledged_policies({"urn:oid:1.2.3.4.5.1"}))});
   return out;
 }
 

@@ -150,6 +150,10 @@ struct consent_record {
   bool rights_notice = false;                 ///< their rights and obligations
   bool recipient_acquisition_notice = false;  ///< that the recipient acquires the data (APPI 20(2))
   std::vector<std::string> languages;         ///< the languages of the form: "vi", "ja", "en"
+  /// The privacy policies the patient acknowledged, by URI ("urn:oid:1.2.3.4.5.1" or an
+  /// https:// address): IHE BPPC's policy identifiers, exported as the acknowledgement's event
+  /// codes (STD-08, fhir::consent_acknowledgement).
+  std::vector<std::string> privacy_policies;
   std::optional<japan_foreign_provision_info> japan_art28_2;
 
   std::optional<kakehashi::written_request> written_request;

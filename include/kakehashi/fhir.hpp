@@ -89,6 +89,13 @@ std::string service_request(const referral_export& r, const options& o = {});
 std::string task(const referral_export& r, const options& o = {});
 std::string consent_resource(const consent_record& c, const options& o = {});
 std::string audit_event(const audit_entry& row, const referral_snapshot& r, const options& o = {});
+/// The consent as an IHE BPPC privacy-policy acknowledgement (STD-08), in MHD's FHIR form: a
+/// DocumentReference of type and category LOINC 57016-8 whose context.event lists the policies
+/// the patient acknowledged (consent_record::privacy_policies, each a URI coded in system
+/// urn:ietf:rfc:3986: BPPC's eventCodeList), whose context.period is the consent's validity
+/// (from its start, else its capture, to its end or its withdrawal: BPPC's service start and
+/// stop times), and whose content is the Consent resource (fhir::consent_resource) by reference.
+std::string consent_acknowledgement(const consent_record& c, const options& o = {});
 std::string organization(const hospital& h, const options& o = {});
 
 /// What import needs that a FHIR Consent does not carry. A Consent names no birth date (that is

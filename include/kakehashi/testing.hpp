@@ -77,6 +77,8 @@ class consent_builder {
                                  "no representative reachable",
                              bool consent_impracticable = true, std::string clinician = "dr-em-1");
 
+  /// The privacy policies the patient acknowledged (STD-08), by URI.
+  consent_builder& acknowledged_policies(std::vector<std::string> uris);
   /// Who decided the treatment referral (VN-25), with proof of authority by default.
   consent_builder& treatment_decided_by(decision_maker_role role, std::string person = "rep-1",
                                         std::string authority_evidence = "DOC-AUTH-1");

@@ -84,13 +84,38 @@ bool is_sha256_hex(const std::string& s) {
          });
 }
 
+// A policy identifier (STD-08): urn:oid: and an OID (digits and dots, starting 0, 1 or 2), or
+// another URN or an http(s) address; printable ASCII without spaces, at most 256 characters.
+bool is_policy_uri(const std::string& s) {
+  if (s.empty() || s.size() > 256) return false;
+  if (!std::all_of(s.begin(), s.end(), [](char ch) { return ch > ' ' && ch < 0x7f; })) return false;
+  constexpr std::string_view oid = "urn:oid:";
+  if (s.rfind(oid, 0) == 0) {
+    const std::string rest = s.substr(oid.size());
+    if (rest.empty() || (rest[0] != '0' && rest[0] != '1' && rest[0] != '2')) return false;
+    bool digit = false;
+    for (char ch : rest) {
+      if (ch == '.') {
+        if (!digit) return false;
+        digit = false;
+      } else if (ch >= '0' && ch <= '9') {
+        digit = true;
+      } else {
+        return false;
+      }
+    }
+    return digit;
+  }
+  return s.rfind("urn:", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0;
+}
+
 consent_record read_consent(const json& doc, std::vector<load_problem>& problems) {
   consent_record c;
   object_reader r(doc, "", problems,
                   {"format", "id", "patient", "controller", "status", "scope", "captured_at",
                    "grantors", "purposes", "recipients", "data_classes", "expression", "notices"},
                   {"validity", "excluded_classes", "japan_art28_2", "written_request", "withdrawal",
-                   "emergency", "treatment_decision"});
+                   "emergency", "treatment_decision", "privacy_policies"});
   if (!r.ok()) return c;
   if (auto f = r.string("format"); f && *f != format_tag) {
     r.report("format", fmt::format("'{}' is not a format this version reads; expected '{}'",
@@ -227,6 +252,18 @@ consent_record read_consent(const json& doc, std::vector<load_problem>& problems
     if (auto v = er.boolean("consent_impracticable")) eb.consent_impracticable = *v;
     if (auto v = er.string("why_consent_not_obtained", true)) eb.why_consent_not_obtained = *v;
     c.emergency = std::move(eb);
+  }
+  if (auto v = r.strings("privacy_policies")) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      if (is_policy_uri((*v)[i])) {
+        c.privacy_policies.push_back((*v)[i]);
+      } else {
+        r.report(path_index(r.path("privacy_policies"), i),
+                 fmt::format("'{}' is not a policy identifier; expected a URI such as "
+                             "'urn:oid:1.2.3.4.5.1' or 'https://...'",
+                             detail::printable((*v)[i], 80)));
+      }
+    }
   }
   if (const json* t = r.object("treatment_decision")) {
     object_reader tr(*t, r.path("treatment_decision"), problems, {"role", "person"},
@@ -418,6 +455,7 @@ std::string consent_digest(const consent_record& c) {
   }
   // Added after the format's first release: present only when recorded, so that the digests
   // recorded before it still match the same records.
+  if (!c.privacy_policies.empty()) j["privacy_policies"] = c.privacy_policies;
   if (const auto& t = c.treatment_decision) {
     j["treatment_decision"] = {std::string(to_string(t->role)), t->person, t->authority_evidence};
   }

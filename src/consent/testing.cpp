@@ -217,6 +217,10 @@ consent_builder& consent_builder::emergency(std::string justification, bool impr
   return *this;
 }
 
+consent_builder& consent_builder::acknowledged_policies(std::vector<std::string> uris) {
+  record_.privacy_policies = std::move(uris);
+  return *this;
+}
 consent_builder& consent_builder::treatment_decided_by(decision_maker_role role, std::string person,
                                                        std::string authority_evidence) {
   record_.treatment_decision =

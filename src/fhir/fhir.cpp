@@ -457,6 +457,11 @@ json consent_json(const consent_record& c, const context& cx, const agreement_di
               {"dateTime", to_iso8601(c.captured_at)}};
   if (!performers.empty()) out["performer"] = performers;
   out["organization"] = json::array({hospital_ref(c.controller)});
+  if (!c.privacy_policies.empty()) {
+    json policies = json::array();
+    for (const auto& p : c.privacy_policies) policies.push_back({{"uri", p}});
+    out["policy"] = policies;
+  }
   out["policyRule"] = concept_of(coding(v3_act_code, "OPTIN", "opt-in"));
   out["provision"] = provision;
   return out;
@@ -631,6 +636,46 @@ std::string task(const referral_export& r, const options& o) {
 }
 std::string consent_resource(const consent_record& c, const options& o) {
   return consent_json(c, context(o, false), nullptr).dump();
+}
+std::string consent_acknowledgement(const consent_record& c, const options& o) {
+  const context cx(o, false);
+  // The acknowledged policies as BPPC's eventCodeList: each identifier is a URI, coded as such.
+  json events = json::array();
+  for (const auto& p : c.privacy_policies) {
+    events.push_back(concept_of(coding("urn:ietf:rfc:3986", p)));
+  }
+  // Service start and stop (the reference leaves their semantics uncertain): the consent's
+  // validity, from its capture when it states no start; a withdrawal ends it.
+  json period = {{"start", to_iso8601(c.valid_from.value_or(c.captured_at))}};
+  std::optional<instant> end = c.valid_until;
+  if (c.withdrawal && (!end || c.withdrawal->received_at < *end)) end = c.withdrawal->received_at;
+  if (end) period["end"] = to_iso8601(*end);
+  json about = {
+      {"period", period},
+      {"related", json::array({{{"type", "Consent"},
+                                {"identifier", cx.identifier("consent", c.id.value())}}})}};
+  if (!events.empty()) about["event"] = events;
+  const json acknowledgement =
+      concept_of(coding(loinc, "57016-8", "Privacy policy acknowledgment Document"));
+  json doc = {
+      {"resourceType", "DocumentReference"},
+      {"id", uuid_for("DocumentReference", c.id.value())},
+      {"identifier", json::array({cx.identifier("consent", c.id.value())})},
+      {"status", c.status == consent_status::entered_in_error ? "entered-in-error" : "current"},
+      {"docStatus", "final"},
+      {"type", acknowledgement},
+      {"category", json::array({acknowledgement})},
+      {"subject", cx.patient(c.patient)},
+      {"date", to_iso8601(c.captured_at)},
+      {"author", json::array({cx.organization(c.controller)})},
+      {"description", "Acknowledgement of the privacy policies of consent " + c.id.value()},
+      // The structured acknowledgement is the Consent resource itself (fhir::consent_resource).
+      {"content", json::array({{{"attachment",
+                                 {{"contentType", "application/fhir+json"},
+                                  {"url", "Consent/" + uuid_for("Consent", c.id.value())},
+                                  {"title", "Consent " + c.id.value()}}}}})},
+      {"context", about}};
+  return doc.dump();
 }
 std::string audit_event(const audit_entry& row, const referral_snapshot& r, const options& o) {
   return audit_event_json(row, r, context(o, false)).dump();

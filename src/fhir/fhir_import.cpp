@@ -111,10 +111,11 @@ class importer {
       const std::string path = "Consent." + key;
       if (key == "resourceType") continue;
       if (key == "id" || key == "meta" || key == "text" || key == "language" ||
-          key == "contained" || key == "category" || key == "policy" || key == "policyRule" ||
-          key == "verification" || key == "sourceAttachment" || key == "sourceReference" ||
-          key.rfind('_', 0) == 0) {
+          key == "contained" || key == "category" || key == "policyRule" || key == "verification" ||
+          key == "sourceAttachment" || key == "sourceReference" || key.rfind('_', 0) == 0) {
         if (key != "id") ignore(path, ignored_why(key));
+      } else if (key == "policy") {
+        read_policies(v, path);
       } else if (key == "identifier") {
         read_identifier(v, path);
       } else if (key == "extension") {
@@ -158,12 +159,28 @@ class importer {
 
  private:
   static std::string ignored_why(const std::string& key) {
-    if (key == "policy" || key == "policyRule")
-      return "kakehashi evaluates its own consent policy (docs/consent.md)";
+    if (key == "policyRule") return "kakehashi evaluates its own consent policy (docs/consent.md)";
     if (key == "category") return "kakehashi records consents to share data (scope says which)";
     if (key == "sourceAttachment" || key == "sourceReference")
       return "the form itself is not kept; the kakehashi extension's artifact-sha256 identifies it";
     return "not needed to evaluate the consent";
+  }
+
+  // Consent.policy: the acknowledged privacy policies (STD-08) are those with a uri.
+  void read_policies(const json& v, const std::string& path) {
+    if (!v.is_array()) {
+      problem(path, "expected an array of policies");
+      return;
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const std::string at = fmt::format("{}[{}]", path, i);
+      if (v[i].is_object() && v[i].contains("uri") && v[i]["uri"].is_string()) {
+        if (!doc_.contains("privacy_policies")) doc_["privacy_policies"] = json::array();
+        doc_["privacy_policies"].push_back(v[i]["uri"]);
+      } else {
+        ignore(at, "a policy without a uri names no policy the acknowledgement can carry");
+      }
+    }
   }
 
   void read_identifier(const json& v, const std::string& path) {

@@ -2,6 +2,7 @@
 //                       [--bundle collection|transaction] [--out FILE]
 // kakehashi fhir import-consent FILE --patient PATIENT.json [--patient-id ID] [--controller ID]
 //                               [--out FILE]
+// kakehashi fhir acknowledgement --consent FILE [--out FILE]
 #include <fmt/format.h>
 
 #include <iostream>
@@ -88,6 +89,13 @@ int run_import(const fhir_options& o) {
   return exit_ok;
 }
 
+// STD-08: the consent as a BPPC privacy-policy acknowledgement (a DocumentReference).
+int run_acknowledgement(const fhir_options& o) {
+  const consent_record c = load_consent(read_text(o.consent, "--consent"), "--consent");
+  write_text(o.out, fhir::consent_acknowledgement(c) + "\n", "--out");
+  return exit_ok;
+}
+
 }  // namespace
 
 command add_fhir_command(CLI::App& app) {
@@ -120,7 +128,16 @@ command add_fhir_command(CLI::App& app) {
   in->add_option("--controller", opt->controller,
                  "The hospital that obtained the consent, when Consent.organization names none");
   in->add_option("--out", opt->out, "Write the consent here (default: standard output)");
-  return [opt, out] { return out->parsed() ? run_export(*opt) : run_import(*opt); };
+  CLI::App* ack = fhir->add_subcommand(
+      "acknowledgement",
+      "A consent as an IHE BPPC privacy-policy acknowledgement (DocumentReference, LOINC 57016-8)");
+  ack->add_option("--consent", opt->consent, "Consent JSON file (docs/consent.md)")->required();
+  ack->add_option("--out", opt->out, "Write the DocumentReference here (default: standard output)");
+  return [opt, out, ack] {
+    if (out->parsed()) return run_export(*opt);
+    if (ack->parsed()) return run_acknowledgement(*opt);
+    return run_import(*opt);
+  };
 }
 
 }  // namespace kakehashi::tool
