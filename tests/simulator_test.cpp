@@ -163,6 +163,44 @@ TEST_CASE("the same seed gives the same run, another seed another", "[simulator]
   CHECK(simulator::to_json(a) != simulator::to_json(c));
 }
 
+// Issue 19, item 4: the simulator runs the production policy file, as the CLI and the service do.
+TEST_CASE("a run takes the production policy file: its rules, flags and paperwork",
+          "[simulator][policy]") {
+  const auto agreements = shipped_agreements();
+  const auto refused_by = [](const simulator::summary& s, const std::string& rule) {
+    long n = 0;
+    for (const auto& r : s.refusals) n += r.rule == rule ? r.count : 0;
+    return n;
+  };
+  const auto standard = simulator::simulate(small(600, 2026), agreements, ":memory:");
+  REQUIRE(refused_by(standard, "VN-09") > 0);  // Law 91's written request, missing at first
+  // The example policy file (both hospitals' paperwork on file): the same rules, so the same
+  // refusals; the log differs from the standard run's only where the policy says otherwise.
+  const kh::policy_settings example =
+      kh::load_policy_file(std::string(KAKEHASHI_SOURCE_DIR) + "/data/policy.example.json");
+  const auto with_example =
+      simulator::simulate(small(600, 2026), agreements, ":memory:", {}, nullptr, &example);
+  REQUIRE(with_example.audit_intact);
+  CHECK(refused_by(with_example, "VN-09") == refused_by(standard, "VN-09"));
+  // A policy whose flag lets the consent form count as the written request: no VN-09 refusal.
+  kh::policy_settings lenient = example;
+  kh::policy_flags flags = lenient.policy.flags();
+  flags.vn_consent_form_is_written_request = true;
+  lenient.policy.set_flags(flags);
+  const auto with_lenient =
+      simulator::simulate(small(600, 2026), agreements, ":memory:", {}, nullptr, &lenient);
+  REQUIRE(with_lenient.audit_intact);
+  CHECK(refused_by(with_lenient, "VN-09") == 0);
+  // Its paperwork replaces the scenario's: without a transfer agreement on file for K Hospital,
+  // VN-10 refuses its referrals' consents.
+  kh::policy_settings no_agreement = example;
+  no_agreement.compliance.at(kh::hospital_id{"k-hospital"}).transfer_agreement = false;
+  const auto with_missing =
+      simulator::simulate(small(600, 2026), agreements, ":memory:", {}, nullptr, &no_agreement);
+  CHECK(refused_by(with_missing, "VN-10") > 0);
+  CHECK(refused_by(standard, "VN-10") == 0);
+}
+
 TEST_CASE("a run's database agrees with its summary and keeps every invariant", "[simulator]") {
   kh::test::temp_db db;
   const int n = 3000;
@@ -420,6 +458,12 @@ TEST_CASE("referral-simulator refuses bad input with exit 2 before any work",
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Contains(bad));
     std::remove(bad.c_str());
+  }
+  SECTION("a missing policy file") {
+    const auto r = simulator_run("--db " + db.path() + " --no-report --policy " + db.path() +
+                                 ".missing-policy.json");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("missing-policy.json"));
   }
   SECTION("an impossible start date") {
     const auto r = simulator_run("--db " + db.path() + " --no-report --start 2026-02-29");

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   std::string agreements_path = "data/agreements.json";
   std::string db_path = "sim.db";
   std::string report_path = "report.html";
+  std::string policy_path;
   std::optional<int> referrals, days;
   std::optional<std::uint64_t> seed;
   std::optional<std::string> start, sync;
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
                  "the SQLite database to create (\":memory:\" for none), or an empty PostgreSQL "
                  "database's URI (postgresql://...)")
       ->capture_default_str();
+  app.add_option("--policy", policy_path,
+                 "the consent policy file production uses (docs/policy.md): its rules, flags, "
+                 "payload classes, and its paperwork for the hospitals it lists (default: the "
+                 "standard policy and the scenario's paperwork)");
   app.add_flag("--overwrite", overwrite, "replace the database if it exists");
   app.add_option("--report", report_path, "the HTML report to write")->capture_default_str();
   app.add_flag("--no-report", no_report, "write no HTML report");
@@ -125,9 +130,11 @@ int main(int argc, char** argv) {
   const bool server = db_path.rfind("postgresql://", 0) == 0 || db_path.rfind("postgres://", 0) == 0;
   simulator::scenario sc;
   std::optional<kh::agreement_directory> agreements;
+  std::optional<kh::policy_settings> policy;
   try {
     sc = simulator::load_scenario_file(scenario_path);
     agreements = kh::agreement_directory::load_file(agreements_path);
+    if (!policy_path.empty()) policy = kh::load_policy_file(policy_path);
     if (referrals) sc.referrals = *referrals;
     if (seed) sc.seed = *seed;
     if (days) sc.days = *days;
@@ -170,7 +177,8 @@ int main(int argc, char** argv) {
     progress_bar bar(!quiet && ::isatty(STDERR_FILENO));
     simulator::run_timing timing;
     const simulator::summary s = simulator::simulate(
-        sc, *agreements, db_path, [&](int d, int n, long p) { bar(d, n, p); }, &timing);
+        sc, *agreements, db_path, [&](int d, int n, long p) { bar(d, n, p); }, &timing,
+        policy ? &*policy : nullptr);
     std::cout << (as_json ? simulator::to_json(s) : simulator::to_text(s));
     if (!no_report) write_file(report_path, simulator::to_html(s, sc));
     if (!quiet) {

@@ -135,10 +135,12 @@ std::string local_text(const date::time_zone* z, kh::instant at) {
 class simulation {
  public:
   simulation(const scenario& s, const kh::agreement_directory& dir, const std::string& db_path,
-             const progress_fn& progress)
+             const progress_fn& progress, const kh::policy_settings* policy)
       : s_(s),
         dir_(with_terms(s, dir)),
-        engine_(kh::engine::open(db_path, dir_, kh::consent_policy::standard(), options(s))),
+        engine_(kh::engine::open(db_path, dir_,
+                                 policy ? policy->policy : kh::consent_policy::standard(),
+                                 options(s, policy))),
         progress_(progress),
         origins_([&] {
           weights<std::size_t> w;
@@ -236,7 +238,7 @@ class simulation {
     return kh::agreement_directory::from_values(dir.hospitals(), std::move(agreements));
   }
 
-  static kh::engine_options options(const scenario& s) {
+  static kh::engine_options options(const scenario& s, const kh::policy_settings* policy) {
     kh::engine_options o;
     o.sync = s.sync;
     for (const auto& origin : s.origins) {
@@ -247,6 +249,10 @@ class simulation {
         c.impact_assessment_filed_at = date::sys_days{*s.impact_assessment_filed};
       }
       o.compliance[origin.hospital] = c;
+    }
+    if (policy) {  // production's settings: its paperwork wins for the hospitals it lists
+      o.payload_classes = policy->payload_classes;
+      for (const auto& [hospital, c] : policy->compliance) o.compliance[hospital] = c;
     }
     return o;
   }
@@ -800,9 +806,10 @@ class simulation {
 }  // namespace
 
 summary simulate(const scenario& s, const kakehashi::agreement_directory& agreements,
-                 const std::string& db_path, const progress_fn& progress, run_timing* timing) {
+                 const std::string& db_path, const progress_fn& progress, run_timing* timing,
+                 const kakehashi::policy_settings* policy) {
   const auto t0 = std::chrono::steady_clock::now();
-  simulation sim(s, agreements, db_path, progress);
+  simulation sim(s, agreements, db_path, progress, policy);
   summary out = sim.run();
   if (timing) {
     timing->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -128,10 +128,13 @@ struct run_timing {
 
 /// Runs the scenario on a new engine database at `db_path` (":memory:" for none on disk; the
 /// caller decides about an existing file). The scenario's destination terms are applied to the
-/// agreements involving the destination. Throws kakehashi::error for a scenario that does not
-/// fit the agreements, and lets any unexpected engine refusal through (it would be a defect).
+/// agreements involving the destination. With `policy` (a policy file's settings, as production
+/// loads them: docs/policy.md), its rules, flags and payload classes are used, and its paperwork
+/// for every hospital it lists replaces the scenario's; without it, the standard policy and the
+/// scenario's paperwork. Throws kakehashi::error for a scenario that does not fit the
+/// agreements, and lets any unexpected engine refusal through (it would be a defect).
 summary simulate(const scenario& s, const kakehashi::agreement_directory& agreements,
                  const std::string& db_path, const progress_fn& progress = {},
-                 run_timing* timing = nullptr);
+                 run_timing* timing = nullptr, const kakehashi::policy_settings* policy = nullptr);
 
 }  // namespace simulator
