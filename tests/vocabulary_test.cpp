@@ -111,9 +111,10 @@ TEST_CASE("each CodeSystem file is what its name says, and every concept is tran
           "[vocabulary]") {
   for (const auto& kind : vocabulary::kinds()) {
     INFO(kind);
-    std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) + "/data/codesystems/" + kind + ".json");
-    REQUIRE(in.good());
-    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string path =
+        std::string(KAKEHASHI_SOURCE_DIR) + "/data/codesystems/" + kind + ".json";
+    REQUIRE(std::ifstream(path).good());
+    const std::string file = slurp(path);
     CHECK(file == vocabulary::code_system_json(kind));  // the library holds the file as shipped
     const json cs = json::parse(file);
     CHECK(cs["resourceType"] == "CodeSystem");
