@@ -166,6 +166,39 @@ TEST_CASE("hostile ids and keys never reach the engine's database or forge a lin
   CHECK(e.get(referral_id{"R-OK"}).state == referral_state::proposed);
 }
 
+// The referral an onward referral replaces is an id like the others: a hostile one is refused
+// naming the field, in one bounded line; its refusal row (a proposal's refusals are audited)
+// carries only the escaped value, and the log still verifies.
+TEST_CASE("a hostile id as the referral an onward referral replaces is refused, naming the field",
+          "[engine][hostile][onward]") {
+  test::temp_db db;
+  auto e = test::open_engine(db.path());
+  const std::vector<std::string> values = {"'; DROP TABLE audit;--",
+                                           std::string("R\0X", 3),
+                                           "R\r\n[kakehashi.ok] forged",
+                                           "%s%n{}{:>99999}",
+                                           std::string(1 << 20, 'R'),
+                                           "",
+                                           "R 1",
+                                           "\xC3\x28"};
+  int n = 0;
+  for (const auto& v : values) {
+    CAPTURE(v.substr(0, 40));
+    proposal p = test::bm_proposal("R-H" + std::to_string(++n));
+    p.replaces = referral_id{v};
+    try {
+      (void)e.propose(p, "k-h" + std::to_string(n));
+      FAIL("accepted a malformed replaced referral id");
+    } catch (const error& err) {
+      CHECK(err.code() == errc::invalid_argument);
+      CHECK_THAT(std::string(err.what()), Catch::Matchers::Contains("proposal.replaces"));
+      check_message(err.what());
+    }
+    CHECK_FALSE(e.find(p.id));
+  }
+  CHECK(e.verify().intact);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Issue 14, defect 1: a syntax error is reported by line and column, never with the text around
 // it. nlohmann's own message ends with "last read: '<the token>'": for a string cut short, that
