@@ -11,23 +11,22 @@
 namespace kakehashi::store {
 
 namespace {
+// The columns every schema has, in the order read_referral() reads them; then the onward link's
+// two, which a schema before version 5 lacks (read as NULL).
+const std::string columns =
+    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
+    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, ";
 // The onward referral that replaced a referral is the one whose `replaces` names it (a unique
 // index): the link is written once, with the newer referral, and read from both ends. (Named,
 // so that ORDER BY id is not ambiguous on PostgreSQL.)
 const std::string select_current =
-    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
-    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, replaces, "
-    "(SELECT onward.id FROM referral onward WHERE onward.replaces = referral.id) AS replaced_by "
-    "FROM referral";
-const std::string select_before_5 =
-    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
-    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, "
-    "NULL AS replaces, NULL AS replaced_by FROM referral";
+    columns +
+    "replaces, (SELECT onward.id FROM referral onward WHERE onward.replaces = referral.id) AS "
+    "replaced_by FROM referral";
+const std::string select_before_5 = columns + "NULL AS replaces, NULL AS replaced_by FROM referral";
 const std::string current_by_id = select_current + " WHERE id = ?";
 const std::string for_command_by_id =
-    "SELECT id, origin, destination, specialty, patient, agreement, state, close_reason, "
-    "consent_withdrawn, consent_ref, consent_digest, proposed_at, updated_at, version, replaces, "
-    "NULL AS replaced_by FROM referral WHERE id = ?";
+    columns + "replaces, NULL AS replaced_by FROM referral WHERE id = ?";
 const std::string before_5_by_id = select_before_5 + " WHERE id = ?";
 }  // namespace
 
