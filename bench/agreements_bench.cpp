@@ -53,7 +53,7 @@ std::string network_text(int n, int each, int origin, bool full_terms) {
       if (full_terms) {
         a["areas"] = {"patient_referral", "clinical_training", "joint_research"};
         terms["monthly_capacity"]["cardiology"] = 5;
-        terms["required_documents"] = {"referral letter", "imaging", "pathology report"};
+        terms["required_documents"] = {"referral_letter", "imaging", "pathology_report"};
         terms["languages"] = {"en", "ja", "vi"};
         a["assumptions"] = {"generated for the benchmark"};
       }

@@ -56,7 +56,9 @@ TEST_CASE("the fixture network loads with every field read", "[agreement]") {
   CHECK_FALSE(ab.allows_direction(jp_b, vn_a));
   CHECK(ab.response_deadline_days == 14);
   CHECK(ab.monthly_capacity.at(specialty_code{"oncology"}) == 2);
-  CHECK(ab.required_documents == std::vector<std::string>{"referral letter", "imaging"});
+  CHECK(ab.required_documents ==
+        std::vector<document_kind>{document_kind::referral_letter, document_kind::imaging});
+  CHECK(ab.missing_documents == missing_documents_rule::refuse);  // the default
   CHECK(ab.languages == std::vector<std::string>{"en", "ja"});
   const agreement& ad = *dir.find_agreement(agreement_id{"ad"});
   CHECK(ad.status.state == agreement_state::suspended);
@@ -190,6 +192,30 @@ TEST_CASE("every kind of bad input is reported with its path and value, and noth
       {"end before start",
        [] { return edited([](json& j) { j["agreements"][1]["effective_until"] = "2025-12-31"; }); },
        "agreements[1].effective_until", "2025-12-31 is before effective_from 2026-01-01"},
+      {"a document kind written as words (before documents were coded)",
+       [] {
+         return edited([](json& j) {
+           j["agreements"][0]["referral"]["required_documents"][1] = "Pathology report";
+         });
+       },
+       "agreements[0].referral.required_documents[1]",
+       "'Pathology report' is not a document kind; did you mean 'pathology_report'? expected "
+       "one of: referral_letter, imaging, pathology_report"},
+      {"an unknown document kind",
+       [] {
+         return edited(
+             [](json& j) { j["agreements"][0]["referral"]["required_documents"][0] = "x-ray"; });
+       },
+       "agreements[0].referral.required_documents[0]",
+       "'x-ray' is not a document kind; expected one of: referral_letter"},
+      {"an unknown rule for missing documents",
+       [] {
+         return edited(
+             [](json& j) { j["agreements"][0]["referral"]["missing_documents"] = "ignore"; });
+       },
+       "agreements[0].referral.missing_documents",
+       "'ignore' is not allowed; expected refuse (accepting without the required documents is "
+       "refused, the default) or warn"},
       {"missing required key",
        [] { return edited([](json& j) { j["agreements"][2].erase("signed"); }); },
        "agreements[2].signed", "is required but missing"},

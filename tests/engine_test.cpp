@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/caught.hpp"
 #include "support/engine_fixture.hpp"
 #include "support/fault_vfs.hpp"
 #include "support/raw_database.hpp"
@@ -32,17 +33,6 @@ void to_accepted(engine& e, const std::string& id = "R-1",
                    at("2026-03-01T01:00:00Z"), id + "-consent");
   e.apply(referral_id{id}, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")},
           id + "-accept");
-}
-
-template <class F>
-error caught(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e;
-  }
-  FAIL("expected a kakehashi::error");
-  return error(errc::invalid_argument, "unreachable");
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ using ek = event_kind;
 namespace {
 
 const std::vector<event_kind> all_kinds{
-    ek::record_consent,   ek::accept,   ek::decline,  ek::cancel,
-    ek::withdraw_consent, ek::transfer, ek::complete, ek::expire};
+    ek::record_consent,   ek::attach_document, ek::accept,   ek::decline, ek::cancel,
+    ek::withdraw_consent, ek::transfer,        ek::complete, ek::expire};
 
 // Every situation a referral can be in, reached through the real lifecycle.
 const std::vector<situation>& situations() {
@@ -50,10 +50,12 @@ std::optional<outcome> expected(const std::string& name, event_kind kind) {
   using cr = close_reason;
   if (name == "proposed") {
     if (kind == ek::record_consent) return outcome{rs::consent_recorded, {}, false};
+    if (kind == ek::attach_document) return outcome{rs::proposed, {}, false};
     if (kind == ek::cancel) return outcome{rs::closed, cr::cancelled, false};
     if (kind == ek::expire) return outcome{rs::closed, cr::expired, false};
   } else if (name == "consent_recorded") {
     if (kind == ek::record_consent) return outcome{rs::consent_recorded, {}, false};
+    if (kind == ek::attach_document) return outcome{rs::consent_recorded, {}, false};
     if (kind == ek::accept) return outcome{rs::accepted, {}, false};
     if (kind == ek::decline) return outcome{rs::closed, cr::declined, false};
     if (kind == ek::withdraw_consent) return outcome{rs::closed, cr::consent_withdrawn, true};
@@ -61,6 +63,7 @@ std::optional<outcome> expected(const std::string& name, event_kind kind) {
     if (kind == ek::expire) return outcome{rs::closed, cr::expired, false};
   } else if (name == "accepted") {
     if (kind == ek::record_consent) return outcome{rs::accepted, {}, false};  // a replacement
+    if (kind == ek::attach_document) return outcome{rs::accepted, {}, false};
     if (kind == ek::transfer) return outcome{rs::transferred, {}, false};
     if (kind == ek::withdraw_consent) return outcome{rs::closed, cr::consent_withdrawn, true};
     if (kind == ek::cancel) return outcome{rs::closed, cr::cancelled, false};
@@ -132,8 +135,8 @@ TEST_CASE("a refused event's message lists what the state would have allowed",
   REQUIRE_THROWS_WITH(
       r.apply(rightful_event(ek::accept, t(1))),
       "[kakehashi.failed_precondition] referral R-TEST-1: event 'accept' by 'shonan-kamakura' is "
-      "not allowed in state 'proposed'; allowed in state 'proposed': record_consent, cancel, "
-      "expire");
+      "not allowed in state 'proposed'; allowed in state 'proposed': record_consent, "
+      "attach_document, cancel, expire");
 }
 
 TEST_CASE("allowed_events follows the transition table in every situation", "[referral]") {
@@ -158,6 +161,7 @@ bool may_fire(event_kind kind, who org, actor_role role) {
   const bool clin_or_coord = role == r::clinician || role == r::coordinator;
   switch (kind) {
     case ek::record_consent:
+    case ek::attach_document:
     case ek::cancel:
       return org == who::origin && clin_or_coord;
     case ek::accept:
@@ -178,6 +182,7 @@ bool may_fire(event_kind kind, who org, actor_role role) {
 std::vector<event_kind> path_allowing(event_kind kind) {
   switch (kind) {
     case ek::record_consent:
+    case ek::attach_document:
     case ek::cancel:
       return {};
     case ek::accept:
@@ -258,7 +263,8 @@ TEST_CASE("allowed_events for an actor combines the state and the rights", "[ref
   CHECK(r.allowed_events(destination_as(actor_role::coordinator)) ==
         std::vector<event_kind>{ek::decline, ek::withdraw_consent});
   CHECK(r.allowed_events(origin_as(actor_role::coordinator)) ==
-        std::vector<event_kind>{ek::record_consent, ek::cancel, ek::withdraw_consent});
+        std::vector<event_kind>{ek::record_consent, ek::attach_document, ek::cancel,
+                                ek::withdraw_consent});
   CHECK(r.allowed_events(destination_as(actor_role::system)) ==
         std::vector<event_kind>{ek::expire});
   CHECK(r.allowed_events({bach_mai, actor_role::clinician, {}}).empty());

@@ -59,6 +59,7 @@ std::map<std::string, std::set<std::string>> emitted() {
   for (const auto& s : names<actor_role>()) out["role"].insert(s);
   for (const auto& s : names<event_kind>()) out["command"].insert(s);
   out["command"].insert("propose");
+  for (const auto k : all_document_kinds()) out["document-kind"].insert(std::string(to_string(k)));
   for (const auto& s : ineligibility_names()) out["eligibility-reason"].insert(s);
   out["task-input"] = {"agreement", "specialty", "replaces"};
   out["task-output"] = {"onward-referral"};

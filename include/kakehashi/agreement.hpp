@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kakehashi/document.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/time.hpp"
 
@@ -79,6 +80,13 @@ struct source_document {
   std::optional<date::year_month_day> published;
 };
 
+/// What `accept` does when a referral lacks documents its agreement requires.
+enum class missing_documents_rule {
+  refuse,  ///< accept is refused (failed_precondition), naming the missing kinds
+  warn,    ///< accept goes ahead; the audit row lists the missing kinds
+};
+std::string_view to_string(missing_documents_rule v) noexcept;
+
 /// One MoU. Dates are calendar days in `time_zone`: effective_from starts at local midnight,
 /// effective_until is inclusive (in force until the end of that local day).
 struct agreement {
@@ -96,7 +104,11 @@ struct agreement {
   std::vector<referral_direction> directions;        ///< allowed directions
   std::optional<int> response_deadline_days;         ///< how long the destination has to answer
   std::map<specialty_code, int> monthly_capacity;    ///< per specialty, at the destination
-  std::vector<std::string> required_documents;
+  /// Documents a referral must carry before the destination accepts it (a checklist: see
+  /// engine::documents()); `missing_documents` says whether accepting without them is refused
+  /// (the default) or allowed with the missing ones recorded in the audit row.
+  std::vector<document_kind> required_documents;
+  missing_documents_rule missing_documents = missing_documents_rule::refuse;
   std::vector<std::string> languages;  ///< BCP 47 tags: "en", "vi", "ja"
   source_document source;
   std::vector<std::string> assumptions;  ///< values not stated by the source, said so

@@ -83,6 +83,25 @@ struct audit_entry {
   std::string hash;       ///< hex SHA-256 over a length-prefixed encoding of the row
 };
 
+/// A document attached to a referral, as the audit log records it (engine::documents()).
+struct attached_document {
+  document_ref document;
+  actor by;
+  instant at;
+  std::int64_t audit_seq = 0;  ///< the attach_document row
+};
+
+/// A referral's documents against its agreement's required ones.
+struct document_checklist {
+  std::vector<document_kind> required;      ///< the agreement's required_documents
+  std::vector<attached_document> attached;  ///< in the order they were attached
+  std::vector<document_kind> missing;       ///< required kinds with no document attached
+  missing_documents_rule rule = missing_documents_rule::refuse;  ///< the agreement's
+  bool complete() const noexcept { return missing.empty(); }
+};
+/// The checklist of `attached` against `a`'s required documents.
+document_checklist check_documents(const agreement& a, std::vector<attached_document> attached);
+
 /// What verify() found.
 struct [[nodiscard]] verify_result {
   bool intact = true;
@@ -205,6 +224,12 @@ class engine {
   /// whatever the reason, the patient can be referred again.
   referral_snapshot propose(const proposal& p, const std::string& idempotency_key,
                             const command_options& options = {});
+  /// Attaches a document (by reference) to a referral: apply(id, event::attach_document{...})
+  /// does the same. Refused as already_exists if the referral has a document with the same id
+  /// (naming its kind and when it was attached); the content is never stored.
+  referral_snapshot attach_document(const referral_id& id, const document_ref& document,
+                                    const actor& by, instant at, const std::string& idempotency_key,
+                                    const command_options& options = {});
   /// Records the consent the referral relies on, if the consent policy allows it now.
   referral_snapshot record_consent(const referral_id& id, const consent_record& consent,
                                    const actor& by, instant at, const std::string& idempotency_key,
@@ -214,8 +239,11 @@ class engine {
   referral_snapshot transfer(const referral_id& id, const consent_record& consent, const actor& by,
                              instant at, const std::string& idempotency_key,
                              const command_options& options = {});
-  /// accept, decline, cancel, withdraw_consent, complete, expire. (record_consent and transfer
-  /// need the consent: use the functions above.)
+  /// attach_document, accept, decline, cancel, withdraw_consent, complete, expire.
+  /// (record_consent and transfer need the consent: use the functions above.) `accept` checks
+  /// the referral's documents against its agreement's required_documents: with
+  /// missing_documents = refuse, a referral lacking one is refused (failed_precondition, naming
+  /// the missing kinds); with warn, it is accepted and the audit row lists them.
   referral_snapshot apply(const referral_id& id, const event::any& e,
                           const std::string& idempotency_key, const command_options& options = {});
   /// Expires every referral in proposed or consent_recorded whose destination did not answer
@@ -244,6 +272,9 @@ class engine {
   /// Throws kakehashi::error{errc::not_found} for an unknown id.
   referral_snapshot get(const referral_id& id) const;
   std::vector<audit_entry> history(const referral_id& id) const;
+  /// The referral's documents against its agreement's checklist. Throws {errc::not_found} for
+  /// an unknown id.
+  document_checklist documents(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
   std::vector<referral_snapshot> list(const referral_filter& filter) const;
   std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
@@ -295,6 +326,8 @@ class database_view {
 
   std::optional<referral_snapshot> find(const referral_id& id) const;
   std::vector<audit_entry> history(const referral_id& id) const;
+  /// The documents attached to a referral, in order (empty for an unknown id).
+  std::vector<attached_document> documents(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
   std::vector<referral_snapshot> list(const referral_filter& filter) const;
   /// Open referrals past their agreement's response deadline at `at`, by the deadlines of

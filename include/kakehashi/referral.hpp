@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "kakehashi/document.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/time.hpp"
 
@@ -76,7 +77,7 @@ enum class withdrawal_channel { written, verbal, electronic };
 
 /// The kinds of event, for listings and error messages.
 enum class event_kind {
-  record_consent, accept, decline, cancel, withdraw_consent, transfer, complete, expire,
+  record_consent, attach_document, accept, decline, cancel, withdraw_consent, transfer, complete, expire,
 };
 // clang-format on
 
@@ -130,6 +131,14 @@ struct record_consent {  ///< the patient's consent is on file (a newer one repl
   instant at;
   consent_ref consent;  ///< which consent record the referral now relies on
 };
+/// The referring hospital attaches a document to the referral (by reference: see document.hpp),
+/// before acceptance (the agreement's required documents are a checklist for `accept`) or after
+/// it (documents the journey needs). Its id is unique within the referral.
+struct attach_document {
+  actor by;
+  instant at;
+  document_ref document;
+};
 struct accept {
   actor by;
   instant at;
@@ -162,8 +171,8 @@ struct expire {
   instant at;
 };  ///< the answer deadline passed (engine only)
 
-using any = std::variant<record_consent, accept, decline, cancel, withdraw_consent, transfer,
-                         complete, expire>;
+using any = std::variant<record_consent, attach_document, accept, decline, cancel, withdraw_consent,
+                         transfer, complete, expire>;
 }  // namespace event
 
 /// The kind of an event value.
@@ -178,6 +187,7 @@ instant instant_of(const event::any& e) noexcept;
 ///   event              side          roles
 ///   (propose)          origin        clinician, coordinator
 ///   record_consent     origin        clinician, coordinator
+///   attach_document    origin        clinician, coordinator
 ///   cancel             origin        clinician, coordinator
 ///   accept             destination   clinician
 ///   decline            destination   clinician, coordinator

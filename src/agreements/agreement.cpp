@@ -170,9 +170,9 @@ agreement read_agreement(const json& j, const std::string& path,
     }
   }
   if (const json* terms = r.object("referral")) {
-    object_reader t(
-        *terms, r.path("referral"), problems, {"specialties", "directions"},
-        {"response_deadline_days", "monthly_capacity", "required_documents", "languages"});
+    object_reader t(*terms, r.path("referral"), problems, {"specialties", "directions"},
+                    {"response_deadline_days", "monthly_capacity", "required_documents",
+                     "missing_documents", "languages"});
     a.referral_specialties = read_specialties(t, "specialties");
     if (const json* dirs = t.array("directions")) {
       for (std::size_t i = 0; i < dirs->size(); ++i) {
@@ -202,7 +202,41 @@ agreement read_agreement(const json& j, const std::string& path,
         a.monthly_capacity[specialty_code{key}] = value.get<int>();
       }
     }
-    if (auto docs = t.strings("required_documents")) a.required_documents = *docs;
+    if (auto docs = t.strings("required_documents")) {
+      for (std::size_t i = 0; i < docs->size(); ++i) {
+        const std::string& name = (*docs)[i];
+        if (const auto kind = parse_document_kind(name)) {
+          if (std::find(a.required_documents.begin(), a.required_documents.end(), *kind) ==
+              a.required_documents.end()) {
+            a.required_documents.push_back(*kind);
+          }
+          continue;
+        }
+        // Agreements written before documents were coded said "referral letter".
+        std::string code;
+        for (char c : name) {
+          code += c == ' ' || c == '-'
+                      ? '_'
+                      : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        t.report(path_index(t.path("required_documents"), i),
+                 fmt::format(
+                     "{} is not a document kind; {}expected one of: {}", detail::quote(json(name)),
+                     parse_document_kind(code) ? fmt::format("did you mean '{}'? ", code) : "",
+                     document_kind_names()));
+      }
+    }
+    if (auto rule = t.string("missing_documents")) {
+      if (*rule == "refuse" || *rule == "warn") {
+        a.missing_documents =
+            *rule == "warn" ? missing_documents_rule::warn : missing_documents_rule::refuse;
+      } else {
+        t.report(t.path("missing_documents"),
+                 fmt::format("{} is not allowed; expected refuse (accepting without the required "
+                             "documents is refused, the default) or warn (allowed and audited)",
+                             detail::quote(json(*rule))));
+      }
+    }
     if (auto langs = t.strings("languages")) a.languages = *langs;
   }
   if (const json* src = r.object("source")) {
@@ -390,6 +424,9 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
 }  // namespace
 
 std::string_view to_string(collaboration_area v) noexcept { return detail::name_of(area_names, v); }
+std::string_view to_string(missing_documents_rule v) noexcept {
+  return v == missing_documents_rule::warn ? "warn" : "refuse";
+}
 std::optional<collaboration_area> parse_collaboration_area(std::string_view name) noexcept {
   return detail::value_of(area_names, name);
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.hpp"
+#include "common/document_json.hpp"
 #include "common/fail.hpp"
 #include "store/referral_rows.hpp"
 
@@ -20,6 +21,9 @@ const std::string select_history =
 const std::string audit_by_key = std::string(select_audit) + " WHERE idempotency_key = ?";
 const std::string audit_replay_until =
     std::string(select_audit) + " WHERE referral_id = ? AND seq <= ? AND outcome = 0 ORDER BY seq";
+const std::string select_documents =
+    std::string(select_audit) +
+    " WHERE referral_id = ? AND command = 'attach_document' AND outcome = 0 ORDER BY seq";
 
 std::string state_text(const referral_snapshot& s) {
   std::string out(to_string(s.state));
@@ -120,6 +124,17 @@ std::vector<audit_entry> read_history(store::statement& q, const referral_id& id
   return out;
 }
 
+std::vector<attached_document> read_documents(store::statement& q, const referral_id& id) {
+  q.bind(1, id.value());
+  std::vector<attached_document> out;
+  while (q.step()) {
+    const audit_entry e = entry_of(read_row(q));
+    out.push_back({detail::document_from_json(json::parse(e.details).at("document"), "document"),
+                   e.by, e.recorded_at, e.seq});
+  }
+  return out;
+}
+
 std::pair<std::int64_t, std::string> read_head(store::connection& db) {
   auto q = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
   if (!q->step()) return {0, genesis_hash};
@@ -165,6 +180,9 @@ std::optional<event::any> event_of(const row& r, const json& details) {
   switch (*kind) {
     case event_kind::record_consent:
       return event::record_consent{by, at, consent_ref{details.at("consent").get<std::string>()}};
+    case event_kind::attach_document:
+      return event::attach_document{by, at,
+                                    detail::document_from_json(details.at("document"), "document")};
     case event_kind::accept:
       return event::accept{by, at};
     case event_kind::decline:

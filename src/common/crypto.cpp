@@ -63,6 +63,24 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(digest.data(), len);
 }
 
+std::string sha256_hex(std::istream& in, std::uint64_t& size) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1) crypto_failed("SHA-256");
+  std::vector<char> block(1 << 16);
+  size = 0;
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) break;
+    if (EVP_DigestUpdate(ctx.get(), block.data(), n) != 1) crypto_failed("SHA-256");
+    size += n;
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1) crypto_failed("SHA-256");
+  return to_hex(digest.data(), len);
+}
+
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(hmac_alg()),
                                                                 EVP_MAC_CTX_free);

@@ -18,6 +18,7 @@
 
 #include "audit/chain.hpp"
 #include "common/crypto.hpp"
+#include "common/document_json.hpp"
 #include "common/fail.hpp"
 #include "consent/consent_digest.hpp"
 #include "kakehashi/eligibility.hpp"
@@ -37,10 +38,12 @@ using audit::count_audit_rows;
 using audit::first_row_keyed;
 using audit::genesis_hash;
 using audit::read_changes;
+using audit::read_documents;
 using audit::read_head;
 using audit::read_history;
 using audit::read_row;
 using audit::row;
+using audit::select_documents;
 using audit::select_history;
 using audit::state_text;
 using nlohmann::json;
@@ -701,6 +704,63 @@ struct engine::impl {
   }
   json last_verdict_ = json::object();
 
+  // ---- documents ---------------------------------------------------------------------------
+
+  std::vector<attached_document> documents_of(const referral_id& id) {
+    auto q = cache.get(select_documents);
+    return read_documents(*q, id);
+  }
+
+  document_checklist checklist_of(const stored_referral& s) {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a) {
+      // The agreement left the directory after the proposal: its terms are unknown here.
+      document_checklist c;
+      c.attached = documents_of(s.snap.id);
+      return c;
+    }
+    return check_documents(*a, documents_of(s.snap.id));
+  }
+
+  // A document id is unique within its referral; the same content under two ids is allowed (a
+  // letter sent again in another language has another hash anyway).
+  void check_new_document(const stored_referral& s, const document_ref& d) {
+    for (const auto& had : documents_of(s.snap.id)) {
+      if (had.document.id != d.id) continue;
+      refusal_details_ = {{"document", d.id.value()}, {"attached_row", had.audit_seq}};
+      detail::fail(errc::already_exists,
+                   "referral " + s.snap.id.value() + " document " + d.id.value(),
+                   fmt::format("is attached already ({}, at {}, audit row #{})",
+                               to_string(had.document.kind), to_iso8601(had.at), had.audit_seq),
+                   "attach another document under a new id");
+    }
+  }
+
+  // The agreement's checklist at acceptance: refused, or recorded in the row, as its term says.
+  void check_documents_for_accept(const stored_referral& s, json& details) {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a || a->required_documents.empty()) return;  // nothing to read
+    const document_checklist c = check_documents(*a, documents_of(s.snap.id));
+    if (c.complete()) return;
+    json missing = json::array();
+    std::string names;
+    for (const auto k : c.missing) {
+      missing.push_back(std::string(to_string(k)));
+      names += (names.empty() ? "" : ", ") + std::string(to_string(k));
+    }
+    if (c.rule == missing_documents_rule::warn) {
+      details["missing_documents"] = missing;
+      return;
+    }
+    refusal_details_ = {{"missing_documents", missing}, {"agreement", s.agreement.value()}};
+    detail::fail(errc::failed_precondition, "referral " + s.snap.id.value(),
+                 fmt::format("cannot be accepted: the agreement {} requires documents that are "
+                             "not attached: {}",
+                             s.agreement.value(), names),
+                 "the referring hospital attaches them (attach_document); or decline with reason "
+                 "insufficient_information");
+  }
+
   // An onward referral sends on a declined or expired referral of the same origin, patient and
   // specialty to another destination, once. Checked before anything is written: the unique
   // index on `replaces` is the last guard, and a unique violation would read as a repeated
@@ -931,6 +991,12 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
       });
 }
 
+referral_snapshot engine::attach_document(const referral_id& id, const document_ref& document,
+                                          const actor& by, instant at, const std::string& key,
+                                          const command_options& options) {
+  return apply(id, event::attach_document{by, at, document}, key, options);
+}
+
 referral_snapshot engine::transfer(const referral_id& id, const consent_record& consent,
                                    const actor& by, instant at, const std::string& key,
                                    const command_options& options) {
@@ -965,6 +1031,13 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                       if (!before) unknown_referral(id);
                       impl::outcome o{applied(before->snap, e), before->agreement,
                                       before->consent_digest, before->snap.version, json::object()};
+                      if (const auto* a = std::get_if<event::attach_document>(&e)) {
+                        impl_->check_new_document(*before, a->document);
+                        o.details["document"] = detail::document_json(a->document);
+                      }
+                      if (kind == event_kind::accept) {
+                        impl_->check_documents_for_accept(*before, o.details);
+                      }
                       if (const auto* d = std::get_if<event::decline>(&e))
                         o.details["reason"] = to_string(d->reason);
                       if (const auto* c = std::get_if<event::cancel>(&e))
@@ -1063,6 +1136,30 @@ std::vector<audit_entry> engine::history(const referral_id& id) const {
   } catch (const store::failure& e) {
     storage_failed(e, "reading the history");
   }
+}
+
+document_checklist engine::documents(const referral_id& id) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    const auto s = impl_->load(id);
+    if (!s) unknown_referral(id);
+    return impl_->checklist_of(*s);
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the documents");
+  }
+}
+
+document_checklist check_documents(const agreement& a, std::vector<attached_document> attached) {
+  document_checklist c;
+  c.required = a.required_documents;
+  c.rule = a.missing_documents;
+  for (const auto k : a.required_documents) {
+    const bool have = std::any_of(attached.begin(), attached.end(),
+                                  [&](const attached_document& d) { return d.document.kind == k; });
+    if (!have) c.missing.push_back(k);
+  }
+  c.attached = std::move(attached);
+  return c;
 }
 
 namespace {
@@ -1250,6 +1347,17 @@ std::vector<audit_entry> database_view::history(const referral_id& id) const {
     });
   } catch (const store::failure& e) {
     storage_failed(e, "reading the history");
+  }
+}
+
+std::vector<attached_document> database_view::documents(const referral_id& id) const {
+  try {
+    return impl_->read([&](store::connection& db) {
+      auto q = db.prepare(select_documents);
+      return read_documents(*q, id);
+    });
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the documents");
   }
 }
 

@@ -54,8 +54,9 @@ constexpr detail::name_table<withdrawal_channel, 3> channel_names{{
   {withdrawal_channel::verbal,     "verbal"},
   {withdrawal_channel::electronic, "electronic"},
 }};
-constexpr detail::name_table<event_kind, 8> event_names{{
+constexpr detail::name_table<event_kind, 9> event_names{{
   {event_kind::record_consent,   "record_consent"},
+  {event_kind::attach_document,  "attach_document"},
   {event_kind::accept,           "accept"},
   {event_kind::decline,          "decline"},
   {event_kind::cancel,           "cancel"},
@@ -75,8 +76,9 @@ constexpr detail::name_table<party_side, 3> side_names{{
 // machine looks only at an event's type (and its own data), never at the event's fields.
 const std::vector<event::any>& sample_events() {
   static const std::vector<event::any> samples{
-      event::record_consent{},   event::accept{},   event::decline{},  event::cancel{},
-      event::withdraw_consent{}, event::transfer{}, event::complete{}, event::expire{}};
+      event::record_consent{}, event::attach_document{}, event::accept{},
+      event::decline{},        event::cancel{},          event::withdraw_consent{},
+      event::transfer{},       event::complete{},        event::expire{}};
   return samples;
 }
 
@@ -213,6 +215,7 @@ event_rights rights_for(event_kind kind) {
   switch (kind) {
     //                               side                      roles
     case event_kind::record_consent:   return {party_side::origin,      {r::clinician, r::coordinator}};
+    case event_kind::attach_document:  return {party_side::origin,      {r::clinician, r::coordinator}};
     case event_kind::cancel:           return {party_side::origin,      {r::clinician, r::coordinator}};
     case event_kind::accept:           return {party_side::destination, {r::clinician}};
     case event_kind::decline:          return {party_side::destination, {r::clinician, r::coordinator}};
@@ -556,6 +559,8 @@ void referral::apply(const event::any& e) {
   if (const auto* rc = std::get_if<event::record_consent>(&e)) {
     validate("event.consent", rc->consent);
   }
+  if (const auto* ad = std::get_if<event::attach_document>(&e))
+    validate("event.document", ad->document);
   if (at < now.updated_at) {
     detail::fail(
         errc::invalid_argument, now.subject(),

@@ -10,6 +10,10 @@
 //  - guards only say "no" for facts the machine owns; who may fire an event, eligibility and
 //    consent are decided outside, where the reason can be explained.
 
+// The table has more than MPL's default 20 rows; CMakeLists.txt raises the limits for the library.
+#if !defined(BOOST_MPL_LIMIT_VECTOR_SIZE) || BOOST_MPL_LIMIT_VECTOR_SIZE < 30
+#error "compile with BOOST_MPL_CFG_NO_PREPROCESSED_HEADERS and BOOST_MPL_LIMIT_VECTOR_SIZE=30"
+#endif
 #include <boost/mpl/vector.hpp>
 #include <boost/msm/back/metafunctions.hpp>
 #include <boost/msm/back/state_machine.hpp>
@@ -93,9 +97,12 @@ struct referral_fsm : msmf::state_machine_def<referral_fsm> {
   struct transition_table : boost::mpl::vector<
     //   Source            Event                    Target            Action                                        Guard
     Row< proposed,         event::record_consent,   consent_recorded, none,                                         none >,
+    // A document (by reference) joins the referral's file; the state does not change.
+    Row< proposed,         event::attach_document,  proposed,         none,                                         none >,
     Row< proposed,         event::cancel,           closed,           close_as<close_reason::cancelled>,            none >,
     Row< proposed,         event::expire,           closed,           close_as<close_reason::expired>,              none >,
     Row< consent_recorded, event::record_consent,   consent_recorded, none,                                         none >,
+    Row< consent_recorded, event::attach_document,  consent_recorded, none,                                         none >,
     Row< consent_recorded, event::accept,           accepted,         none,                                         none >,
     Row< consent_recorded, event::decline,          closed,           close_as<close_reason::declined>,             none >,
     Row< consent_recorded, event::withdraw_consent, closed,           close_as<close_reason::consent_withdrawn>,    none >,
@@ -104,6 +111,7 @@ struct referral_fsm : msmf::state_machine_def<referral_fsm> {
     // A replacement consent: the one that allowed acceptance may not allow the journey (a
     // stricter regime in force by then, a consent that lapsed); the transfer checks the newest.
     Row< accepted,         event::record_consent,   accepted,         none,                                         none >,
+    Row< accepted,         event::attach_document,  accepted,         none,                                         none >,
     Row< accepted,         event::transfer,         transferred,      none,                                         none >,
     Row< accepted,         event::withdraw_consent, closed,           close_as<close_reason::consent_withdrawn>,    none >,
     Row< accepted,         event::cancel,           closed,           close_as<close_reason::cancelled>,            none >,

@@ -39,7 +39,7 @@ inline nlohmann::json network_json() {
      "referral": {"specialties": ["oncology", "cardiology"],
                   "directions": [{"from": "vn-a", "to": "jp-b"}],
                   "response_deadline_days": 14, "monthly_capacity": {"oncology": 2},
-                  "required_documents": ["referral letter", "imaging"], "languages": ["en", "ja"]},
+                  "required_documents": ["referral_letter", "imaging"], "languages": ["en", "ja"]},
      "source": {"title": "test", "reference": "fixture"}},
     {"id": "cb", "title": "C-B", "parties": ["vn-c", "jp-b"], "signed": "2025-12-01",
      "effective_from": "2026-01-01", "effective_until": "2026-06-30",

@@ -25,11 +25,21 @@ inline referral proposed_referral(const std::string& id = "R-TEST-1") {
                             patient_ref{"P-5a1c"}, origin_as(actor_role::coordinator), t(0)});
 }
 
+/// A well-formed document reference (`id` and `kind` chosen by the caller).
+inline document_ref sample_document(const std::string& id = "D-1",
+                                    document_kind kind = document_kind::referral_letter) {
+  return {
+      document_id{id},   kind,   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+      "application/pdf", 48'213, "vi"};
+}
+
 /// An event of `kind` at `at`, fired by an actor who has the right to fire it.
 inline event::any rightful_event(event_kind kind, instant at) {
   switch (kind) {
     case event_kind::record_consent:
       return event::record_consent{origin_as(actor_role::coordinator), at, consent_ref{"C-1"}};
+    case event_kind::attach_document:
+      return event::attach_document{origin_as(actor_role::coordinator), at, sample_document()};
     case event_kind::accept:
       return event::accept{destination_as(actor_role::clinician), at};
     case event_kind::decline:

@@ -129,9 +129,33 @@ int run_show(const query_options& o) {
                                              "the ids",
                                              o.id, printable(o.db, 200)));
   }
+  const auto documents = view.documents(id);
+  // The checklist needs the referral's agreement (its proposal row names it) and the agreements.
+  std::optional<document_checklist> checklist;
+  if (dir && s && !history.empty()) {
+    const json first = json::parse(history.front().details, nullptr, false);
+    if (first.is_object() && first.contains("agreement") && first["agreement"].is_string()) {
+      if (const agreement* a =
+              dir->find_agreement(agreement_id{first["agreement"].get<std::string>()})) {
+        checklist = check_documents(*a, documents);
+      }
+    }
+  }
   if (o.json) {
     json j = s ? json::parse(to_json(*s)) : json{{"id", o.id}, {"state", nullptr}};
     if (!s) j["never_opened"] = "every proposal of this id was refused";
+    j["documents"] = json::array();
+    for (const auto& d : documents) {
+      json doc = json::parse(to_json(d.document));
+      doc["attached_at"] = to_iso8601(d.at);
+      doc["attached_by"] = d.by.organisation.value();
+      doc["audit_row"] = d.audit_seq;
+      j["documents"].push_back(doc);
+    }
+    if (checklist) {
+      j["missing_documents"] = json::array();
+      for (const auto k : checklist->missing) j["missing_documents"].push_back(to_string(k));
+    }
     j["history"] = history_json(history);
     std::cout << j.dump(2) << '\n';
     return exit_ok;
@@ -146,6 +170,26 @@ int run_show(const query_options& o) {
                              times(s->updated_at, &*s, d));
     if (s->replaces) std::cout << fmt::format("replaces {} (onward referral)\n", s->replaces->value());
     if (s->replaced_by) std::cout << fmt::format("sent on as {}\n", s->replaced_by->value());
+    if (!documents.empty()) std::cout << "documents:\n";
+    for (const auto& doc : documents) {
+      std::cout << fmt::format("  {:<18} {:<18} {} {} bytes, {}, sha256 {}\n         attached {}\n",
+                               doc.document.id.value(), to_string(doc.document.kind),
+                               doc.document.media_type, doc.document.size, doc.document.language,
+                               doc.document.sha256, times(doc.at, &*s, d));
+    }
+    if (checklist && !checklist->required.empty()) {
+      std::string missing;
+      for (const auto k : checklist->missing) {
+        missing += (missing.empty() ? "" : ", ") + std::string(to_string(k));
+      }
+      std::cout << (missing.empty() ? std::string("required documents: all attached\n")
+                                    : fmt::format("required documents missing: {} ({} on "
+                                                  "acceptance)\n",
+                                                  missing,
+                                                  checklist->rule == missing_documents_rule::refuse
+                                                      ? "refused"
+                                                      : "allowed, audited"));
+    }
   } else {
     std::cout << fmt::format("{}: never opened: its proposal was refused\n", o.id);
   }
@@ -281,6 +325,14 @@ struct workflow_options : engine_args {
   std::string consent;
   std::string reason;
   std::string channel;
+  // attach
+  std::string document_id;
+  std::string kind;
+  std::string file;
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::string media_type;
+  std::string language;
   bool json = false;
 };
 
@@ -301,6 +353,36 @@ actor actor_of(const workflow_options& o, const agreement_directory& dir) {
   a.user = user_id{o.user};
   if (!o.user.empty()) validate("--user", a.user);
   return a;
+}
+
+// The document an attach command names: its fingerprint from --file (read here, never sent or
+// stored), or given as --sha256 and --size.
+document_ref document_of(const workflow_options& o) {
+  document_ref d;
+  d.id = document_id{o.document_id};
+  d.kind = choice<document_kind>(o.kind, "--kind", parse_document_kind, all_document_kinds());
+  if (!o.file.empty()) {
+    if (!o.sha256.empty() || o.size != 0) {
+      throw error(errc::invalid_argument,
+                  "--file: given with --sha256 or --size; give the file (its digest and size are "
+                  "computed) or both --sha256 and --size, not both");
+    }
+    const content_fingerprint f = fingerprint_file(o.file);
+    d.sha256 = f.sha256;
+    d.size = f.size;
+  } else {
+    if (o.sha256.empty() || o.size == 0) {
+      throw error(errc::invalid_argument,
+                  "--file: missing; give the document's file (its SHA-256 and size are computed "
+                  "here, the content is never stored) or both --sha256 and --size");
+    }
+    d.sha256 = o.sha256;
+    d.size = o.size;
+  }
+  d.media_type = o.media_type;
+  d.language = o.language;
+  validate("document", d);
+  return d;
 }
 
 void print_snapshot(const referral_snapshot& s, bool as_json) {
@@ -377,6 +459,9 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
           break;
         case event_kind::transfer:
           s = e.transfer(id, *consent, by, at, o.key);
+          break;
+        case event_kind::attach_document:
+          s = e.attach_document(id, document_of(o), by, at, o.key);
           break;
         case event_kind::accept:
           s = e.apply(id, event::accept{by, at}, o.key);
@@ -486,6 +571,21 @@ command add_referral_command(CLI::App& app) {
   CLI::App* consent =
       workflow_command(ref, "consent", "Record the consent (the consent policy checked)", *w);
   consent->add_option("--consent", w->consent, "Consent JSON file (docs/consent.md)")->required();
+  CLI::App* attach = workflow_command(
+      ref, "attach",
+      "Attach a document by reference: its SHA-256, size and kind, never the content", *w);
+  attach->add_option("--document-id", w->document_id, "The document's id (never a file name)")
+      ->required();
+  attach->add_option("--kind", w->kind, document_kind_names())->required();
+  attach->add_option("--file", w->file,
+                     "The document's file: its SHA-256 and size are computed here (the content is "
+                     "neither stored nor sent)");
+  attach->add_option("--sha256", w->sha256, "The content's SHA-256 (instead of --file)");
+  attach->add_option("--size", w->size, "The content's size in bytes (with --sha256)");
+  attach->add_option("--media-type", w->media_type, "application/pdf, application/dicom, ...")
+      ->required();
+  attach->add_option("--language", w->language, "The document's language: vi, ja, en, ...")
+      ->required();
   CLI::App* accept = workflow_command(ref, "accept", "The destination accepts", *w);
   CLI::App* decline = workflow_command(ref, "decline", "The destination declines", *w);
   decline->add_option("--reason", w->reason, all_names<decline_reason>())->required();
@@ -499,10 +599,10 @@ command add_referral_command(CLI::App& app) {
   CLI::App* complete = workflow_command(ref, "complete", "Treatment completed", *w);
 
   const std::vector<std::pair<CLI::App*, event_kind>> events = {
-      {consent, event_kind::record_consent},    {accept, event_kind::accept},
-      {decline, event_kind::decline},           {cancel, event_kind::cancel},
-      {withdraw, event_kind::withdraw_consent}, {transfer, event_kind::transfer},
-      {complete, event_kind::complete}};
+      {consent, event_kind::record_consent}, {attach, event_kind::attach_document},
+      {accept, event_kind::accept},          {decline, event_kind::decline},
+      {cancel, event_kind::cancel},          {withdraw, event_kind::withdraw_consent},
+      {transfer, event_kind::transfer},      {complete, event_kind::complete}};
   return [q, w, show, list, overdue, propose, events] {
     if (show->parsed()) return run_show(*q);
     if (list->parsed()) return run_list(*q);
