@@ -51,7 +51,8 @@ sed 's/"referral": {/"referral": { "response_deadline_days": 14,/' \
                      | .id = "jp-second" | .names = {"en": "Second Partner Hospital"}]
       | .agreements += [.agreements[] | select(.id == "mou-bach-mai-shonan-kamakura-2025")
                         | .id = "mou-bach-mai-jp-second" | .parties = ["bach-mai", "jp-second"]
-                        | .referral.directions = [{"from": "bach-mai", "to": "jp-second"}]]' \
+                        | .referral.directions = [{"from": "bach-mai", "to": "jp-second"}]
+                        | .referral.required_documents = ["referral_letter", "imaging"]]' \
     >agreements.json
 cp "$source_dir/data/policy.example.json" policy.json
 cp "$source_dir/data/consents/bach-mai-2026-complete.json" consent.json
@@ -145,6 +146,37 @@ contains out "sent on as R-5b"
 expect 0 referral show --db referrals.db --id R-5b --json
 contains out '"replaces": "R-5"'
 
+# Documents by reference: R-5b's agreement (jp-second's) requires a referral letter and imaging.
+# The letter's SHA-256 and size are computed from the file here; its content is stored nowhere.
+printf 'the referring physician writes: ...' >letter.pdf
+letter_sha=$(sha256sum letter.pdf | cut -d' ' -f1)
+attach=(referral attach "${db[@]}" "${bm[@]}" --id R-5b --at 2026-03-25T11:00:00+07:00
+  --media-type application/pdf --language vi)
+expect 0 "${attach[@]}" --document-id D-1 --kind referral_letter --file letter.pdf \
+  --idempotency-key d-1
+contains out "R-5b: proposed (version 2)"
+expect 0 "${attach[@]}" --document-id D-1 --kind referral_letter --file letter.pdf \
+  --idempotency-key d-1
+contains out "R-5b: proposed (version 2)"  # the retry is answered from the log
+expect 1 "${attach[@]}" --document-id D-1 --kind imaging --sha256 "$letter_sha" --size 35 \
+  --idempotency-key d-2
+contains err "document D-1: is attached already (referral_letter"
+expect 2 "${attach[@]}" --document-id D-2 --kind x-ray --file letter.pdf --idempotency-key d-3
+contains err "--kind: 'x-ray' is not allowed here"
+expect 2 "${attach[@]}" --document-id D-2 --kind imaging --file letter.pdf --sha256 "$letter_sha" \
+  --idempotency-key d-4
+contains err "give the file (its digest and size are computed) or both --sha256 and --size"
+expect 2 "${attach[@]}" --document-id D-2 --kind imaging --file missing.pdf --idempotency-key d-5
+contains err "missing.pdf: cannot be opened"
+expect 0 referral show --db referrals.db --id R-5b --agreements agreements.json
+contains out "D-1                referral_letter    application/pdf 35 bytes, vi, sha256 $letter_sha"
+contains out "required documents missing: imaging (refused on acceptance)"
+expect 0 referral show --db referrals.db --id R-5b --agreements agreements.json --json
+contains out '"missing_documents": [
+    "imaging"
+  ]'
+contains out "\"sha256\": \"$letter_sha\""
+
 # A refused proposal is in the log and can be looked up.
 expect 1 referral propose "${db[@]}" --by cho-ray --role coordinator --id R-6 \
   --to shonan-kamakura --specialty oncology --patient P-6 --at 2026-03-10T09:00:00+07:00 \
@@ -180,10 +212,10 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 19 rows (7 for R-1, 12 for the others and the two refused proposals; the bad input
-# above wrote none), intact, anchored, and a wrong key said apart from tampering.
+# The log: 25 rows (7 for R-1, 18 for the others, the refused proposals and the refused document;
+# the bad input above wrote none), intact, anchored, and a wrong key said apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (23 rows, 6 referrals"
+contains out "audit log: intact (25 rows, 6 referrals"
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json
@@ -209,7 +241,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (23 rows, 6 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (25 rows, 6 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

@@ -71,6 +71,7 @@ TEST_CASE("every state exports its Task and ServiceRequest statuses as docs/fhir
       {"closed-expired", {"cancelled", "revoked", "closed", "expired"}},
       {"closed-declined-sent-on", {"rejected", "revoked", "closed", "declined"}},
       {"onward", {"requested", "active", "proposed", ""}},
+      {"accepted-with-documents", {"accepted", "active", "accepted", ""}},
   };
   for (const auto& [name, want] : expected) {
     INFO(name);
@@ -119,6 +120,52 @@ TEST_CASE("an onward referral and the referral it replaces point to each other",
     CHECK_FALSE(only(case_named(name).bundle, "Task").contains("output"));
     CHECK_FALSE(only(case_named(name).bundle, "ServiceRequest").contains("replaces"));
   }
+}
+
+TEST_CASE("attached documents are DocumentReferences that support the ServiceRequest",
+          "[fhir][document]") {
+  const auto& c = case_named("accepted-with-documents");
+  const auto docs = resources(c.bundle, "DocumentReference");
+  REQUIRE(docs.size() == 3);
+  const json sr = only(c.bundle, "ServiceRequest");
+  std::string sr_url;
+  const json bundle = json::parse(c.bundle);
+  for (const auto& e : bundle["entry"]) {
+    if (e["resource"]["resourceType"] == "ServiceRequest") sr_url = e["fullUrl"];
+  }
+  // supportingInfo: the consent, then the documents in the order they were attached.
+  REQUIRE(sr["supportingInfo"].size() == 4);
+  CHECK(sr["supportingInfo"][0]["type"] == "Consent");
+  const json letter = docs[0];
+  CHECK(letter["masterIdentifier"]["value"] == "D-LETTER");
+  CHECK(letter["identifier"][0]["system"] == "urn:kakehashi:referral-document");
+  CHECK(letter["identifier"][0]["value"] == "R-documents/D-LETTER");
+  CHECK(sr["supportingInfo"][1]["reference"] == "urn:uuid:" + letter["id"].get<std::string>());
+  CHECK(code_of(letter["type"], "urn:kakehashi:document-kind") == "referral_letter");
+  CHECK(code_of(letter["type"], "http://loinc.org") == "57133-1");
+  CHECK(letter["status"] == "current");
+  CHECK(letter["date"] == "2026-03-01T02:00:00Z");
+  CHECK(letter["subject"]["identifier"]["value"] == "P-R-documents");
+  CHECK(letter["context"]["related"][0]["reference"] == sr_url);
+  const json attachment = letter["content"][0]["attachment"];
+  CHECK(attachment["contentType"] == "application/pdf");
+  CHECK(attachment["language"] == "vi");
+  CHECK(attachment["size"] == 48213);
+  CHECK_FALSE(attachment.contains("data"));  // never the content
+  CHECK_FALSE(attachment.contains("hash"));  // SHA-1 in R4: the SHA-256 is in the extension
+  const json& fingerprint = attachment["extension"][0];
+  CHECK(fingerprint["url"] == "urn:kakehashi:fhir:StructureDefinition:document-content");
+  CHECK(fingerprint["extension"][0]["url"] == "sha256");
+  CHECK(fingerprint["extension"][0]["valueString"] == std::string(64, 'c'));
+  // Larger than an unsignedInt: the size moves to the extension, exactly.
+  const json ct = docs[1]["content"][0]["attachment"];
+  CHECK_FALSE(ct.contains("size"));
+  CHECK(ct["extension"][0]["extension"][1]["url"] == "size");
+  CHECK(ct["extension"][0]["extension"][1]["valueDecimal"] == 3000000000ULL);
+  // A kind LOINC has no type for keeps kakehashi's code alone.
+  CHECK(docs[2]["type"]["coding"].size() == 1);
+  // Referrals without documents have none.
+  CHECK(resources(case_named("accepted").bundle, "DocumentReference").empty());
 }
 
 TEST_CASE("a Task carries the coded reason, the deadline, the period and the agreement",

@@ -191,5 +191,6 @@ TEST_CASE("the export's codings of kakehashi's systems carry the vocabulary's En
     walk(json::parse(c.bundle));
   }
   CHECK(seen == std::set<std::string>{"state", "close-reason", "decline-reason", "cancel-reason",
-                                      "role", "command", "specialty", "task-input", "task-output"});
+                                      "role", "command", "specialty", "task-input", "task-output",
+                                      "document-kind"});
 }

@@ -35,9 +35,16 @@ inline constexpr std::string_view recipient_country_url =
 inline constexpr std::string_view healthcare_provider_url =
     "urn:kakehashi:fhir:StructureDefinition:healthcare-provider";
 
+/// On a DocumentReference's content.attachment: the content's SHA-256 (part "sha256",
+/// valueString, 64 hex digits; R4's Attachment.hash is SHA-1) and, when it exceeds an
+/// unsignedInt, its size (part "size", valueDecimal).
+inline constexpr std::string_view document_content_url =
+    "urn:kakehashi:fhir:StructureDefinition:document-content";
+
 /// Identifier systems and code systems are `system_base` + a kind: "referral", "patient",
 /// "consent", "hospital", "user", "person", "agreement", "specialty", "purpose", "data-class",
-/// "state", "close-reason", "decline-reason", "cancel-reason", "role", "command".
+/// "state", "close-reason", "decline-reason", "cancel-reason", "role", "command", "document"
+/// (a document's own id), "referral-document" ("R-1/D-1"), "document-kind".
 /// What a referral's Bundle is for.
 enum class bundle_type {
   /// A set of resources to read, archive or hand over (`Bundle.type` collection). A server that

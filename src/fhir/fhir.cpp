@@ -147,6 +147,50 @@ std::string detail_string(const audit_entry& row, const char* key) {
   return d[key].get<std::string>();
 }
 
+// The LOINC document type of a kind, where LOINC has one (document.hpp lists them).
+const char* loinc_document_type(document_kind k, const char** display) {
+  struct entry {
+    document_kind kind;
+    const char* code;
+    const char* display;
+  };
+  static constexpr entry table[] = {
+      {document_kind::referral_letter, "57133-1", "Referral note"},
+      {document_kind::imaging, "18748-4", "Diagnostic imaging study"},
+      {document_kind::pathology_report, "11526-1", "Pathology study"},
+      {document_kind::laboratory_report, "11502-2", "Laboratory report"},
+      {document_kind::discharge_summary, "18842-5", "Discharge summary"},
+      {document_kind::treatment_plan, "18776-5", "Plan of care note"},
+      {document_kind::consent_form, "59284-0", "Consent Document"},
+  };
+  for (const auto& e : table) {
+    if (e.kind == k) {
+      *display = e.display;
+      return e.code;
+    }
+  }
+  return nullptr;
+}
+
+// The documents the referral carries: its successful attach_document rows.
+std::vector<std::pair<const audit_entry*, document_ref>> attached_documents(
+    const referral_export& r) {
+  std::vector<std::pair<const audit_entry*, document_ref>> out;
+  for (const auto& row : r.history) {
+    if (row.command != "attach_document" || row.outcome != audit_outcome::success) continue;
+    const auto d = nlohmann::json::parse(row.details, nullptr, false);
+    if (!d.is_object() || !d.contains("document")) continue;
+    out.emplace_back(
+        &row, document_ref_from_json(d["document"].dump(),
+                                     fmt::format("history row {}.details.document", row.seq)));
+  }
+  return out;
+}
+
+std::string document_key(const referral_id& r, const document_id& d) {
+  return r.value() + "/" + d.value();
+}
+
 void check_export(const referral_export& r) {
   for (const auto& row : r.history) {
     if (row.referral != r.referral.id) {
@@ -199,9 +243,13 @@ json service_request_json(const referral_export& r, const context& cx) {
       {"performer", json::array({cx.organization(s.destination)})},
       {"reasonCode",
        json::array({concept_of(cx.coded("specialty", s.specialty.value()), s.specialty.value())})}};
-  if (!s.consent.value().empty()) {
-    sr["supportingInfo"] = json::array({cx.consent(s.consent, r.consent != nullptr)});
+  json supporting = json::array();
+  if (!s.consent.value().empty()) supporting.push_back(cx.consent(s.consent, r.consent != nullptr));
+  for (const auto& [row, d] : attached_documents(r)) {
+    supporting.push_back(
+        cx.reference("DocumentReference", "referral-document", document_key(s.id, d.id)));
   }
+  if (!supporting.empty()) sr["supportingInfo"] = supporting;
   // Onward referral: re-routing creates a replacement request (the old one is revoked).
   if (s.replaces) sr["replaces"] = json::array({cx.other_referral(*s.replaces)});
   return sr;
@@ -308,6 +356,41 @@ json task_json(const referral_export& r, const context& cx) {
           {"valueReference", cx.other_referral(*s.replaced_by)}}});
   }
   return t;
+}
+
+// A document by reference: kind (kakehashi's code and LOINC's type), the content's media type,
+// language and size, its SHA-256 in an extension (Attachment.hash is SHA-1 in R4), never the
+// content; the referral it supports in context.related.
+json document_reference_json(const referral_snapshot& s, const audit_entry& row,
+                             const document_ref& d, const context& cx) {
+  json type = concept_of(cx.coded("document-kind", to_string(d.kind)));
+  const char* display = nullptr;
+  if (const char* code = loinc_document_type(d.kind, &display)) {
+    type["coding"].push_back(coding(loinc, code, display));
+  }
+  json attachment = {{"contentType", d.media_type}, {"language", d.language}};
+  json fingerprint = {{"url", std::string(document_content_url)},
+                      {"extension", json::array({{{"url", "sha256"}, {"valueString", d.sha256}}})}};
+  // Attachment.size is an unsignedInt (at most 2^31 - 1): a larger size goes in the extension.
+  constexpr std::uint64_t max_unsigned_int = 2147483647;
+  if (d.size <= max_unsigned_int) {
+    attachment["size"] = d.size;
+  } else {
+    fingerprint["extension"].push_back({{"url", "size"}, {"valueDecimal", d.size}});
+  }
+  attachment["extension"] = json::array({fingerprint});
+  const std::string key = document_key(s.id, d.id);
+  return {{"resourceType", "DocumentReference"},
+          {"id", uuid_for("DocumentReference", key)},
+          {"masterIdentifier", cx.identifier("document", d.id.value())},
+          {"identifier", json::array({cx.identifier("referral-document", key)})},
+          {"status", "current"},
+          {"type", type},
+          {"subject", cx.patient(s.patient)},
+          {"date", to_iso8601(row.recorded_at)},
+          {"author", json::array({cx.organization(row.by.organisation)})},
+          {"content", json::array({{{"attachment", attachment}}})},
+          {"context", {{"related", json::array({cx.referral(s.id)})}}}};
 }
 
 json organization_json(const hospital& h, const context& cx) {
@@ -581,6 +664,9 @@ std::string referral_bundle(const referral_export& r, const options& o) {
   }
   entries.push_back(entry(service_request_json(r, cx)));
   entries.push_back(entry(task_json(r, cx)));
+  for (const auto& [row, d] : attached_documents(r)) {
+    entries.push_back(entry(document_reference_json(r.referral, *row, d, cx)));
+  }
   if (r.consent) {
     // The Consent as the log records it: a withdrawal the log holds makes it inactive, with the
     // withdrawal's instant and channel, even when the record given predates it.

@@ -135,6 +135,23 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     cases.push_back({"onward", onward.id, false});
   }
 
+  {
+    // Accepted with three documents attached: a referral letter and imaging (LOINC types), the
+    // imaging larger than a FHIR unsignedInt, and one of kind other (no LOINC type).
+    const referral_id r = consented("R-documents");
+    const auto attach = [&](const char* id, document_kind kind, std::uint64_t size,
+                            const char* when) {
+      e.attach_document(
+          r, {document_id{id}, kind, std::string(64, 'c'), "application/pdf", size, "vi"},
+          bm_coordinator(), at(when), k());
+    };
+    attach("D-LETTER", document_kind::referral_letter, 48'213, "2026-03-01T02:00:00Z");
+    attach("D-CT", document_kind::imaging, 3'000'000'000, "2026-03-01T03:00:00Z");
+    attach("D-NOTE", document_kind::other, 1, "2026-03-01T04:00:00Z");
+    e.apply(r, event::accept{sk_clinician(), at("2026-03-02T00:10:00Z")}, k());
+    cases.push_back({"accepted-with-documents", r, true});
+  }
+
   std::vector<exported_case> out;
   for (const auto& c : cases) {
     exported_case x;

@@ -130,13 +130,16 @@ int run_show(const query_options& o) {
                                              o.id, printable(o.db, 200)));
   }
   const auto documents = view.documents(id);
-  // The checklist needs the referral's agreement (its proposal row names it) and the agreements.
+  // The checklist needs the referral's agreement (its successful proposal row names it) and the
+  // agreements.
   std::optional<document_checklist> checklist;
-  if (dir && s && !history.empty()) {
-    const json first = json::parse(history.front().details, nullptr, false);
-    if (first.is_object() && first.contains("agreement") && first["agreement"].is_string()) {
+  for (const auto& h : history) {
+    if (!dir || !s || h.command != "propose" || h.outcome != audit_outcome::success) continue;
+    const json proposed = json::parse(h.details, nullptr, false);
+    if (proposed.is_object() && proposed.contains("agreement") &&
+        proposed["agreement"].is_string()) {
       if (const agreement* a =
-              dir->find_agreement(agreement_id{first["agreement"].get<std::string>()})) {
+              dir->find_agreement(agreement_id{proposed["agreement"].get<std::string>()})) {
         checklist = check_documents(*a, documents);
       }
     }
