@@ -11,11 +11,14 @@
 //   - onward referral links are whole: a referral replaced by another is a declined or expired
 //     one of the same origin, patient and specialty, to another destination, replaced once, and
 //     the onward one names it;
+//   - a referral's documents have distinct ids, and none was accepted under the Bach Mai MoU
+//     (which requires a referral letter and imaging, refused when missing) before both kinds
+//     were attached;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
 //   - verify() finds the database intact at the end.
 //
 // Input: a byte stream. Each command takes an opcode byte and a few argument bytes (missing bytes
-// read as 0); opcode 10 opens a batch of the next few commands.
+// read as 0); opcode 10 opens a batch of the next few commands; opcode 11 attaches a document.
 #include <cstddef>
 #include <cstdint>
 #include <kakehashi/engine.hpp>
@@ -57,6 +60,10 @@ agreement_directory fuzz_agreements() {
   for (auto& a : agreements) {
     a.response_deadline_days = 3;  // short, so that sweeps expire referrals
     for (const auto& s : a.referral_specialties) a.monthly_capacity[s] = 3;  // capacity refusals
+    // Bach Mai's referrals to Shonan Kamakura need a letter and imaging before acceptance.
+    if (a.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) {
+      a.required_documents = {document_kind::referral_letter, document_kind::imaging};
+    }
   }
   // A second Japanese partner of Bach Mai, so that a declined or expired referral can be sent on.
   auto hospitals = dir.hospitals();
@@ -147,6 +154,34 @@ struct harness {
     check_accepted(id);
     check_no_duplicates();
     check_links();
+    check_documents(id);
+  }
+
+  // Documents (issue 16, item 1): ids unique per referral; under the Bach Mai MoU, no accept
+  // before a referral letter and imaging were attached.
+  void check_documents(const referral_id& id) {
+    if (!e.find(id)) return;
+    std::set<std::string> ids_seen;
+    std::set<document_kind> kinds;
+    bool requires = false;
+    for (const audit_entry& a : e.history(id)) {
+      if (a.outcome != audit_outcome::success) continue;
+      const auto d = nlohmann::json::parse(a.details);
+      if (a.command == "propose") {
+        requires = d.value("agreement", "") == "mou-bach-mai-shonan-kamakura-2025";
+      }
+      if (a.command == "attach_document") {
+        const document_ref doc = document_ref_from_json(d.at("document").dump());
+        if (!ids_seen.insert(doc.id.value()).second) broken("a document id attached twice");
+        kinds.insert(doc.kind);
+      }
+      if (a.command == "accept" && requires &&
+          (!kinds.count(document_kind::referral_letter) || !kinds.count(document_kind::imaging))) {
+        broken("accepted without the documents its agreement requires");
+      }
+    }
+    if (e.documents(id).attached.size() != ids_seen.size())
+      broken("documents() disagrees with the log");
   }
 
   // Onward referral links (issue 16, item 6), from both ends.
@@ -222,7 +257,7 @@ struct harness {
   }
 
   void step(bytes& in) {
-    const std::uint8_t op = in.next() % 11;
+    const std::uint8_t op = in.next() % 12;
     now += std::chrono::hours(in.next() % 40) - std::chrono::hours(2);  // sometimes backwards
     const referral_id& id = in.pick(ids);
     switch (op) {
@@ -281,6 +316,20 @@ struct harness {
           if (s.state != referral_state::closed || s.reason != close_reason::expired)
             broken("a sweep returned a referral it did not expire");
         }
+        break;
+      }
+      case 11: {
+        const std::uint8_t arg = in.next();
+        document_ref d{document_id{"D-" + std::to_string(arg % 4)},
+                       static_cast<document_kind>(in.next() % all_document_kinds().size()),
+                       std::string(64, "0123456789abcdef"[arg % 16]),
+                       "application/pdf",
+                       1u + in.next(),
+                       "vi"};
+        if (arg % 16 == 15) d.sha256 = "not-a-digest";  // refused: invalid_argument
+        const actor by = pick_actor(in);
+        const std::string key = pick_key(in);
+        checked(id, key, [&] { e.attach_document(id, d, by, now, key); });
         break;
       }
       case 10: {

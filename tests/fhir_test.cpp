@@ -1,6 +1,7 @@
 // FHIR R4 export (mapping, element by element) and Consent import. The independent validators
 // run in fhir_validation_test.cpp.
 #include <catch2/catch.hpp>
+#include <functional>
 #include <kakehashi/fhir.hpp>
 #include <kakehashi/testing.hpp>
 #include <map>
@@ -166,6 +167,45 @@ TEST_CASE("attached documents are DocumentReferences that support the ServiceReq
   CHECK(docs[2]["type"]["coding"].size() == 1);
   // Referrals without documents have none.
   CHECK(resources(case_named("accepted").bundle, "DocumentReference").empty());
+}
+
+TEST_CASE("an exported DocumentReference reads back as the document reference it came from",
+          "[fhir][document]") {
+  const auto& c = case_named("accepted-with-documents");
+  const auto docs = resources(c.bundle, "DocumentReference");
+  REQUIRE(docs.size() == 3);
+  const std::vector<std::pair<std::string, std::uint64_t>> want{
+      {"D-LETTER", 48'213}, {"D-CT", 3'000'000'000ULL}, {"D-NOTE", 1}};
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    const document_ref d = kakehashi::fhir::import_document_reference(docs[i].dump());
+    CHECK(d.id.value() == want[i].first);
+    CHECK(d.size == want[i].second);
+    CHECK(d.sha256 == std::string(64, 'c'));
+    CHECK(d.media_type == "application/pdf");
+    CHECK(d.language == "vi");
+  }
+  const auto refused = [&](const std::function<void(json&)>& edit, const std::string& says) {
+    json d = docs[0];
+    edit(d);
+    CHECK_THROWS_WITH(kakehashi::fhir::import_document_reference(d.dump()), Contains(says));
+  };
+  refused([](json& d) { d["content"][0]["attachment"]["data"] = "JVBERi0x"; },
+          "DocumentReference.content[0].attachment.data: is present; kakehashi records documents "
+          "by reference");
+  refused([](json& d) { d["content"][0]["attachment"].erase("extension"); },
+          "has no urn:kakehashi:fhir:StructureDefinition:document-content with its sha256");
+  refused([](json& d) { d["type"]["coding"][0]["code"] = "x-ray"; },
+          "DocumentReference.type.coding: 'x-ray' is not a code of urn:kakehashi:document-kind");
+  refused([](json& d) { d["type"]["coding"].erase(0); },
+          "DocumentReference.type: has no coding of urn:kakehashi:document-kind");
+  refused([](json& d) { d.erase("masterIdentifier"); },
+          "DocumentReference.masterIdentifier.value: is missing");
+  refused([](json& d) { d["content"][0]["attachment"]["language"] = "Vietnamese"; },
+          "DocumentReference.language: 'Vietnamese' is not a language tag");
+  refused([](json& d) { d["resourceType"] = "Binary"; },
+          "DocumentReference.resourceType: is not 'DocumentReference'");
+  CHECK_THROWS_WITH(kakehashi::fhir::import_document_reference("{\"resourceType\": "),
+                    Contains("DocumentReference"));
 }
 
 TEST_CASE("a Task carries the coded reason, the deadline, the period and the agreement",

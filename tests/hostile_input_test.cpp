@@ -52,6 +52,19 @@ std::vector<hostile> hostile_files(const std::string& valid, const nlohmann::jso
   };
 }
 
+// Values an id or a text field must refuse: SQL, a NUL, CR LF with a forged log line, format
+// specifiers, a megabyte, empty, a space, invalid UTF-8.
+std::vector<std::string> hostile_values() {
+  return {"'; DROP TABLE audit;--",
+          std::string("R\0X", 3),
+          "R\r\n[kakehashi.ok] forged",
+          "%s%n{}{:>99999}",
+          std::string(1 << 20, 'R'),
+          "",
+          "R 1",
+          "\xC3\x28"};
+}
+
 // One line, bounded, no control characters.
 void check_message(const std::string& m) {
   CAPTURE(m.substr(0, 300));
@@ -132,10 +145,7 @@ TEST_CASE("hostile ids and keys never reach the engine's database or forge a lin
   const auto schema = [&] { return test::schema_text(db.path()); };
   const std::string before = schema();
   REQUIRE(before.find("audit") != std::string::npos);
-  const std::vector<std::string> values = {
-      "'; DROP TABLE audit;--", std::string("R\0X", 3), "R\r\n[kakehashi.ok] forged",
-      "%s%n{}{:>99999}",        std::string(1 << 20, 'R'), "",
-      "R 1",                    "\xC3\x28"};
+  const std::vector<std::string> values = hostile_values();
   for (const auto& v : values) {
     CAPTURE(v.substr(0, 40));
     const auto rows = e.audit_rows();
@@ -173,14 +183,7 @@ TEST_CASE("a hostile id as the referral an onward referral replaces is refused, 
           "[engine][hostile][onward]") {
   test::temp_db db;
   auto e = test::open_engine(db.path());
-  const std::vector<std::string> values = {"'; DROP TABLE audit;--",
-                                           std::string("R\0X", 3),
-                                           "R\r\n[kakehashi.ok] forged",
-                                           "%s%n{}{:>99999}",
-                                           std::string(1 << 20, 'R'),
-                                           "",
-                                           "R 1",
-                                           "\xC3\x28"};
+  const std::vector<std::string> values = hostile_values();
   int n = 0;
   for (const auto& v : values) {
     CAPTURE(v.substr(0, 40));
@@ -197,6 +200,84 @@ TEST_CASE("a hostile id as the referral an onward referral replaces is refused, 
     CHECK_FALSE(e.find(p.id));
   }
   CHECK(e.verify().intact);
+}
+
+// A document reference's text fields (id, digest, media type, language) are checked before the
+// database is touched: a hostile value is refused naming the field, in one bounded line; nothing
+// is attached and the log verifies. Its JSON form is refused whole, whatever the file holds.
+TEST_CASE("a hostile value in any field of a document reference is refused, naming the field",
+          "[engine][hostile][document]") {
+  test::temp_db db;
+  auto e = test::open_engine(db.path());
+  (void)e.propose(test::bm_proposal("R-D"), "k-d");
+  const referral_id r{"R-D"};
+  const std::vector<std::string> values = hostile_values();
+  struct field {
+    const char* name;
+    std::string document_ref::*text;  // nullptr: the id
+  };
+  const std::vector<field> fields{{"id", nullptr},
+                                  {"sha256", &document_ref::sha256},
+                                  {"media_type", &document_ref::media_type},
+                                  {"language", &document_ref::language}};
+  int n = 0;
+  for (const auto& f : fields) {
+    for (const auto& v : values) {
+      CAPTURE(f.name, v.substr(0, 40));
+      document_ref d{document_id{"D-1"},
+                     document_kind::imaging,
+                     std::string(64, 'a'),
+                     "application/dicom",
+                     1024,
+                     "vi"};
+      if (f.text) {
+        d.*f.text = v;
+      } else {
+        d.id = document_id{v};
+      }
+      try {
+        (void)e.attach_document(r, d, test::bm_coordinator(), parse_instant("2026-03-01T02:00:00Z"),
+                                "k-" + std::to_string(++n));
+        FAIL("accepted a malformed document reference");
+      } catch (const error& err) {
+        CHECK(err.code() == errc::invalid_argument);
+        CHECK_THAT(std::string(err.what()), Contains(std::string("event.document.") + f.name));
+        check_message(err.what());
+      }
+      // The JSON reader refuses the same value in the same field.
+      nlohmann::json j = nlohmann::json::parse(
+          to_json(document_ref{document_id{"D-1"}, document_kind::imaging, std::string(64, 'a'),
+                               "application/dicom", 1024, "vi"}));
+      j[f.name] = v;
+      try {
+        (void)document_ref_from_json(
+            j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        FAIL("read a malformed document reference");
+      } catch (const error& err) {
+        CHECK(err.code() == errc::invalid_argument);
+        check_message(err.what());
+      }
+    }
+  }
+  CHECK(e.documents(r).attached.empty());
+  CHECK(e.get(r).version == 1);
+  CHECK(e.verify().intact);
+  const nlohmann::json doc = nlohmann::json::parse(
+      to_json(document_ref{document_id{"D-1"}, document_kind::imaging, std::string(64, 'a'),
+                           "application/dicom", 1024, "vi"}));
+  // Each hostile file is refused in one bounded line, but for the valid document behind a byte
+  // order mark, which is read as that document.
+  for (const auto& h : hostile_files(doc.dump(), doc, "/media_type")) {
+    CAPTURE(h.name);
+    try {
+      const document_ref read = document_ref_from_json(h.text);
+      CHECK(std::string(h.name) == "UTF-8 byte order mark");
+      CHECK(read == document_ref_from_json(doc.dump()));
+    } catch (const error& err) {
+      CHECK(err.code() == errc::invalid_argument);
+      check_message(err.what());
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

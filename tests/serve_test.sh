@@ -470,6 +470,37 @@ if [[ -n "$validators" ]]; then
   rows=139
   referrals=28
 fi
+# Bach Mai attaches R-3's referral letter by reference ($attach-document, a DocumentReference as
+# the export writes one): one row and one event for Shonan Kamakura; a retry writes nothing; a
+# DocumentReference carrying the content, or none, is refused before the engine (no row).
+jq -n --arg sha "$(printf 'letter' | sha256sum | cut -d' ' -f1)" '{resourceType: "Parameters",
+  parameter: [{name: "document", resource: {resourceType: "DocumentReference",
+    masterIdentifier: {system: "urn:kakehashi:document", value: "D-R3-LETTER"}, status: "current",
+    type: {coding: [{system: "urn:kakehashi:document-kind", code: "referral_letter"}]},
+    content: [{attachment: {contentType: "application/pdf", language: "vi", size: 6,
+      extension: [{url: "urn:kakehashi:fhir:StructureDefinition:document-content",
+                   extension: [{url: "sha256", valueString: $sha}]}]}}]}}]}' >document.json
+call bach-mai POST "/Task/$task3/\$attach-document" -H 'X-Request-ID: req-document' \
+  -H 'X-Actor-Role: coordinator' --data @document.json
+expect 200 "\$attach-document"
+has '"status":"requested"' "\$attach-document"
+call bach-mai POST "/Task/$task3/\$attach-document" -H 'X-Request-ID: req-document' \
+  -H 'X-Actor-Role: coordinator' --data @document.json
+expect 200 "\$attach-document, repeated"
+jq '.parameter[0].resource.content[0].attachment.data = "bGV0dGVy"' document.json >document-data.json
+call bach-mai POST "/Task/$task3/\$attach-document" -H 'X-Request-ID: req-document-data' \
+  -H 'X-Actor-Role: coordinator' --data @document-data.json
+expect 400 "\$attach-document with the content"
+has "attachment.data: is present" "\$attach-document with the content"
+call bach-mai POST "/Task/$task3/\$attach-document" -H 'X-Request-ID: req-document-none' \
+  -H 'X-Actor-Role: coordinator' --data '{"resourceType":"Parameters"}'
+expect 400 "\$attach-document without a document"
+call shonan-kamakura GET "/Task/$task3/\$everything"
+expect 200 "\$everything R-3"
+has '"masterIdentifier":{"system":"urn:kakehashi:document","value":"D-R3-LETTER"}' "\$everything R-3"
+keep everything-documents
+events=$((events + 1))
+rows=$((rows + 1))
 wait_for_events $events || fail "the partner lacks events: $(cut -d' ' -f1 received.txt | sort -un | tail -3)"
 jq -e ".\"shonan-kamakura\".event == $events" notifications.json >/dev/null ||
   fail "the cursor is not at event $events: $(cat notifications.json)"
@@ -488,7 +519,7 @@ grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 4
   fail "the refusals the server makes itself (413, 431) are not logged"
 
 # The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, the refused
-# onward R-2b's 1, R-3's 2, the load's 24 x 5 (and the FHIR client's 6), intact; the
+# onward R-2b's 1, R-3's 3, the load's 24 x 5 (and the FHIR client's 6), intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
 grep -q "intact ($rows rows, $referrals referrals" verify.txt || fail "audit verify: $(cat verify.txt)"

@@ -141,4 +141,13 @@ consent_import_result import_consent(std::string_view fhir_json, const import_op
 /// not a Patient or has no full birth date (the value itself is never quoted).
 date::year_month_day patient_birth_date(std::string_view fhir_json);
 
+/// Reads a document reference from a FHIR R4 DocumentReference (JSON text) of the shape the
+/// export writes: masterIdentifier.value the document id; a type coding of
+/// `system_base`document-kind; content[0].attachment's contentType, language and size (or the
+/// document-content extension's size); and the extension's sha256. An attachment carrying `data`
+/// is refused (kakehashi records references, never content). Throws
+/// kakehashi::error{errc::invalid_argument} naming the element (DocumentReference.<path>).
+document_ref import_document_reference(std::string_view fhir_json,
+                                       std::string_view system_base = "urn:kakehashi:");
+
 }  // namespace kakehashi::fhir

@@ -695,4 +695,95 @@ date::year_month_day patient_birth_date(std::string_view fhir_json) {
   return day;
 }
 
+document_ref import_document_reference(std::string_view fhir_json, std::string_view system_base) {
+  const auto bad = [](const std::string& path, const std::string& problem,
+                      std::string_view valid =
+                          "a DocumentReference as kakehashi's export writes "
+                          "it (docs/fhir.md)") {
+    detail::fail(errc::invalid_argument, "DocumentReference" + path, problem, valid);
+  };
+  std::vector<load_problem> syntax;
+  const std::optional<json> parsed = detail::parse_strict(fhir_json, syntax);
+  if (!parsed)
+    bad(syntax.front().path.empty() ? "" : "." + syntax.front().path, syntax.front().message);
+  const json& d = *parsed;
+  if (!d.is_object() || d.value("resourceType", "") != "DocumentReference") {
+    bad(".resourceType", "is not 'DocumentReference'");
+  }
+  const auto text_at = [&](const json& parent, const char* key, const std::string& path) {
+    if (!parent.is_object() || !parent.contains(key) || !parent[key].is_string()) {
+      bad(path, "is missing or not a string");
+    }
+    return parent[key].get<std::string>();
+  };
+  document_ref out;
+  out.id = document_id{text_at(d.contains("masterIdentifier") ? d["masterIdentifier"] : json(),
+                               "value", ".masterIdentifier.value")};
+  const std::string kind_system = std::string(system_base) + "document-kind";
+  std::optional<document_kind> kind;
+  if (d.contains("type") && d["type"].is_object() && d["type"].contains("coding") &&
+      d["type"]["coding"].is_array()) {
+    for (const auto& c : d["type"]["coding"]) {
+      if (c.is_object() && c.value("system", "") == kind_system && c.contains("code") &&
+          c["code"].is_string()) {
+        kind = parse_document_kind(c["code"].get<std::string>());
+        if (!kind) {
+          bad(".type.coding",
+              fmt::format("'{}' is not a code of {}", printable(c["code"].get<std::string>()),
+                          kind_system),
+              "expected one of " + document_kind_names());
+        }
+      }
+    }
+  }
+  if (!kind)
+    bad(".type", "has no coding of " + kind_system, "expected one of " + document_kind_names());
+  out.kind = *kind;
+  if (!d.contains("content") || !d["content"].is_array() || d["content"].size() != 1 ||
+      !d["content"][0].is_object() || !d["content"][0].contains("attachment") ||
+      !d["content"][0]["attachment"].is_object()) {
+    bad(".content", "is not one content with an attachment");
+  }
+  const json& a = d["content"][0]["attachment"];
+  const std::string at = ".content[0].attachment";
+  if (a.contains("data")) {
+    bad(at + ".data", "is present",
+        "kakehashi records documents by reference: give the SHA-256 "
+        "and size, never the content");
+  }
+  out.media_type = text_at(a, "contentType", at + ".contentType");
+  out.language = text_at(a, "language", at + ".language");
+  if (a.contains("size")) {
+    if (!a["size"].is_number_unsigned()) bad(at + ".size", "is not a whole number of bytes");
+    out.size = a["size"].get<std::uint64_t>();
+  }
+  bool have_sha = false;
+  if (a.contains("extension") && a["extension"].is_array()) {
+    for (const auto& x : a["extension"]) {
+      if (!x.is_object() || x.value("url", "") != document_content_url) continue;
+      if (!x.contains("extension") || !x["extension"].is_array()) continue;
+      for (const auto& part : x["extension"]) {
+        if (!part.is_object()) continue;
+        const std::string url = part.value("url", "");
+        if (url == "sha256") {
+          out.sha256 = text_at(part, "valueString", at + ".extension.sha256");
+          have_sha = true;
+        } else if (url == "size") {
+          if (!part.contains("valueDecimal") || !part["valueDecimal"].is_number_unsigned()) {
+            bad(at + ".extension.size", "is not a whole number of bytes");
+          }
+          out.size = part["valueDecimal"].get<std::uint64_t>();
+        }
+      }
+    }
+  }
+  if (!have_sha) {
+    bad(at + ".extension", fmt::format("has no {} with its sha256", document_content_url),
+        "give the content's SHA-256 in the extension (R4's Attachment.hash is SHA-1)");
+  }
+  // Named by kakehashi's fields (DocumentReference.sha256, .media_type, ...).
+  validate("DocumentReference", out);
+  return out;
+}
+
 }  // namespace kakehashi::fhir

@@ -690,6 +690,15 @@ response api::operation(const request& r, const hospital_id& caller, const refer
       after = engine_.record_consent(s.id, consent_of(), by, at, key, conditions);
     } else if (op == "transfer") {
       after = engine_.transfer(s.id, consent_of(), by, at, key, conditions);
+    } else if (op == "attach-document") {
+      const json* d = parameter(params, "document");
+      if (d == nullptr || !d->contains("resource")) {
+        bad("Parameters",
+            "give the document as parameter 'document': a FHIR DocumentReference resource with "
+            "its kind, media type, language, size and SHA-256, never the content (docs/fhir.md)");
+      }
+      after = engine_.attach_document(
+          s.id, fhir::import_document_reference((*d)["resource"].dump()), by, at, key, conditions);
     } else if (op == "accept") {
       after = engine_.apply(s.id, event::accept{by, at}, key, conditions);
     } else if (op == "complete") {
@@ -719,7 +728,8 @@ response api::operation(const request& r, const hospital_id& caller, const refer
     } else {
       return problem(404, "not-supported",
                      fmt::format("[kakehashi.not_found] ${}: no such operation on Task; expected "
-                                 "$record-consent, $accept, $decline, $cancel, $withdraw-consent, "
+                                 "$record-consent, $attach-document, $accept, $decline, $cancel, "
+                                 "$withdraw-consent, "
                                  "$transfer, $complete or $everything (GET)",
                                  printable(op, 40)));
     }
@@ -907,8 +917,8 @@ response api::audit_events(const request& r, const hospital_id& caller) {
 
 response api::capability() const {
   json ops = json::array();
-  for (const char* name : {"everything", "record-consent", "accept", "decline", "cancel",
-                           "withdraw-consent", "transfer", "complete"}) {
+  for (const char* name : {"everything", "record-consent", "attach-document", "accept", "decline",
+                           "cancel", "withdraw-consent", "transfer", "complete"}) {
     ops.push_back({{"name", name},
                    {"definition", std::string("urn:kakehashi:OperationDefinition:Task-") + name}});
   }
