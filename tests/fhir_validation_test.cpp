@@ -166,8 +166,8 @@ TEST_CASE("the Bundle of a referral in every state and close reason passes both 
     files.push_back(write(c.name + "-transaction", c.transaction));
   }
   // Every kind of resource the export makes is among them.
-  CHECK(types == std::set<std::string>{"AuditEvent", "Consent", "Organization", "Provenance",
-                                       "ServiceRequest", "Task"});
+  CHECK(types == std::set<std::string>{"AuditEvent", "Consent", "DocumentReference", "Organization",
+                                       "Provenance", "ServiceRequest", "Task"});
   require_medplum_accepts(files);
 }
 

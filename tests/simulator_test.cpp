@@ -73,6 +73,10 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
   CHECK(s.monthly_capacity.at(kh::specialty_code{"oncology"}) > 0);
   CHECK(s.consent_plans.size() == 5);
   CHECK(s.days_to_travel.min < s.days_to_travel.max);
+  CHECK(s.required_documents == std::vector<kh::document_kind>{kh::document_kind::referral_letter,
+                                                               kh::document_kind::imaging});
+  CHECK(s.documents_attached.size() == 3);
+  CHECK(s.sent_when_asked > 0);
   // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
   const date::sys_days first{s.start};
   const date::sys_days last = first + date::days{s.days - 1};
@@ -117,6 +121,24 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
   SECTION("a hospital id that is not one") {
     CHECK_THAT(load_error(edited("/destination/hospital", "shonan kamakura")),
                Contains("destination.hospital: \"shonan kamakura\" is not a hospital id"));
+  }
+  SECTION("documents that are not document kinds; the section is optional") {
+    json doc = json::parse(kh::test::slurp(scenario_file));
+    doc["destination"]["required_documents"] = {"referral letter"};
+    doc["documents"]["attached"]["x-ray"] = 0.5;
+    doc["documents"]["sent_when_asked"] = 2;
+    const std::string e = load_error(doc.dump());
+    CHECK_THAT(e, Contains("3 problem(s)"));
+    CHECK_THAT(e, Contains("destination.required_documents[0]: \"referral letter\" is not a "
+                           "document kind; expected one of referral_letter, imaging"));
+    CHECK_THAT(e, Contains("documents.attached.x-ray: is not a document kind"));
+    CHECK_THAT(e, Contains("documents.sent_when_asked: 2 is not a number from 0 to 1"));
+    doc = json::parse(kh::test::slurp(scenario_file));
+    doc.erase("documents");
+    doc["destination"].erase("required_documents");
+    const auto without = simulator::load_scenario(doc.dump(), "test.json");
+    CHECK(without.documents_attached.empty());
+    CHECK(without.required_documents.empty());
   }
   SECTION("weights that are all zero") {
     CHECK_THAT(load_error(edited("/journey/cancel_reasons", {{"other", 0}})),
@@ -216,6 +238,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
 
   auto view = kh::database_view::open(db.path());
   long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
+  long attached = 0, refused_for_documents = 0;
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
     const auto rows = view.history(id);
@@ -237,13 +260,25 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
     CHECK(stored->origin.value() != "cho-ray");
     // No referral reaches accepted without a consent the policy allowed before it.
     bool consent_allowed = false;
+    std::set<std::string> kinds;    // of the documents attached so far
     bool transfer_refused = false;  // and no replacement consent recorded since
     std::string last_state;
     for (const auto& r : rows) {
       if (r.command == "transfer" && r.outcome != kh::audit_outcome::success) {
         transfer_refused = true;
       }
+      if (r.command == "accept" && r.outcome != kh::audit_outcome::success) {
+        // Refused only for the documents the scenario's destination requires, naming them.
+        const auto missing = json::parse(r.details).at("missing_documents");
+        CHECK_FALSE(missing.empty());
+        for (const auto& k : missing) CHECK_FALSE(kinds.count(k.get<std::string>()));
+        ++refused_for_documents;
+      }
       if (r.outcome != kh::audit_outcome::success) continue;
+      if (r.command == "attach_document") {
+        kinds.insert(json::parse(r.details).at("document").at("kind").get<std::string>());
+        ++attached;
+      }
       // A consent that no longer allows the journey is replaced, not left to strand the
       // referral: the row after a refused transfer is the replacement (or its refusal).
       if (transfer_refused) {
@@ -263,6 +298,8 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
       }
       if (r.command == "accept") {
         CHECK(consent_allowed);
+        CHECK(kinds.count("referral_letter"));  // the agreement's checklist held
+        CHECK(kinds.count("imaging"));
         ++accepted;
       }
       last_state = r.state_after;
@@ -277,6 +314,11 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(accepted > 0);
   CHECK(s.funnel[3] == accepted);
   CHECK(replacements == s.consents_replaced);
+  CHECK(attached == s.documents_attached);
+  CHECK(refused_for_documents == s.accepts_refused_for_documents);
+  CHECK(refused_for_documents > 0);
+  CHECK(s.documents_sent_when_asked > 0);
+  CHECK(s.declined_for_documents > 0);
 
   // Every cho-ray proposal was refused as not eligible, for want of an agreement.
   long cho_ray = 0;

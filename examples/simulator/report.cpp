@@ -192,9 +192,10 @@ std::string refusals_chart(const summary& s) {
   for (std::size_t i = 0; i < s.refusals.size(); ++i) {
     const auto& r = s.refusals[i];
     const double y = 5 + num(i * row);
-    const std::string label = r.kind == "consent"
-                                  ? fmt::format("{} {} at {}", r.rule, r.code, r.command)
-                                  : "not eligible: " + r.code;
+    const std::string label =
+        r.kind == "consent"     ? fmt::format("{} {} at {}", r.rule, r.code, r.command)
+        : r.kind == "documents" ? fmt::format("document missing at {}: {}", r.command, r.code)
+                                : "not eligible: " + r.code;
     out += text_at(left - 8, y + 16, label, "end", " font-size=\"12\"");
     out += rect(left, y + 3, scale * num(r.decree_13), row - 8, "#fdae6b",
                 fmt::format("{}: {} under Decree 13", label, r.decree_13));
@@ -244,9 +245,10 @@ std::string to_text(const summary& s) {
   out += fmt::format("\n{:<62}{:>7}{:>11}{:>8}\n", "refusals by reason (command)", "count",
                      "Decree 13", "Law 91");
   for (const auto& r : s.refusals) {
-    const std::string label = r.kind == "consent"
-                                  ? fmt::format("{} {} ({})", r.rule, r.code, r.command)
-                                  : "eligibility " + r.code;
+    const std::string label =
+        r.kind == "consent"     ? fmt::format("{} {} ({})", r.rule, r.code, r.command)
+        : r.kind == "documents" ? fmt::format("document missing: {} ({})", r.code, r.command)
+                                : "eligibility " + r.code;
     out += fmt::format("  {:<60}{:>7}{:>11}{:>8}\n", label, r.count, r.decree_13, r.law_91);
   }
   if (s.refusals.empty()) out += "  none\n";
@@ -264,6 +266,11 @@ std::string to_text(const summary& s) {
   out += fmt::format("consent replaced after acceptance (the first no longer allowed the "
                      "journey): {}\n",
                      s.consents_replaced);
+  out += fmt::format(
+      "documents attached: {}; acceptances refused for missing documents: {} (sent "
+      "when asked: {}, declined for insufficient information: {})\n",
+      s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
+      s.declined_for_documents);
   out += fmt::format("commands: {} ({} refused by a rule)\n", s.commands, s.refused_commands);
   out += "audit log: " + audit_state(s) + "\n";
   return out;
@@ -311,35 +318,39 @@ std::string to_json(const summary& s, int indent) {
   const auto optional_days = [](const std::optional<double>& d) {
     return d ? json(std::round(*d * 10) / 10) : json(nullptr);
   };
-  json doc = {
-      {"run",
-       {{"seed", s.seed},
-        {"start", s.start},
-        {"days", s.days},
-        {"referrals", s.referrals},
-        {"destination", s.destination},
-        {"durability", s.durability},
-        {"period_utc", {s.period_utc[0], s.period_utc[1]}}}},
-      {"referrals", s.referrals},
-      {"outcomes", outcomes},
-      {"funnel", funnel},
-      {"by_origin_specialty", rows},
-      {"refusals", refusals},
-      {"months", months},
-      {"lead_time_days",
-       {{"transferred", s.transferred},
-        {"median", optional_days(s.lead_median_days)},
-        {"p90", optional_days(s.lead_p90_days)},
-        {"weekly", s.lead_weeks}}},
-      {"capacity", capacity},
-      {"withdrawn_after_transfer", s.withdrawn_after_transfer},
-      {"consents_replaced", s.consents_replaced},
-      {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
-      {"audit",
-       {{"intact", s.audit_intact},
-        {"rows", s.audit_rows},
-        {"head_hash", s.head_hash},
-        {"problem", s.audit_problem}}}};
+  json doc = {{"run",
+               {{"seed", s.seed},
+                {"start", s.start},
+                {"days", s.days},
+                {"referrals", s.referrals},
+                {"destination", s.destination},
+                {"durability", s.durability},
+                {"period_utc", {s.period_utc[0], s.period_utc[1]}}}},
+              {"referrals", s.referrals},
+              {"outcomes", outcomes},
+              {"funnel", funnel},
+              {"by_origin_specialty", rows},
+              {"refusals", refusals},
+              {"months", months},
+              {"lead_time_days",
+               {{"transferred", s.transferred},
+                {"median", optional_days(s.lead_median_days)},
+                {"p90", optional_days(s.lead_p90_days)},
+                {"weekly", s.lead_weeks}}},
+              {"capacity", capacity},
+              {"withdrawn_after_transfer", s.withdrawn_after_transfer},
+              {"consents_replaced", s.consents_replaced},
+              {"documents",
+               {{"attached", s.documents_attached},
+                {"accepts_refused", s.accepts_refused_for_documents},
+                {"sent_when_asked", s.documents_sent_when_asked},
+                {"declined", s.declined_for_documents}}},
+              {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
+              {"audit",
+               {{"intact", s.audit_intact},
+                {"rows", s.audit_rows},
+                {"head_hash", s.head_hash},
+                {"problem", s.audit_problem}}}};
   return doc.dump(indent) + "\n";
 }
 
@@ -387,8 +398,9 @@ std::string to_html(const summary& s, const scenario& sc) {
                 lead_chart(s));
   out += "<h2>Refusals</h2>\n" +
          figure("refusals",
-                "Commands the engine refused, by reason: eligibility under the MoUs, and the "
-                "consent rule that blocked, split by the Vietnamese regime in force; " +
+                "Commands the engine refused, by reason: eligibility under the MoUs, the "
+                "consent rule that blocked, and the documents the agreement requires that were "
+                "missing at acceptance, split by the Vietnamese regime in force; " +
                     refusal_counting(s) + ".",
                 refusals_chart(s));
 

@@ -227,7 +227,7 @@ void read_destination(reader& r, const json& v, scenario& s) {
   const std::string p = "destination";
   if (!r.object(v, p,
                 {"hospital", "response_deadline_days", "monthly_capacity", "days_to_answer",
-                 "no_answer", "accept", "decline_reasons"})) {
+                 "no_answer", "accept", "decline_reasons", "required_documents"})) {
     return;
   }
   if (auto h = hospital(r, v, p, "hospital")) s.destination = *h;
@@ -257,6 +257,53 @@ void read_destination(reader& r, const json& v, scenario& s) {
       v, p, "decline_reasons", kh::parse_decline_reason,
       "capacity_full, specialty_unavailable, not_clinically_appropriate, "
       "insufficient_information, patient_not_fit_to_travel, other");
+  if (v.contains("required_documents")) {  // optional: the agreements' own lists when left out
+    const json& docs = v["required_documents"];
+    const std::string here = p + ".required_documents";
+    if (!docs.is_array()) {
+      r.add(here,
+            fmt::format("expected an array of document kinds, found {}", reader::shown(docs)));
+    } else {
+      for (std::size_t i = 0; i < docs.size(); ++i) {
+        const auto k = docs[i].is_string() ? kh::parse_document_kind(docs[i].get<std::string>())
+                                           : std::nullopt;
+        if (!k) {
+          r.add(fmt::format("{}[{}]", here, i),
+                fmt::format("{} is not a document kind; expected one of {}", reader::shown(docs[i]),
+                            kh::document_kind_names()));
+          continue;
+        }
+        s.required_documents.push_back(*k);
+      }
+    }
+  }
+}
+
+void read_documents(reader& r, const json& v, scenario& s) {
+  const std::string p = "documents";
+  if (!r.object(v, p, {"attached", "days_to_attach", "sent_when_asked", "days_to_send"})) return;
+  if (const json* kinds = r.member(v, p, "attached", "an object of document kind: chance")) {
+    if (!kinds->is_object()) {
+      r.add(p + ".attached", fmt::format("expected an object of document kind: chance, found {}",
+                                         reader::shown(*kinds)));
+    } else {
+      for (const auto& item : kinds->items()) {
+        const auto k = kh::parse_document_kind(item.key());
+        if (!k) {
+          r.add(
+              p + ".attached." + item.key(),
+              fmt::format("is not a document kind; expected one of {}", kh::document_kind_names()));
+          continue;
+        }
+        if (auto x = r.number(*kinds, p + ".attached", item.key(), 0, 1)) {
+          s.documents_attached.emplace_back(*k, *x);
+        }
+      }
+    }
+  }
+  s.days_to_attach = r.delay(v, p, "days_to_attach");
+  if (auto x = r.number(v, p, "sent_when_asked", 0, 1)) s.sent_when_asked = *x;
+  s.days_to_send = r.delay(v, p, "days_to_send");
 }
 
 void read_origins(reader& r, const json& v, scenario& s) {
@@ -420,8 +467,9 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
   }
   reader r;
   scenario s;
-  if (r.object(doc, "", {"format", "description", "run", "destination", "origins", "paperwork",
-                         "patients", "consent", "journey"})) {
+  if (r.object(doc, "",
+               {"format", "description", "run", "destination", "origins", "paperwork", "patients",
+                "consent", "documents", "journey"})) {
     if (auto f = r.text(doc, "", "format"); f && *f != format_tag) {
       r.add("format", fmt::format("{} is not \"{}\"", reader::shown(json(*f)), format_tag));
     }
@@ -440,6 +488,8 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
     for (const auto& [name, read] : sections) {
       if (const json* v = r.member(doc, "", name, "the section (see scenario.json)")) read(r, *v, s);
     }
+    // Optional: scenarios written before documents were recorded attach none.
+    if (doc.contains("documents")) read_documents(r, doc["documents"], s);
   }
   if (!r.problems.empty()) {
     std::string all;

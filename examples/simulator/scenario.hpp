@@ -73,6 +73,9 @@ struct scenario {
   double no_answer = 0;       ///< the destination never answers: the referral expires
   double accept = 0;          ///< of the answers; the rest decline
   weights<kakehashi::decline_reason> decline_reasons;
+  /// Documents the destination requires before it accepts (added to its agreements, refused
+  /// when missing); empty: the agreements' own lists.
+  std::vector<kakehashi::document_kind> required_documents;
 
   std::vector<origin_mix> origins;
   /// The referring hospitals' paperwork (VN-10, VN-11, VN-20): a data-transfer agreement with
@@ -95,6 +98,15 @@ struct scenario {
   delay_days days_to_cancel;  ///< after a refused consent, or one that is never fixed
   double withdraw_before_transfer = 0;
   double withdraw_after_transfer = 0;
+
+  // Documents (the optional section "documents"; without it nothing is attached)
+  /// Each kind the referring hospital attaches after the proposal, with its chance.
+  std::vector<std::pair<kakehashi::document_kind, double>> documents_attached;
+  delay_days days_to_attach;   ///< from the proposal
+  double sent_when_asked = 0;  ///< an acceptance refused for missing documents: the origin
+                               ///< sends them and the destination answers again; otherwise it
+                               ///< declines for insufficient information
+  delay_days days_to_send;     ///< from the refused acceptance
 
   // The journey
   double cancel_before_transfer = 0;

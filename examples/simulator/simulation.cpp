@@ -80,9 +80,25 @@ struct plan {
   bool withdraws_before = false, withdraws_after = false;
   double before_fraction = 0.5, after_fraction = 0.5;
   double to_travel = 0, treatment = 0;
+  // Documents (drawn last: a scenario without them draws the rest as before)
+  std::vector<bool> attaches;  // per scenario.documents_attached
+  double to_attach = 0;
+  bool sends_missing = false;
+  double to_send = 0;
 };
 
-enum class step { propose, consent, answer, cancel, withdraw, transfer, complete, sweep };
+enum class step {
+  propose,
+  consent,
+  attach,
+  answer,
+  send_missing,
+  cancel,
+  withdraw,
+  transfer,
+  complete,
+  sweep
+};
 
 struct pending {
   kh::instant at;
@@ -104,6 +120,8 @@ struct open_referral {
   int stage = 1;  // highest stage reached (index into stage_names)
   int consent_attempts = 0;
   bool replaced = false;  // a replacement consent was asked for after acceptance
+  int answers = 0;        // the destination's attempts to answer (a refused acceptance repeats)
+  bool asked = false;     // missing documents were asked for once
   kh::consent_record consent;
   kh::cancel_reason cancel_reason = kh::cancel_reason::other;
 };
@@ -230,6 +248,7 @@ class simulation {
     for (auto& a : agreements) {
       if (!a.has_party(s.destination)) continue;
       a.response_deadline_days = s.response_deadline_days;
+      if (!s.required_documents.empty()) a.required_documents = s.required_documents;
       a.monthly_capacity.clear();
       for (const auto& [spec, n] : s.monthly_capacity) {
         if (a.covers_specialty(spec)) a.monthly_capacity[spec] = n;
@@ -336,6 +355,14 @@ class simulation {
     p.after_fraction = unit(rng);
     p.to_travel = draw(rng, s_.days_to_travel);
     p.treatment = draw(rng, s_.days_of_treatment);
+    if (!s_.documents_attached.empty()) {
+      for (const auto& [kind, chance_of] : s_.documents_attached) {
+        p.attaches.push_back(chance(rng, chance_of));
+      }
+      p.to_attach = draw(rng, s_.days_to_attach);
+      p.sends_missing = chance(rng, s_.sent_when_asked);
+      p.to_send = draw(rng, s_.days_to_send);
+    }
     return p;
   }
 
@@ -385,7 +412,11 @@ class simulation {
     switch (e.what) {
       case step::propose: return propose(r, e.at);
       case step::consent: return record_consent(r, e.at);
+      case step::attach:
+        return attach_planned(r, e.at);
       case step::answer: return answer(r, e.at);
+      case step::send_missing:
+        return send_missing(r, e.at);
       case step::cancel: return cancel(r, e.at);
       case step::withdraw: return withdraw(r, e.at);
       case step::transfer: return transfer(r, e.at);
@@ -409,11 +440,21 @@ class simulation {
       timed t(engine_seconds_);
       return body();
     } catch (const kh::error& e) {
-      if (e.code() != kh::errc::not_eligible && e.code() != kh::errc::consent_blocked) throw;
+      if (e.code() != kh::errc::not_eligible && e.code() != kh::errc::consent_blocked &&
+          !(e.code() == kh::errc::failed_precondition && refused_for_documents(r))) {
+        throw;
+      }
       ++sum_.refused_commands;
       count_refusal(r, at, e.code());
       return std::nullopt;
     }
+  }
+
+  // The last row of the referral is an acceptance refused for missing documents.
+  bool refused_for_documents(const open_referral& r) {
+    const auto rows = engine_.history(r.id);
+    return !rows.empty() && rows.back().command == "accept" &&
+           json::parse(rows.back().details).contains("missing_documents");
   }
 
   void count_refusal(const open_referral& r, kh::instant at, kh::errc code) {
@@ -432,7 +473,11 @@ class simulation {
       ++found->count;
       ++(law_91 ? found->law_91 : found->decree_13);
     };
-    if (code == kh::errc::not_eligible) {
+    if (code == kh::errc::failed_precondition) {
+      for (const auto& kind : details.at("missing_documents")) {
+        add("documents", kind.get<std::string>(), "");
+      }
+    } else if (code == kh::errc::not_eligible) {
       for (const auto& reason : details.at("reasons")) {
         const std::string c = reason.at("code").get<std::string>();
         add("eligibility", c, "");
@@ -466,6 +511,47 @@ class simulation {
     }
     r.stage = 1;
     push(office(origin_zone(r), at + days(r.p.to_consent)), step::consent, r.index);
+    if (std::find(r.p.attaches.begin(), r.p.attaches.end(), true) != r.p.attaches.end()) {
+      push(office(origin_zone(r), at + days(r.p.to_attach)), step::attach, r.index);
+    }
+  }
+
+  // --- documents (by reference: an id, a kind, a digest; never content)
+  // ---------------------------
+
+  void attach(open_referral& r, kh::instant at, kh::document_kind kind, const char* suffix) {
+    const std::string name(kh::to_string(kind));
+    // A stand-in digest and size, the same every run: 64 hex digits from the referral and kind.
+    const std::uint64_t h =
+        splitmix64(s_.seed ^ (r.index * 0x9e3779b97f4a7c15ULL) ^ std::hash<std::string>{}(name));
+    const kh::document_ref d{
+        kh::document_id{fmt::format("D-{}-{}{}", r.id.value().substr(2), name, suffix)},
+        kind,
+        fmt::format("{:016x}{:016x}{:016x}{:016x}", h, splitmix64(h), splitmix64(h + 1),
+                    splitmix64(h + 2)),
+        kind == kh::document_kind::imaging ? "application/dicom" : "application/pdf",
+        20'000 + h % 5'000'000,
+        "vi"};
+    ++sum_.commands;
+    ++sum_.documents_attached;
+    timed t(engine_seconds_);
+    engine_.attach_document(r.id, d, origin_actor(r, kh::actor_role::coordinator), at,
+                            key(r, "attach_document:" + name + suffix));
+  }
+
+  void attach_planned(open_referral& r, kh::instant at) {
+    if (r.stage > 3) return;  // transferred: too late to matter (never, with the shipped delays)
+    for (std::size_t i = 0; i < r.p.attaches.size(); ++i) {
+      if (r.p.attaches[i]) attach(r, at, s_.documents_attached[i].first, "");
+    }
+  }
+
+  // Asked for what was missing, the referring hospital sends it; the destination answers again.
+  void send_missing(open_referral& r, kh::instant at) {
+    const std::vector<kh::document_kind> missing = engine_.documents(r.id).missing;
+    for (const auto kind : missing) attach(r, at, kind, "-sent");
+    ++sum_.documents_sent_when_asked;
+    push(office(away_, at + days(r.p.to_answer)), step::answer, r.index);
   }
 
   kh::consent_record build_consent(const open_referral& r, kh::instant at) const {
@@ -577,7 +663,24 @@ class simulation {
                    "decline");
       return close(r, 6, at);
     }
-    engine_apply(r, kh::event::accept{destination_actor(kh::actor_role::clinician), at}, "accept");
+    const auto accepted = command(r, at, [&] {
+      return engine_.apply(r.id,
+                           kh::event::accept{destination_actor(kh::actor_role::clinician), at},
+                           key(r, r.answers++ == 0 ? "accept" : "accept-again"));
+    });
+    if (!accepted) {  // documents the agreement requires are missing
+      ++sum_.accepts_refused_for_documents;
+      if (!r.asked && r.p.sends_missing) {
+        r.asked = true;
+        return push(office(origin_zone(r), at + days(r.p.to_send)), step::send_missing, r.index);
+      }
+      engine_apply(r,
+                   kh::event::decline{destination_actor(kh::actor_role::clinician), at,
+                                      kh::decline_reason::insufficient_information},
+                   "decline");
+      ++sum_.declined_for_documents;
+      return close(r, 6, at);
+    }
     r.stage = 3;
     const auto z = origin_zone(r);
     const kh::instant arrival = at + days(r.p.to_travel);

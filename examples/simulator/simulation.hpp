@@ -107,6 +107,13 @@ struct summary {
   /// Accepted referrals whose consent no longer allowed the journey (a stricter regime in force
   /// by then), given a replacement consent and transferred after all.
   long consents_replaced = 0;
+  /// Documents attached (by reference), acceptances refused because documents the agreement
+  /// requires were missing, the times the referring hospital then sent them, and the referrals
+  /// declined for insufficient information after such a refusal.
+  long documents_attached = 0;
+  long accepts_refused_for_documents = 0;
+  long documents_sent_when_asked = 0;
+  long declined_for_documents = 0;
 
   // The audit log of the database written
   bool audit_intact = false;
