@@ -408,6 +408,38 @@ TEST_CASE("VN-25: who decides the treatment referral of a minor or of an adult w
                   .has_finding("VN-25"));
 }
 
+TEST_CASE("VN-26: a transfer from Vietnam carries its transfer paper, recommended or required",
+          "[consent_rules][VN-26]") {
+  const consent_record c = kt::valid_consent();
+  const auto none = kt::referral_context().documents({document_kind::referral_letter});
+  const auto with_paper = kt::referral_context().documents(
+      {document_kind::referral_letter, document_kind::transfer_paper});
+  const auto strict = with_flags([](policy_flags& f) { f.vn_require_transfer_paper = true; });
+  // Given the policy requires the paper and the referral has none, when the transfer is
+  // evaluated, then REQUIRE-DOC VN_TRANSFER_PAPER_MISSING.
+  CHECK(kt::blocks(strict, none.with(c), "VN-26", "VN_TRANSFER_PAPER_MISSING"));
+  CHECK(kt::reports(strict, none.with(c), "VN-26", rule_effect::require_document,
+                    "VN_TRANSFER_PAPER_MISSING"));
+  CHECK(kt::allows(strict, with_paper.with(c)));
+  CHECK_FALSE(strict.evaluate(with_paper.with(c)).has_finding("VN-26"));
+  // By default (graded U: a recommended document for a transfer abroad) its absence warns.
+  CHECK(kt::allows(standard(), none.with(c)));
+  CHECK(kt::reports(standard(), none.with(c), "VN-26", rule_effect::warn,
+                    "VN_TRANSFER_PAPER_RECOMMENDED"));
+  // The boundaries: only the transfer itself, only when Vietnam sends, only when the documents
+  // are known.
+  auto consenting = none;
+  CHECK_FALSE(strict.evaluate(consenting.action("record_consent").with(c)).has_finding("VN-26"));
+  CHECK_FALSE(
+      strict.evaluate(kt::referral_context().documents({}).flow(data_flow::results_return).with(c))
+          .has_finding("VN-26"));
+  CHECK_FALSE(strict.evaluate(kt::referral_context().with(c)).has_finding("VN-26"));
+  // The flag in a policy file.
+  const policy_settings file = load_policy(R"({"format": "kakehashi.policy/1",
+      "flags": {"vn_require_transfer_paper": true}})");
+  CHECK(kt::blocks(file.policy, none.with(c), "VN-26", "VN_TRANSFER_PAPER_MISSING"));
+}
+
 TEST_CASE("children of 6, 7 and 16 under each regime and the Japanese threshold",
           "[consent_rules][VN-18][VN-19][JP-08][JP-09]") {
   struct row {
@@ -1067,7 +1099,7 @@ TEST_CASE(
 TEST_CASE("a policy can add, remove and switch packs", "[consent_rules]") {
   consent_policy p = consent_policy::standard();
   const std::size_t all = p.rules().size();
-  CHECK(all == 40);
+  CHECK(all == 41);  // 41 rules; VN-02, JP-01 and STD-08 are not rules
   p.remove("VN-09");
   CHECK(p.rules().size() == all - 1);
   const consent_record c = kt::valid_consent().without_written_request();

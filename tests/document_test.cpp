@@ -297,3 +297,37 @@ TEST_CASE("attaching a document is idempotent and an agreement without a list ch
         referral_state::accepted);
   CHECK_FALSE(json::parse(e.history(r1).back().details).contains("missing_documents"));
 }
+
+TEST_CASE("VN-26 at the transfer: the engine gives the rules the referral's documents",
+          "[engine][document][VN-26][backends]") {
+  temp_db db;
+  policy_flags flags;
+  flags.vn_require_transfer_paper = true;
+  engine e = engine::open(db.path(), seed_agreements(), consent_policy::standard(flags),
+                          paperwork_on_file());
+  to_consent_recorded(e);
+  const referral_id r1{"R-1"};
+  e.apply(r1, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")}, "a1");
+  const error err = caught(
+      [&] { e.transfer(r1, good_consent(), sk_coordinator(), at("2026-03-10T00:00:00Z"), "t1"); });
+  CHECK(err.code() == errc::consent_blocked);
+  CHECK_THAT(err.what(), Contains("VN-26 VN_TRANSFER_PAPER_MISSING"));
+  CHECK(e.get(r1).state == referral_state::accepted);
+  e.attach_document(r1, sample_document("D-PAPER", document_kind::transfer_paper), bm_coordinator(),
+                    at("2026-03-10T01:00:00Z"), "doc-paper");
+  CHECK(e.transfer(r1, good_consent(), sk_coordinator(), at("2026-03-10T02:00:00Z"), "t2").state ==
+        referral_state::transferred);
+  // By default the paper is recommended: the transfer's row warns.
+  temp_db db2;
+  engine lenient = open_engine(db2.path());
+  to_consent_recorded(lenient);
+  lenient.apply(r1, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")}, "a1");
+  lenient.transfer(r1, good_consent(), sk_coordinator(), at("2026-03-10T00:00:00Z"), "t1");
+  const json details = json::parse(lenient.history(r1).back().details);
+  bool warned = false;
+  for (const auto& f : details["findings"]) {
+    warned = warned || (f["rule"] == "VN-26" && f["code"] == "VN_TRANSFER_PAPER_RECOMMENDED" &&
+                        f["effect"] == "warn");
+  }
+  CHECK(warned);
+}

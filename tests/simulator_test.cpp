@@ -75,7 +75,7 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
   CHECK(s.days_to_travel.min < s.days_to_travel.max);
   CHECK(s.required_documents == std::vector<kh::document_kind>{kh::document_kind::referral_letter,
                                                                kh::document_kind::imaging});
-  CHECK(s.documents_attached.size() == 3);
+  CHECK(s.documents_attached.size() == 4);
   CHECK(s.sent_when_asked > 0);
   // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
   const date::sys_days first{s.start};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kakehashi/consent.hpp"
+#include "kakehashi/document.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/time.hpp"
 
@@ -98,6 +99,10 @@ struct consent_context {
   /// The patient carries their own record across the border (Law 91 Art. 20(6)(c), VN-14): the
   /// hospital gave the patient a copy (Art. 15(2)(a)) and does not transfer it abroad itself.
   bool patient_mediated = false;
+  /// The kinds of document attached to the referral (document.hpp), when the caller knows them:
+  /// the engine gives them at transfer (VN-26 looks for the transfer paper). nullopt: not known,
+  /// and rules about documents report nothing.
+  std::optional<std::vector<document_kind>> documents;
 
   /// The hospital sending the data in this flow, and where it is.
   const hospital_id& sender() const { return flow == data_flow::outbound ? origin : destination; }
@@ -140,6 +145,11 @@ struct policy_flags {
   /// JP-12: a withdrawal stops every later provision from Japan (library policy; APPI Art. 35
   /// obliges it only in the cases it lists). Default true; false: it warns.
   bool jp_withdrawal_stops_provision = true;
+  /// VN-26: a transfer from Vietnam without the transfer paper (Circular 14/2014/TT-BYT, which
+  /// regulates transfers between Vietnamese facilities; no provision was found making it
+  /// mandatory for a transfer abroad) is refused until it is attached. Default false: the
+  /// reference makes it a recommended document, and its absence warns.
+  bool vn_require_transfer_paper = false;
   /// MOU-01: accept an emergency basis at all. Default true.
   bool allow_emergency_basis = true;
 };

@@ -109,6 +109,9 @@ class context_builder {
   context_builder& compliance(organisation_compliance v);
   /// The patient carries their own record abroad (VN-14).
   context_builder& patient_mediated(bool v = true);
+  /// The kinds of document attached to the referral (VN-26 looks for transfer_paper); without
+  /// this call they are unknown, as a caller that does not track documents leaves them.
+  context_builder& documents(std::vector<document_kind> kinds);
   /// The context with `consent` attached (the record must outlive the context's use).
   consent_context with(const consent_record& consent) const;
   /// The context with no consent on file.

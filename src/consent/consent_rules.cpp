@@ -510,6 +510,32 @@ consent_rule vn_23() {
           }};
 }
 
+consent_rule vn_26() {
+  return {"VN-26", "vietnam",
+          "Circular 14/2014/TT-BYT on transfer between medical facilities, Art. 1-3 (form, "
+          "conditions, competence, procedures); the form's fields as HIS vendors implement them",
+          "a patient transferred from a Vietnamese facility carries its transfer paper (Giay "
+          "chuyen tuyen/chuyen vien: the reason, diagnosis, treatment given, condition, transport, "
+          "escort, signatures); for a transfer abroad a recommended document, a requirement "
+          "when the policy says so",
+          [](ctx_t ctx, basis_t, flags_t flags, rule_report& out) {
+            if (!vn_sends(ctx) || ctx.action != "transfer" || !ctx.documents) return;
+            const auto& kinds = *ctx.documents;
+            if (std::find(kinds.begin(), kinds.end(), document_kind::transfer_paper) != kinds.end())
+              return;
+            const std::string what = fmt::format(
+                "referral from '{}' to '{}' carries no transfer paper (Giay chuyen tuyen/chuyen "
+                "vien, Circular 14/2014/TT-BYT); attach it as a document of kind transfer_paper",
+                ctx.sender().value(), ctx.receiver().value());
+            if (flags.vn_require_transfer_paper) {
+              out.require_document("VN_TRANSFER_PAPER_MISSING",
+                                   fmt::format("the {}", what) + " before the transfer");
+            } else {
+              out.warn("VN_TRANSFER_PAPER_RECOMMENDED", fmt::format("the {}", what));
+            }
+          }};
+}
+
 consent_rule vn_17() {
   return {"VN-17", "vietnam", "Law 91/2025 Art. 19(1)(a), 19(2); Decree 13/2023 Art. 17(1)",
           "an emergency basis needs a recorded justification and clinician, and consent that "
@@ -1134,7 +1160,7 @@ std::vector<std::string> consent_verdict::filtered_classes() const {
 std::vector<consent_rule> vietnam_rules() {
   return {vn_01(), vn_03(), vn_04(), vn_05(), vn_06(), vn_07(), vn_08(), vn_09(),
           vn_10(), vn_11(), vn_12(), vn_13(), vn_14(), vn_15(), vn_16(), vn_17(),
-          vn_18(), vn_19(), vn_20(), vn_21(), vn_23(), vn_25()};
+          vn_18(), vn_19(), vn_20(), vn_21(), vn_23(), vn_25(), vn_26()};
 }
 std::vector<consent_rule> japan_rules() {
   return {jp_02(), jp_03(), jp_04(), jp_05(), jp_06(), jp_08(), jp_09(), jp_10(), jp_11(), jp_12()};

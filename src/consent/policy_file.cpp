@@ -62,6 +62,7 @@ void read_flags(object_reader& f, policy_flags& flags) {
   if (auto v = f.boolean("jp_withdrawal_stops_provision")) {
     flags.jp_withdrawal_stops_provision = *v;
   }
+  if (auto v = f.boolean("vn_require_transfer_paper")) flags.vn_require_transfer_paper = *v;
   if (auto v = f.boolean("allow_emergency_basis")) flags.allow_emergency_basis = *v;
 }
 
@@ -124,7 +125,7 @@ policy_load_result try_load_policy(std::string_view json_text) {
          "vn_impact_assessment_days", "vn_new_recipient_needs_tia_update",
          "vn_child_assent_conservative", "jp_minor_threshold", "jp_check_interval_days",
          "jp_strict_acquisition_consent", "jp_implied_consent_blocks_foreign",
-         "jp_withdrawal_stops_provision", "allow_emergency_basis"});
+         "jp_withdrawal_stops_provision", "vn_require_transfer_paper", "allow_emergency_basis"});
     read_flags(fr, flags);
   }
 

@@ -276,6 +276,10 @@ context_builder& context_builder::patient_mediated(bool v) {
   ctx_.patient_mediated = v;
   return *this;
 }
+context_builder& context_builder::documents(std::vector<document_kind> kinds) {
+  ctx_.documents = std::move(kinds);
+  return *this;
+}
 consent_context context_builder::with(const consent_record& consent) const {
   consent_context c = ctx_;
   c.consent = &consent;

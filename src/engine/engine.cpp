@@ -661,6 +661,10 @@ struct engine::impl {
     if (!ctx.compliance.first_cross_border_transfer) {
       ctx.compliance.first_cross_border_transfer = first_transfer_abroad(s.snap.origin);
     }
+    if (action == "transfer") {  // the documents travel with the patient (VN-26)
+      ctx.documents.emplace();
+      for (const auto& d : documents_of(s.snap.id)) ctx.documents->push_back(d.document.kind);
+    }
     return ctx;
   }
 
@@ -700,13 +704,13 @@ struct engine::impl {
     }
     detail::fail(errc::consent_blocked, "referral " + id.value(),
                  fmt::format("the consent policy blocks the {}: {}", ctx.action, reasons),
-                 "record a consent that satisfies these rules");
+                 "record a consent that satisfies these rules, or attach the documents they name");
   }
   json last_verdict_ = json::object();
 
   // ---- documents ---------------------------------------------------------------------------
 
-  std::vector<attached_document> documents_of(const referral_id& id) {
+  std::vector<attached_document> documents_of(const referral_id& id) const {
     auto q = cache.get(select_documents);
     return read_documents(*q, id);
   }
