@@ -13,12 +13,14 @@
 //     the onward one names it;
 //   - a referral's documents have distinct ids, and none was accepted under the Bach Mai MoU
 //     (which requires a referral letter and imaging, refused when missing) before both kinds
-//     were attached;
+//     were attached; each milestone is recorded once, and none was transferred under that MoU
+//     before its visa milestone;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
 //   - verify() finds the database intact at the end.
 //
 // Input: a byte stream. Each command takes an opcode byte and a few argument bytes (missing bytes
-// read as 0); opcode 10 opens a batch of the next few commands; opcode 11 attaches a document.
+// read as 0); opcode 10 opens a batch of the next few commands; opcode 11 attaches a document;
+// opcode 12 records a milestone.
 #include <cstddef>
 #include <cstdint>
 #include <kakehashi/engine.hpp>
@@ -63,6 +65,7 @@ agreement_directory fuzz_agreements() {
     // Bach Mai's referrals to Shonan Kamakura need a letter and imaging before acceptance.
     if (a.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) {
       a.required_documents = {document_kind::referral_letter, document_kind::imaging};
+      a.required_milestones = {milestone::medical_visa_issued};
     }
   }
   // A second Japanese partner of Bach Mai, so that a declined or expired referral can be sent on.
@@ -163,6 +166,7 @@ struct harness {
     if (!e.find(id)) return;
     std::set<std::string> ids_seen;
     std::set<document_kind> kinds;
+    std::set<std::string> milestones;
     bool requires = false;
     for (const audit_entry& a : e.history(id)) {
       if (a.outcome != audit_outcome::success) continue;
@@ -174,6 +178,13 @@ struct harness {
         const document_ref doc = document_ref_from_json(d.at("document").dump());
         if (!ids_seen.insert(doc.id.value()).second) broken("a document id attached twice");
         kinds.insert(doc.kind);
+      }
+      if (a.command == "record_milestone" &&
+          !milestones.insert(d.at("milestone").get<std::string>()).second) {
+        broken("a milestone recorded twice");
+      }
+      if (a.command == "transfer" && requires && !milestones.count("medical_visa_issued")) {
+        broken("transferred without the milestones its agreement requires");
       }
       if (a.command == "accept" && requires &&
           (!kinds.count(document_kind::referral_letter) || !kinds.count(document_kind::imaging))) {
@@ -257,7 +268,7 @@ struct harness {
   }
 
   void step(bytes& in) {
-    const std::uint8_t op = in.next() % 12;
+    const std::uint8_t op = in.next() % 13;
     now += std::chrono::hours(in.next() % 40) - std::chrono::hours(2);  // sometimes backwards
     const referral_id& id = in.pick(ids);
     switch (op) {
@@ -330,6 +341,13 @@ struct harness {
         const actor by = pick_actor(in);
         const std::string key = pick_key(in);
         checked(id, key, [&] { e.attach_document(id, d, by, now, key); });
+        break;
+      }
+      case 12: {
+        const auto m = static_cast<milestone>(in.next() % all_milestones().size());
+        const actor by = pick_actor(in);
+        const std::string key = pick_key(in);
+        checked(id, key, [&] { e.apply(id, event::record_milestone{by, now, m}, key); });
         break;
       }
       case 10: {

@@ -208,6 +208,14 @@ TEST_CASE("every kind of bad input is reported with its path and value, and noth
        },
        "agreements[0].referral.required_documents[0]",
        "'x-ray' is not a document kind; expected one of: referral_letter"},
+      {"an unknown milestone",
+       [] {
+         return edited([](json& j) {
+           j["agreements"][0]["referral"]["required_milestones"] = {"travel_arranged", "visa"};
+         });
+       },
+       "agreements[0].referral.required_milestones[1]",
+       "'visa' is not a milestone; expected one of: treatment_plan_accepted"},
       {"an unknown rule for missing documents",
        [] {
          return edited(

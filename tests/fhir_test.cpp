@@ -169,6 +169,21 @@ TEST_CASE("attached documents are DocumentReferences that support the ServiceReq
   CHECK(resources(case_named("accepted").bundle, "DocumentReference").empty());
 }
 
+TEST_CASE("recorded milestones are the Task's outputs, in the order they were recorded",
+          "[fhir][milestone]") {
+  const json task = only(case_named("accepted-with-documents").bundle, "Task");
+  REQUIRE(task["output"].size() == 2);
+  for (const auto& o : task["output"]) {
+    CHECK(code_of(o["type"], "urn:kakehashi:task-output") == "milestone");
+  }
+  CHECK(code_of(task["output"][0]["valueCodeableConcept"], "urn:kakehashi:milestone") ==
+        "guarantor_confirmed");
+  CHECK(code_of(task["output"][1]["valueCodeableConcept"], "urn:kakehashi:milestone") ==
+        "medical_visa_issued");
+  CHECK(task["output"][1]["valueCodeableConcept"]["coding"][0]["display"] == "Medical visa issued");
+  CHECK_FALSE(only(case_named("accepted").bundle, "Task").contains("output"));
+}
+
 TEST_CASE("an exported DocumentReference reads back as the document reference it came from",
           "[fhir][document]") {
   const auto& c = case_named("accepted-with-documents");

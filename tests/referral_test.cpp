@@ -16,8 +16,8 @@ using ek = event_kind;
 namespace {
 
 const std::vector<event_kind> all_kinds{
-    ek::record_consent,   ek::attach_document, ek::accept,   ek::decline, ek::cancel,
-    ek::withdraw_consent, ek::transfer,        ek::complete, ek::expire};
+    ek::record_consent,   ek::attach_document,  ek::accept,   ek::decline,  ek::cancel,
+    ek::withdraw_consent, ek::record_milestone, ek::transfer, ek::complete, ek::expire};
 
 // Every situation a referral can be in, reached through the real lifecycle.
 const std::vector<situation>& situations() {
@@ -64,6 +64,7 @@ std::optional<outcome> expected(const std::string& name, event_kind kind) {
   } else if (name == "accepted") {
     if (kind == ek::record_consent) return outcome{rs::accepted, {}, false};  // a replacement
     if (kind == ek::attach_document) return outcome{rs::accepted, {}, false};
+    if (kind == ek::record_milestone) return outcome{rs::accepted, {}, false};
     if (kind == ek::transfer) return outcome{rs::transferred, {}, false};
     if (kind == ek::withdraw_consent) return outcome{rs::closed, cr::consent_withdrawn, true};
     if (kind == ek::cancel) return outcome{rs::closed, cr::cancelled, false};
@@ -171,6 +172,7 @@ bool may_fire(event_kind kind, who org, actor_role role) {
     case ek::transfer:
       return org == who::destination && clin_or_coord;
     case ek::withdraw_consent:
+    case ek::record_milestone:
       return clin_or_coord;
     case ek::expire:
       return role == r::system;
@@ -191,6 +193,7 @@ std::vector<event_kind> path_allowing(event_kind kind) {
       return {ek::record_consent};
     case ek::transfer:
     case ek::withdraw_consent:
+    case ek::record_milestone:
       return {ek::record_consent, ek::accept};
     case ek::complete:
       return {ek::record_consent, ek::accept, ek::transfer};

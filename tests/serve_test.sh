@@ -499,8 +499,21 @@ call shonan-kamakura GET "/Task/$task3/\$everything"
 expect 200 "\$everything R-3"
 has '"masterIdentifier":{"system":"urn:kakehashi:document","value":"D-R3-LETTER"}' "\$everything R-3"
 keep everything-documents
+# A milestone before the journey: R-3 is not accepted, so it is refused (409, audited: one row,
+# no event); an unknown milestone is bad input (400, no row).
+printf '{"resourceType":"Parameters","parameter":[{"name":"milestone","valueCode":"travel_arranged"}]}' \
+  >milestone.json
+call bach-mai POST "/Task/$task3/\$record-milestone" -H 'X-Request-ID: req-milestone' \
+  -H 'X-Actor-Role: coordinator' --data @milestone.json
+expect 409 "\$record-milestone before acceptance"
+has "is not allowed in state 'consent_recorded'" "\$record-milestone before acceptance"
+sed 's/travel_arranged/visa/' milestone.json >milestone-bad.json
+call bach-mai POST "/Task/$task3/\$record-milestone" -H 'X-Request-ID: req-milestone-bad' \
+  -H 'X-Actor-Role: coordinator' --data @milestone-bad.json
+expect 400 "\$record-milestone with an unknown milestone"
+has "'visa' is not allowed; expected one of: treatment_plan_accepted" "\$record-milestone with an unknown milestone"
 events=$((events + 1))
-rows=$((rows + 1))
+rows=$((rows + 2))
 wait_for_events $events || fail "the partner lacks events: $(cut -d' ' -f1 received.txt | sort -un | tail -3)"
 jq -e ".\"shonan-kamakura\".event == $events" notifications.json >/dev/null ||
   fail "the cursor is not at event $events: $(cat notifications.json)"
@@ -519,7 +532,7 @@ grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 4
   fail "the refusals the server makes itself (413, 431) are not logged"
 
 # The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, the refused
-# onward R-2b's 1, R-3's 3, the load's 24 x 5 (and the FHIR client's 6), intact; the
+# onward R-2b's 1, R-3's 4, the load's 24 x 5 (and the FHIR client's 6), intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
 grep -q "intact ($rows rows, $referrals referrals" verify.txt || fail "audit verify: $(cat verify.txt)"

@@ -60,9 +60,10 @@ std::map<std::string, std::set<std::string>> emitted() {
   for (const auto& s : names<event_kind>()) out["command"].insert(s);
   out["command"].insert("propose");
   for (const auto k : all_document_kinds()) out["document-kind"].insert(std::string(to_string(k)));
+  for (const auto m : all_milestones()) out["milestone"].insert(std::string(to_string(m)));
   for (const auto& s : ineligibility_names()) out["eligibility-reason"].insert(s);
   out["task-input"] = {"agreement", "specialty", "replaces"};
-  out["task-output"] = {"onward-referral"};
+  out["task-output"] = {"onward-referral", "milestone"};
   std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json");
   const json agreements = json::parse(in);
   for (const auto& h : agreements["hospitals"]) {
@@ -192,5 +193,5 @@ TEST_CASE("the export's codings of kakehashi's systems carry the vocabulary's En
   }
   CHECK(seen == std::set<std::string>{"state", "close-reason", "decline-reason", "cancel-reason",
                                       "role", "command", "specialty", "task-input", "task-output",
-                                      "document-kind"});
+                                      "document-kind", "milestone"});
 }

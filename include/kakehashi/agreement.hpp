@@ -20,6 +20,7 @@
 
 #include "kakehashi/document.hpp"
 #include "kakehashi/ids.hpp"
+#include "kakehashi/milestone.hpp"
 #include "kakehashi/time.hpp"
 
 namespace kakehashi {
@@ -109,6 +110,9 @@ struct agreement {
   /// (the default) or allowed with the missing ones recorded in the audit row.
   std::vector<document_kind> required_documents;
   missing_documents_rule missing_documents = missing_documents_rule::refuse;
+  /// Steps its referrals need between acceptance and arrival (milestone.hpp): the transfer is
+  /// refused until each is recorded (engine::milestones()).
+  std::vector<milestone> required_milestones;
   std::vector<std::string> languages;  ///< BCP 47 tags: "en", "vi", "ja"
   source_document source;
   std::vector<std::string> assumptions;  ///< values not stated by the source, said so

@@ -102,6 +102,24 @@ struct document_checklist {
 /// The checklist of `attached` against `a`'s required documents.
 document_checklist check_documents(const agreement& a, std::vector<attached_document> attached);
 
+/// A milestone recorded on a referral, as the audit log records it (engine::milestones()).
+struct recorded_milestone {
+  kakehashi::milestone milestone = kakehashi::milestone::travel_arranged;
+  actor by;
+  instant at;
+  std::int64_t audit_seq = 0;  ///< the record_milestone row
+};
+
+/// A referral's milestones against its agreement's required ones.
+struct milestone_checklist {
+  std::vector<kakehashi::milestone> required;  ///< the agreement's required_milestones
+  std::vector<recorded_milestone> recorded;    ///< in the order they were recorded
+  std::vector<kakehashi::milestone> missing;   ///< required and not recorded
+  bool complete() const noexcept { return missing.empty(); }
+};
+/// The checklist of `recorded` against `a`'s required milestones.
+milestone_checklist check_milestones(const agreement& a, std::vector<recorded_milestone> recorded);
+
 /// What verify() found.
 struct [[nodiscard]] verify_result {
   bool intact = true;
@@ -234,12 +252,14 @@ class engine {
   referral_snapshot record_consent(const referral_id& id, const consent_record& consent,
                                    const actor& by, instant at, const std::string& idempotency_key,
                                    const command_options& options = {});
-  /// The patient arrived: allowed only if `consent` is the one recorded (same id and digest) and
-  /// the consent policy allows the transfer now.
+  /// The patient arrived: allowed only if every milestone the agreement requires is recorded
+  /// (failed_precondition naming the others), `consent` is the one recorded (same id and digest)
+  /// and the consent policy allows the transfer now.
   referral_snapshot transfer(const referral_id& id, const consent_record& consent, const actor& by,
                              instant at, const std::string& idempotency_key,
                              const command_options& options = {});
-  /// attach_document, accept, decline, cancel, withdraw_consent, complete, expire.
+  /// attach_document, accept, decline, cancel, withdraw_consent, record_milestone, complete,
+  /// expire. record_milestone is refused as already_exists for a milestone the referral has.
   /// (record_consent and transfer need the consent: use the functions above.) `accept` checks
   /// the referral's documents against its agreement's required_documents: with
   /// missing_documents = refuse, a referral lacking one is refused (failed_precondition, naming
@@ -275,6 +295,9 @@ class engine {
   /// The referral's documents against its agreement's checklist. Throws {errc::not_found} for
   /// an unknown id.
   document_checklist documents(const referral_id& id) const;
+  /// The referral's milestones against its agreement's required ones. Throws {errc::not_found}
+  /// for an unknown id.
+  milestone_checklist milestones(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
   std::vector<referral_snapshot> list(const referral_filter& filter) const;
   std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
@@ -328,6 +351,8 @@ class database_view {
   std::vector<audit_entry> history(const referral_id& id) const;
   /// The documents attached to a referral, in order (empty for an unknown id).
   std::vector<attached_document> documents(const referral_id& id) const;
+  /// The milestones recorded on a referral, in order (empty for an unknown id).
+  std::vector<recorded_milestone> milestones(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
   std::vector<referral_snapshot> list(const referral_filter& filter) const;
   /// Open referrals past their agreement's response deadline at `at`, by the deadlines of

@@ -22,6 +22,7 @@
 
 #include "kakehashi/document.hpp"
 #include "kakehashi/ids.hpp"
+#include "kakehashi/milestone.hpp"
 #include "kakehashi/time.hpp"
 
 namespace kakehashi {
@@ -77,7 +78,8 @@ enum class withdrawal_channel { written, verbal, electronic };
 
 /// The kinds of event, for listings and error messages.
 enum class event_kind {
-  record_consent, attach_document, accept, decline, cancel, withdraw_consent, transfer, complete, expire,
+  record_consent, attach_document, accept, decline, cancel, withdraw_consent, record_milestone,
+  transfer, complete, expire,
 };
 // clang-format on
 
@@ -158,6 +160,13 @@ struct withdraw_consent {  ///< on the patient's word; prospective, never retroa
   instant at;
   withdrawal_channel channel = withdrawal_channel::written;
 };
+/// A step before the journey is done (milestone.hpp), recorded by either hospital after
+/// acceptance; each milestone once. The agreement's required_milestones gate `transfer`.
+struct record_milestone {
+  actor by;
+  instant at;
+  kakehashi::milestone milestone = kakehashi::milestone::travel_arranged;
+};
 struct transfer {
   actor by;
   instant at;
@@ -172,7 +181,7 @@ struct expire {
 };  ///< the answer deadline passed (engine only)
 
 using any = std::variant<record_consent, attach_document, accept, decline, cancel, withdraw_consent,
-                         transfer, complete, expire>;
+                         record_milestone, transfer, complete, expire>;
 }  // namespace event
 
 /// The kind of an event value.
@@ -194,6 +203,7 @@ instant instant_of(const event::any& e) noexcept;
 ///   transfer           destination   clinician, coordinator
 ///   complete           destination   clinician
 ///   withdraw_consent   either        clinician, coordinator
+///   record_milestone   either        clinician, coordinator
 ///   expire             either        system
 enum class party_side { origin, destination, either };
 std::string_view to_string(party_side v) noexcept;

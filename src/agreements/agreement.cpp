@@ -226,6 +226,21 @@ agreement read_agreement(const json& j, const std::string& path,
                      document_kind_names()));
       }
     }
+    if (auto steps = t.strings("required_milestones")) {
+      for (std::size_t i = 0; i < steps->size(); ++i) {
+        const auto m = parse_milestone((*steps)[i]);
+        if (!m) {
+          t.report(path_index(t.path("required_milestones"), i),
+                   fmt::format("{} is not a milestone; expected one of: {}",
+                               detail::quote(json((*steps)[i])), milestone_names()));
+          continue;
+        }
+        if (std::find(a.required_milestones.begin(), a.required_milestones.end(), *m) ==
+            a.required_milestones.end()) {
+          a.required_milestones.push_back(*m);
+        }
+      }
+    }
     if (auto rule = t.string("missing_documents")) {
       if (*rule == "refuse" || *rule == "warn") {
         a.missing_documents =

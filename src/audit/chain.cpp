@@ -24,6 +24,9 @@ const std::string audit_replay_until =
 const std::string select_documents =
     std::string(select_audit) +
     " WHERE referral_id = ? AND command = 'attach_document' AND outcome = 0 ORDER BY seq";
+const std::string select_milestones =
+    std::string(select_audit) +
+    " WHERE referral_id = ? AND command = 'record_milestone' AND outcome = 0 ORDER BY seq";
 
 std::string state_text(const referral_snapshot& s) {
   std::string out(to_string(s.state));
@@ -135,6 +138,23 @@ std::vector<attached_document> read_documents(store::statement& q, const referra
   return out;
 }
 
+std::vector<recorded_milestone> read_milestones(store::statement& q, const referral_id& id) {
+  q.bind(1, id.value());
+  std::vector<recorded_milestone> out;
+  while (q.step()) {
+    const audit_entry e = entry_of(read_row(q));
+    const std::string name = json::parse(e.details).at("milestone").get<std::string>();
+    const auto m = parse_milestone(name);
+    if (!m) {
+      detail::fail(errc::storage, fmt::format("audit row {}", e.seq),
+                   fmt::format("records an unknown milestone '{}'", detail::printable(name)),
+                   "run kakehashi audit verify: the log may have been altered");
+    }
+    out.push_back({*m, e.by, e.recorded_at, e.seq});
+  }
+  return out;
+}
+
 std::pair<std::int64_t, std::string> read_head(store::connection& db) {
   auto q = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
   if (!q->step()) return {0, genesis_hash};
@@ -194,6 +214,9 @@ std::optional<event::any> event_of(const row& r, const json& details) {
     case event_kind::withdraw_consent:
       return event::withdraw_consent{
           by, at, parse_withdrawal_channel(details.at("channel").get<std::string>()).value()};
+    case event_kind::record_milestone:
+      return event::record_milestone{
+          by, at, parse_milestone(details.at("milestone").get<std::string>()).value()};
     case event_kind::transfer:
       return event::transfer{by, at};
     case event_kind::complete:

@@ -86,14 +86,7 @@ const std::vector<document_kind>& all_document_kinds() {
   static const std::vector<document_kind> all = detail::values_in(kind_names);
   return all;
 }
-std::string document_kind_names() {
-  std::string out;
-  for (const auto k : all_document_kinds()) {
-    if (!out.empty()) out += ", ";
-    out += to_string(k);
-  }
-  return out;
-}
+std::string document_kind_names() { return detail::names_in(kind_names); }
 
 void validate(std::string_view field, const document_ref& d) {
   const std::string f(field);

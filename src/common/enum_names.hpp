@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -34,6 +35,17 @@ template <class E, std::size_t N>
 std::vector<E> values_in(const name_table<E, N>& table) {
   std::vector<E> out;
   for (const auto& entry : table) out.push_back(entry.first);
+  return out;
+}
+
+// Every name of the table, in order, joined by ", " (for "expected one of ..." hints).
+template <class E, std::size_t N>
+std::string names_in(const name_table<E, N>& table) {
+  std::string out;
+  for (const auto& entry : table) {
+    if (!out.empty()) out += ", ";
+    out += entry.second;
+  }
   return out;
 }
 

@@ -41,10 +41,12 @@ using audit::read_changes;
 using audit::read_documents;
 using audit::read_head;
 using audit::read_history;
+using audit::read_milestones;
 using audit::read_row;
 using audit::row;
 using audit::select_documents;
 using audit::select_history;
+using audit::select_milestones;
 using audit::state_text;
 using nlohmann::json;
 using store::from_seconds;
@@ -74,6 +76,19 @@ void check_key(const std::string& key) {
 }
 
 using detail::consent_digest;
+
+// Codes (document kinds, milestones) as a JSON array for a refusal's details and as the text
+// "a, b" for its message.
+template <class Code>
+std::pair<json, std::string> coded_list(const std::vector<Code>& codes) {
+  json list = json::array();
+  std::string text;
+  for (const auto c : codes) {
+    list.push_back(std::string(to_string(c)));
+    text += (text.empty() ? "" : ", ") + std::string(to_string(c));
+  }
+  return {list, text};
+}
 
 }  // namespace
 
@@ -746,12 +761,7 @@ struct engine::impl {
     if (!a || a->required_documents.empty()) return;  // nothing to read
     const document_checklist c = check_documents(*a, documents_of(s.snap.id));
     if (c.complete()) return;
-    json missing = json::array();
-    std::string names;
-    for (const auto k : c.missing) {
-      missing.push_back(std::string(to_string(k)));
-      names += (names.empty() ? "" : ", ") + std::string(to_string(k));
-    }
+    const auto [missing, names] = coded_list(c.missing);
     if (c.rule == missing_documents_rule::warn) {
       details["missing_documents"] = missing;
       return;
@@ -763,6 +773,52 @@ struct engine::impl {
                              s.agreement.value(), names),
                  "the referring hospital attaches them (attach_document); or decline with reason "
                  "insufficient_information");
+  }
+
+  // ---- milestones --------------------------------------------------------------------------
+
+  std::vector<recorded_milestone> milestones_of(const referral_id& id) const {
+    auto q = cache.get(select_milestones);
+    return read_milestones(*q, id);
+  }
+
+  milestone_checklist milestone_checklist_of(const stored_referral& s) const {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a) {
+      milestone_checklist c;
+      c.recorded = milestones_of(s.snap.id);
+      return c;
+    }
+    return check_milestones(*a, milestones_of(s.snap.id));
+  }
+
+  // Each milestone once: a second record of it is refused, naming the first.
+  void check_new_milestone(const stored_referral& s, milestone m) {
+    for (const auto& had : milestones_of(s.snap.id)) {
+      if (had.milestone != m) continue;
+      refusal_details_ = {{"milestone", std::string(to_string(m))},
+                          {"recorded_row", had.audit_seq}};
+      detail::fail(errc::already_exists,
+                   "referral " + s.snap.id.value() + " milestone " + std::string(to_string(m)),
+                   fmt::format("was recorded already (by '{}' at {}, audit row #{})",
+                               had.by.organisation.value(), to_iso8601(had.at), had.audit_seq),
+                   "each milestone is recorded once; record the ones still missing");
+    }
+  }
+
+  // The agreement's milestones before the journey: the transfer waits for all of them.
+  void check_milestones_for_transfer(const stored_referral& s) {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a || a->required_milestones.empty()) return;  // nothing to read
+    const milestone_checklist c = check_milestones(*a, milestones_of(s.snap.id));
+    if (c.complete()) return;
+    const auto [missing, names] = coded_list(c.missing);
+    refusal_details_ = {{"missing_milestones", missing}, {"agreement", s.agreement.value()}};
+    detail::fail(errc::failed_precondition, "referral " + s.snap.id.value(),
+                 fmt::format("cannot be transferred: the agreement {} requires milestones that "
+                             "are not recorded: {}",
+                             s.agreement.value(), names),
+                 "either hospital records them (record_milestone) before the journey");
   }
 
   // An onward referral sends on a declined or expired referral of the same origin, patient and
@@ -1007,6 +1063,7 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
   return impl_->run(key, "transfer", id, by, at, options, [&](const std::optional<stored_referral>& before) {
     if (!before) unknown_referral(id);
     const referral_snapshot after = applied(before->snap, event::transfer{by, at});
+    impl_->check_milestones_for_transfer(*before);
     if (consent.id != before->snap.consent ||
         !detail::consent_digest_matches(consent, before->consent_digest)) {
       detail::fail(errc::consent_blocked, "referral " + id.value(),
@@ -1041,6 +1098,10 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                       }
                       if (kind == event_kind::accept) {
                         impl_->check_documents_for_accept(*before, o.details);
+                      }
+                      if (const auto* m = std::get_if<event::record_milestone>(&e)) {
+                        impl_->check_new_milestone(*before, m->milestone);
+                        o.details["milestone"] = to_string(m->milestone);
                       }
                       if (const auto* d = std::get_if<event::decline>(&e))
                         o.details["reason"] = to_string(d->reason);
@@ -1151,6 +1212,29 @@ document_checklist engine::documents(const referral_id& id) const {
   } catch (const store::failure& e) {
     storage_failed(e, "reading the documents");
   }
+}
+
+milestone_checklist engine::milestones(const referral_id& id) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    const auto s = impl_->load(id);
+    if (!s) unknown_referral(id);
+    return impl_->milestone_checklist_of(*s);
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the milestones");
+  }
+}
+
+milestone_checklist check_milestones(const agreement& a, std::vector<recorded_milestone> recorded) {
+  milestone_checklist c;
+  c.required = a.required_milestones;
+  for (const auto m : a.required_milestones) {
+    const bool have = std::any_of(recorded.begin(), recorded.end(),
+                                  [&](const recorded_milestone& r) { return r.milestone == m; });
+    if (!have) c.missing.push_back(m);
+  }
+  c.recorded = std::move(recorded);
+  return c;
 }
 
 document_checklist check_documents(const agreement& a, std::vector<attached_document> attached) {
@@ -1362,6 +1446,17 @@ std::vector<attached_document> database_view::documents(const referral_id& id) c
     });
   } catch (const store::failure& e) {
     storage_failed(e, "reading the documents");
+  }
+}
+
+std::vector<recorded_milestone> database_view::milestones(const referral_id& id) const {
+  try {
+    return impl_->read([&](store::connection& db) {
+      auto q = db.prepare(select_milestones);
+      return read_milestones(*q, id);
+    });
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the milestones");
   }
 }
 

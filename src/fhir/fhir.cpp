@@ -348,13 +348,24 @@ json task_json(const referral_export& r, const context& cx) {
       {{"type", concept_of(cx.coded("task-input", "specialty"), "specialty")},
        {"valueCodeableConcept", concept_of(cx.coded("specialty", s.specialty.value()))}});
   t["input"] = inputs;
+  json outputs = json::array();
+  // The milestones recorded before the journey, in order (when each was recorded: its
+  // AuditEvent).
+  for (const auto& row : r.history) {
+    if (row.command != "record_milestone" || row.outcome != audit_outcome::success) continue;
+    const std::string code = detail_string(row, "milestone");
+    if (code.empty()) continue;
+    outputs.push_back({{"type", concept_of(cx.coded("task-output", "milestone"), "milestone")},
+                       {"valueCodeableConcept", concept_of(cx.coded("milestone", code))}});
+  }
   // A declined or expired referral that was sent on: the onward request is its output, as a
   // fulfiller's alternative proposal is.
   if (s.replaced_by) {
-    t["output"] = json::array(
-        {{{"type", concept_of(cx.coded("task-output", "onward-referral"), "onward referral")},
-          {"valueReference", cx.other_referral(*s.replaced_by)}}});
+    outputs.push_back(
+        {{"type", concept_of(cx.coded("task-output", "onward-referral"), "onward referral")},
+         {"valueReference", cx.other_referral(*s.replaced_by)}});
   }
+  if (!outputs.empty()) t["output"] = outputs;
   return t;
 }
 

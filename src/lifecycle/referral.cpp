@@ -54,13 +54,14 @@ constexpr detail::name_table<withdrawal_channel, 3> channel_names{{
   {withdrawal_channel::verbal,     "verbal"},
   {withdrawal_channel::electronic, "electronic"},
 }};
-constexpr detail::name_table<event_kind, 9> event_names{{
+constexpr detail::name_table<event_kind, 10> event_names{{
   {event_kind::record_consent,   "record_consent"},
   {event_kind::attach_document,  "attach_document"},
   {event_kind::accept,           "accept"},
   {event_kind::decline,          "decline"},
   {event_kind::cancel,           "cancel"},
   {event_kind::withdraw_consent, "withdraw_consent"},
+  {event_kind::record_milestone, "record_milestone"},
   {event_kind::transfer,         "transfer"},
   {event_kind::complete,         "complete"},
   {event_kind::expire,           "expire"},
@@ -75,10 +76,11 @@ constexpr detail::name_table<party_side, 3> side_names{{
 // One sample event of each kind, in event_kind order, to ask the machine what it accepts. The
 // machine looks only at an event's type (and its own data), never at the event's fields.
 const std::vector<event::any>& sample_events() {
-  static const std::vector<event::any> samples{
-      event::record_consent{}, event::attach_document{}, event::accept{},
-      event::decline{},        event::cancel{},          event::withdraw_consent{},
-      event::transfer{},       event::complete{},        event::expire{}};
+  static const std::vector<event::any> samples{event::record_consent{},   event::attach_document{},
+                                               event::accept{},           event::decline{},
+                                               event::cancel{},           event::withdraw_consent{},
+                                               event::record_milestone{}, event::transfer{},
+                                               event::complete{},         event::expire{}};
   return samples;
 }
 
@@ -222,6 +224,7 @@ event_rights rights_for(event_kind kind) {
     case event_kind::transfer:         return {party_side::destination, {r::clinician, r::coordinator}};
     case event_kind::complete:         return {party_side::destination, {r::clinician}};
     case event_kind::withdraw_consent: return {party_side::either,      {r::clinician, r::coordinator}};
+    case event_kind::record_milestone: return {party_side::either,      {r::clinician, r::coordinator}};
     case event_kind::expire:           return {party_side::either,      {r::system}};
   }
   // clang-format on

@@ -112,6 +112,8 @@ struct referral_fsm : msmf::state_machine_def<referral_fsm> {
     // stricter regime in force by then, a consent that lapsed); the transfer checks the newest.
     Row< accepted,         event::record_consent,   accepted,         none,                                         none >,
     Row< accepted,         event::attach_document,  accepted,         none,                                         none >,
+    // A step before the journey (visa, travel...): the agreement's list gates the transfer.
+    Row< accepted,         event::record_milestone, accepted,         none,                                         none >,
     Row< accepted,         event::transfer,         transferred,      none,                                         none >,
     Row< accepted,         event::withdraw_consent, closed,           close_as<close_reason::consent_withdrawn>,    none >,
     Row< accepted,         event::cancel,           closed,           close_as<close_reason::cancelled>,            none >,

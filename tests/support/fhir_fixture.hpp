@@ -149,6 +149,15 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     attach("D-CT", document_kind::imaging, 3'000'000'000, "2026-03-01T03:00:00Z");
     attach("D-NOTE", document_kind::other, 1, "2026-03-01T04:00:00Z");
     e.apply(r, event::accept{sk_clinician(), at("2026-03-02T00:10:00Z")}, k());
+    // Two milestones before the journey, one by each hospital.
+    e.apply(r,
+            event::record_milestone{sk_coordinator(), at("2026-03-03T00:00:00Z"),
+                                    milestone::guarantor_confirmed},
+            k());
+    e.apply(r,
+            event::record_milestone{bm_coordinator(), at("2026-03-04T00:00:00Z"),
+                                    milestone::medical_visa_issued},
+            k());
     cases.push_back({"accepted-with-documents", r, true});
   }
 

@@ -50,6 +50,9 @@ inline event::any rightful_event(event_kind kind, instant at) {
     case event_kind::withdraw_consent:
       return event::withdraw_consent{origin_as(actor_role::clinician), at,
                                      withdrawal_channel::written};
+    case event_kind::record_milestone:
+      return event::record_milestone{origin_as(actor_role::coordinator), at,
+                                     milestone::travel_arranged};
     case event_kind::transfer:
       return event::transfer{destination_as(actor_role::coordinator), at};
     case event_kind::complete:

@@ -130,6 +130,8 @@ int run_show(const query_options& o) {
                                              o.id, printable(o.db, 200)));
   }
   const auto documents = view.documents(id);
+  const auto milestones = view.milestones(id);
+  std::optional<milestone_checklist> steps;
   // The checklist needs the referral's agreement (its successful proposal row names it) and the
   // agreements.
   std::optional<document_checklist> checklist;
@@ -141,6 +143,7 @@ int run_show(const query_options& o) {
       if (const agreement* a =
               dir->find_agreement(agreement_id{proposed["agreement"].get<std::string>()})) {
         checklist = check_documents(*a, documents);
+        steps = check_milestones(*a, milestones);
       }
     }
   }
@@ -158,6 +161,17 @@ int run_show(const query_options& o) {
     if (checklist) {
       j["missing_documents"] = json::array();
       for (const auto k : checklist->missing) j["missing_documents"].push_back(to_string(k));
+    }
+    j["milestones"] = json::array();
+    for (const auto& m : milestones) {
+      j["milestones"].push_back({{"milestone", std::string(to_string(m.milestone))},
+                                 {"recorded_at", to_iso8601(m.at)},
+                                 {"recorded_by", m.by.organisation.value()},
+                                 {"audit_row", m.audit_seq}});
+    }
+    if (steps) {
+      j["missing_milestones"] = json::array();
+      for (const auto m : steps->missing) j["missing_milestones"].push_back(to_string(m));
     }
     j["history"] = history_json(history);
     std::cout << j.dump(2) << '\n';
@@ -192,6 +206,22 @@ int run_show(const query_options& o) {
                                                   checklist->rule == missing_documents_rule::refuse
                                                       ? "refused"
                                                       : "allowed, audited"));
+    }
+    if (!milestones.empty()) std::cout << "milestones:\n";
+    for (const auto& m : milestones) {
+      std::cout << fmt::format("  {:<24} by {}, {}\n", to_string(m.milestone),
+                               m.by.organisation.value(), times(m.at, &*s, d));
+    }
+    if (steps && !steps->required.empty()) {
+      std::string missing;
+      for (const auto m : steps->missing) {
+        missing += (missing.empty() ? "" : ", ") + std::string(to_string(m));
+      }
+      std::cout << (missing.empty()
+                        ? std::string("required milestones: all recorded\n")
+                        : fmt::format("required milestones missing: {} (the transfer waits for "
+                                      "them)\n",
+                                      missing));
     }
   } else {
     std::cout << fmt::format("{}: never opened: its proposal was refused\n", o.id);
@@ -336,6 +366,8 @@ struct workflow_options : engine_args {
   std::uint64_t size = 0;
   std::string media_type;
   std::string language;
+  // milestone
+  std::string milestone;
   bool json = false;
 };
 
@@ -463,6 +495,13 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
         case event_kind::transfer:
           s = e.transfer(id, *consent, by, at, o.key);
           break;
+        case event_kind::record_milestone:
+          s = e.apply(id,
+                      event::record_milestone{by, at,
+                                              choice<milestone>(o.milestone, "--milestone",
+                                                                parse_milestone, all_milestones())},
+                      o.key);
+          break;
         case event_kind::attach_document:
           s = e.attach_document(id, document_of(o), by, at, o.key);
           break;
@@ -589,6 +628,9 @@ command add_referral_command(CLI::App& app) {
       ->required();
   attach->add_option("--language", w->language, "The document's language: vi, ja, en, ...")
       ->required();
+  CLI::App* milestone_cmd = workflow_command(
+      ref, "milestone", "Record a step before the journey (visa issued, travel arranged, ...)", *w);
+  milestone_cmd->add_option("--milestone", w->milestone, milestone_names())->required();
   CLI::App* accept = workflow_command(ref, "accept", "The destination accepts", *w);
   CLI::App* decline = workflow_command(ref, "decline", "The destination declines", *w);
   decline->add_option("--reason", w->reason, all_names<decline_reason>())->required();
@@ -602,10 +644,15 @@ command add_referral_command(CLI::App& app) {
   CLI::App* complete = workflow_command(ref, "complete", "Treatment completed", *w);
 
   const std::vector<std::pair<CLI::App*, event_kind>> events = {
-      {consent, event_kind::record_consent}, {attach, event_kind::attach_document},
-      {accept, event_kind::accept},          {decline, event_kind::decline},
-      {cancel, event_kind::cancel},          {withdraw, event_kind::withdraw_consent},
-      {transfer, event_kind::transfer},      {complete, event_kind::complete}};
+      {consent, event_kind::record_consent},
+      {attach, event_kind::attach_document},
+      {accept, event_kind::accept},
+      {decline, event_kind::decline},
+      {cancel, event_kind::cancel},
+      {withdraw, event_kind::withdraw_consent},
+      {milestone_cmd, event_kind::record_milestone},
+      {transfer, event_kind::transfer},
+      {complete, event_kind::complete}};
   return [q, w, show, list, overdue, propose, events] {
     if (show->parsed()) return run_show(*q);
     if (list->parsed()) return run_list(*q);

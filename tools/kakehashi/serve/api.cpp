@@ -717,6 +717,14 @@ response api::operation(const request& r, const hospital_id& caller, const refer
                         parse_code<cancel_reason>(code_parameter(params, "reason", "cancel reason"),
                                                   "reason", parse_cancel_reason)},
           key, conditions);
+    } else if (op == "record-milestone") {
+      after =
+          engine_.apply(s.id,
+                        event::record_milestone{
+                            by, at,
+                            parse_code<milestone>(code_parameter(params, "milestone", "milestone"),
+                                                  "milestone", parse_milestone, milestone_names())},
+                        key, conditions);
     } else if (op == "withdraw-consent") {
       after = engine_.apply(
           s.id,
@@ -729,7 +737,7 @@ response api::operation(const request& r, const hospital_id& caller, const refer
       return problem(404, "not-supported",
                      fmt::format("[kakehashi.not_found] ${}: no such operation on Task; expected "
                                  "$record-consent, $attach-document, $accept, $decline, $cancel, "
-                                 "$withdraw-consent, "
+                                 "$withdraw-consent, $record-milestone, "
                                  "$transfer, $complete or $everything (GET)",
                                  printable(op, 40)));
     }
@@ -917,8 +925,9 @@ response api::audit_events(const request& r, const hospital_id& caller) {
 
 response api::capability() const {
   json ops = json::array();
-  for (const char* name : {"everything", "record-consent", "attach-document", "accept", "decline",
-                           "cancel", "withdraw-consent", "transfer", "complete"}) {
+  for (const char* name :
+       {"everything", "record-consent", "attach-document", "accept", "decline", "cancel",
+        "withdraw-consent", "record-milestone", "transfer", "complete"}) {
     ops.push_back({{"name", name},
                    {"definition", std::string("urn:kakehashi:OperationDefinition:Task-") + name}});
   }
