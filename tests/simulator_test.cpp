@@ -77,6 +77,8 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
                                                                kh::document_kind::imaging});
   CHECK(s.documents_attached.size() == 4);
   CHECK(s.sent_when_asked > 0);
+  CHECK(s.required_milestones.size() == 5);
+  CHECK(s.milestones.size() == 6);  // escort_arranged is recorded for some, required of none
   // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
   const date::sys_days first{s.start};
   const date::sys_days last = first + date::days{s.days - 1};
@@ -139,6 +141,31 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
     const auto without = simulator::load_scenario(doc.dump(), "test.json");
     CHECK(without.documents_attached.empty());
     CHECK(without.required_documents.empty());
+  }
+  SECTION("milestones that are not milestones, or required and never recorded; optional") {
+    json doc = json::parse(kh::test::slurp(scenario_file));
+    doc["destination"]["required_milestones"].push_back("visa");
+    doc["milestones"]["boarding_pass"] = {
+        {"days_after_acceptance", {{"min", 1}, {"mode", 2}, {"max", 3}}}};
+    doc["milestones"]["travel_arranged"]["chance"] = -0.5;
+    doc["milestones"].erase("guarantor_confirmed");
+    doc["milestones"]["escort_arranged"]["when"] = "soon";
+    const std::string e = load_error(doc.dump());
+    CHECK_THAT(e, Contains("5 problem(s)"));
+    CHECK_THAT(e, Contains("destination.required_milestones[5]: \"visa\" is not a milestone; "
+                           "expected one of treatment_plan_accepted, cost_estimate_accepted"));
+    CHECK_THAT(e, Contains("milestones.boarding_pass: is not a milestone"));
+    CHECK_THAT(e, Contains("milestones.travel_arranged.chance: -0.5 is not a number from 0 to 1"));
+    CHECK_THAT(e, Contains("milestones: has no entry for guarantor_confirmed, which "
+                           "destination.required_milestones lists"));
+    CHECK_THAT(e, Contains("milestones.escort_arranged.when: unknown key"));
+    doc = json::parse(kh::test::slurp(scenario_file));
+    doc.erase("milestones");
+    CHECK_THAT(load_error(doc.dump()), Contains("5 problem(s)"));  // each required one, unplanned
+    doc["destination"].erase("required_milestones");
+    const auto without = simulator::load_scenario(doc.dump(), "test.json");
+    CHECK(without.milestones.empty());
+    CHECK(without.required_milestones.empty());
   }
   SECTION("weights that are all zero") {
     CHECK_THAT(load_error(edited("/journey/cancel_reasons", {{"other", 0}})),
@@ -238,7 +265,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
 
   auto view = kh::database_view::open(db.path());
   long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
-  long attached = 0, refused_for_documents = 0;
+  long attached = 0, refused_for_documents = 0, milestones = 0;
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
     const auto rows = view.history(id);
@@ -261,6 +288,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
     // No referral reaches accepted without a consent the policy allowed before it.
     bool consent_allowed = false;
     std::set<std::string> kinds;    // of the documents attached so far
+    std::set<std::string> steps;    // the milestones recorded so far
     bool transfer_refused = false;  // and no replacement consent recorded since
     std::string last_state;
     for (const auto& r : rows) {
@@ -278,6 +306,17 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
       if (r.command == "attach_document") {
         kinds.insert(json::parse(r.details).at("document").at("kind").get<std::string>());
         ++attached;
+      }
+      if (r.command == "record_milestone") {  // each once, between acceptance and the journey
+        CHECK(r.state_before == "accepted");
+        CHECK(steps.insert(json::parse(r.details).at("milestone").get<std::string>()).second);
+        ++milestones;
+      }
+      if (r.command == "transfer") {  // the agreement's milestones held
+        for (const char* m : {"treatment_plan_accepted", "cost_estimate_accepted",
+                              "guarantor_confirmed", "medical_visa_issued", "travel_arranged"}) {
+          CHECK(steps.count(m));
+        }
       }
       // A consent that no longer allows the journey is replaced, not left to strand the
       // referral: the row after a refused transfer is the replacement (or its refusal).
@@ -319,6 +358,10 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(refused_for_documents > 0);
   CHECK(s.documents_sent_when_asked > 0);
   CHECK(s.declined_for_documents > 0);
+  CHECK(milestones == s.milestones_recorded);
+  CHECK(milestones > 0);
+  CHECK(s.journeys_delayed_for_milestones > 0);
+  CHECK(s.cancelled_for_milestones > 0);
 
   // Every cho-ray proposal was refused as not eligible, for want of an agreement.
   long cho_ray = 0;

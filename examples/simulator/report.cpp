@@ -39,6 +39,13 @@ std::string refusal_counting(const summary& s) {
                      s.refused_commands);
 }
 
+std::string milestone_line(const summary& s) {
+  return fmt::format(
+      "milestones recorded before the journey: {}; journeys that waited for the "
+      "last one the agreement requires: {}; cancelled because one never came: {}",
+      s.milestones_recorded, s.journeys_delayed_for_milestones, s.cancelled_for_milestones);
+}
+
 std::string capacity_line(const capacity_row& c) {
   return fmt::format("{} reached its monthly capacity first in {} ({} month(s), {} proposal(s) "
                      "refused)",
@@ -271,6 +278,7 @@ std::string to_text(const summary& s) {
       "when asked: {}, declined for insufficient information: {})\n",
       s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
       s.declined_for_documents);
+  out += fmt::format("{}\n", milestone_line(s));
   out += fmt::format("commands: {} ({} refused by a rule)\n", s.commands, s.refused_commands);
   out += "audit log: " + audit_state(s) + "\n";
   return out;
@@ -345,6 +353,10 @@ std::string to_json(const summary& s, int indent) {
                 {"accepts_refused", s.accepts_refused_for_documents},
                 {"sent_when_asked", s.documents_sent_when_asked},
                 {"declined", s.declined_for_documents}}},
+              {"milestones",
+               {{"recorded", s.milestones_recorded},
+                {"journeys_delayed", s.journeys_delayed_for_milestones},
+                {"cancelled", s.cancelled_for_milestones}}},
               {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
               {"audit",
                {{"intact", s.audit_intact},
@@ -422,7 +434,12 @@ std::string to_html(const summary& s, const scenario& sc) {
   out += "</table>\n<h2>Capacity</h2>\n<ul>\n";
   for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c)) + "</li>\n";
   if (s.capacity.empty()) out += "<li>No specialty reached its monthly capacity.</li>\n";
-  out += "</ul>\n";
+  out += "</ul>\n<h2>Documents and milestones</h2>\n";
+  out += fmt::format(
+      "<p>{} documents attached (by reference); {} acceptances refused for missing documents, "
+      "{} sent when asked, {} declined for insufficient information.</p>\n<p>{}.</p>\n",
+      s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
+      s.declined_for_documents, esc(milestone_line(s)));
   if (!s.example.empty()) {
     out += "<h2>One referral, step by step</h2>\n<p>Times in the acting hospital's own zone "
            "(Vietnam UTC+7, Japan UTC+9), and in UTC as the audit log stores them.</p>\n"

@@ -166,6 +166,31 @@ class reader {
     if (v->empty()) add(here, fmt::format("is empty; give at least one of {}", valid_names));
     return out;
   }
+
+  // An optional array of coded names (`what`s that `parse` accepts); empty when left out.
+  template <class Code, class Parse>
+  std::vector<Code> codes(const json& obj, const std::string& path, std::string_view key,
+                          std::string_view what, Parse parse, std::string_view valid_names) {
+    std::vector<Code> out;
+    const auto v = obj.find(key);
+    if (v == obj.end()) return out;
+    const std::string here = join(path, key);
+    if (!v->is_array()) {
+      add(here, fmt::format("expected an array of {}s, found {}", what, shown(*v)));
+      return out;
+    }
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      const json& item = (*v)[i];
+      const auto c = item.is_string() ? parse(item.get<std::string>()) : std::nullopt;
+      if (!c) {
+        add(fmt::format("{}[{}]", here, i),
+            fmt::format("{} is not a {}; expected one of {}", shown(item), what, valid_names));
+        continue;
+      }
+      out.push_back(*c);
+    }
+    return out;
+  }
 };
 
 std::optional<consent_plan> parse_consent_plan(std::string_view name) {
@@ -225,9 +250,10 @@ void read_run(reader& r, const json& v, scenario& s) {
 
 void read_destination(reader& r, const json& v, scenario& s) {
   const std::string p = "destination";
-  if (!r.object(v, p,
-                {"hospital", "response_deadline_days", "monthly_capacity", "days_to_answer",
-                 "no_answer", "accept", "decline_reasons", "required_documents"})) {
+  if (!r.object(
+          v, p,
+          {"hospital", "response_deadline_days", "monthly_capacity", "days_to_answer", "no_answer",
+           "accept", "decline_reasons", "required_documents", "required_milestones"})) {
     return;
   }
   if (auto h = hospital(r, v, p, "hospital")) s.destination = *h;
@@ -257,26 +283,12 @@ void read_destination(reader& r, const json& v, scenario& s) {
       v, p, "decline_reasons", kh::parse_decline_reason,
       "capacity_full, specialty_unavailable, not_clinically_appropriate, "
       "insufficient_information, patient_not_fit_to_travel, other");
-  if (v.contains("required_documents")) {  // optional: the agreements' own lists when left out
-    const json& docs = v["required_documents"];
-    const std::string here = p + ".required_documents";
-    if (!docs.is_array()) {
-      r.add(here,
-            fmt::format("expected an array of document kinds, found {}", reader::shown(docs)));
-    } else {
-      for (std::size_t i = 0; i < docs.size(); ++i) {
-        const auto k = docs[i].is_string() ? kh::parse_document_kind(docs[i].get<std::string>())
-                                           : std::nullopt;
-        if (!k) {
-          r.add(fmt::format("{}[{}]", here, i),
-                fmt::format("{} is not a document kind; expected one of {}", reader::shown(docs[i]),
-                            kh::document_kind_names()));
-          continue;
-        }
-        s.required_documents.push_back(*k);
-      }
-    }
-  }
+  // Optional: the agreements' own lists when left out.
+  s.required_documents =
+      r.codes<kh::document_kind>(v, p, "required_documents", "document kind",
+                                 kh::parse_document_kind, kh::document_kind_names());
+  s.required_milestones = r.codes<kh::milestone>(v, p, "required_milestones", "milestone",
+                                                 kh::parse_milestone, kh::milestone_names());
 }
 
 void read_documents(reader& r, const json& v, scenario& s) {
@@ -304,6 +316,43 @@ void read_documents(reader& r, const json& v, scenario& s) {
   s.days_to_attach = r.delay(v, p, "days_to_attach");
   if (auto x = r.number(v, p, "sent_when_asked", 0, 1)) s.sent_when_asked = *x;
   s.days_to_send = r.delay(v, p, "days_to_send");
+}
+
+void read_milestones(reader& r, const json& v, scenario& s) {
+  const std::string p = "milestones";
+  if (!v.is_object()) {
+    r.add(p, fmt::format("expected an object of milestone: {{\"chance\", "
+                         "\"days_after_acceptance\"}}, found {}",
+                         reader::shown(v)));
+    return;
+  }
+  for (const auto& item : v.items()) {
+    const std::string here = p + "." + item.key();
+    const auto m = kh::parse_milestone(item.key());
+    if (!m) {
+      r.add(here, fmt::format("is not a milestone; expected one of {}", kh::milestone_names()));
+      continue;
+    }
+    if (!r.object(item.value(), here, {"chance", "days_after_acceptance"})) continue;
+    scenario::milestone_plan plan;
+    plan.milestone = *m;
+    if (item.value().contains("chance")) {  // optional: every accepted referral gets it
+      if (auto x = r.number(item.value(), here, "chance", 0, 1)) plan.chance = *x;
+    }
+    plan.days_after_acceptance = r.delay(item.value(), here, "days_after_acceptance");
+    s.milestones.push_back(plan);
+  }
+  // A required milestone that is never recorded would refuse every journey.
+  for (const auto m : s.required_milestones) {
+    const bool planned =
+        std::any_of(s.milestones.begin(), s.milestones.end(),
+                    [&](const scenario::milestone_plan& x) { return x.milestone == m; });
+    if (!planned) {
+      r.add(p, fmt::format("has no entry for {}, which destination.required_milestones lists; "
+                           "say when it is recorded",
+                           kh::to_string(m)));
+    }
+  }
 }
 
 void read_origins(reader& r, const json& v, scenario& s) {
@@ -469,7 +518,7 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
   scenario s;
   if (r.object(doc, "",
                {"format", "description", "run", "destination", "origins", "paperwork", "patients",
-                "consent", "documents", "journey"})) {
+                "consent", "documents", "milestones", "journey"})) {
     if (auto f = r.text(doc, "", "format"); f && *f != format_tag) {
       r.add("format", fmt::format("{} is not \"{}\"", reader::shown(json(*f)), format_tag));
     }
@@ -490,6 +539,8 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
     }
     // Optional: scenarios written before documents were recorded attach none.
     if (doc.contains("documents")) read_documents(r, doc["documents"], s);
+    // Optional too: without it none is recorded (and none may be required).
+    read_milestones(r, doc.contains("milestones") ? doc["milestones"] : json::object(), s);
   }
   if (!r.problems.empty()) {
     std::string all;

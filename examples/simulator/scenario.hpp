@@ -76,6 +76,9 @@ struct scenario {
   /// Documents the destination requires before it accepts (added to its agreements, refused
   /// when missing); empty: the agreements' own lists.
   std::vector<kakehashi::document_kind> required_documents;
+  /// Milestones the destination requires before the journey (added to its agreements: the
+  /// transfer is refused until they are recorded); empty: the agreements' own lists.
+  std::vector<kakehashi::milestone> required_milestones;
 
   std::vector<origin_mix> origins;
   /// The referring hospitals' paperwork (VN-10, VN-11, VN-20): a data-transfer agreement with
@@ -107,6 +110,16 @@ struct scenario {
                                ///< sends them and the destination answers again; otherwise it
                                ///< declines for insufficient information
   delay_days days_to_send;     ///< from the refused acceptance
+
+  // Milestones (the optional section "milestones"; without it none is recorded). Each is
+  // recorded by the hospital that does the work: the treatment plan, the cost estimate and the
+  // guarantor by the destination, the visa, the journey and the escort by the referring hospital.
+  struct milestone_plan {
+    kakehashi::milestone milestone = kakehashi::milestone::travel_arranged;
+    double chance = 1;  ///< of the accepted referrals; the rest never get it
+    delay_days days_after_acceptance;
+  };
+  std::vector<milestone_plan> milestones;
 
   // The journey
   double cancel_before_transfer = 0;

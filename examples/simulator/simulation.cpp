@@ -85,6 +85,9 @@ struct plan {
   double to_attach = 0;
   bool sends_missing = false;
   double to_send = 0;
+  // Milestones (drawn after the documents): days after acceptance, per scenario.milestones;
+  // negative for one this referral never gets (a visa refused, say)
+  std::vector<double> milestone_days;
 };
 
 enum class step {
@@ -93,6 +96,7 @@ enum class step {
   attach,
   answer,
   send_missing,
+  milestone,
   cancel,
   withdraw,
   transfer,
@@ -105,6 +109,7 @@ struct pending {
   std::uint64_t order = 0;  // ties: first scheduled first
   step what = step::propose;
   std::uint32_t referral = 0;
+  std::uint32_t item = 0;  // step::milestone: the index into scenario.milestones
   bool operator>(const pending& o) const {
     return at != o.at ? at > o.at : order > o.order;
   }
@@ -249,6 +254,7 @@ class simulation {
       if (!a.has_party(s.destination)) continue;
       a.response_deadline_days = s.response_deadline_days;
       if (!s.required_documents.empty()) a.required_documents = s.required_documents;
+      if (!s.required_milestones.empty()) a.required_milestones = s.required_milestones;
       a.monthly_capacity.clear();
       for (const auto& [spec, n] : s.monthly_capacity) {
         if (a.covers_specialty(spec)) a.monthly_capacity[spec] = n;
@@ -363,13 +369,18 @@ class simulation {
       p.sends_missing = chance(rng, s_.sent_when_asked);
       p.to_send = draw(rng, s_.days_to_send);
     }
+    for (const auto& m : s_.milestones) {
+      const bool gets = chance(rng, m.chance);
+      const double d = draw(rng, m.days_after_acceptance);
+      p.milestone_days.push_back(gets ? d : -1);
+    }
     return p;
   }
 
   // --- the calendar ----------------------------------------------------------------------------
 
-  void push(kh::instant at, step what, std::uint32_t referral) {
-    queue_.push({at, order_++, what, referral});
+  void push(kh::instant at, step what, std::uint32_t referral, std::uint32_t item = 0) {
+    queue_.push({at, order_++, what, referral, item});
   }
 
   // Office work happens Monday to Friday, 08:00-17:00 in the acting hospital's zone: an instant
@@ -417,6 +428,8 @@ class simulation {
       case step::answer: return answer(r, e.at);
       case step::send_missing:
         return send_missing(r, e.at);
+      case step::milestone:
+        return record_milestone(r, e.at, e.item);
       case step::cancel: return cancel(r, e.at);
       case step::withdraw: return withdraw(r, e.at);
       case step::transfer: return transfer(r, e.at);
@@ -683,14 +696,74 @@ class simulation {
     }
     r.stage = 3;
     const auto z = origin_zone(r);
-    const kh::instant arrival = at + days(r.p.to_travel);
+    kh::instant arrival = at + days(r.p.to_travel);
     const auto before = at + days(r.p.to_travel * r.p.before_fraction);
+    const milestone_outlook m = schedule_milestones(r, at);
     if (r.p.withdraws_before) return push(office(z, before), step::withdraw, r.index);
     if (r.p.cancels) {
       r.cancel_reason = r.p.cancel;
       return push(office(z, before), step::cancel, r.index);
     }
+    if (m.never) {  // a required milestone will not come: the journey is called off
+      ++sum_.cancelled_for_milestones;
+      r.cancel_reason = kh::cancel_reason::other;
+      return push(office(z, arrival), step::cancel, r.index);
+    }
+    if (m.last_required && *m.last_required + 24h > arrival) {  // the journey waits for them
+      ++sum_.journeys_delayed_for_milestones;
+      arrival = *m.last_required + 24h;
+    }
     push(arrival, step::transfer, r.index);
+  }
+
+  // --- milestones (between acceptance and the journey)
+  // -----------------------------------------
+
+  struct milestone_outlook {
+    std::optional<kh::instant> last_required;  // when the last required one will be recorded
+    bool never = false;                        // a required one will never be
+  };
+
+  static bool recorded_by_destination(kh::milestone m) {
+    return m == kh::milestone::treatment_plan_accepted ||
+           m == kh::milestone::cost_estimate_accepted || m == kh::milestone::guarantor_confirmed;
+  }
+
+  milestone_outlook schedule_milestones(const open_referral& r, kh::instant accepted_at) {
+    milestone_outlook out;
+    std::vector<kh::milestone> required;  // the referral's agreement's
+    {
+      timed t(engine_seconds_);
+      required = engine_.milestones(r.id).required;
+    }
+    // One the agreement requires and the scenario never records stops the journey.
+    for (const auto m : required) {
+      out.never = out.never || std::none_of(s_.milestones.begin(), s_.milestones.end(),
+                                            [&](const auto& x) { return x.milestone == m; });
+    }
+    for (std::size_t i = 0; i < s_.milestones.size(); ++i) {
+      const kh::milestone m = s_.milestones[i].milestone;
+      const bool is_required = std::find(required.begin(), required.end(), m) != required.end();
+      if (r.p.milestone_days[i] < 0) {
+        out.never = out.never || is_required;
+        continue;
+      }
+      const kh::instant when = office(recorded_by_destination(m) ? away_ : origin_zone(r),
+                                      accepted_at + days(r.p.milestone_days[i]));
+      push(when, step::milestone, r.index, static_cast<std::uint32_t>(i));
+      if (is_required) out.last_required = std::max(out.last_required.value_or(when), when);
+    }
+    return out;
+  }
+
+  void record_milestone(open_referral& r, kh::instant at, std::uint32_t i) {
+    if (r.stage != 3) return;  // transferred already: an optional one that came too late
+    const kh::milestone m = s_.milestones[i].milestone;
+    const kh::actor by = recorded_by_destination(m) ? destination_actor(kh::actor_role::coordinator)
+                                                    : origin_actor(r, kh::actor_role::coordinator);
+    engine_apply(r, kh::event::record_milestone{by, at, m},
+                 "record_milestone:" + std::string(kh::to_string(m)));
+    ++sum_.milestones_recorded;
   }
 
   void engine_apply(open_referral& r, const kh::event::any& e, std::string_view name) {

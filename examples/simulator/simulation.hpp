@@ -114,6 +114,11 @@ struct summary {
   long accepts_refused_for_documents = 0;
   long documents_sent_when_asked = 0;
   long declined_for_documents = 0;
+  /// Milestones recorded between acceptance and the journey, the journeys that waited for the
+  /// last one the agreement requires, and the referrals cancelled because one never came.
+  long milestones_recorded = 0;
+  long journeys_delayed_for_milestones = 0;
+  long cancelled_for_milestones = 0;
 
   // The audit log of the database written
   bool audit_intact = false;
