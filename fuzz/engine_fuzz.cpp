@@ -15,12 +15,15 @@
 //     (which requires a referral letter and imaging, refused when missing) before both kinds
 //     were attached; each milestone is recorded once, and none was transferred under that MoU
 //     before its visa milestone;
+//   - results are returned only after the transfer and while consent stands, their document ids
+//     distinct from every other document of the referral; none was completed under the K
+//     Hospital MoU (which requires results first) without them;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
 //   - verify() finds the database intact at the end.
 //
 // Input: a byte stream. Each command takes an opcode byte and a few argument bytes (missing bytes
 // read as 0); opcode 10 opens a batch of the next few commands; opcode 11 attaches a document;
-// opcode 12 records a milestone.
+// opcode 12 records a milestone; opcode 13 returns results.
 #include <cstddef>
 #include <cstdint>
 #include <kakehashi/engine.hpp>
@@ -66,6 +69,9 @@ agreement_directory fuzz_agreements() {
     if (a.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) {
       a.required_documents = {document_kind::referral_letter, document_kind::imaging};
       a.required_milestones = {milestone::medical_visa_issued};
+    }
+    if (a.id == agreement_id{"mou-k-hospital-shonan-kamakura-2025"}) {
+      a.results_before_completion = results_rule::required;
     }
   }
   // A second Japanese partner of Bach Mai, so that a declined or expired referral can be sent on.
@@ -167,12 +173,28 @@ struct harness {
     std::set<std::string> ids_seen;
     std::set<document_kind> kinds;
     std::set<std::string> milestones;
-    bool requires = false;
+    bool requires = false, requires_results = false, withdrawn = false, returned = false;
     for (const audit_entry& a : e.history(id)) {
       if (a.outcome != audit_outcome::success) continue;
       const auto d = nlohmann::json::parse(a.details);
       if (a.command == "propose") {
         requires = d.value("agreement", "") == "mou-bach-mai-shonan-kamakura-2025";
+        requires_results = d.value("agreement", "") == "mou-k-hospital-shonan-kamakura-2025";
+      }
+      if (a.command == "withdraw_consent") withdrawn = true;
+      if (a.command == "return_results") {
+        if (a.state_before != "transferred" || withdrawn) {
+          broken("results returned before the transfer or after a withdrawal");
+        }
+        for (const auto& doc : d.at("documents")) {
+          if (!ids_seen.insert(doc.at("id").get<std::string>()).second) {
+            broken("a returned document reuses an id of the referral");
+          }
+        }
+        returned = true;
+      }
+      if (a.command == "complete" && requires_results && !returned) {
+        broken("completed without the results its agreement requires");
       }
       if (a.command == "attach_document") {
         const document_ref doc = document_ref_from_json(d.at("document").dump());
@@ -191,8 +213,8 @@ struct harness {
         broken("accepted without the documents its agreement requires");
       }
     }
-    if (e.documents(id).attached.size() != ids_seen.size())
-      broken("documents() disagrees with the log");
+    if (e.documents(id).attached.size() + e.results(id).size() != ids_seen.size())
+      broken("documents() and results() disagree with the log");
   }
 
   // Onward referral links (issue 16, item 6), from both ends.
@@ -268,7 +290,7 @@ struct harness {
   }
 
   void step(bytes& in) {
-    const std::uint8_t op = in.next() % 13;
+    const std::uint8_t op = in.next() % 14;
     now += std::chrono::hours(in.next() % 40) - std::chrono::hours(2);  // sometimes backwards
     const referral_id& id = in.pick(ids);
     switch (op) {
@@ -348,6 +370,20 @@ struct harness {
         const actor by = pick_actor(in);
         const std::string key = pick_key(in);
         checked(id, key, [&] { e.apply(id, event::record_milestone{by, now, m}, key); });
+        break;
+      }
+      case 13: {
+        const consent_record& c = in.pick(consents).record;
+        const std::uint8_t arg = in.next();
+        std::vector<document_ref> docs;
+        for (int i = 0; i <= arg % 3; ++i) {  // 1 to 3; ids may repeat attached or returned ones
+          docs.push_back({document_id{"D-" + std::to_string((arg / 3 + i) % 6)},
+                          document_kind::discharge_summary, std::string(64, 'e'), "application/pdf",
+                          1u + in.next(), "ja"});
+        }
+        const actor by = pick_actor(in);
+        const std::string key = pick_key(in);
+        checked(id, key, [&] { e.return_results(id, c, docs, by, now, key); });
         break;
       }
       case 10: {

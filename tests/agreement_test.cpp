@@ -59,6 +59,10 @@ TEST_CASE("the fixture network loads with every field read", "[agreement]") {
   CHECK(ab.required_documents ==
         std::vector<document_kind>{document_kind::referral_letter, document_kind::imaging});
   CHECK(ab.missing_documents == missing_documents_rule::refuse);  // the default
+  CHECK(ab.required_milestones == std::vector<milestone>{milestone::medical_visa_issued});
+  CHECK(ab.results_before_completion == results_rule::required);
+  CHECK(dir.find_agreement(agreement_id{"cb"})->results_before_completion ==
+        results_rule::optional);  // the default
   CHECK(ab.languages == std::vector<std::string>{"en", "ja"});
   const agreement& ad = *dir.find_agreement(agreement_id{"ad"});
   CHECK(ad.status.state == agreement_state::suspended);
@@ -224,6 +228,15 @@ TEST_CASE("every kind of bad input is reported with its path and value, and noth
        "agreements[0].referral.missing_documents",
        "'ignore' is not allowed; expected refuse (accepting without the required documents is "
        "refused, the default) or warn"},
+      {"an unknown rule for results",
+       [] {
+         return edited([](json& j) {
+           j["agreements"][0]["referral"]["results_before_completion"] = "sometimes";
+         });
+       },
+       "agreements[0].referral.results_before_completion",
+       "'sometimes' is not allowed; expected optional (a referral may be completed without "
+       "results returned, the default) or required"},
       {"missing required key",
        [] { return edited([](json& j) { j["agreements"][2].erase("signed"); }); },
        "agreements[2].signed", "is required but missing"},

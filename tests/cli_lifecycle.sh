@@ -89,11 +89,24 @@ expect 2 referral milestone "${db[@]}" "${bm[@]}" --id R-1 --milestone visa \
 contains err "--milestone: 'visa' is not allowed here"
 expect 0 referral transfer "${db[@]}" "${skc[@]}" --id R-1 --consent consent.json \
   --at 2026-03-20T10:00:00+09:00 --idempotency-key k-6
+# The discharge summary goes home before completion, under the recorded consent.
+expect 0 referral return-results "${db[@]}" "${sk[@]}" --id R-1 --consent consent.json \
+  --document-id D-R1-SUMMARY --kind discharge_summary --media-type application/pdf \
+  --language ja --sha256 "$(printf 'summary' | sha256sum | cut -d' ' -f1)" --size 7 \
+  --at 2026-04-19T10:00:00+09:00 --idempotency-key k-r1
+contains out "R-1: transferred (version 6)"
+expect 2 referral return-results "${db[@]}" "${sk[@]}" --id R-1 --consent consent.json \
+  --document-id D-R1-PLAN --kind follow_up --media-type application/pdf --language ja \
+  --sha256 "$(printf 'plan' | sha256sum | cut -d' ' -f1)" --size 4 \
+  --at 2026-04-19T11:00:00+09:00 --idempotency-key k-r2
+contains err "--kind"
 expect 0 referral complete "${db[@]}" "${sk[@]}" --id R-1 --at 2026-04-20T10:00:00+09:00 \
   --idempotency-key k-7 --json
 contains out '"close_reason": "completed"'
 expect 0 referral show --db referrals.db --id R-1
 contains out "travel_arranged          by bach-mai"
+contains out "results returned to the referring hospital:"
+contains out "D-R1-SUMMARY       discharge_summary"
 
 # The side exits: declined, cancelled, consent withdrawn, expired by the sweep. are
 # the same patient's (consent.json's): R-4 is proposed once R-2 is closed, as a second open
@@ -220,10 +233,10 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 26 rows (8 for R-1, 18 for the others, the refused proposals and the refused document;
+# The log: 27 rows (9 for R-1, 18 for the others, the refused proposals and the refused document;
 # the bad input above wrote none), intact, anchored, and a wrong key said apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (26 rows, 6 referrals"
+contains out "audit log: intact (27 rows, 6 referrals"
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json
@@ -249,7 +262,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (26 rows, 6 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (27 rows, 6 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

@@ -28,15 +28,10 @@ instant at(const char* t) { return parse_instant(t); }
 // The seed agreements with the Bach Mai MoU requiring a referral letter and imaging, refused
 // (or warned) when missing at acceptance.
 agreement_directory requiring_documents(missing_documents_rule rule) {
-  const agreement_directory seed = seed_agreements();
-  auto agreements = seed.agreements();
-  for (auto& a : agreements) {
-    if (a.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) {
-      a.required_documents = {document_kind::referral_letter, document_kind::imaging};
-      a.missing_documents = rule;
-    }
-  }
-  return agreement_directory::from_values(seed.hospitals(), agreements);
+  return with_bach_mai_terms([rule](agreement& a) {
+    a.required_documents = {document_kind::referral_letter, document_kind::imaging};
+    a.missing_documents = rule;
+  });
 }
 
 engine open_requiring(const std::string& path,

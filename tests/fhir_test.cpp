@@ -184,6 +184,30 @@ TEST_CASE("recorded milestones are the Task's outputs, in the order they were re
   CHECK_FALSE(only(case_named("accepted").bundle, "Task").contains("output"));
 }
 
+TEST_CASE("results returned are DocumentReferences the Task's outputs point to",
+          "[fhir][results]") {
+  const auto& c = case_named("closed-completed-with-results");
+  const json task = only(c.bundle, "Task");
+  CHECK(task["status"] == "completed");
+  REQUIRE(task["output"].size() == 2);
+  const auto docs = resources(c.bundle, "DocumentReference");
+  REQUIRE(docs.size() == 2);
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    CHECK(code_of(task["output"][i]["type"], "urn:kakehashi:task-output") == "results");
+    CHECK(task["output"][i]["valueReference"]["reference"] ==
+          "urn:uuid:" + docs[i]["id"].get<std::string>());
+    CHECK(docs[i]["date"] == "2026-03-30T00:00:00Z");
+  }
+  const document_ref summary = kakehashi::fhir::import_document_reference(docs[0].dump());
+  CHECK(summary.id.value() == "D-SK-SUMMARY");
+  CHECK(summary.kind == document_kind::discharge_summary);
+  CHECK(summary.language == "ja");
+  // Results are not what the referral asked with: the ServiceRequest cites the consent alone.
+  const json sr = only(c.bundle, "ServiceRequest");
+  REQUIRE(sr["supportingInfo"].size() == 1);
+  CHECK(sr["supportingInfo"][0]["type"] == "Consent");
+}
+
 TEST_CASE("an exported DocumentReference reads back as the document reference it came from",
           "[fhir][document]") {
   const auto& c = case_named("accepted-with-documents");

@@ -244,6 +244,21 @@ TEST_CASE("a hostile value in any field of a document reference is refused, nami
         CHECK_THAT(std::string(err.what()), Contains(std::string("event.document.") + f.name));
         check_message(err.what());
       }
+      // Returned as results, behind a valid one: the same refusal, naming its place.
+      try {
+        document_ref fine = d;
+        fine.id = document_id{"D-OK"};
+        fine.sha256 = std::string(64, 'b');
+        fine.media_type = "application/pdf";
+        fine.language = "ja";
+        (void)e.return_results(r, test::good_consent(), {fine, d}, test::sk_clinician(),
+                               parse_instant("2026-03-01T02:00:00Z"), "k-" + std::to_string(++n));
+        FAIL("returned a malformed document reference");
+      } catch (const error& err) {
+        CHECK(err.code() == errc::invalid_argument);
+        CHECK_THAT(std::string(err.what()), Contains(std::string("event.documents[1].") + f.name));
+        check_message(err.what());
+      }
       // The JSON reader refuses the same value in the same field.
       nlohmann::json j = nlohmann::json::parse(
           to_json(document_ref{document_id{"D-1"}, document_kind::imaging, std::string(64, 'a'),
@@ -260,6 +275,7 @@ TEST_CASE("a hostile value in any field of a document reference is refused, nami
     }
   }
   CHECK(e.documents(r).attached.empty());
+  CHECK(e.results(r).empty());
   CHECK(e.get(r).version == 1);
   CHECK(e.verify().intact);
   const nlohmann::json doc = nlohmann::json::parse(

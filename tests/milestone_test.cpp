@@ -23,14 +23,9 @@ instant at(const char* t) { return parse_instant(t); }
 
 // The seed agreements with the Bach Mai MoU requiring the visa and the travel before transfer.
 agreement_directory requiring_milestones() {
-  const agreement_directory seed = seed_agreements();
-  auto agreements = seed.agreements();
-  for (auto& a : agreements) {
-    if (a.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) {
-      a.required_milestones = {milestone::medical_visa_issued, milestone::travel_arranged};
-    }
-  }
-  return agreement_directory::from_values(seed.hospitals(), agreements);
+  return with_bach_mai_terms([](agreement& a) {
+    a.required_milestones = {milestone::medical_visa_issued, milestone::travel_arranged};
+  });
 }
 
 }  // namespace

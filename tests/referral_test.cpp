@@ -16,8 +16,10 @@ using ek = event_kind;
 namespace {
 
 const std::vector<event_kind> all_kinds{
-    ek::record_consent,   ek::attach_document,  ek::accept,   ek::decline,  ek::cancel,
-    ek::withdraw_consent, ek::record_milestone, ek::transfer, ek::complete, ek::expire};
+    ek::record_consent,   ek::attach_document, ek::accept,
+    ek::decline,          ek::cancel,          ek::withdraw_consent,
+    ek::record_milestone, ek::transfer,        ek::return_results,
+    ek::complete,         ek::expire};
 
 // Every situation a referral can be in, reached through the real lifecycle.
 const std::vector<situation>& situations() {
@@ -69,6 +71,7 @@ std::optional<outcome> expected(const std::string& name, event_kind kind) {
     if (kind == ek::withdraw_consent) return outcome{rs::closed, cr::consent_withdrawn, true};
     if (kind == ek::cancel) return outcome{rs::closed, cr::cancelled, false};
   } else if (name == "transferred") {
+    if (kind == ek::return_results) return outcome{rs::transferred, {}, false};
     if (kind == ek::complete) return outcome{rs::closed, cr::completed, false};
     if (kind == ek::withdraw_consent) return outcome{rs::transferred, {}, true};
   } else if (name == "transferred, consent withdrawn") {
@@ -170,6 +173,7 @@ bool may_fire(event_kind kind, who org, actor_role role) {
       return org == who::destination && role == r::clinician;
     case ek::decline:
     case ek::transfer:
+    case ek::return_results:
       return org == who::destination && clin_or_coord;
     case ek::withdraw_consent:
     case ek::record_milestone:
@@ -196,6 +200,7 @@ std::vector<event_kind> path_allowing(event_kind kind) {
     case ek::record_milestone:
       return {ek::record_consent, ek::accept};
     case ek::complete:
+    case ek::return_results:
       return {ek::record_consent, ek::accept, ek::transfer};
   }
   return {};

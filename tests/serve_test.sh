@@ -205,6 +205,24 @@ expect 412 "\$transfer with a stale If-Match"
 call shonan-kamakura POST "/Task/$task/\$transfer" -H 'X-Request-ID: req-transfer' \
   -H 'X-Actor-Role: coordinator' -H 'If-Match: W/"3"' --data @consent-params.json
 expect 200 "\$transfer"
+# The results go home before completion: the recorded consent again, and the discharge summary by
+# reference (one row, the Task's output); without a document it is bad input (400, no row).
+jq --arg sha "$(printf 'summary' | sha256sum | cut -d' ' -f1)" '.parameter += [{name: "document",
+  resource: {resourceType: "DocumentReference", status: "current",
+    masterIdentifier: {system: "urn:kakehashi:document", value: "D-R1-SUMMARY"},
+    type: {coding: [{system: "urn:kakehashi:document-kind", code: "discharge_summary"}]},
+    content: [{attachment: {contentType: "application/pdf", language: "ja", size: 7,
+      extension: [{url: "urn:kakehashi:fhir:StructureDefinition:document-content",
+                   extension: [{url: "sha256", valueString: $sha}]}]}}]}}]' \
+  consent-params.json >results.json
+call shonan-kamakura POST "/Task/$task/\$return-results" -H 'X-Request-ID: req-results-none' \
+  -H 'X-Actor-Role: clinician' --data @consent-params.json
+expect 400 "\$return-results without a document"
+has "give each document returned as parameter 'document'" "\$return-results without a document"
+call shonan-kamakura POST "/Task/$task/\$return-results" -H 'X-Request-ID: req-results' \
+  -H 'X-Actor-Role: clinician' --data @results.json
+expect 200 "\$return-results"
+has '"code":"results"' "\$return-results"
 call shonan-kamakura POST "/Task/$task/\$complete" -H 'X-Request-ID: req-complete' \
   -H 'X-Actor-Role: clinician'
 expect 200 "\$complete"
@@ -288,7 +306,7 @@ expect 400 "\$eligibility without a specialty"
 # A referral's AuditEvents, for its parties only.
 call shonan-kamakura GET "/AuditEvent?entity=Task/$task"
 expect 200 "AuditEvent search"
-has '"total":7' "AuditEvent search (R-1's seven rows)"
+has '"total":8' "AuditEvent search (R-1's eight rows)"
 keep audit-events
 call k-hospital GET "/AuditEvent?entity=Task/$task"
 has '"total":0' "another hospital's AuditEvent search"
@@ -461,13 +479,13 @@ named() { cut -d' ' -f1,2 received.txt | sed 's| https://[^/]*/| |' | sort -u | 
 # A FHIR client no one here wrote (@medplum/core's MedplumClient, from the validators' pinned
 # packages) runs one more referral through its lifecycle as the two hospitals (6 rows, 2 events).
 events=54
-rows=133
+rows=134
 referrals=27
 if [[ -n "$validators" ]]; then
   (cd "$validators" && node serve_client.mjs "$port" "$work" "$work/consent-params.json") \
     >client.txt 2>&1 || fail "the independent FHIR client: $(cat client.txt)"
   events=56
-  rows=139
+  rows=140
   referrals=28
 fi
 # Bach Mai attaches R-3's referral letter by reference ($attach-document, a DocumentReference as
@@ -531,7 +549,7 @@ grep '"method"' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and
 grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 431)' >/dev/null ||
   fail "the refusals the server makes itself (413, 431) are not logged"
 
-# The database the service wrote: R-1's 7 rows (2 refusals among them), R-2's 3, the refused
+# The database the service wrote: R-1's 8 rows (2 refusals among them), R-2's 3, the refused
 # onward R-2b's 1, R-3's 4, the load's 24 x 5 (and the FHIR client's 6), intact; the
 # retried request, the stale If-Match, the hostile requests and the forged requester wrote none.
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"

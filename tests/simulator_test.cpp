@@ -79,6 +79,8 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
   CHECK(s.sent_when_asked > 0);
   CHECK(s.required_milestones.size() == 5);
   CHECK(s.milestones.size() == 6);  // escort_arranged is recorded for some, required of none
+  CHECK(s.results_returned > 0);
+  CHECK(s.days_results_before_completion.min < s.days_results_before_completion.max);
   // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
   const date::sys_days first{s.start};
   const date::sys_days last = first + date::days{s.days - 1};
@@ -166,6 +168,20 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
     const auto without = simulator::load_scenario(doc.dump(), "test.json");
     CHECK(without.milestones.empty());
     CHECK(without.required_milestones.empty());
+  }
+  SECTION("results out of range; the section is optional") {
+    json doc = json::parse(kh::test::slurp(scenario_file));
+    doc["results"]["returned"] = "most";
+    doc["results"]["days_before_completion"] = {{"min", 3}, {"mode", 1}, {"max", 2}};
+    doc["results"]["kinds"] = {"discharge_summary"};
+    const std::string e = load_error(doc.dump());
+    CHECK_THAT(e, Contains("3 problem(s)"));
+    CHECK_THAT(e, Contains("results.returned: \"most\" is not a number from 0 to 1"));
+    CHECK_THAT(e, Contains("results.days_before_completion: min 3 <= mode 1 <= max 2 does not "
+                           "hold"));
+    CHECK_THAT(e, Contains("results.kinds: unknown key"));
+    doc.erase("results");
+    CHECK(simulator::load_scenario(doc.dump(), "test.json").results_returned == 0);
   }
   SECTION("weights that are all zero") {
     CHECK_THAT(load_error(edited("/journey/cancel_reasons", {{"other", 0}})),
@@ -265,7 +281,8 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
 
   auto view = kh::database_view::open(db.path());
   long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
-  long attached = 0, refused_for_documents = 0, milestones = 0;
+  long attached = 0, refused_for_documents = 0, milestones = 0, results = 0;
+  long completed_with_results = 0;
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
     const auto rows = view.history(id);
@@ -289,6 +306,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
     bool consent_allowed = false;
     std::set<std::string> kinds;    // of the documents attached so far
     std::set<std::string> steps;    // the milestones recorded so far
+    bool withdrawn = false, returned = false;
     bool transfer_refused = false;  // and no replacement consent recorded since
     std::string last_state;
     for (const auto& r : rows) {
@@ -312,6 +330,16 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
         CHECK(steps.insert(json::parse(r.details).at("milestone").get<std::string>()).second);
         ++milestones;
       }
+      if (r.command == "withdraw_consent") withdrawn = true;
+      if (r.command == "return_results") {  // after arrival, while consent stands, once
+        CHECK(r.state_before == "transferred");
+        CHECK_FALSE(withdrawn);
+        CHECK_FALSE(returned);
+        CHECK(json::parse(r.details).at("documents").size() == 2);
+        returned = true;
+        ++results;
+      }
+      if (r.command == "complete" && returned) ++completed_with_results;
       if (r.command == "transfer") {  // the agreement's milestones held
         for (const char* m : {"treatment_plan_accepted", "cost_estimate_accepted",
                               "guarantor_confirmed", "medical_visa_issued", "travel_arranged"}) {
@@ -359,6 +387,10 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(s.documents_sent_when_asked > 0);
   CHECK(s.declined_for_documents > 0);
   CHECK(milestones == s.milestones_recorded);
+  CHECK(results == s.results_returned);
+  CHECK(results > 0);
+  CHECK(completed_with_results == s.completed_with_results);
+  CHECK(completed_with_results > s.outcomes[5] / 2);  // most loops close
   CHECK(milestones > 0);
   CHECK(s.journeys_delayed_for_milestones > 0);
   CHECK(s.cancelled_for_milestones > 0);

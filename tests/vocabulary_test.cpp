@@ -63,7 +63,7 @@ std::map<std::string, std::set<std::string>> emitted() {
   for (const auto m : all_milestones()) out["milestone"].insert(std::string(to_string(m)));
   for (const auto& s : ineligibility_names()) out["eligibility-reason"].insert(s);
   out["task-input"] = {"agreement", "specialty", "replaces"};
-  out["task-output"] = {"onward-referral", "milestone"};
+  out["task-output"] = {"onward-referral", "milestone", "results"};
   std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json");
   const json agreements = json::parse(in);
   for (const auto& h : agreements["hospitals"]) {

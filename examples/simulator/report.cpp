@@ -46,6 +46,13 @@ std::string milestone_line(const summary& s) {
       s.milestones_recorded, s.journeys_delayed_for_milestones, s.cancelled_for_milestones);
 }
 
+std::string results_line(const summary& s) {
+  return fmt::format(
+      "results returned to the referring hospital: {}; the loop closed for {} of "
+      "{} completed referrals",
+      s.results_returned, s.completed_with_results, s.outcomes[5]);
+}
+
 std::string capacity_line(const capacity_row& c) {
   return fmt::format("{} reached its monthly capacity first in {} ({} month(s), {} proposal(s) "
                      "refused)",
@@ -278,7 +285,7 @@ std::string to_text(const summary& s) {
       "when asked: {}, declined for insufficient information: {})\n",
       s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
       s.declined_for_documents);
-  out += fmt::format("{}\n", milestone_line(s));
+  out += fmt::format("{}\n{}\n", milestone_line(s), results_line(s));
   out += fmt::format("commands: {} ({} refused by a rule)\n", s.commands, s.refused_commands);
   out += "audit log: " + audit_state(s) + "\n";
   return out;
@@ -326,43 +333,46 @@ std::string to_json(const summary& s, int indent) {
   const auto optional_days = [](const std::optional<double>& d) {
     return d ? json(std::round(*d * 10) / 10) : json(nullptr);
   };
-  json doc = {{"run",
-               {{"seed", s.seed},
-                {"start", s.start},
-                {"days", s.days},
-                {"referrals", s.referrals},
-                {"destination", s.destination},
-                {"durability", s.durability},
-                {"period_utc", {s.period_utc[0], s.period_utc[1]}}}},
-              {"referrals", s.referrals},
-              {"outcomes", outcomes},
-              {"funnel", funnel},
-              {"by_origin_specialty", rows},
-              {"refusals", refusals},
-              {"months", months},
-              {"lead_time_days",
-               {{"transferred", s.transferred},
-                {"median", optional_days(s.lead_median_days)},
-                {"p90", optional_days(s.lead_p90_days)},
-                {"weekly", s.lead_weeks}}},
-              {"capacity", capacity},
-              {"withdrawn_after_transfer", s.withdrawn_after_transfer},
-              {"consents_replaced", s.consents_replaced},
-              {"documents",
-               {{"attached", s.documents_attached},
-                {"accepts_refused", s.accepts_refused_for_documents},
-                {"sent_when_asked", s.documents_sent_when_asked},
-                {"declined", s.declined_for_documents}}},
-              {"milestones",
-               {{"recorded", s.milestones_recorded},
-                {"journeys_delayed", s.journeys_delayed_for_milestones},
-                {"cancelled", s.cancelled_for_milestones}}},
-              {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
-              {"audit",
-               {{"intact", s.audit_intact},
-                {"rows", s.audit_rows},
-                {"head_hash", s.head_hash},
-                {"problem", s.audit_problem}}}};
+  json doc = {
+      {"run",
+       {{"seed", s.seed},
+        {"start", s.start},
+        {"days", s.days},
+        {"referrals", s.referrals},
+        {"destination", s.destination},
+        {"durability", s.durability},
+        {"period_utc", {s.period_utc[0], s.period_utc[1]}}}},
+      {"referrals", s.referrals},
+      {"outcomes", outcomes},
+      {"funnel", funnel},
+      {"by_origin_specialty", rows},
+      {"refusals", refusals},
+      {"months", months},
+      {"lead_time_days",
+       {{"transferred", s.transferred},
+        {"median", optional_days(s.lead_median_days)},
+        {"p90", optional_days(s.lead_p90_days)},
+        {"weekly", s.lead_weeks}}},
+      {"capacity", capacity},
+      {"withdrawn_after_transfer", s.withdrawn_after_transfer},
+      {"consents_replaced", s.consents_replaced},
+      {"documents",
+       {{"attached", s.documents_attached},
+        {"accepts_refused", s.accepts_refused_for_documents},
+        {"sent_when_asked", s.documents_sent_when_asked},
+        {"declined", s.declined_for_documents}}},
+      {"milestones",
+       {{"recorded", s.milestones_recorded},
+        {"journeys_delayed", s.journeys_delayed_for_milestones},
+        {"cancelled", s.cancelled_for_milestones}}},
+      {"results",
+       {{"returned", s.results_returned}, {"completed_with_results", s.completed_with_results}}},
+      {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
+      {"audit",
+       {{"intact", s.audit_intact},
+        {"rows", s.audit_rows},
+        {"head_hash", s.head_hash},
+        {"problem", s.audit_problem}}}};
   return doc.dump(indent) + "\n";
 }
 
@@ -434,12 +444,13 @@ std::string to_html(const summary& s, const scenario& sc) {
   out += "</table>\n<h2>Capacity</h2>\n<ul>\n";
   for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c)) + "</li>\n";
   if (s.capacity.empty()) out += "<li>No specialty reached its monthly capacity.</li>\n";
-  out += "</ul>\n<h2>Documents and milestones</h2>\n";
+  out += "</ul>\n<h2>Documents, milestones and results</h2>\n";
   out += fmt::format(
       "<p>{} documents attached (by reference); {} acceptances refused for missing documents, "
       "{} sent when asked, {} declined for insufficient information.</p>\n<p>{}.</p>\n",
       s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
       s.declined_for_documents, esc(milestone_line(s)));
+  out += fmt::format("<p>{}.</p>\n", esc(results_line(s)));
   if (!s.example.empty()) {
     out += "<h2>One referral, step by step</h2>\n<p>Times in the acting hospital's own zone "
            "(Vietnam UTC+7, Japan UTC+9), and in UTC as the audit log stores them.</p>\n"

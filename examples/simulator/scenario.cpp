@@ -355,6 +355,13 @@ void read_milestones(reader& r, const json& v, scenario& s) {
   }
 }
 
+void read_results(reader& r, const json& v, scenario& s) {
+  const std::string p = "results";
+  if (!r.object(v, p, {"returned", "days_before_completion"})) return;
+  if (auto x = r.number(v, p, "returned", 0, 1)) s.results_returned = *x;
+  s.days_results_before_completion = r.delay(v, p, "days_before_completion");
+}
+
 void read_origins(reader& r, const json& v, scenario& s) {
   if (!v.is_array() || v.empty()) {
     r.add("origins", fmt::format("expected a non-empty array of origins, found {}",
@@ -518,7 +525,7 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
   scenario s;
   if (r.object(doc, "",
                {"format", "description", "run", "destination", "origins", "paperwork", "patients",
-                "consent", "documents", "milestones", "journey"})) {
+                "consent", "documents", "milestones", "results", "journey"})) {
     if (auto f = r.text(doc, "", "format"); f && *f != format_tag) {
       r.add("format", fmt::format("{} is not \"{}\"", reader::shown(json(*f)), format_tag));
     }
@@ -541,6 +548,7 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
     if (doc.contains("documents")) read_documents(r, doc["documents"], s);
     // Optional too: without it none is recorded (and none may be required).
     read_milestones(r, doc.contains("milestones") ? doc["milestones"] : json::object(), s);
+    if (doc.contains("results")) read_results(r, doc["results"], s);
   }
   if (!r.problems.empty()) {
     std::string all;

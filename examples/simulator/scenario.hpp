@@ -121,6 +121,12 @@ struct scenario {
   };
   std::vector<milestone_plan> milestones;
 
+  // Results (the optional section "results"; without it none is returned): the destination
+  // returns a discharge summary and a follow-up plan to the referring hospital, under the
+  // recorded consent, some days before it completes the referral.
+  double results_returned = 0;  ///< of the transferred referrals
+  delay_days days_results_before_completion;
+
   // The journey
   double cancel_before_transfer = 0;
   weights<kakehashi::cancel_reason> cancel_reasons;

@@ -88,6 +88,9 @@ struct plan {
   // Milestones (drawn after the documents): days after acceptance, per scenario.milestones;
   // negative for one this referral never gets (a visa refused, say)
   std::vector<double> milestone_days;
+  // Results (drawn after the milestones)
+  bool returns_results = false;
+  double results_before = 0;  // days before completion
 };
 
 enum class step {
@@ -97,6 +100,7 @@ enum class step {
   answer,
   send_missing,
   milestone,
+  results,
   cancel,
   withdraw,
   transfer,
@@ -127,6 +131,8 @@ struct open_referral {
   bool replaced = false;  // a replacement consent was asked for after acceptance
   int answers = 0;        // the destination's attempts to answer (a refused acceptance repeats)
   bool asked = false;     // missing documents were asked for once
+  bool withdrawn = false;  // consent withdrawn after the transfer
+  bool results = false;    // results returned
   kh::consent_record consent;
   kh::cancel_reason cancel_reason = kh::cancel_reason::other;
 };
@@ -374,6 +380,10 @@ class simulation {
       const double d = draw(rng, m.days_after_acceptance);
       p.milestone_days.push_back(gets ? d : -1);
     }
+    if (s_.results_returned > 0) {
+      p.returns_results = chance(rng, s_.results_returned);
+      p.results_before = draw(rng, s_.days_results_before_completion);
+    }
     return p;
   }
 
@@ -430,6 +440,8 @@ class simulation {
         return send_missing(r, e.at);
       case step::milestone:
         return record_milestone(r, e.at, e.item);
+      case step::results:
+        return return_results(r, e.at);
       case step::cancel: return cancel(r, e.at);
       case step::withdraw: return withdraw(r, e.at);
       case step::transfer: return transfer(r, e.at);
@@ -532,19 +544,25 @@ class simulation {
   // --- documents (by reference: an id, a kind, a digest; never content)
   // ---------------------------
 
-  void attach(open_referral& r, kh::instant at, kh::document_kind kind, const char* suffix) {
-    const std::string name(kh::to_string(kind));
-    // A stand-in digest and size, the same every run: 64 hex digits from the referral and kind.
+  // A document with a stand-in digest and size, the same every run: 64 hex digits from the
+  // referral, the kind and the suffix.
+  kh::document_ref stand_in(const open_referral& r, kh::document_kind kind, const char* suffix,
+                            const char* language) const {
+    const std::string name = std::string(kh::to_string(kind)) + suffix;
     const std::uint64_t h =
         splitmix64(s_.seed ^ (r.index * 0x9e3779b97f4a7c15ULL) ^ std::hash<std::string>{}(name));
-    const kh::document_ref d{
-        kh::document_id{fmt::format("D-{}-{}{}", r.id.value().substr(2), name, suffix)},
-        kind,
-        fmt::format("{:016x}{:016x}{:016x}{:016x}", h, splitmix64(h), splitmix64(h + 1),
-                    splitmix64(h + 2)),
-        kind == kh::document_kind::imaging ? "application/dicom" : "application/pdf",
-        20'000 + h % 5'000'000,
-        "vi"};
+    return {kh::document_id{fmt::format("D-{}-{}", r.id.value().substr(2), name)},
+            kind,
+            fmt::format("{:016x}{:016x}{:016x}{:016x}", h, splitmix64(h), splitmix64(h + 1),
+                        splitmix64(h + 2)),
+            kind == kh::document_kind::imaging ? "application/dicom" : "application/pdf",
+            20'000 + h % 5'000'000,
+            language};
+  }
+
+  void attach(open_referral& r, kh::instant at, kh::document_kind kind, const char* suffix) {
+    const std::string name(kh::to_string(kind));
+    const kh::document_ref d = stand_in(r, kind, suffix, "vi");
     ++sum_.commands;
     ++sum_.documents_attached;
     timed t(engine_seconds_);
@@ -787,6 +805,7 @@ class simulation {
                  "withdraw_consent");
     if (!after) return close(r, 8, at);
     ++sum_.withdrawn_after_transfer;
+    r.withdrawn = true;  // results no longer go back through kakehashi
     push(at + days(r.p.treatment * (1 - r.p.after_fraction)), step::complete, r.index);
   }
 
@@ -809,19 +828,49 @@ class simulation {
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.stage = 4;
-    r.consent = kh::consent_record{};  // no longer needed: free the personal data early
     lead_time(at - r.proposed_at);
+    kh::instant treated = office(away_, at + days(r.p.treatment));
+    if (r.p.returns_results) {  // the consent is given again then; completion follows
+      const kh::instant back = std::max(at + 1h, office(away_, treated - days(r.p.results_before)));
+      push(back, step::results, r.index);
+      treated = std::max(treated, back + 1h);
+    } else {
+      r.consent = kh::consent_record{};  // no longer needed: free the personal data early
+    }
     if (r.p.withdraws_after) {
       return push(office(away_, at + days(r.p.treatment * r.p.after_fraction)), step::withdraw,
                   r.index);
     }
-    push(office(away_, at + days(r.p.treatment)), step::complete, r.index);
+    push(treated, step::complete, r.index);
+  }
+
+  // The destination sends a discharge summary and a follow-up plan home, under the recorded
+  // consent and the policy's rules for the return flow (APPI Art. 28: JP-04, JP-05).
+  void return_results(open_referral& r, kh::instant at) {
+    const kh::consent_record consent = std::move(r.consent);
+    r.consent = kh::consent_record{};  // no longer needed after this: free the personal data
+    if (r.stage != 4 || r.withdrawn) return;
+    std::vector<kh::document_ref> docs;
+    for (const auto kind :
+         {kh::document_kind::discharge_summary, kh::document_kind::treatment_plan}) {
+      docs.push_back(stand_in(r, kind, "-home", "ja"));
+    }
+    const auto done = command(r, at, [&] {
+      return engine_.return_results(r.id, consent, docs,
+                                    destination_actor(kh::actor_role::clinician), at,
+                                    key(r, "return_results"));
+    });
+    if (!done) return;  // a rule refused the return flow: counted with the refusals
+    r.results = true;
+    ++sum_.results_returned;
   }
 
   void complete(open_referral& r, kh::instant at) {
     engine_apply(r, kh::event::complete{destination_actor(kh::actor_role::clinician), at},
                  "complete");
     r.stage = 5;
+    r.consent = kh::consent_record{};
+    if (r.results) ++sum_.completed_with_results;
     if (sum_.example.empty()) example(r);
     close(r, 5, at);
   }

@@ -119,6 +119,10 @@ struct summary {
   long milestones_recorded = 0;
   long journeys_delayed_for_milestones = 0;
   long cancelled_for_milestones = 0;
+  /// Results returned to the referring hospital (a discharge summary and a follow-up plan, by
+  /// reference), and the completed referrals whose results went back: the closed loop.
+  long results_returned = 0;
+  long completed_with_results = 0;
 
   // The audit log of the database written
   bool audit_intact = false;

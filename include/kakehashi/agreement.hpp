@@ -88,6 +88,13 @@ enum class missing_documents_rule {
 };
 std::string_view to_string(missing_documents_rule v) noexcept;
 
+/// Whether `complete` needs results returned to the referring hospital first.
+enum class results_rule {
+  optional,  ///< a referral may be completed without results returned (the default)
+  required,  ///< complete is refused (failed_precondition) until return_results succeeded
+};
+std::string_view to_string(results_rule v) noexcept;
+
 /// One MoU. Dates are calendar days in `time_zone`: effective_from starts at local midnight,
 /// effective_until is inclusive (in force until the end of that local day).
 struct agreement {
@@ -113,6 +120,8 @@ struct agreement {
   /// Steps its referrals need between acceptance and arrival (milestone.hpp): the transfer is
   /// refused until each is recorded (engine::milestones()).
   std::vector<milestone> required_milestones;
+  /// Whether the destination returns results (event::return_results) before it completes.
+  results_rule results_before_completion = results_rule::optional;
   std::vector<std::string> languages;  ///< BCP 47 tags: "en", "vi", "ja"
   source_document source;
   std::vector<std::string> assumptions;  ///< values not stated by the source, said so

@@ -258,10 +258,21 @@ class engine {
   referral_snapshot transfer(const referral_id& id, const consent_record& consent, const actor& by,
                              instant at, const std::string& idempotency_key,
                              const command_options& options = {});
+  /// The destination returns results to the referring hospital (event::return_results: the
+  /// references of the documents sent): allowed only after the transfer, while consent stands,
+  /// if `consent` is the one recorded and the consent policy allows the return flow now
+  /// (consent_blocked naming the rules otherwise). A document id the referral has already
+  /// (attached or returned) is refused as already_exists.
+  referral_snapshot return_results(const referral_id& id, const consent_record& consent,
+                                   const std::vector<document_ref>& documents, const actor& by,
+                                   instant at, const std::string& idempotency_key,
+                                   const command_options& options = {});
   /// attach_document, accept, decline, cancel, withdraw_consent, record_milestone, complete,
   /// expire. record_milestone is refused as already_exists for a milestone the referral has.
-  /// (record_consent and transfer need the consent: use the functions above.) `accept` checks
-  /// the referral's documents against its agreement's required_documents: with
+  /// `complete` is refused (failed_precondition) when the agreement's results_before_completion
+  /// is required and no results were returned.
+  /// (record_consent, transfer and return_results need the consent: use the functions above.)
+  /// `accept` checks the referral's documents against its agreement's required_documents: with
   /// missing_documents = refuse, a referral lacking one is refused (failed_precondition, naming
   /// the missing kinds); with warn, it is accepted and the audit row lists them.
   referral_snapshot apply(const referral_id& id, const event::any& e,
@@ -298,6 +309,9 @@ class engine {
   /// The referral's milestones against its agreement's required ones. Throws {errc::not_found}
   /// for an unknown id.
   milestone_checklist milestones(const referral_id& id) const;
+  /// The documents returned to the referring hospital, in order (one return_results row may
+  /// return several). Throws {errc::not_found} for an unknown id.
+  std::vector<attached_document> results(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
   std::vector<referral_snapshot> list(const referral_filter& filter) const;
   std::vector<referral_snapshot> by_hospital(const hospital_id& h) const;
@@ -353,6 +367,8 @@ class database_view {
   std::vector<attached_document> documents(const referral_id& id) const;
   /// The milestones recorded on a referral, in order (empty for an unknown id).
   std::vector<recorded_milestone> milestones(const referral_id& id) const;
+  /// The documents returned to the referring hospital, in order (empty for an unknown id).
+  std::vector<attached_document> results(const referral_id& id) const;
   std::vector<referral_snapshot> list(std::optional<referral_state> state = std::nullopt) const;
   std::vector<referral_snapshot> list(const referral_filter& filter) const;
   /// Open referrals past their agreement's response deadline at `at`, by the deadlines of

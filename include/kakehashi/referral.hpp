@@ -79,7 +79,7 @@ enum class withdrawal_channel { written, verbal, electronic };
 /// The kinds of event, for listings and error messages.
 enum class event_kind {
   record_consent, attach_document, accept, decline, cancel, withdraw_consent, record_milestone,
-  transfer, complete, expire,
+  transfer, return_results, complete, expire,
 };
 // clang-format on
 
@@ -171,6 +171,15 @@ struct transfer {
   actor by;
   instant at;
 };  ///< the patient arrived at the destination
+/// The destination returns results to the referring hospital after the transfer (a discharge
+/// summary, a follow-up plan...): the references of the documents sent (1 to 32, ids unique
+/// within the referral), never their content. Gated by the consent policy in the return flow
+/// (APPI Art. 28: JP-04, JP-05); refused once the patient has withdrawn consent.
+struct return_results {
+  actor by;
+  instant at;
+  std::vector<document_ref> documents;
+};
 struct complete {
   actor by;
   instant at;
@@ -181,7 +190,7 @@ struct expire {
 };  ///< the answer deadline passed (engine only)
 
 using any = std::variant<record_consent, attach_document, accept, decline, cancel, withdraw_consent,
-                         record_milestone, transfer, complete, expire>;
+                         record_milestone, transfer, return_results, complete, expire>;
 }  // namespace event
 
 /// The kind of an event value.
@@ -201,6 +210,7 @@ instant instant_of(const event::any& e) noexcept;
 ///   accept             destination   clinician
 ///   decline            destination   clinician, coordinator
 ///   transfer           destination   clinician, coordinator
+///   return_results     destination   clinician, coordinator
 ///   complete           destination   clinician
 ///   withdraw_consent   either        clinician, coordinator
 ///   record_milestone   either        clinician, coordinator

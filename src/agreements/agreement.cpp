@@ -170,9 +170,10 @@ agreement read_agreement(const json& j, const std::string& path,
     }
   }
   if (const json* terms = r.object("referral")) {
-    object_reader t(*terms, r.path("referral"), problems, {"specialties", "directions"},
-                    {"response_deadline_days", "monthly_capacity", "required_documents",
-                     "missing_documents", "languages"});
+    object_reader t(
+        *terms, r.path("referral"), problems, {"specialties", "directions"},
+        {"response_deadline_days", "monthly_capacity", "required_documents", "missing_documents",
+         "required_milestones", "results_before_completion", "languages"});
     a.referral_specialties = read_specialties(t, "specialties");
     if (const json* dirs = t.array("directions")) {
       for (std::size_t i = 0; i < dirs->size(); ++i) {
@@ -249,6 +250,17 @@ agreement read_agreement(const json& j, const std::string& path,
         t.report(t.path("missing_documents"),
                  fmt::format("{} is not allowed; expected refuse (accepting without the required "
                              "documents is refused, the default) or warn (allowed and audited)",
+                             detail::quote(json(*rule))));
+      }
+    }
+    if (auto rule = t.string("results_before_completion")) {
+      if (*rule == "optional" || *rule == "required") {
+        a.results_before_completion =
+            *rule == "required" ? results_rule::required : results_rule::optional;
+      } else {
+        t.report(t.path("results_before_completion"),
+                 fmt::format("{} is not allowed; expected optional (a referral may be completed "
+                             "without results returned, the default) or required",
                              detail::quote(json(*rule))));
       }
     }
@@ -441,6 +453,9 @@ void check_values(const std::vector<hospital>& hospitals, const std::vector<agre
 std::string_view to_string(collaboration_area v) noexcept { return detail::name_of(area_names, v); }
 std::string_view to_string(missing_documents_rule v) noexcept {
   return v == missing_documents_rule::warn ? "warn" : "refuse";
+}
+std::string_view to_string(results_rule v) noexcept {
+  return v == results_rule::required ? "required" : "optional";
 }
 std::optional<collaboration_area> parse_collaboration_area(std::string_view name) noexcept {
   return detail::value_of(area_names, name);

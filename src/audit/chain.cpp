@@ -24,6 +24,9 @@ const std::string audit_replay_until =
 const std::string select_documents =
     std::string(select_audit) +
     " WHERE referral_id = ? AND command = 'attach_document' AND outcome = 0 ORDER BY seq";
+const std::string select_results =
+    std::string(select_audit) +
+    " WHERE referral_id = ? AND command = 'return_results' AND outcome = 0 ORDER BY seq";
 const std::string select_milestones =
     std::string(select_audit) +
     " WHERE referral_id = ? AND command = 'record_milestone' AND outcome = 0 ORDER BY seq";
@@ -138,6 +141,19 @@ std::vector<attached_document> read_documents(store::statement& q, const referra
   return out;
 }
 
+std::vector<attached_document> read_results(store::statement& q, const referral_id& id) {
+  q.bind(1, id.value());
+  std::vector<attached_document> out;
+  while (q.step()) {
+    const audit_entry e = entry_of(read_row(q));
+    for (auto& d :
+         detail::documents_from_json(json::parse(e.details).at("documents"), "documents")) {
+      out.push_back({std::move(d), e.by, e.recorded_at, e.seq});
+    }
+  }
+  return out;
+}
+
 std::vector<recorded_milestone> read_milestones(store::statement& q, const referral_id& id) {
   q.bind(1, id.value());
   std::vector<recorded_milestone> out;
@@ -219,6 +235,9 @@ std::optional<event::any> event_of(const row& r, const json& details) {
           by, at, parse_milestone(details.at("milestone").get<std::string>()).value()};
     case event_kind::transfer:
       return event::transfer{by, at};
+    case event_kind::return_results:
+      return event::return_results{
+          by, at, detail::documents_from_json(details.at("documents"), "documents")};
     case event_kind::complete:
       return event::complete{by, at};
     case event_kind::expire:

@@ -50,6 +50,7 @@ extern const std::string select_history;      ///< a referral's rows, ?1 = refer
 extern const std::string audit_by_key;        ///< the row of idempotency key ?1
 extern const std::string audit_replay_until;  ///< successful rows of ?1 up to seq ?2
 extern const std::string select_documents;    ///< successful attach_document rows of ?1
+extern const std::string select_results;      ///< successful return_results rows of ?1
 extern const std::string select_milestones;   ///< successful record_milestone rows of ?1
 
 /// The current row of a select_audit statement.
@@ -60,6 +61,8 @@ audit_entry entry_of(const row& r);
 std::vector<audit_entry> read_history(store::statement& q, const referral_id& id);
 /// The documents of a prepared select_documents statement.
 std::vector<attached_document> read_documents(store::statement& q, const referral_id& id);
+/// The documents returned, of a prepared select_results statement (one row may return several).
+std::vector<attached_document> read_results(store::statement& q, const referral_id& id);
 /// The milestones of a prepared select_milestones statement.
 std::vector<recorded_milestone> read_milestones(store::statement& q, const referral_id& id);
 /// A hospital's change feed (events of its referrals, numbered in log order).

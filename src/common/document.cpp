@@ -170,6 +170,24 @@ document_ref document_from_json(const nlohmann::json& j, std::string_view field)
   return d;
 }
 
+nlohmann::json documents_json(const std::vector<document_ref>& documents) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& d : documents) out.push_back(document_json(d));
+  return out;
+}
+
+std::vector<document_ref> documents_from_json(const nlohmann::json& j, std::string_view field) {
+  const std::string f(field);
+  if (!j.is_array()) {
+    fail(errc::invalid_argument, f, "is not an array", "expected an array of documents");
+  }
+  std::vector<document_ref> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    out.push_back(document_from_json(j[i], fmt::format("{}[{}]", f, i)));
+  }
+  return out;
+}
+
 }  // namespace detail
 
 content_fingerprint fingerprint_file(const std::string& path) {

@@ -42,11 +42,13 @@ using audit::read_documents;
 using audit::read_head;
 using audit::read_history;
 using audit::read_milestones;
+using audit::read_results;
 using audit::read_row;
 using audit::row;
 using audit::select_documents;
 using audit::select_history;
 using audit::select_milestones;
+using audit::select_results;
 using audit::state_text;
 using nlohmann::json;
 using store::from_seconds;
@@ -666,15 +668,16 @@ struct engine::impl {
     ctx.destination = s.snap.destination;
     ctx.origin_country = hospital_of(s.snap.origin).country;
     ctx.destination_country = hospital_of(s.snap.destination).country;
-    ctx.flow = data_flow::outbound;
+    // Results go back from the destination to the referring hospital (APPI Art. 28 in Japan).
+    ctx.flow = action == "return_results" ? data_flow::results_return : data_flow::outbound;
     ctx.action = action;
     ctx.at = at;
     ctx.payload_classes = options.payload_classes;
-    if (auto it = options.compliance.find(s.snap.origin); it != options.compliance.end()) {
+    if (auto it = options.compliance.find(ctx.sender()); it != options.compliance.end()) {
       ctx.compliance = it->second;
     }
     if (!ctx.compliance.first_cross_border_transfer) {
-      ctx.compliance.first_cross_border_transfer = first_transfer_abroad(s.snap.origin);
+      ctx.compliance.first_cross_border_transfer = first_transfer_abroad(ctx.sender());
     }
     if (action == "transfer") {  // the documents travel with the patient (VN-26)
       ctx.documents.emplace();
@@ -773,6 +776,54 @@ struct engine::impl {
                              s.agreement.value(), names),
                  "the referring hospital attaches them (attach_document); or decline with reason "
                  "insufficient_information");
+  }
+
+  // ---- results returned ----------------------------------------------------------------------
+
+  std::vector<attached_document> results_of(const referral_id& id) const {
+    auto q = cache.get(select_results);
+    return read_results(*q, id);
+  }
+
+  // A document id appears once in a referral's file, attached or returned.
+  void check_new_results(const stored_referral& s, const std::vector<document_ref>& documents) {
+    std::vector<attached_document> had = documents_of(s.snap.id);
+    for (auto& r : results_of(s.snap.id)) had.push_back(std::move(r));
+    for (const auto& d : documents) {
+      for (const auto& h : had) {
+        if (h.document.id != d.id) continue;
+        refusal_details_ = {{"document", d.id.value()}, {"row", h.audit_seq}};
+        detail::fail(errc::already_exists,
+                     "referral " + s.snap.id.value() + " document " + d.id.value(),
+                     fmt::format("is in the referral's file already ({}, at {}, audit row #{})",
+                                 to_string(h.document.kind), to_iso8601(h.at), h.audit_seq),
+                     "return each document under its own id");
+      }
+    }
+  }
+
+  // The agreement may require results back before the referral is completed.
+  void check_results_for_complete(const stored_referral& s) {
+    const agreement* a = agreements.find_agreement(s.agreement);
+    if (!a || a->results_before_completion != results_rule::required) return;
+    if (!results_of(s.snap.id).empty()) return;
+    refusal_details_ = {{"missing", "results"}, {"agreement", s.agreement.value()}};
+    detail::fail(errc::failed_precondition, "referral " + s.snap.id.value(),
+                 fmt::format("cannot be completed: the agreement {} requires results returned to "
+                             "the referring hospital first",
+                             s.agreement.value()),
+                 "the destination returns them (return_results), then completes");
+  }
+
+  // The consent given again (transfer, return_results) is the one recorded.
+  static void check_recorded_consent(const stored_referral& s, const consent_record& consent) {
+    if (consent.id == s.snap.consent && detail::consent_digest_matches(consent, s.consent_digest)) {
+      return;
+    }
+    detail::fail(errc::consent_blocked, "referral " + s.snap.id.value(),
+                 fmt::format("consent {} is not the consent recorded for the referral ({})",
+                             consent.id.value(), s.snap.consent.value()),
+                 "pass the recorded consent, or record the new one first");
   }
 
   // ---- milestones --------------------------------------------------------------------------
@@ -1064,13 +1115,7 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
     if (!before) unknown_referral(id);
     const referral_snapshot after = applied(before->snap, event::transfer{by, at});
     impl_->check_milestones_for_transfer(*before);
-    if (consent.id != before->snap.consent ||
-        !detail::consent_digest_matches(consent, before->consent_digest)) {
-      detail::fail(errc::consent_blocked, "referral " + id.value(),
-                   fmt::format("consent {} is not the consent recorded for the referral ({})",
-                               consent.id.value(), before->snap.consent.value()),
-                   "pass the recorded consent, or record the new one first");
-    }
+    impl::check_recorded_consent(*before, consent);
     impl_->check_consent(impl_->consent_ctx(*before, consent, at, "transfer"), id);
     impl::outcome o{after, before->agreement, before->consent_digest, before->snap.version,
                     impl_->last_verdict_};
@@ -1079,15 +1124,38 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
   });
 }
 
+referral_snapshot engine::return_results(const referral_id& id, const consent_record& consent,
+                                         const std::vector<document_ref>& documents,
+                                         const actor& by, instant at, const std::string& key,
+                                         const command_options& options) {
+  return impl_->run(key, "return_results", id, by, at, options,
+                    [&](const std::optional<stored_referral>& before) {
+                      if (!before) unknown_referral(id);
+                      const referral_snapshot after =
+                          applied(before->snap, event::return_results{by, at, documents});
+                      impl_->check_new_results(*before, documents);
+                      impl::check_recorded_consent(*before, consent);
+                      impl_->check_consent(
+                          impl_->consent_ctx(*before, consent, at, "return_results"), id);
+                      impl::outcome o{after, before->agreement, before->consent_digest,
+                                      before->snap.version, impl_->last_verdict_};
+                      o.details["consent"] = consent.id.value();
+                      o.details["documents"] = detail::documents_json(documents);
+                      return o;
+                    });
+}
+
 referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                                 const std::string& key, const command_options& options) {
   const event_kind kind = kind_of(e);
   return impl_->run(key, std::string(to_string(kind)), id, actor_of(e), instant_of(e), options,
                     [&](const std::optional<stored_referral>& before) {
-                      if (kind == event_kind::record_consent || kind == event_kind::transfer) {
+                      if (kind == event_kind::record_consent || kind == event_kind::transfer ||
+                          kind == event_kind::return_results) {
                         detail::fail(errc::invalid_argument, "referral " + id.value(),
                                      fmt::format("'{}' needs the consent record", to_string(kind)),
-                                     "call engine::record_consent or engine::transfer");
+                                     "call engine::record_consent, engine::transfer or "
+                                     "engine::return_results");
                       }
                       if (!before) unknown_referral(id);
                       impl::outcome o{applied(before->snap, e), before->agreement,
@@ -1099,6 +1167,7 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                       if (kind == event_kind::accept) {
                         impl_->check_documents_for_accept(*before, o.details);
                       }
+                      if (kind == event_kind::complete) impl_->check_results_for_complete(*before);
                       if (const auto* m = std::get_if<event::record_milestone>(&e)) {
                         impl_->check_new_milestone(*before, m->milestone);
                         o.details["milestone"] = to_string(m->milestone);
@@ -1211,6 +1280,16 @@ document_checklist engine::documents(const referral_id& id) const {
     return impl_->checklist_of(*s);
   } catch (const store::failure& e) {
     storage_failed(e, "reading the documents");
+  }
+}
+
+std::vector<attached_document> engine::results(const referral_id& id) const {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    if (!impl_->load(id)) unknown_referral(id);
+    return impl_->results_of(id);
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the results returned");
   }
 }
 
@@ -1446,6 +1525,17 @@ std::vector<attached_document> database_view::documents(const referral_id& id) c
     });
   } catch (const store::failure& e) {
     storage_failed(e, "reading the documents");
+  }
+}
+
+std::vector<attached_document> database_view::results(const referral_id& id) const {
+  try {
+    return impl_->read([&](store::connection& db) {
+      auto q = db.prepare(select_results);
+      return read_results(*q, id);
+    });
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the results returned");
   }
 }
 

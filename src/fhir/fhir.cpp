@@ -172,19 +172,37 @@ const char* loinc_document_type(document_kind k, const char** display) {
   return nullptr;
 }
 
-// The documents the referral carries: its successful attach_document rows.
-std::vector<std::pair<const audit_entry*, document_ref>> attached_documents(
-    const referral_export& r) {
+// Documents by reference in the referral's successful `command` rows: attach_document's
+// details.document (the documents it carries), return_results' details.documents (those the
+// destination returned).
+std::vector<std::pair<const audit_entry*, document_ref>> documents_in(const referral_export& r,
+                                                                      std::string_view command) {
   std::vector<std::pair<const audit_entry*, document_ref>> out;
+  const bool many = command == "return_results";
   for (const auto& row : r.history) {
-    if (row.command != "attach_document" || row.outcome != audit_outcome::success) continue;
+    if (row.command != command || row.outcome != audit_outcome::success) continue;
     const auto d = nlohmann::json::parse(row.details, nullptr, false);
-    if (!d.is_object() || !d.contains("document")) continue;
-    out.emplace_back(
-        &row, document_ref_from_json(d["document"].dump(),
-                                     fmt::format("history row {}.details.document", row.seq)));
+    if (!d.is_object()) continue;
+    const auto found = d.find(many ? "documents" : "document");
+    if (found == d.end()) continue;
+    const nlohmann::json list = many ? *found : nlohmann::json::array({*found});
+    if (!list.is_array()) continue;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      out.emplace_back(&row, document_ref_from_json(
+                                 list[i].dump(), fmt::format("history row {}.details.{}", row.seq,
+                                                             many ? fmt::format("documents[{}]", i)
+                                                                  : std::string("document"))));
+    }
   }
   return out;
+}
+std::vector<std::pair<const audit_entry*, document_ref>> attached_documents(
+    const referral_export& r) {
+  return documents_in(r, "attach_document");
+}
+std::vector<std::pair<const audit_entry*, document_ref>> returned_documents(
+    const referral_export& r) {
+  return documents_in(r, "return_results");
 }
 
 std::string document_key(const referral_id& r, const document_id& d) {
@@ -357,6 +375,12 @@ json task_json(const referral_export& r, const context& cx) {
     if (code.empty()) continue;
     outputs.push_back({{"type", concept_of(cx.coded("task-output", "milestone"), "milestone")},
                        {"valueCodeableConcept", concept_of(cx.coded("milestone", code))}});
+  }
+  // The results returned to the referring hospital: the loop closed.
+  for (const auto& [row, d] : returned_documents(r)) {
+    outputs.push_back({{"type", concept_of(cx.coded("task-output", "results"), "results returned")},
+                       {"valueReference", cx.reference("DocumentReference", "referral-document",
+                                                       document_key(s.id, d.id))}});
   }
   // A declined or expired referral that was sent on: the onward request is its output, as a
   // fulfiller's alternative proposal is.
@@ -676,6 +700,9 @@ std::string referral_bundle(const referral_export& r, const options& o) {
   entries.push_back(entry(service_request_json(r, cx)));
   entries.push_back(entry(task_json(r, cx)));
   for (const auto& [row, d] : attached_documents(r)) {
+    entries.push_back(entry(document_reference_json(r.referral, *row, d, cx)));
+  }
+  for (const auto& [row, d] : returned_documents(r)) {
     entries.push_back(entry(document_reference_json(r.referral, *row, d, cx)));
   }
   if (r.consent) {

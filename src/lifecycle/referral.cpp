@@ -54,7 +54,7 @@ constexpr detail::name_table<withdrawal_channel, 3> channel_names{{
   {withdrawal_channel::verbal,     "verbal"},
   {withdrawal_channel::electronic, "electronic"},
 }};
-constexpr detail::name_table<event_kind, 10> event_names{{
+constexpr detail::name_table<event_kind, 11> event_names{{
   {event_kind::record_consent,   "record_consent"},
   {event_kind::attach_document,  "attach_document"},
   {event_kind::accept,           "accept"},
@@ -63,6 +63,7 @@ constexpr detail::name_table<event_kind, 10> event_names{{
   {event_kind::withdraw_consent, "withdraw_consent"},
   {event_kind::record_milestone, "record_milestone"},
   {event_kind::transfer,         "transfer"},
+  {event_kind::return_results,   "return_results"},
   {event_kind::complete,         "complete"},
   {event_kind::expire,           "expire"},
 }};
@@ -76,11 +77,11 @@ constexpr detail::name_table<party_side, 3> side_names{{
 // One sample event of each kind, in event_kind order, to ask the machine what it accepts. The
 // machine looks only at an event's type (and its own data), never at the event's fields.
 const std::vector<event::any>& sample_events() {
-  static const std::vector<event::any> samples{event::record_consent{},   event::attach_document{},
-                                               event::accept{},           event::decline{},
-                                               event::cancel{},           event::withdraw_consent{},
-                                               event::record_milestone{}, event::transfer{},
-                                               event::complete{},         event::expire{}};
+  static const std::vector<event::any> samples{
+      event::record_consent{},   event::attach_document{}, event::accept{},
+      event::decline{},          event::cancel{},          event::withdraw_consent{},
+      event::record_milestone{}, event::transfer{},        event::return_results{},
+      event::complete{},         event::expire{}};
   return samples;
 }
 
@@ -117,6 +118,28 @@ bool side_allows(party_side side, bool is_origin, bool is_destination) {
       return is_origin || is_destination;
   }
   return false;
+}
+
+// Results returned: 1 to 32 documents, each well-formed, their ids distinct.
+void validate_results(const event::return_results& r) {
+  constexpr std::size_t most = 32;
+  if (r.documents.empty() || r.documents.size() > most) {
+    detail::fail(errc::invalid_argument, "event.documents",
+                 fmt::format("has {} documents", r.documents.size()),
+                 fmt::format("return 1 to {} document references (a discharge summary, a "
+                             "follow-up plan...); send more in another return_results",
+                             most));
+  }
+  for (std::size_t i = 0; i < r.documents.size(); ++i) {
+    const std::string field = fmt::format("event.documents[{}]", i);
+    validate(field, r.documents[i]);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (r.documents[j].id != r.documents[i].id) continue;
+      detail::fail(errc::invalid_argument, field + ".id",
+                   fmt::format("'{}' is also documents[{}]", r.documents[i].id.value(), j),
+                   "give each document its own id");
+    }
+  }
 }
 
 }  // namespace
@@ -225,6 +248,7 @@ event_rights rights_for(event_kind kind) {
     case event_kind::complete:         return {party_side::destination, {r::clinician}};
     case event_kind::withdraw_consent: return {party_side::either,      {r::clinician, r::coordinator}};
     case event_kind::record_milestone: return {party_side::either,      {r::clinician, r::coordinator}};
+    case event_kind::return_results:   return {party_side::destination, {r::clinician, r::coordinator}};
     case event_kind::expire:           return {party_side::either,      {r::system}};
   }
   // clang-format on
@@ -564,6 +588,7 @@ void referral::apply(const event::any& e) {
   }
   if (const auto* ad = std::get_if<event::attach_document>(&e))
     validate("event.document", ad->document);
+  if (const auto* rr = std::get_if<event::return_results>(&e)) validate_results(*rr);
   if (at < now.updated_at) {
     detail::fail(
         errc::invalid_argument, now.subject(),
@@ -587,6 +612,14 @@ void referral::apply(const event::any& e) {
                                to_string(kind), who.organisation.value(),
                                to_string(now.machine.reason.value_or(close_reason::completed))),
                    "a closed referral accepts no event; propose a new referral instead");
+    }
+    if (kind == event_kind::return_results && now.machine.consent_withdrawn) {
+      detail::fail(errc::failed_precondition, now.subject(),
+                   fmt::format("event 'return_results' by '{}' refused in state '{}': the "
+                               "patient withdrew consent after the transfer",
+                               who.organisation.value(), to_string(state)),
+                   "results go back through kakehashi only while consent stands; "
+                   "complete the referral");
     }
     if (kind == event_kind::withdraw_consent && now.machine.consent_withdrawn) {
       detail::fail(errc::failed_precondition, now.subject(),

@@ -97,6 +97,18 @@ inline agreement_directory seed_agreements() {
   return agreement_directory::from_values(dir.hospitals(), agreements);
 }
 
+/// The seed agreements with the Bach Mai - Shonan Kamakura MoU's terms changed by `edit` (a
+/// test's required documents, milestones, results...).
+template <class Edit>
+agreement_directory with_bach_mai_terms(Edit edit) {
+  const agreement_directory seed = seed_agreements();
+  auto agreements = seed.agreements();
+  for (auto& a : agreements) {
+    if (a.id == agreement_id{"mou-bach-mai-shonan-kamakura-2025"}) edit(a);
+  }
+  return agreement_directory::from_values(seed.hospitals(), agreements);
+}
+
 /// The schema version this library writes (store::schema_version, in a private header).
 inline constexpr int current_schema = 5;
 

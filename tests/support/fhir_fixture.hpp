@@ -80,6 +80,20 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     cases.push_back({"closed-completed", r, true});
   }
   {
+    // The loop closed: a discharge summary and a follow-up plan returned, then completed.
+    const referral_id r = transferred("R-results");
+    const auto doc = [](const char* id, document_kind kind) {
+      return document_ref{document_id{id},   kind,   std::string(64, 'd'),
+                          "application/pdf", 91'000, "ja"};
+    };
+    e.return_results(r, consent_of(r),
+                     {doc("D-SK-SUMMARY", document_kind::discharge_summary),
+                      doc("D-SK-PLAN", document_kind::treatment_plan)},
+                     sk_clinician(), at("2026-03-30T00:00:00Z"), k());
+    e.apply(r, event::complete{sk_clinician(), at("2026-04-01T00:00:00Z")}, k());
+    cases.push_back({"closed-completed-with-results", r, true});
+  }
+  {
     const referral_id r = consented("R-declined");
     e.apply(r,
             event::decline{sk_clinician(), at("2026-03-03T00:00:00Z"),

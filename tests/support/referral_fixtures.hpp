@@ -55,6 +55,10 @@ inline event::any rightful_event(event_kind kind, instant at) {
                                      milestone::travel_arranged};
     case event_kind::transfer:
       return event::transfer{destination_as(actor_role::coordinator), at};
+    case event_kind::return_results:
+      return event::return_results{destination_as(actor_role::clinician),
+                                   at,
+                                   {sample_document("D-R1", document_kind::discharge_summary)}};
     case event_kind::complete:
       return event::complete{destination_as(actor_role::clinician), at};
     case event_kind::expire:

@@ -131,6 +131,7 @@ int run_show(const query_options& o) {
   }
   const auto documents = view.documents(id);
   const auto milestones = view.milestones(id);
+  const auto results = view.results(id);
   std::optional<milestone_checklist> steps;
   // The checklist needs the referral's agreement (its successful proposal row names it) and the
   // agreements.
@@ -150,14 +151,19 @@ int run_show(const query_options& o) {
   if (o.json) {
     json j = s ? json::parse(to_json(*s)) : json{{"id", o.id}, {"state", nullptr}};
     if (!s) j["never_opened"] = "every proposal of this id was refused";
-    j["documents"] = json::array();
-    for (const auto& d : documents) {
-      json doc = json::parse(to_json(d.document));
-      doc["attached_at"] = to_iso8601(d.at);
-      doc["attached_by"] = d.by.organisation.value();
-      doc["audit_row"] = d.audit_seq;
-      j["documents"].push_back(doc);
-    }
+    const auto listed = [](const std::vector<attached_document>& docs, const char* verb) {
+      json list = json::array();
+      for (const auto& d : docs) {
+        json doc = json::parse(to_json(d.document));
+        doc[std::string(verb) + "_at"] = to_iso8601(d.at);
+        doc[std::string(verb) + "_by"] = d.by.organisation.value();
+        doc["audit_row"] = d.audit_seq;
+        list.push_back(doc);
+      }
+      return list;
+    };
+    j["documents"] = listed(documents, "attached");
+    j["results"] = listed(results, "returned");
     if (checklist) {
       j["missing_documents"] = json::array();
       for (const auto k : checklist->missing) j["missing_documents"].push_back(to_string(k));
@@ -187,13 +193,17 @@ int run_show(const query_options& o) {
                              times(s->updated_at, &*s, d));
     if (s->replaces) std::cout << fmt::format("replaces {} (onward referral)\n", s->replaces->value());
     if (s->replaced_by) std::cout << fmt::format("sent on as {}\n", s->replaced_by->value());
-    if (!documents.empty()) std::cout << "documents:\n";
-    for (const auto& doc : documents) {
-      std::cout << fmt::format("  {:<18} {:<18} {} {} bytes, {}, sha256 {}\n         attached {}\n",
-                               doc.document.id.value(), to_string(doc.document.kind),
-                               doc.document.media_type, doc.document.size, doc.document.language,
-                               doc.document.sha256, times(doc.at, &*s, d));
-    }
+    const auto listed = [&](const std::vector<attached_document>& docs, const char* title,
+                            const char* verb) {
+      if (!docs.empty()) std::cout << title << ":\n";
+      for (const auto& doc : docs) {
+        std::cout << fmt::format("  {:<18} {:<18} {} {} bytes, {}, sha256 {}\n         {} {}\n",
+                                 doc.document.id.value(), to_string(doc.document.kind),
+                                 doc.document.media_type, doc.document.size, doc.document.language,
+                                 doc.document.sha256, verb, times(doc.at, &*s, d));
+      }
+    };
+    listed(documents, "documents", "attached");
     if (checklist && !checklist->required.empty()) {
       std::string missing;
       for (const auto k : checklist->missing) {
@@ -223,6 +233,7 @@ int run_show(const query_options& o) {
                                       "them)\n",
                                       missing));
     }
+    listed(results, "results returned to the referring hospital", "returned");
   } else {
     std::cout << fmt::format("{}: never opened: its proposal was refused\n", o.id);
   }
@@ -495,6 +506,9 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
         case event_kind::transfer:
           s = e.transfer(id, *consent, by, at, o.key);
           break;
+        case event_kind::return_results:
+          s = e.return_results(id, *consent, {document_of(o)}, by, at, o.key);
+          break;
         case event_kind::record_milestone:
           s = e.apply(id,
                       event::record_milestone{by, at,
@@ -613,21 +627,25 @@ command add_referral_command(CLI::App& app) {
   CLI::App* consent =
       workflow_command(ref, "consent", "Record the consent (the consent policy checked)", *w);
   consent->add_option("--consent", w->consent, "Consent JSON file (docs/consent.md)")->required();
+  // A document by reference: the options of attach and return-results.
+  const auto document_options = [&w](CLI::App* c) {
+    c->add_option("--document-id", w->document_id, "The document's id (never a file name)")
+        ->required();
+    c->add_option("--kind", w->kind, document_kind_names())->required();
+    c->add_option("--file", w->file,
+                  "The document's file: its SHA-256 and size are computed here (the content is "
+                  "neither stored nor sent)");
+    c->add_option("--sha256", w->sha256, "The content's SHA-256 (instead of --file)");
+    c->add_option("--size", w->size, "The content's size in bytes (with --sha256)");
+    c->add_option("--media-type", w->media_type, "application/pdf, application/dicom, ...")
+        ->required();
+    c->add_option("--language", w->language, "The document's language: vi, ja, en, ...")
+        ->required();
+  };
   CLI::App* attach = workflow_command(
       ref, "attach",
       "Attach a document by reference: its SHA-256, size and kind, never the content", *w);
-  attach->add_option("--document-id", w->document_id, "The document's id (never a file name)")
-      ->required();
-  attach->add_option("--kind", w->kind, document_kind_names())->required();
-  attach->add_option("--file", w->file,
-                     "The document's file: its SHA-256 and size are computed here (the content is "
-                     "neither stored nor sent)");
-  attach->add_option("--sha256", w->sha256, "The content's SHA-256 (instead of --file)");
-  attach->add_option("--size", w->size, "The content's size in bytes (with --sha256)");
-  attach->add_option("--media-type", w->media_type, "application/pdf, application/dicom, ...")
-      ->required();
-  attach->add_option("--language", w->language, "The document's language: vi, ja, en, ...")
-      ->required();
+  document_options(attach);
   CLI::App* milestone_cmd = workflow_command(
       ref, "milestone", "Record a step before the journey (visa issued, travel arranged, ...)", *w);
   milestone_cmd->add_option("--milestone", w->milestone, milestone_names())->required();
@@ -641,6 +659,13 @@ command add_referral_command(CLI::App& app) {
   CLI::App* transfer = workflow_command(
       ref, "transfer", "The patient arrived (the recorded consent given again)", *w);
   transfer->add_option("--consent", w->consent, "The consent JSON file recorded")->required();
+  CLI::App* results = workflow_command(
+      ref, "return-results",
+      "The destination returns results (a discharge summary, ...) to the referring hospital: "
+      "one document by reference, the recorded consent given again",
+      *w);
+  document_options(results);
+  results->add_option("--consent", w->consent, "The consent JSON file recorded")->required();
   CLI::App* complete = workflow_command(ref, "complete", "Treatment completed", *w);
 
   const std::vector<std::pair<CLI::App*, event_kind>> events = {
@@ -652,6 +677,7 @@ command add_referral_command(CLI::App& app) {
       {withdraw, event_kind::withdraw_consent},
       {milestone_cmd, event_kind::record_milestone},
       {transfer, event_kind::transfer},
+      {results, event_kind::return_results},
       {complete, event_kind::complete}};
   return [q, w, show, list, overdue, propose, events] {
     if (show->parsed()) return run_show(*q);

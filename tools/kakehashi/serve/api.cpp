@@ -149,6 +149,18 @@ const json* parameter(const json& params, std::string_view name) {
   return nullptr;
 }
 
+// Every parameter called `name`, in order (a repeated parameter: $return-results' documents).
+std::vector<const json*> parameters(const json& params, std::string_view name) {
+  std::vector<const json*> out;
+  if (!params.is_object() || !params.contains("parameter") || !params["parameter"].is_array()) {
+    return out;
+  }
+  for (const auto& p : params["parameter"]) {
+    if (p.is_object() && p.value("name", "") == name) out.push_back(&p);
+  }
+  return out;
+}
+
 std::string code_parameter(const json& params, std::string_view name, const char* what) {
   const json* p = parameter(params, name);
   if (p == nullptr || !p->contains("valueCode") || !(*p)["valueCode"].is_string()) {
@@ -690,15 +702,25 @@ response api::operation(const request& r, const hospital_id& caller, const refer
       after = engine_.record_consent(s.id, consent_of(), by, at, key, conditions);
     } else if (op == "transfer") {
       after = engine_.transfer(s.id, consent_of(), by, at, key, conditions);
-    } else if (op == "attach-document") {
-      const json* d = parameter(params, "document");
-      if (d == nullptr || !d->contains("resource")) {
-        bad("Parameters",
-            "give the document as parameter 'document': a FHIR DocumentReference resource with "
-            "its kind, media type, language, size and SHA-256, never the content (docs/fhir.md)");
+    } else if (op == "attach-document" || op == "return-results") {
+      // One document to attach; one or more to return, with the recorded consent.
+      const auto found = parameters(params, "document");
+      std::vector<document_ref> documents;
+      for (const json* d : found) {
+        if (!d->contains("resource")) break;
+        documents.push_back(fhir::import_document_reference((*d)["resource"].dump()));
       }
-      after = engine_.attach_document(
-          s.id, fhir::import_document_reference((*d)["resource"].dump()), by, at, key, conditions);
+      if (documents.empty() || documents.size() != found.size() ||
+          (op == "attach-document" && documents.size() > 1)) {
+        bad("Parameters",
+            fmt::format("give {} as parameter 'document': a FHIR DocumentReference resource with "
+                        "its kind, media type, language, size and SHA-256, never the content "
+                        "(docs/fhir.md)",
+                        op == "attach-document" ? "the document" : "each document returned"));
+      }
+      after = op == "attach-document"
+                  ? engine_.attach_document(s.id, documents.front(), by, at, key, conditions)
+                  : engine_.return_results(s.id, consent_of(), documents, by, at, key, conditions);
     } else if (op == "accept") {
       after = engine_.apply(s.id, event::accept{by, at}, key, conditions);
     } else if (op == "complete") {
@@ -738,7 +760,7 @@ response api::operation(const request& r, const hospital_id& caller, const refer
                      fmt::format("[kakehashi.not_found] ${}: no such operation on Task; expected "
                                  "$record-consent, $attach-document, $accept, $decline, $cancel, "
                                  "$withdraw-consent, $record-milestone, "
-                                 "$transfer, $complete or $everything (GET)",
+                                 "$transfer, $return-results, $complete or $everything (GET)",
                                  printable(op, 40)));
     }
   } catch (const error& e) {
@@ -927,7 +949,7 @@ response api::capability() const {
   json ops = json::array();
   for (const char* name :
        {"everything", "record-consent", "attach-document", "accept", "decline", "cancel",
-        "withdraw-consent", "record-milestone", "transfer", "complete"}) {
+        "withdraw-consent", "record-milestone", "transfer", "return-results", "complete"}) {
     ops.push_back({{"name", name},
                    {"definition", std::string("urn:kakehashi:OperationDefinition:Task-") + name}});
   }

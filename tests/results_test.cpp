@@ -1,0 +1,210 @@
+// Results returned (issue 16, item 5): after the transfer the destination returns results to the
+// referring hospital, by reference, under the recorded consent and the consent policy's return
+// flow; an agreement may require them before the referral is completed.
+
+#include <catch2/catch.hpp>
+#include <kakehashi/engine.hpp>
+#include <kakehashi/error.hpp>
+#include <kakehashi/testing.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/caught.hpp"
+#include "support/engine_fixture.hpp"
+#include "support/referral_fixtures.hpp"
+
+using namespace kakehashi;
+using namespace kakehashi::test;
+using Catch::Matchers::Contains;
+using json = nlohmann::json;
+
+namespace {
+
+instant at(const char* t) { return parse_instant(t); }
+
+// The seed agreements with the Bach Mai MoU requiring results before completion.
+agreement_directory requiring_results() {
+  return with_bach_mai_terms(
+      [](agreement& a) { a.results_before_completion = results_rule::required; });
+}
+
+// R-1 proposed, consented (with `consent`), accepted and transferred.
+void transferred(engine& e, const consent_record& consent) {
+  const referral_id r1{"R-1"};
+  e.propose(bm_proposal("R-1"), "p1");
+  e.record_consent(r1, consent, bm_coordinator(), at("2026-03-01T01:00:00Z"), "c1");
+  e.attach_document(r1, sample_document("D-1"), bm_coordinator(), at("2026-03-01T02:00:00Z"), "d1");
+  e.apply(r1, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")}, "a1");
+  e.transfer(r1, consent, sk_coordinator(), at("2026-03-10T00:00:00Z"), "t1");
+}
+
+const std::vector<document_ref> discharge{
+    sample_document("D-SK-1", document_kind::discharge_summary),
+    sample_document("D-SK-2", document_kind::treatment_plan)};
+
+}  // namespace
+
+TEST_CASE("results go back to the referring hospital and close the loop",
+          "[engine][results][backends]") {
+  temp_db db;
+  engine e =
+      engine::open(db.path(), requiring_results(), consent_policy::standard(), paperwork_on_file());
+  const referral_id r1{"R-1"};
+  transferred(e, good_consent());
+
+  // The agreement requires results first: completing now is refused and changes nothing.
+  const referral_snapshot arrived = e.get(r1);
+  auto rows = e.audit_rows();
+  error err = caught([&] {
+    e.apply(r1, event::complete{sk_clinician(), at("2026-03-20T00:00:00Z")}, "x1");
+  });
+  CHECK(err.code() == errc::failed_precondition);
+  CHECK(std::string(err.what()) ==
+        "[kakehashi.failed_precondition] referral R-1: cannot be completed: the agreement "
+        "mou-bach-mai-shonan-kamakura-2025 requires results returned to the referring hospital "
+        "first; the destination returns them (return_results), then completes");
+  CHECK(e.get(r1) == arrived);
+  CHECK(e.audit_rows() == rows + 1);
+  CHECK(e.results(r1).empty());
+
+  // Returned: one row, the documents by reference, the state unchanged.
+  const referral_snapshot after = e.return_results(r1, good_consent(), discharge, sk_clinician(),
+                                                   at("2026-03-19T00:00:00Z"), "r1");
+  CHECK(after.state == referral_state::transferred);
+  CHECK(after.version == arrived.version + 1);
+  const audit_entry row = e.history(r1).back();
+  CHECK(row.command == "return_results");
+  const json details = json::parse(row.details);
+  CHECK(details.at("consent") == "C-TEST-1");
+  CHECK(details.at("documents").size() == 2);
+  CHECK(details.at("documents")[0].at("kind") == "discharge_summary");
+  CHECK(details.at("basis") == "consent");  // the policy's verdict for the return flow
+  const auto returned = e.results(r1);
+  REQUIRE(returned.size() == 2);
+  CHECK(returned[0].document == discharge[0]);
+  CHECK(returned[1].document == discharge[1]);
+  CHECK(returned[1].by.organisation == sk);
+  CHECK(returned[1].audit_seq == row.seq);
+  // A retry with the same key is the same answer, not a second return.
+  CHECK(e.return_results(r1, good_consent(), discharge, sk_clinician(), at("2026-03-19T00:00:00Z"),
+                         "r1") == after);
+  CHECK(e.results(r1).size() == 2);
+
+  CHECK(e.apply(r1, event::complete{sk_clinician(), at("2026-03-20T00:00:00Z")}, "x2").state ==
+        referral_state::closed);
+  CHECK(e.verify().intact);  // the log replays the return row
+  if (db.schema().empty()) {
+    const auto view = database_view::open(db.path());
+    CHECK(view.results(r1).size() == 2);
+    CHECK(view.results(referral_id{"R-404"}).empty());
+  }
+}
+
+TEST_CASE("a refused return of results changes nothing and says why", "[engine][results][error]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  const referral_id r1{"R-1"};
+  e.propose(bm_proposal("R-1"), "p1");
+  e.record_consent(r1, good_consent(), bm_coordinator(), at("2026-03-01T01:00:00Z"), "c1");
+  e.attach_document(r1, sample_document("D-1"), bm_coordinator(), at("2026-03-01T02:00:00Z"), "d1");
+  e.apply(r1, event::accept{sk_clinician(), at("2026-03-02T00:00:00Z")}, "a1");
+  const auto back = [&](const std::vector<document_ref>& docs, const actor& by, const char* when,
+                        const std::string& key, const consent_record& c = good_consent()) {
+    return e.return_results(r1, c, docs, by, at(when), key);
+  };
+
+  // Before the transfer there is nothing to return.
+  error err = caught([&] { back(discharge, sk_clinician(), "2026-03-03T00:00:00Z", "k1"); });
+  CHECK(err.code() == errc::failed_precondition);
+  CHECK_THAT(err.what(), Contains("event 'return_results' by 'shonan-kamakura' is not allowed in "
+                                  "state 'accepted'"));
+  e.transfer(r1, good_consent(), sk_coordinator(), at("2026-03-10T00:00:00Z"), "t1");
+  const referral_snapshot arrived = e.get(r1);
+  const auto rows = e.audit_rows();
+
+  // The referring hospital does not return results to itself.
+  err = caught([&] { back(discharge, bm_coordinator(), "2026-03-11T00:00:00Z", "k2"); });
+  CHECK(err.code() == errc::permission_denied);
+  // No documents, too many, a malformed one, the same id twice, or an id the file already has.
+  err = caught([&] { back({}, sk_clinician(), "2026-03-11T00:00:00Z", "k3"); });
+  CHECK(err.code() == errc::invalid_argument);
+  CHECK_THAT(err.what(), Contains("event.documents: has 0 documents; return 1 to 32"));
+  std::vector<document_ref> many;
+  for (int i = 0; i < 33; ++i) many.push_back(sample_document("D-M" + std::to_string(i)));
+  err = caught([&] { back(many, sk_clinician(), "2026-03-11T00:00:00Z", "k4"); });
+  CHECK_THAT(err.what(), Contains("event.documents: has 33 documents"));
+  document_ref bad = discharge[0];
+  bad.sha256 = "not-a-digest";
+  err = caught([&] { back({discharge[1], bad}, sk_clinician(), "2026-03-11T00:00:00Z", "k5"); });
+  CHECK(err.code() == errc::invalid_argument);
+  CHECK_THAT(err.what(), Contains("event.documents[1].sha256"));
+  err = caught([&] {
+    back({discharge[0], discharge[0]}, sk_clinician(), "2026-03-11T00:00:00Z", "k6");
+  });
+  CHECK_THAT(err.what(), Contains("event.documents[1].id: 'D-SK-1' is also documents[0]"));
+  err = caught([&] {
+    back({sample_document("D-1", document_kind::discharge_summary)}, sk_clinician(),
+         "2026-03-11T00:00:00Z", "k7");
+  });
+  CHECK(err.code() == errc::already_exists);
+  CHECK_THAT(err.what(), Contains("referral R-1 document D-1: is in the referral's file already "
+                                  "(referral_letter, at 2026-03-01T02:00:00Z"));
+  // Another consent than the one recorded.
+  consent_record other = testing::valid_consent().id("C-OTHER").build();
+  err = caught([&] { back(discharge, sk_clinician(), "2026-03-11T00:00:00Z", "k8", other); });
+  CHECK(err.code() == errc::consent_blocked);
+  CHECK_THAT(err.what(), Contains("consent C-OTHER is not the consent recorded for the referral "
+                                  "(C-TEST-1)"));
+  // The library's generic apply() cannot return results without the consent.
+  err = caught([&] {
+    e.apply(r1, event::return_results{sk_clinician(), at("2026-03-11T00:00:00Z"), discharge}, "k9");
+  });
+  CHECK(err.code() == errc::invalid_argument);
+  CHECK_THAT(err.what(), Contains("'return_results' needs the consent record"));
+  CHECK(e.get(r1) == arrived);
+  CHECK(e.results(r1).empty());
+  CHECK(e.audit_rows() > rows);  // each refusal is audited, nothing else changed
+
+  // After the patient withdrew consent, results no longer go back through kakehashi.
+  e.apply(r1,
+          event::withdraw_consent{sk_coordinator(), at("2026-03-12T00:00:00Z"),
+                                  withdrawal_channel::written},
+          "w1");
+  err = caught([&] { back(discharge, sk_clinician(), "2026-03-13T00:00:00Z", "k10"); });
+  CHECK(err.code() == errc::failed_precondition);
+  CHECK_THAT(err.what(), Contains("refused in state 'transferred': the patient withdrew consent "
+                                  "after the transfer"));
+  CHECK(e.results(r1).empty());
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("the return flow is gated by the Japanese rules: a consent without results_return",
+          "[engine][results][consent]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  const referral_id r1{"R-1"};
+  // The consent allows the journey (the outbound flow) but not the provision back from Japan.
+  const consent_record outbound_only =
+      testing::valid_consent().without_purpose(purpose::results_return).build();
+  transferred(e, outbound_only);
+  const auto rows = e.audit_rows();
+  const error err = caught([&] {
+    e.return_results(r1, outbound_only, discharge, sk_clinician(), at("2026-03-19T00:00:00Z"),
+                     "r1");
+  });
+  CHECK(err.code() == errc::consent_blocked);
+  CHECK_THAT(err.what(), Contains("JP-04 JP_ART28_CONSENT_MISSING"));
+  CHECK_THAT(err.what(), Contains("'shonan-kamakura' to 'bach-mai'"));
+  CHECK(e.results(r1).empty());
+  CHECK(e.audit_rows() == rows + 1);
+  const json details = json::parse(e.history(r1).back().details);
+  bool jp04_blocks = false;
+  for (const auto& f : details.at("findings")) {
+    jp04_blocks = jp04_blocks || (f.at("rule") == "JP-04" && f.at("effect") == "block");
+  }
+  CHECK(jp04_blocks);
+  // Without the agreement's term, the referral completes without results.
+  CHECK(e.apply(r1, event::complete{sk_clinician(), at("2026-03-20T00:00:00Z")}, "x1").state ==
+        referral_state::closed);
+}
