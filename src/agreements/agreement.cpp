@@ -116,6 +116,24 @@ hospital read_hospital(const json& j, const std::string& path,
   return h;
 }
 
+// A term that is one of a few words (each naming a value of E): `out` keeps its default when the
+// term is absent; another word is reported, quoted, with `expected` saying what each means.
+template <class E>
+void read_choice(object_reader& t, std::string_view key,
+                 std::initializer_list<std::pair<std::string_view, E>> words,
+                 std::string_view expected, E& out) {
+  const auto word = t.string(key);
+  if (!word) return;
+  for (const auto& [w, value] : words) {
+    if (*word == w) {
+      out = value;
+      return;
+    }
+  }
+  t.report(t.path(key),
+           fmt::format("{} is not allowed; expected {}", detail::quote(json(*word)), expected));
+}
+
 agreement read_agreement(const json& j, const std::string& path,
                          std::vector<load_problem>& problems) {
   agreement a;
@@ -242,28 +260,17 @@ agreement read_agreement(const json& j, const std::string& path,
         }
       }
     }
-    if (auto rule = t.string("missing_documents")) {
-      if (*rule == "refuse" || *rule == "warn") {
-        a.missing_documents =
-            *rule == "warn" ? missing_documents_rule::warn : missing_documents_rule::refuse;
-      } else {
-        t.report(t.path("missing_documents"),
-                 fmt::format("{} is not allowed; expected refuse (accepting without the required "
-                             "documents is refused, the default) or warn (allowed and audited)",
-                             detail::quote(json(*rule))));
-      }
-    }
-    if (auto rule = t.string("results_before_completion")) {
-      if (*rule == "optional" || *rule == "required") {
-        a.results_before_completion =
-            *rule == "required" ? results_rule::required : results_rule::optional;
-      } else {
-        t.report(t.path("results_before_completion"),
-                 fmt::format("{} is not allowed; expected optional (a referral may be completed "
-                             "without results returned, the default) or required",
-                             detail::quote(json(*rule))));
-      }
-    }
+    read_choice(
+        t, "missing_documents",
+        {{"refuse", missing_documents_rule::refuse}, {"warn", missing_documents_rule::warn}},
+        "refuse (accepting without the required documents is refused, the default) or "
+        "warn (allowed and audited)",
+        a.missing_documents);
+    read_choice(t, "results_before_completion",
+                {{"optional", results_rule::optional}, {"required", results_rule::required}},
+                "optional (a referral may be completed without results returned, the default) or "
+                "required",
+                a.results_before_completion);
     if (auto langs = t.strings("languages")) a.languages = *langs;
   }
   if (const json* src = r.object("source")) {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/crypto.hpp"
+#include "common/document_json.hpp"
 #include "common/fail.hpp"
 #include "consent/consent_digest.hpp"
 #include "kakehashi/vocabulary.hpp"
@@ -179,19 +180,18 @@ std::vector<std::pair<const audit_entry*, document_ref>> documents_in(const refe
                                                                       std::string_view command) {
   std::vector<std::pair<const audit_entry*, document_ref>> out;
   const bool many = command == "return_results";
+  const char* member = many ? "documents" : "document";
   for (const auto& row : r.history) {
     if (row.command != command || row.outcome != audit_outcome::success) continue;
     const auto d = nlohmann::json::parse(row.details, nullptr, false);
-    if (!d.is_object()) continue;
-    const auto found = d.find(many ? "documents" : "document");
-    if (found == d.end()) continue;
-    const nlohmann::json list = many ? *found : nlohmann::json::array({*found});
-    if (!list.is_array()) continue;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      out.emplace_back(&row, document_ref_from_json(
-                                 list[i].dump(), fmt::format("history row {}.details.{}", row.seq,
-                                                             many ? fmt::format("documents[{}]", i)
-                                                                  : std::string("document"))));
+    if (!d.is_object() || !d.contains(member)) continue;
+    const std::string field = fmt::format("history row {}.details.{}", row.seq, member);
+    if (!many) {
+      out.emplace_back(&row, detail::document_from_json(d[member], field));
+    } else if (d[member].is_array()) {
+      for (auto& doc : detail::documents_from_json(d[member], field)) {
+        out.emplace_back(&row, std::move(doc));
+      }
     }
   }
   return out;
