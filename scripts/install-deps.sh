@@ -16,6 +16,7 @@ packages=(
   libssl-dev                        # SHA-256 / HMAC for the audit chain
   nlohmann-json3-dev                # JSON formats (agreements, consents, FHIR)
   libcli11-dev                      # the kakehashi command-line tool
+  libicu-dev                        # messages, dates and lists in Vietnamese and Japanese (ICU 72)
   libcurl4-openssl-dev              # kakehashi serve: notifications to the partners' endpoints
   catch2                            # unit tests (Catch2 2.13)
   libbenchmark-dev                  # bench/ (Google Benchmark)

@@ -8,6 +8,9 @@
 #
 # Usage: tests/cli_lifecycle.sh KAKEHASHI SOURCE_DIR WORK_DIR   (ctest runs it, label cli)
 set -euo pipefail
+# The words the tool shows are English here, whatever the machine's locale (--lang is tested
+# below).
+export LC_ALL=C.UTF-8
 
 kakehashi=$(realpath "$1")
 source_dir=$(realpath "$2")
@@ -17,12 +20,13 @@ mkdir -p "$work"
 cd "$work"
 
 failures=0
+with_env=()  # VAR=VALUE...: the environment expect runs the tool with (its locale)
 # expect CODE ARGS...: runs kakehashi ARGS, checks its exit code; its output is in out/err.
 expect() {
   local want=$1
   shift
   set +e
-  "$kakehashi" "$@" >out 2>err
+  env "${with_env[@]}" "$kakehashi" "$@" >out 2>err
   local got=$?
   set -e
   if [[ $got -ne $want ]]; then
@@ -104,9 +108,30 @@ expect 0 referral complete "${db[@]}" "${sk[@]}" --id R-1 --at 2026-04-20T10:00:
   --idempotency-key k-7 --json
 contains out '"close_reason": "completed"'
 expect 0 referral show --db referrals.db --id R-1
-contains out "travel_arranged          by bach-mai"
-contains out "results returned to the referring hospital:"
-contains out "D-R1-SUMMARY       discharge_summary"
+contains out "  Travel arranged: by bach-mai, "
+contains out "results returned to the referring hospital (1):"
+contains out "  D-R1-SUMMARY: Discharge summary, application/pdf, 7 bytes, in Japanese, SHA-256 "
+contains out "state: Closed (Completed) (version 7)"
+# In the reader's language: --lang, or the locale's; states, reasons, kinds, hospitals' names and
+# local times with their zones' names, UTC beside.
+expect 0 referral show --db referrals.db --id R-1 --agreements agreements.json --lang ja
+contains out "R-1: バックマイ病院 → 湘南鎌倉総合病院、循環器科、患者 P-3f9c1a"
+contains out "状態: 終了（治療完了）（版 7）"
+contains out "  渡航手配の完了: バックマイ病院、"
+contains out "  D-R1-SUMMARY: 退院時要約、application/pdf、7 バイト、言語: 日本語、SHA-256 "
+contains out "    返送: 2026年4月19日 10:00 日本標準時（2026年4月19日 1:00 UTC）、湘南鎌倉総合病院"
+contains out "インドシナ時間"
+with_env=(LC_ALL= LC_MESSAGES= LANG=vi_VN.UTF-8)
+expect 0 referral show --db referrals.db --id R-1 --agreements agreements.json
+contains out "trạng thái: Đã kết thúc (Đã hoàn thành điều trị) (phiên bản 7)"
+contains out "Bệnh viện Bạch Mai → Bệnh viện Đa khoa Shonan Kamakura, chuyên khoa Tim mạch"
+contains out "gửi trả lúc 10:00 Giờ Chuẩn Nhật Bản 19 thg 4, 2026 (01:00 UTC 19 thg 4, 2026)"
+with_env=(LC_ALL=ja_JP.UTF-8)
+expect 0 referral show --db referrals.db --id R-1 --lang en
+contains out "state: Closed (Completed) (version 7)"
+with_env=()
+expect 2 referral show --db referrals.db --id R-1 --lang fr
+contains err "[kakehashi.invalid_argument] --lang: 'fr' is not a language kakehashi speaks; expected one of: en, vi, ja"
 
 # The side exits: declined, cancelled, consent withdrawn, expired by the sweep. R-2 and R-4 are
 # the same patient's (consent.json's): R-4 is proposed once R-2 is closed, as a second open
@@ -190,8 +215,9 @@ contains err "give the file (its digest and size are computed) or both --sha256 
 expect 2 "${attach[@]}" --document-id D-2 --kind imaging --file missing.pdf --idempotency-key d-5
 contains err "missing.pdf: cannot be opened"
 expect 0 referral show --db referrals.db --id R-5b --agreements agreements.json
-contains out "D-1                referral_letter    application/pdf 35 bytes, vi, sha256 $letter_sha"
-contains out "required documents missing: imaging (refused on acceptance)"
+contains out "  D-1: Referral letter, application/pdf, 35 bytes, in Vietnamese, SHA-256 $letter_sha"
+contains out "required documents missing: Imaging (acceptance is refused until they are attached)"
+contains out "    attached Mar 25, 2026, 11:00 Indochina Time (Mar 25, 2026, 04:00 UTC) by Bach Mai Hospital"
 expect 0 referral show --db referrals.db --id R-5b --agreements agreements.json --json
 contains out '"missing_documents": [
     "imaging"

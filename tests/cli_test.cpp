@@ -428,8 +428,13 @@ TEST_CASE("kakehashi referral show and list read the database", "[cli][audit]") 
   REQUIRE(l.size() == 1);
   CHECK(l[0]["id"] == "R-2");
   CHECK_THAT(run("referral list --db " + d.db.path()).out, Contains("2 referral(s)"));
-  CHECK_THAT(run("referral show --db " + d.db.path() + " --id R-1").out,
-             Contains("R-1: bach-mai -> shonan-kamakura, cardiology, patient P-TEST-1"));
+  // Words for a person (--lang, or the locale's language), codes in --json.
+  const auto shown = run("referral show --db " + d.db.path() + " --id R-1 --lang en").out;
+  CHECK_THAT(shown, Contains("R-1: bach-mai → shonan-kamakura, Cardiology, patient P-TEST-1"));
+  CHECK_THAT(shown, Contains("state: Consent recorded (version 2)"));
+  CHECK_THAT(shown, Contains("#2 Record consent: Proposed → Consent recorded"));
+  CHECK_THAT(run("referral show --db " + d.db.path() + " --id R-2 --lang ja").out,
+             Contains("受入承諾: 拒否（現在の状態では実行できません）、状態 紹介依頼済み"));
 }
 
 TEST_CASE("the audit and referral commands exit 2 on bad input and never create a file",

@@ -9,6 +9,7 @@
 #
 # Usage: tests/serve_quickstart.sh KAKEHASHI SOURCE_DIR WORK_DIR  (ctest, label service)
 set -euo pipefail
+export LC_ALL=C.UTF-8  # the words the tool shows are English here
 
 kakehashi=$(realpath "$1")
 source_dir=$(realpath "$2")
@@ -58,7 +59,7 @@ wait "$sweep_pid" || fail "the service with a sweep did not stop cleanly"
 grep -q '"sweep":"expire_overdue"' sweep.log || fail "no sweep at start: $(cat sweep.log)"
 grep -q '"expired":1' sweep.log || fail "the sweep did not expire R-OLD: $(grep sweep sweep.log)"
 "$kakehashi" referral show --db referrals.db --id R-OLD >old.txt
-grep -q "closed:expired" old.txt || fail "R-OLD is not closed:expired: $(cat old.txt)"
+grep -q "Closed (Expired)" old.txt || fail "R-OLD is not closed:expired: $(cat old.txt)"
 
 # ---- docs/api.md's examples, run as they are written (only base and root set to this test's) -----
 "$kakehashi" serve --config serve.json 2>examples-serve.log &

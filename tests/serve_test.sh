@@ -12,6 +12,7 @@
 # Usage: tests/serve_test.sh KAKEHASHI SOURCE_DIR WORK_DIR [VALIDATORS_DIR]  (ctest, label service)
 # Needs curl, openssl and jq (scripts/install-deps.sh installs them).
 set -euo pipefail
+export LC_ALL=C.UTF-8  # the words the tool shows are English here
 
 kakehashi=$(realpath "$1")
 source_dir=$(realpath "$2")
@@ -555,7 +556,7 @@ grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 4
 "$kakehashi" audit verify --db referrals.db >verify.txt || fail "audit verify: $(cat verify.txt)"
 grep -q "intact ($rows rows, $referrals referrals" verify.txt || fail "audit verify: $(cat verify.txt)"
 "$kakehashi" referral show --db referrals.db --id R-1 >show.txt
-grep -q "closed:completed" show.txt || fail "R-1 is not completed: $(cat show.txt)"
+grep -q "Closed (Completed)" show.txt || fail "R-1 is not completed: $(cat show.txt)"
 grep -q "dr-sato" show.txt || fail "the acting person of \$accept is not in the history"
 
 # The checkpoints the partners kept: the log holds every head the host signed, in both hospitals'

@@ -61,6 +61,10 @@ std::map<std::string, std::set<std::string>> emitted() {
   out["command"].insert("propose");
   for (const auto k : all_document_kinds()) out["document-kind"].insert(std::string(to_string(k)));
   for (const auto m : all_milestones()) out["milestone"].insert(std::string(to_string(m)));
+  // A refused row's reason and every message's prefix: errc's values run from 1 to the last.
+  for (int c = 1; c <= static_cast<int>(errc::outcome_unknown); ++c) {
+    out["refusal"].insert(std::string(to_string(static_cast<errc>(c))));
+  }
   for (const auto& s : ineligibility_names()) out["eligibility-reason"].insert(s);
   out["task-input"] = {"agreement", "specialty", "replaces"};
   out["task-output"] = {"onward-referral", "milestone", "results"};

@@ -66,6 +66,8 @@ struct hospital {
   std::vector<std::string> assumptions;     ///< values not stated by the sources, said so
 
   bool offers(const specialty_code& s) const;
+  /// The name in `language` ("vi", "ja"), the English name when there is none in it.
+  std::string_view name_in(std::string_view language) const;
 };
 
 /// Who may refer to whom under an agreement.

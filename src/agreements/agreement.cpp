@@ -471,6 +471,12 @@ std::string_view to_string(agreement_state v) noexcept {
   return detail::name_of(agreement_state_names, v);
 }
 
+std::string_view hospital::name_in(std::string_view language) const {
+  if (language == "vi" && !name_vi.empty()) return name_vi;
+  if (language == "ja" && !name_ja.empty()) return name_ja;
+  return name_en;
+}
+
 bool hospital::offers(const specialty_code& s) const {
   return std::find(specialties.begin(), specialties.end(), s) != specialties.end();
 }

@@ -108,6 +108,11 @@ engine open_engine(const engine_args& args, const agreement_directory& agreement
 /// name alone if it is unknown to this machine).
 std::string local_time(const hospital& h, instant at);
 
+/// The language a person reads a command's output in: `option` (--lang) when given, checked
+/// (en, vi or ja); else the locale's (LC_ALL, LC_MESSAGES, then LANG, as POSIX orders them);
+/// else English.
+std::string reader_language(const std::string& option);
+
 using kakehashi::printable;
 
 }  // namespace kakehashi::tool

@@ -7,9 +7,11 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <kakehashi/error.hpp>
+#include <kakehashi/text.hpp>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -225,6 +227,15 @@ std::string local_time(const hospital& h, instant at) {
   } catch (const std::exception&) {
     return h.time_zone;
   }
+}
+
+std::string reader_language(const std::string& option) {
+  if (!option.empty()) return text::checked_language(option, "--lang");
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return text::language_of_locale(value);
+  }
+  return "en";
 }
 
 }  // namespace kakehashi::tool

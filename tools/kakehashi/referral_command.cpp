@@ -10,6 +10,8 @@
 #include <kakehashi/consent.hpp>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/text.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -43,6 +45,7 @@ struct query_options {
   std::size_t limit = 0;
   std::size_t offset = 0;
   std::string at;
+  std::string lang;  // en, vi or ja: set by the command from --lang or the locale
   bool json = false;
 };
 
@@ -51,18 +54,79 @@ std::optional<agreement_directory> agreements_of(const std::string& path) {
   return agreement_directory::load_file(path);
 }
 
-// "2026-03-01T00:00:00Z (2026-03-01 07:00 Asia/Ho_Chi_Minh, 2026-03-01 09:00 Asia/Tokyo)".
-std::string times(instant at, const referral_snapshot* s, const agreement_directory* dir) {
-  std::string out = to_iso8601(at);
-  if (!s || !dir) return out;
-  std::string local;
-  for (const auto& id : {s->origin, s->destination}) {
-    if (const hospital* h = dir->find_hospital(id)) {
-      local += (local.empty() ? "" : ", ") + local_time(*h, at);
+// What `referral show` says, in the reader's language: codes by their vocabulary's display,
+// hospitals by their name in that language (the agreements file's, English when it has none),
+// instants in the acting hospital's zone with UTC beside.
+struct wording {
+  std::string lang;
+  const agreement_directory* dir = nullptr;
+
+  std::string code(std::string_view kind, std::string_view value) const {
+    // A code this release does not know (a newer release's row) is shown as it is.
+    return vocabulary::display(kind, value, lang).value_or(std::string(value));
+  }
+  const kakehashi::hospital* find(const hospital_id& id) const {
+    return dir ? dir->find_hospital(id) : nullptr;
+  }
+  std::string name(const hospital_id& id) const {
+    const kakehashi::hospital* h = find(id);
+    return h ? std::string(h->name_in(lang)) : id.value();
+  }
+  // "closed:declined": the state's display, and the reason's.
+  std::string state(const std::string& stored) const {
+    const auto colon = stored.find(':');
+    std::string name = stored.substr(0, colon);
+    for (char& c : name) c = c == '_' ? '-' : c;
+    if (colon == std::string::npos) return code("state", name);
+    return text::format(lang, "show.closed_state",
+                        {{"closed", code("state", name)},
+                         {"reason", code("close-reason", stored.substr(colon + 1))}});
+  }
+  // In `who`'s zone with UTC beside; in UTC alone when the zone is not known.
+  std::string time(instant at, const hospital_id& who) const {
+    const std::string utc = text::local_time(at, "UTC", lang);
+    const kakehashi::hospital* h = find(who);
+    if (!h) return utc;
+    return text::format(lang, "time.with_utc",
+                        {{"local", text::local_time(at, h->time_zone, lang)}, {"utc", utc}});
+  }
+  // What a row's details say that a reader needs: the coded reason of a decline, cancel or
+  // withdrawal; the rules or eligibility reasons of a refusal.
+  template <class Say>
+  void explain(const audit_entry& h, const Say& say) const {
+    const json d = json::parse(h.details, nullptr, false);
+    if (!d.is_object()) return;
+    const std::string reason_kind = h.command == "decline" ? "decline-reason" : "cancel-reason";
+    if (d.contains("reason") && d["reason"].is_string()) {
+      say("show.row_reason", {{"reason", code(reason_kind, d["reason"].get<std::string>())}});
+    }
+    if (d.contains("channel") && d["channel"].is_string()) {
+      say("show.row_channel",
+          {{"channel", code("withdrawal-channel", d["channel"].get<std::string>())}});
+    }
+    if (h.outcome == audit_outcome::success) return;
+    if (d.contains("findings") && d["findings"].is_array()) {
+      std::vector<std::string> rules;
+      for (const auto& f : d["findings"]) {
+        const std::string effect = f.value("effect", "");
+        if (effect != "block" && effect != "require_document") continue;
+        rules.push_back(f.value("rule", "") + " " + f.value("code", ""));
+      }
+      if (!rules.empty()) say("show.row_rules", {{"rules", text::list(rules, lang)}});
+    }
+    if (d.contains("reasons") && d["reasons"].is_array()) {
+      std::vector<std::string> reasons;
+      for (const auto& r : d["reasons"]) {
+        const std::string shown = code("eligibility-reason", r.value("code", ""));
+        const std::string under = r.value("agreement", "");
+        reasons.push_back(under.empty() ? shown
+                                        : text::format(lang, "show.reason_under",
+                                                       {{"reason", shown}, {"agreement", under}}));
+      }
+      say("show.row_eligibility", {{"reasons", text::list(reasons, lang)}});
     }
   }
-  return local.empty() ? out : out + " (" + local + ")";
-}
+};
 
 // What a row's details say that a reader needs: the coded reason of a decline, cancel or
 // withdrawal; the rules or eligibility reasons of a refusal.
@@ -183,71 +247,99 @@ int run_show(const query_options& o) {
     std::cout << j.dump(2) << '\n';
     return exit_ok;
   }
-  const agreement_directory* d = dir ? &*dir : nullptr;
-  if (s) {
-    std::cout << fmt::format("{}: {} -> {}, {}, patient {}\nstate: {} (version {}){}\n",
-                             s->id.value(), s->origin.value(), s->destination.value(),
-                             s->specialty.value(), s->patient.value(), state_of(*s), s->version,
-                             s->consent.value().empty() ? "" : ", consent " + s->consent.value());
-    std::cout << fmt::format("proposed {}\nupdated  {}\n", times(s->proposed_at, &*s, d),
-                             times(s->updated_at, &*s, d));
-    if (s->replaces) std::cout << fmt::format("replaces {} (onward referral)\n", s->replaces->value());
-    if (s->replaced_by) std::cout << fmt::format("sent on as {}\n", s->replaced_by->value());
+  const std::string lang = reader_language(o.lang);
+  const wording w{lang, dir ? &*dir : nullptr};
+  const auto say = [&](std::string_view message, const std::vector<text::argument>& args) {
+    std::cout << text::format(lang, message, args) << '\n';
+  };
+  if (!s) {
+    say("show.never_opened", {{"id", o.id}});
+  } else {
+    say("show.header", {{"id", s->id.value()},
+                        {"origin", w.name(s->origin)},
+                        {"destination", w.name(s->destination)},
+                        {"specialty", w.code("specialty", s->specialty.value())},
+                        {"patient", s->patient.value()}});
+    say("show.state", {{"state", w.state(state_of(*s))}, {"version", s->version}});
+    if (!s->consent.value().empty()) say("show.consent", {{"consent", s->consent.value()}});
+    say("show.proposed", {{"time", w.time(s->proposed_at, s->origin)}});
+    say("show.updated", {{"time", w.time(s->updated_at, s->origin)}});
+    if (s->replaces) say("show.replaces", {{"id", s->replaces->value()}});
+    if (s->replaced_by) say("show.replaced_by", {{"id", s->replaced_by->value()}});
     const auto listed = [&](const std::vector<attached_document>& docs, const char* title,
                             const char* verb) {
-      if (!docs.empty()) std::cout << title << ":\n";
+      if (docs.empty()) return;
+      say(title, {{"count", docs.size()}});
       for (const auto& doc : docs) {
-        std::cout << fmt::format("  {:<18} {:<18} {} {} bytes, {}, sha256 {}\n         {} {}\n",
-                                 doc.document.id.value(), to_string(doc.document.kind),
-                                 doc.document.media_type, doc.document.size, doc.document.language,
-                                 doc.document.sha256, verb, times(doc.at, &*s, d));
+        say("show.document", {{"id", doc.document.id.value()},
+                              {"kind", w.code("document-kind", to_string(doc.document.kind))},
+                              {"media_type", doc.document.media_type},
+                              {"size", doc.document.size},
+                              {"language", text::language_name(doc.document.language, lang)},
+                              {"sha256", doc.document.sha256}});
+        say(verb, {{"time", w.time(doc.at, doc.by.organisation)},
+                   {"hospital", w.name(doc.by.organisation)}});
       }
     };
-    listed(documents, "documents", "attached");
+    listed(documents, "show.documents", "show.attached");
     if (checklist && !checklist->required.empty()) {
-      std::string missing;
-      for (const auto k : checklist->missing) {
-        missing += (missing.empty() ? "" : ", ") + std::string(to_string(k));
+      std::vector<std::string> missing;
+      for (const auto k : checklist->missing)
+        missing.push_back(w.code("document-kind", to_string(k)));
+      if (missing.empty()) {
+        say("show.documents_complete", {});
+      } else {
+        say("show.documents_missing",
+            {{"missing", text::list(missing, lang)},
+             {"rule", checklist->rule == missing_documents_rule::refuse ? "refuse" : "warn"}});
       }
-      std::cout << (missing.empty() ? std::string("required documents: all attached\n")
-                                    : fmt::format("required documents missing: {} ({} on "
-                                                  "acceptance)\n",
-                                                  missing,
-                                                  checklist->rule == missing_documents_rule::refuse
-                                                      ? "refused"
-                                                      : "allowed, audited"));
     }
-    if (!milestones.empty()) std::cout << "milestones:\n";
+    if (!milestones.empty()) say("show.milestones", {{"count", milestones.size()}});
     for (const auto& m : milestones) {
-      std::cout << fmt::format("  {:<24} by {}, {}\n", to_string(m.milestone),
-                               m.by.organisation.value(), times(m.at, &*s, d));
+      say("show.milestone", {{"milestone", w.code("milestone", to_string(m.milestone))},
+                             {"hospital", w.name(m.by.organisation)},
+                             {"time", w.time(m.at, m.by.organisation)}});
     }
     if (steps && !steps->required.empty()) {
-      std::string missing;
-      for (const auto m : steps->missing) {
-        missing += (missing.empty() ? "" : ", ") + std::string(to_string(m));
+      std::vector<std::string> missing;
+      for (const auto m : steps->missing) missing.push_back(w.code("milestone", to_string(m)));
+      if (missing.empty()) {
+        say("show.milestones_complete", {});
+      } else {
+        say("show.milestones_missing", {{"missing", text::list(missing, lang)}});
       }
-      std::cout << (missing.empty()
-                        ? std::string("required milestones: all recorded\n")
-                        : fmt::format("required milestones missing: {} (the transfer waits for "
-                                      "them)\n",
-                                      missing));
     }
-    listed(results, "results returned to the referring hospital", "returned");
-  } else {
-    std::cout << fmt::format("{}: never opened: its proposal was refused\n", o.id);
+    listed(results, "show.results", "show.returned");
   }
-  std::cout << "history:\n";
+  say("show.history", {{"count", history.size()}});
   for (const auto& h : history) {
-    const std::string why = explained(h);
-    std::cout << fmt::format(
-        "  #{:<5} {:<16} {:<30} by {} ({}{}), {} -> {}\n         at {}\n", h.seq, h.command,
-        h.outcome == audit_outcome::success ? "ok" : "refused: " + h.reason_code,
-        h.by.organisation.value(), to_string(h.by.role),
-        h.by.user.value().empty() ? "" : ", " + h.by.user.value(),
-        h.state_before.empty() ? "-" : h.state_before, h.state_after.empty() ? "-" : h.state_after,
-        times(h.recorded_at, s ? &*s : nullptr, d));
-    if (!why.empty()) std::cout << "         " << why << '\n';
+    const std::string command = w.code("command", h.command);
+    const std::string seq = std::to_string(h.seq);
+    if (h.outcome == audit_outcome::success) {
+      if (h.state_before.empty()) {
+        say("show.row_opened",
+            {{"seq", seq}, {"command", command}, {"after", w.state(h.state_after)}});
+      } else {
+        say("show.row_ok", {{"seq", seq},
+                            {"command", command},
+                            {"before", w.state(h.state_before)},
+                            {"after", w.state(h.state_after)}});
+      }
+    } else if (h.state_before.empty()) {
+      say("show.row_refused_new",
+          {{"seq", seq}, {"command", command}, {"code", w.code("refusal", h.reason_code)}});
+    } else {
+      say("show.row_refused", {{"seq", seq},
+                               {"command", command},
+                               {"code", w.code("refusal", h.reason_code)},
+                               {"before", w.state(h.state_before)}});
+    }
+    std::vector<text::argument> by{{"hospital", w.name(h.by.organisation)},
+                                   {"role", w.code("role", to_string(h.by.role))},
+                                   {"time", w.time(h.recorded_at, h.by.organisation)}};
+    if (!h.by.user.value().empty()) by.emplace_back("user", h.by.user.value());
+    say(h.by.user.value().empty() ? "show.row_by" : "show.row_by_user", by);
+    w.explain(h, say);
   }
   return exit_ok;
 }
@@ -589,6 +681,9 @@ command add_referral_command(CLI::App& app) {
   show->add_option("--agreements", q->agreements,
                    "Agreements file: times are also shown in both hospitals' zones");
   show->add_flag("--json", q->json, "Print one JSON object");
+  show->add_option("--lang", q->lang,
+                   "en, vi or ja: the language of the words and times shown (default: the "
+                   "locale's, LC_ALL, LC_MESSAGES or LANG; English when it is none of these)");
 
   CLI::App* list = ref->add_subcommand("list", "Referrals, filtered and paged (read-only)");
   list->add_option("--db", q->db, "kakehashi database (only read)")->required();

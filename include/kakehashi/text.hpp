@@ -1,0 +1,75 @@
+#pragma once
+// Text a person reads, in English, Vietnamese or Japanese: kakehashi's messages (data/messages/
+// <language>.json, ICU MessageFormat patterns compiled into the library and installed beside it
+// in share/kakehashi/messages/) and instants in a hospital's zone, formatted by ICU for the
+// language (its date order, its month names, the zone's name from CLDR).
+//
+//   using namespace kakehashi;
+//   text::format("ja", "show.documents", {{"count", 2}})    // "文書（2 件）:"
+//   text::local_time(at, "Asia/Tokyo", "vi")    // "10:00 Giờ Chuẩn Nhật Bản 1 thg 3, 2026"
+//
+// Coded values (states, reasons, roles, ...) are displayed by kakehashi/vocabulary.hpp. Nothing
+// falls back to English: an unknown language, message or argument throws, and the tests check
+// that every message exists in every language with the same arguments. Error messages
+// (kakehashi::error) stay in English, for logs; a person's screen shows them beside translated
+// text. Thread-safe.
+
+#include <cstdint>
+#include <kakehashi/time.hpp>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace kakehashi::text {
+
+/// One named argument of a message: text (inserted as it is) or an integer (formatted for the
+/// language: 1,234 or 1.234; and chosen by `plural` patterns).
+struct argument {
+  std::string name;
+  std::variant<std::string, std::int64_t> value;
+
+  argument(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {}
+  argument(std::string n, const char* v) : name(std::move(n)), value(std::string(v)) {}
+  argument(std::string n, std::string_view v) : name(std::move(n)), value(std::string(v)) {}
+  template <class Int, class = std::enable_if_t<std::is_integral_v<Int>>>
+  argument(std::string n, Int v) : name(std::move(n)), value(static_cast<std::int64_t>(v)) {}
+};
+
+/// The language a POSIX locale name selects: "vi" for "vi_VN.UTF-8", "ja" for "ja_JP", "en" for
+/// "en_GB", "C", "POSIX", an empty name or any language kakehashi has no messages in.
+std::string language_of_locale(std::string_view locale);
+
+/// `language` when it is one of vocabulary::languages() ("en", "vi", "ja"); otherwise throws
+/// kakehashi::error{errc::invalid_argument} naming `field`, the value and the languages.
+std::string checked_language(std::string_view language, std::string_view field = "language");
+
+/// The message `id` in `language` with its arguments filled in (ICU MessageFormat: plurals and
+/// numbers follow the language). Throws kakehashi::error: invalid_argument for an unknown
+/// language or an argument missing or unknown to the message (naming it), not_found for an
+/// unknown id.
+std::string format(std::string_view language, std::string_view id,
+                   const std::vector<argument>& arguments = {});
+
+/// The ids of the messages, sorted: every language has each of them.
+std::vector<std::string> message_ids();
+
+/// The pattern of `id` in `language` as shipped (for tests and translators): empty when unknown.
+std::string pattern(std::string_view language, std::string_view id);
+
+/// `at` in the IANA zone `zone`, as `language` writes a date and a time, with the zone's name:
+/// "Mar 1, 2026, 10:00 Japan Standard Time", "2026年3月1日 8:00 インドシナ時間"; zone "UTC"
+/// gives "... 01:00 UTC". Throws invalid_argument for an unknown zone or language.
+std::string local_time(instant at, std::string_view zone, std::string_view language);
+
+/// `items` joined as `language` writes a list (ICU ListFormatter): "a, b, and c" in English,
+/// "a, b và c" in Vietnamese, "a、b、c" in Japanese.
+std::string list(const std::vector<std::string>& items, std::string_view language);
+
+/// The name of the language `code` ("vi", "ja", "en", "fr", ...) written in `language`:
+/// "Vietnamese", "Tiếng Việt", "ベトナム語"; `code` itself when CLDR has no name for it.
+std::string language_name(std::string_view code, std::string_view language);
+
+}  // namespace kakehashi::text
