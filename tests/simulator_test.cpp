@@ -1,12 +1,14 @@
 // The referral simulator (examples/simulator): its scenario loader, determinism, the invariants
 // of a run checked against the database it wrote, its reports, and the program's handling of bad
 // input.
+#include <fmt/format.h>
+
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
 #include <fstream>
 #include <kakehashi/engine.hpp>
+#include <kakehashi/text.hpp>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -546,10 +548,47 @@ TEST_CASE("referral-simulator runs, prints JSON and writes its database and repo
   CHECK_THAT(kh::test::slurp(report), Contains("data-chart=\"refusals\""));
   std::remove(report.c_str());
 
-  const auto text = simulator_run("--db :memory: --no-report --referrals 150");
+  const auto text = simulator_run("--db :memory: --no-report --referrals 150 --lang en");
   REQUIRE(text.exit_code == 0);
   CHECK_THAT(text.out, Contains("audit log: intact"));
   CHECK_THAT(text.out, Contains("days from proposal to transfer: median"));
+}
+
+TEST_CASE("referral-simulator writes its summary in Vietnamese and Japanese, columns aligned",
+          "[simulator][program]") {
+  // The table's lines, from its heading to the blank line after it.
+  const auto first_table = [](const std::string& out, const std::string& heading) {
+    std::vector<std::string> lines;
+    std::istringstream in(out);
+    bool inside = false;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(heading, 0) == 0) inside = true;
+      if (inside && line.empty()) break;
+      if (inside) lines.push_back(line);
+    }
+    return lines;
+  };
+  const auto ja = simulator_run("--db :memory: --no-report --referrals 150 --lang ja");
+  REQUIRE(ja.exit_code == 0);
+  CHECK_THAT(ja.out, Contains("kakehashi 紹介シミュレーター: 湘南鎌倉総合病院 への紹介 150 件"));
+  CHECK_THAT(ja.out, Contains("インドシナ時間"));
+  CHECK_THAT(ja.out, Contains("  終了: 治療完了"));
+  CHECK_THAT(ja.out, Contains("監査ログ: 改ざんなし"));
+  const auto states = first_table(ja.out, "最終状態");
+  REQUIRE(states.size() == 11);  // the heading and the ten outcomes
+  for (const auto& line : states) {
+    INFO(line);
+    CHECK(kh::text::width(line) == kh::text::width(states.front()));
+  }
+  const auto vi = simulator_run("--db :memory: --no-report --referrals 150 --lang vi");
+  REQUIRE(vi.exit_code == 0);
+  CHECK_THAT(vi.out, Contains("Mô phỏng chuyển viện kakehashi: 150 ca chuyển đến Bệnh viện Đa "
+                              "khoa Shonan Kamakura"));
+  CHECK_THAT(vi.out, Contains("nhật ký kiểm tra: nguyên vẹn"));
+  CHECK_THAT(vi.out, Contains("%"));
+  const auto fr = simulator_run("--db :memory: --no-report --referrals 150 --lang fr");
+  CHECK(fr.exit_code == 2);
+  CHECK_THAT(fr.err, Contains("--lang: 'fr' is not a language kakehashi speaks"));
 }
 
 TEST_CASE("referral-simulator refuses bad input with exit 2 before any work",

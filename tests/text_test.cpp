@@ -1,10 +1,12 @@
 // kakehashi/text.hpp: the messages in every language, ICU's plurals, numbers, lists and times.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <functional>
 #include <kakehashi/error.hpp>
 #include <kakehashi/text.hpp>
 #include <kakehashi/vocabulary.hpp>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -161,6 +163,30 @@ TEST_CASE("a POSIX locale selects a language, English when kakehashi has none of
   CHECK(text::language_of_locale("") == "en");
 }
 
+TEST_CASE("the environment's locale, in POSIX's order", "[text]") {
+  // Set, checked, and put back as they were.
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    const char* v = std::getenv(name);
+    saved.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
+  }
+  ::setenv("LC_ALL", "", 1);  // empty: not set, as POSIX reads it
+  ::unsetenv("LC_MESSAGES");
+  ::setenv("LANG", "vi_VN.UTF-8", 1);
+  CHECK(text::language_of_environment() == "vi");
+  ::setenv("LC_MESSAGES", "ja_JP.UTF-8", 1);
+  CHECK(text::language_of_environment() == "ja");
+  ::setenv("LC_ALL", "C", 1);
+  CHECK(text::language_of_environment() == "en");
+  for (const auto& [name, value] : saved) {
+    if (value) {
+      ::setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      ::unsetenv(name.c_str());
+    }
+  }
+}
+
 TEST_CASE("an instant in a hospital's zone, as each language writes it, with the zone's name",
           "[text]") {
   const instant t = at("2026-03-01T01:00:00Z");
@@ -175,6 +201,15 @@ TEST_CASE("an instant in a hospital's zone, as each language writes it, with the
         "Jan 1, 2027, 08:30 Japan Standard Time");
   CHECK(code_of([&] { text::local_time(t, "Mars/Olympus_Mons", "en"); }) == errc::invalid_argument);
   CHECK(code_of([&] { text::local_time(t, "Asia/Tokyo", "de"); }) == errc::invalid_argument);
+}
+
+TEST_CASE("the columns a text takes in a terminal", "[text]") {
+  CHECK(text::width("") == 0);
+  CHECK(text::width("closed: Expired") == 15);
+  CHECK(text::width("終了: 治療完了") == 14);      // five wide characters, ':' and ' '
+  CHECK(text::width("Bệnh viện Bạch Mai") == 18);  // precomposed letters: one column each
+  CHECK(text::width("e\xcc\x81") == 1);            // e + a combining acute accent
+  CHECK(text::width("\xff") == 1);                 // a malformed byte: one replacement mark
 }
 
 TEST_CASE("lists and language names as each language writes them", "[text]") {

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <kakehashi/kakehashi.hpp>
@@ -118,6 +119,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"full", "normal"}));
   app.add_flag("--json", as_json, "print the summary as one JSON object");
   app.add_flag("--quiet", quiet, "no progress bar");
+  std::string lang;
+  app.add_option("--lang", lang,
+                 "en, vi or ja: the summary's language (default: the locale's, from LC_ALL, "
+                 "LC_MESSAGES or LANG; English when it is none of these)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -141,6 +146,8 @@ int main(int argc, char** argv) {
     if (start) sc.start = parse_day("--start", *start);
     if (sync) sc.sync = *sync == "full" ? kh::durability::full : kh::durability::normal;
     simulator::check_against(sc, *agreements);
+    lang = lang.empty() ? kh::text::language_of_environment()
+                        : kh::text::checked_language(lang, "--lang");
     if (server) {
       if (overwrite) {
         throw bad_input("--overwrite: applies to a database file; the simulator never drops a "
@@ -179,7 +186,7 @@ int main(int argc, char** argv) {
     const simulator::summary s = simulator::simulate(
         sc, *agreements, db_path, [&](int d, int n, long p) { bar(d, n, p); }, &timing,
         policy ? &*policy : nullptr);
-    std::cout << (as_json ? simulator::to_json(s) : simulator::to_text(s));
+    std::cout << (as_json ? simulator::to_json(s) : simulator::to_text(s, lang, &*agreements));
     if (!no_report) write_file(report_path, simulator::to_html(s, sc));
     if (!quiet) {
       std::cerr << "simulated " << s.referrals << " referrals (" << s.commands

@@ -31,32 +31,69 @@ std::string audit_state(const summary& s) {
   return fmt::format("NOT intact: {}", s.audit_problem);
 }
 
+// The summary's sentences, in `lang` (data/messages' sim.* patterns, through ICU).
+std::string say(const std::string& lang, std::string_view id,
+                const std::vector<kakehashi::text::argument>& args = {}) {
+  return kakehashi::text::format(lang, id, args);
+}
+
+std::string code(const std::string& lang, std::string_view kind, std::string_view value) {
+  return kakehashi::vocabulary::display(kind, value, lang).value_or(std::string(value));
+}
+
+// A table for a terminal: each column as wide as its widest cell (by display width, so that
+// Japanese lines up), the first left-aligned, the others right-aligned; rows[0] is the heading,
+// the other rows are indented by two.
+std::string table(std::vector<std::vector<std::string>> rows) {
+  for (std::size_t r = 1; r < rows.size(); ++r) rows[r][0] = "  " + rows[r][0];
+  std::vector<std::size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      widths[c] = std::max(widths[c], kakehashi::text::width(row[c]));
+    }
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const std::string gap(widths[c] - kakehashi::text::width(row[c]), ' ');
+      out += c == 0 ? row[c] + gap : "  " + gap + row[c];
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string share(long part, long whole, const std::string& lang) {
+  if (whole <= 0) return "-";
+  return kakehashi::text::format(
+      lang, "sim.share", {{"share", static_cast<double>(part) / static_cast<double>(whole)}});
+}
+
 // What the refusal rows count: a command refused by several rules counts under each.
-std::string refusal_counting(const summary& s) {
-  return fmt::format("each row counts the commands refused for its reason; a command refused by "
-                     "several rules at once counts under each, so the rows add up to more than "
-                     "the {} refused commands",
-                     s.refused_commands);
+std::string refusal_counting(const summary& s, const std::string& lang) {
+  return say(lang, "sim.refusal_counting", {{"refused", s.refused_commands}});
 }
 
-std::string milestone_line(const summary& s) {
-  return fmt::format(
-      "milestones recorded before the journey: {}; journeys that waited for the "
-      "last one the agreement requires: {}; cancelled because one never came: {}",
-      s.milestones_recorded, s.journeys_delayed_for_milestones, s.cancelled_for_milestones);
+std::string milestone_line(const summary& s, const std::string& lang) {
+  return say(lang, "sim.milestones",
+             {{"recorded", s.milestones_recorded},
+              {"waited", s.journeys_delayed_for_milestones},
+              {"cancelled", s.cancelled_for_milestones}});
 }
 
-std::string results_line(const summary& s) {
-  return fmt::format(
-      "results returned to the referring hospital: {}; the loop closed for {} of "
-      "{} completed referrals",
-      s.results_returned, s.completed_with_results, s.outcomes[5]);
+std::string results_line(const summary& s, const std::string& lang) {
+  return say(lang, "sim.results",
+             {{"returned", s.results_returned},
+              {"closed", s.completed_with_results},
+              {"completed", s.outcomes[5]}});
 }
 
-std::string capacity_line(const capacity_row& c) {
-  return fmt::format("{} reached its monthly capacity first in {} ({} month(s), {} proposal(s) "
-                     "refused)",
-                     c.specialty, c.first_month, c.months, c.refused);
+std::string capacity_line(const capacity_row& c, const std::string& lang) {
+  return say(lang, "sim.capacity",
+             {{"specialty", code(lang, "specialty", c.specialty)},
+              {"month", c.first_month},
+              {"months", c.months},
+              {"refused", c.refused}});
 }
 
 // Escapes text for HTML and XML alike.
@@ -236,58 +273,100 @@ std::string figure(const char* chart, const std::string& caption, const std::str
 
 }  // namespace
 
-std::string to_text(const summary& s) {
-  std::string out = fmt::format(
-      "kakehashi referral simulator: {} referrals to {}, seed {}, {} days from {}\n"
-      "period: {} to {} ({} in Vietnam to {} in Japan)\n\n",
-      s.referrals, s.destination, s.seed, s.days, s.start, s.period_utc[0], s.period_utc[1],
-      s.period_local[0], s.period_local[1]);
-  out += fmt::format("{:<34}{:>10}{:>9}\n", "final state", "referrals", "share");
+std::string to_text(const summary& s, const std::string& lang,
+                    const kakehashi::agreement_directory* agreements) {
+  namespace kt = kakehashi::text;
+  const auto name = [&](const std::string& id) {
+    const kakehashi::hospital* h =
+        agreements ? agreements->find_hospital(kakehashi::hospital_id{id}) : nullptr;
+    return h ? std::string(h->name_in(lang)) : id;
+  };
+  const auto instant_of = [](const std::string& text) { return kakehashi::parse_instant(text); };
+  const auto number = [&](long n) { return say(lang, "sim.count", {{"n", n}}); };
+  std::string out = say(lang, "sim.title",
+                        {{"referrals", s.referrals},
+                         {"destination", name(s.destination)},
+                         {"seed", std::to_string(s.seed)},
+                         {"days", s.days},
+                         {"start", s.start}}) +
+                    "\n";
+  out += say(lang, "sim.period",
+             {{"from", kt::local_time(instant_of(s.period_utc[0]), "Asia/Ho_Chi_Minh", lang)},
+              {"to", kt::local_time(instant_of(s.period_utc[1]), "Asia/Tokyo", lang)},
+              {"from_utc", kt::local_time(instant_of(s.period_utc[0]), "UTC", lang)},
+              {"to_utc", kt::local_time(instant_of(s.period_utc[1]), "UTC", lang)}}) +
+         "\n\n";
+  std::vector<std::vector<std::string>> states{
+      {say(lang, "sim.col_state"), say(lang, "sim.col_referrals"), say(lang, "sim.col_share")}};
   for (int k = 0; k < outcome_count; ++k) {
-    out += fmt::format("  {:<32}{:>10}{:>9}\n",
-                       k == 0 ? "not eligible (refused proposal)"
-                              : (k < 5 ? std::string("open: ") : std::string("closed: ")) +
-                                    outcome_names[k],
-                       s.outcomes[k], percent(s.outcomes[k], s.referrals));
+    std::string label;
+    if (k == 0) {
+      label = say(lang, "sim.not_eligible");
+    } else if (k < 5) {
+      std::string state = outcome_names[k];
+      std::replace(state.begin(), state.end(), '_', '-');
+      label = say(lang, "sim.open", {{"state", code(lang, "state", state)}});
+    } else {
+      label = say(lang, "sim.closed", {{"reason", code(lang, "close-reason", outcome_names[k])}});
+    }
+    states.push_back({label, number(s.outcomes[k]), share(s.outcomes[k], s.referrals, lang)});
   }
-  out += fmt::format("\n{:<34}{:>10}{:>8}{:>13}{:>11}\n", "origin / specialty", "referrals",
-                     "opened", "transferred", "completed");
+  out += table(states) + "\n";
+  std::vector<std::vector<std::string>> origins{
+      {say(lang, "sim.col_origin_specialty"), say(lang, "sim.col_referrals"),
+       say(lang, "sim.col_opened"), say(lang, "sim.col_transferred"),
+       say(lang, "sim.col_completed")}};
   for (const auto& r : s.by_origin_specialty) {
-    out += fmt::format("  {:<32}{:>10}{:>8}{:>13}{:>11}\n", r.origin + " / " + r.specialty,
-                       r.referrals, r.opened, r.transferred, r.completed);
+    origins.push_back({name(r.origin) + " / " + code(lang, "specialty", r.specialty),
+                       number(r.referrals), number(r.opened), number(r.transferred),
+                       number(r.completed)});
   }
-  out += fmt::format("\n{:<62}{:>7}{:>11}{:>8}\n", "refusals by reason (command)", "count",
-                     "Decree 13", "Law 91");
+  out += table(origins) + "\n";
+  std::vector<std::vector<std::string>> refusals{
+      {say(lang, "sim.col_refusals"), say(lang, "sim.col_count"), say(lang, "sim.col_decree_13"),
+       say(lang, "sim.col_law_91")}};
   for (const auto& r : s.refusals) {
+    const std::string command = code(lang, "command", r.command);
     const std::string label =
-        r.kind == "consent"     ? fmt::format("{} {} ({})", r.rule, r.code, r.command)
-        : r.kind == "documents" ? fmt::format("document missing: {} ({})", r.code, r.command)
-                                : "eligibility " + r.code;
-    out += fmt::format("  {:<60}{:>7}{:>11}{:>8}\n", label, r.count, r.decree_13, r.law_91);
+        r.kind == "consent" ? say(lang, "sim.refusal_rule",
+                                  {{"rule", r.rule}, {"code", r.code}, {"command", command}})
+        : r.kind == "documents"
+            ? say(lang, "sim.refusal_document",
+                  {{"kind", code(lang, "document-kind", r.code)}, {"command", command}})
+            : say(lang, "sim.refusal_eligibility",
+                  {{"reason", code(lang, "eligibility-reason", r.code)}});
+    refusals.push_back({label, number(r.count), number(r.decree_13), number(r.law_91)});
   }
-  if (s.refusals.empty()) out += "  none\n";
-  if (!s.refusals.empty()) out += "  (" + refusal_counting(s) + ")\n";
-  out += fmt::format(
-      "\ndays from proposal to transfer: median {}, 90th percentile {} ({} transferred)\n",
-      days_text(s.lead_median_days), days_text(s.lead_p90_days), s.transferred);
-  if (s.capacity.empty()) {
-    out += "capacity: never reached\n";
+  out += table(refusals);
+  if (s.refusals.empty()) out += "  " + say(lang, "sim.refusals_none") + "\n";
+  if (!s.refusals.empty()) out += "  (" + refusal_counting(s, lang) + ")\n";
+  out += "\n";
+  if (s.lead_median_days && s.lead_p90_days) {
+    out += say(lang, "sim.lead",
+               {{"median", *s.lead_median_days},
+                {"p90", *s.lead_p90_days},
+                {"transferred", s.transferred}});
   } else {
-    for (const auto& c : s.capacity) out += "capacity: " + capacity_line(c) + "\n";
+    out += say(lang, "sim.lead_none");
   }
-  out += fmt::format("consent withdrawn after transfer (treatment went on): {}\n",
-                     s.withdrawn_after_transfer);
-  out += fmt::format("consent replaced after acceptance (the first no longer allowed the "
-                     "journey): {}\n",
-                     s.consents_replaced);
-  out += fmt::format(
-      "documents attached: {}; acceptances refused for missing documents: {} (sent "
-      "when asked: {}, declined for insufficient information: {})\n",
-      s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
-      s.declined_for_documents);
-  out += fmt::format("{}\n{}\n", milestone_line(s), results_line(s));
-  out += fmt::format("commands: {} ({} refused by a rule)\n", s.commands, s.refused_commands);
-  out += "audit log: " + audit_state(s) + "\n";
+  out += "\n";
+  if (s.capacity.empty()) out += say(lang, "sim.capacity_never") + "\n";
+  for (const auto& c : s.capacity) out += capacity_line(c, lang) + "\n";
+  out += say(lang, "sim.withdrawn_after_transfer", {{"count", s.withdrawn_after_transfer}}) + "\n";
+  out += say(lang, "sim.consents_replaced", {{"count", s.consents_replaced}}) + "\n";
+  out += say(lang, "sim.documents",
+             {{"attached", s.documents_attached},
+              {"refused", s.accepts_refused_for_documents},
+              {"sent", s.documents_sent_when_asked},
+              {"declined", s.declined_for_documents}}) +
+         "\n";
+  out += milestone_line(s, lang) + "\n" + results_line(s, lang) + "\n";
+  out +=
+      say(lang, "sim.commands", {{"commands", s.commands}, {"refused", s.refused_commands}}) + "\n";
+  out += (s.audit_intact
+              ? say(lang, "sim.audit_intact", {{"rows", s.audit_rows}, {"head", s.head_hash}})
+              : say(lang, "sim.audit_broken", {{"problem", s.audit_problem}})) +
+         "\n";
   return out;
 }
 
@@ -423,7 +502,7 @@ std::string to_html(const summary& s, const scenario& sc) {
                 "Commands the engine refused, by reason: eligibility under the MoUs, the "
                 "consent rule that blocked, and the documents the agreement requires that were "
                 "missing at acceptance, split by the Vietnamese regime in force; " +
-                    refusal_counting(s) + ".",
+                    refusal_counting(s, "en") + ".",
                 refusals_chart(s));
 
   out += "<h2>Final states</h2>\n<table>\n<tr><th>state</th><th>referrals</th><th>share</th>"
@@ -442,15 +521,15 @@ std::string to_html(const summary& s, const scenario& sc) {
         esc(r.origin), esc(r.specialty), r.referrals, r.opened, r.transferred, r.completed);
   }
   out += "</table>\n<h2>Capacity</h2>\n<ul>\n";
-  for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c)) + "</li>\n";
+  for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c, "en")) + "</li>\n";
   if (s.capacity.empty()) out += "<li>No specialty reached its monthly capacity.</li>\n";
   out += "</ul>\n<h2>Documents, milestones and results</h2>\n";
   out += fmt::format(
       "<p>{} documents attached (by reference); {} acceptances refused for missing documents, "
       "{} sent when asked, {} declined for insufficient information.</p>\n<p>{}.</p>\n",
       s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
-      s.declined_for_documents, esc(milestone_line(s)));
-  out += fmt::format("<p>{}.</p>\n", esc(results_line(s)));
+      s.declined_for_documents, esc(milestone_line(s, "en")));
+  out += fmt::format("<p>{}.</p>\n", esc(results_line(s, "en")));
   if (!s.example.empty()) {
     out += "<h2>One referral, step by step</h2>\n<p>Times in the acting hospital's own zone "
            "(Vietnam UTC+7, Japan UTC+9), and in UTC as the audit log stores them.</p>\n"

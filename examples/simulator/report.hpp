@@ -10,7 +10,11 @@
 
 namespace simulator {
 
-std::string to_text(const summary& s);
+/// The summary for a terminal, in `lang` ("en", "vi" or "ja": kakehashi/text.hpp's messages and
+/// the vocabularies' displays); hospitals by their names in that language when `agreements` is
+/// given, else by their ids.
+std::string to_text(const summary& s, const std::string& lang = "en",
+                    const kakehashi::agreement_directory* agreements = nullptr);
 std::string to_json(const summary& s, int indent = 2);
 std::string to_html(const summary& s, const scenario& sc);
 

@@ -13,6 +13,7 @@
 #include "kakehashi/ids.hpp"
 #include "kakehashi/milestone.hpp"
 #include "kakehashi/referral.hpp"
+#include "kakehashi/text.hpp"
 #include "kakehashi/time.hpp"
 #include "kakehashi/version.hpp"
 #include "kakehashi/vocabulary.hpp"

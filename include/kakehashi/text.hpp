@@ -14,6 +14,7 @@
 // (kakehashi::error) stay in English, for logs; a person's screen shows them beside translated
 // text. Thread-safe.
 
+#include <cstddef>
 #include <cstdint>
 #include <kakehashi/time.hpp>
 #include <string>
@@ -25,15 +26,17 @@
 
 namespace kakehashi::text {
 
-/// One named argument of a message: text (inserted as it is) or an integer (formatted for the
-/// language: 1,234 or 1.234; and chosen by `plural` patterns).
+/// One named argument of a message: text (inserted as it is), an integer (formatted for the
+/// language: 1,234 or 1.234; and chosen by `plural` patterns) or a number (`{x, number, ::.0}`
+/// writes 29.6 or 29,6).
 struct argument {
   std::string name;
-  std::variant<std::string, std::int64_t> value;
+  std::variant<std::string, std::int64_t, double> value;
 
   argument(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {}
   argument(std::string n, const char* v) : name(std::move(n)), value(std::string(v)) {}
   argument(std::string n, std::string_view v) : name(std::move(n)), value(std::string(v)) {}
+  argument(std::string n, double v) : name(std::move(n)), value(v) {}
   template <class Int, class = std::enable_if_t<std::is_integral_v<Int>>>
   argument(std::string n, Int v) : name(std::move(n)), value(static_cast<std::int64_t>(v)) {}
 };
@@ -41,6 +44,11 @@ struct argument {
 /// The language a POSIX locale name selects: "vi" for "vi_VN.UTF-8", "ja" for "ja_JP", "en" for
 /// "en_GB", "C", "POSIX", an empty name or any language kakehashi has no messages in.
 std::string language_of_locale(std::string_view locale);
+
+/// The language of this process's locale, as POSIX orders its variables: the first of LC_ALL,
+/// LC_MESSAGES and LANG that is set and not empty, through language_of_locale(); "en" when none
+/// is. (The one place kakehashi reads the environment; a program passes the result on.)
+std::string language_of_environment();
 
 /// `language` when it is one of vocabulary::languages() ("en", "vi", "ja"); otherwise throws
 /// kakehashi::error{errc::invalid_argument} naming `field`, the value and the languages.
@@ -63,6 +71,11 @@ std::string pattern(std::string_view language, std::string_view id);
 /// "Mar 1, 2026, 10:00 Japan Standard Time", "2026年3月1日 8:00 インドシナ時間"; zone "UTC"
 /// gives "... 01:00 UTC". Throws invalid_argument for an unknown zone or language.
 std::string local_time(instant at, std::string_view zone, std::string_view language);
+
+/// The columns `text` takes in a terminal: 2 for each wide or full-width character (CJK,
+/// kana), 0 for a combining mark, 1 for the others (Unicode's East Asian Width), so that
+/// tables line up in Japanese and Vietnamese too.
+std::size_t width(std::string_view text);
 
 /// `items` joined as `language` writes a list (ICU ListFormatter): "a, b, and c" in English,
 /// "a, b và c" in Vietnamese, "a、b、c" in Japanese.

@@ -8,10 +8,13 @@
 #include <unicode/msgfmt.h>
 #include <unicode/smpdtfmt.h>
 #include <unicode/timezone.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -89,6 +92,14 @@ std::string language_of_locale(std::string_view locale) {
   return std::find(all.begin(), all.end(), lower) != all.end() ? lower : std::string("en");
 }
 
+std::string language_of_environment() {
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return language_of_locale(value);
+  }
+  return "en";
+}
+
 std::string checked_language(std::string_view language, std::string_view field) {
   const auto& all = vocabulary::languages();
   if (std::find(all.begin(), all.end(), language) != all.end()) return std::string(language);
@@ -121,8 +132,10 @@ std::string format(std::string_view language, std::string_view id,
     names.push_back(unicode(a.name));
     if (const auto* s = std::get_if<std::string>(&a.value)) {
       values.emplace_back(unicode(*s));
+    } else if (const auto* i = std::get_if<std::int64_t>(&a.value)) {
+      values.emplace_back(static_cast<int64_t>(*i));
     } else {
-      values.emplace_back(static_cast<int64_t>(std::get<std::int64_t>(a.value)));
+      values.emplace_back(std::get<double>(a.value));
     }
   }
   for (const auto& w : wanted) {
@@ -187,6 +200,24 @@ std::string local_time(instant at, std::string_view zone, std::string_view langu
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch());
   f.format(static_cast<UDate>(ms.count()), out);
   return utf8(out);
+}
+
+std::size_t width(std::string_view text) {
+  std::size_t columns = 0;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const auto length = static_cast<int32_t>(text.size());
+  for (int32_t i = 0; i < length;) {
+    UChar32 c = 0;
+    U8_NEXT(bytes, i, length, c);
+    if (c < 0) {
+      ++columns;  // a malformed byte shows as one replacement character
+      continue;
+    }
+    const auto east_asian = u_getIntPropertyValue(c, UCHAR_EAST_ASIAN_WIDTH);
+    if (u_charType(c) == U_NON_SPACING_MARK) continue;
+    columns += (east_asian == U_EA_WIDE || east_asian == U_EA_FULLWIDTH) ? 2 : 1;
+  }
+  return columns;
 }
 
 std::string list(const std::vector<std::string>& items, std::string_view language) {

@@ -230,12 +230,8 @@ std::string local_time(const hospital& h, instant at) {
 }
 
 std::string reader_language(const std::string& option) {
-  if (!option.empty()) return text::checked_language(option, "--lang");
-  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') return text::language_of_locale(value);
-  }
-  return "en";
+  return option.empty() ? text::language_of_environment()
+                        : text::checked_language(option, "--lang");
 }
 
 }  // namespace kakehashi::tool
