@@ -9,6 +9,7 @@
 #include <fstream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/text.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -471,55 +472,70 @@ TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator]
   auto sc = small(200, 5);
   sc.description = "a <b>bold</b> & \"quoted\" description</html>";
   const auto s = simulator::simulate(sc, shipped_agreements(), ":memory:");
-  const std::string html = simulator::to_html(s, sc);
-  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
-  CHECK(html.find("http://") == html.find("http://www.w3.org"));  // no external resources
-  CHECK(html.find("<script") == std::string::npos);
-  CHECK_THAT(html, Contains("a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; description"));
+  const auto agreements = shipped_agreements();
+  // In each language, hospitals named from the agreements: the labels differ in length.
+  for (const auto& lang : kh::vocabulary::languages()) {
+    INFO(lang);
+    const std::string html = simulator::to_html(s, sc, lang, &agreements);
+    CHECK_THAT(html, Contains("lang=\"" + lang + "\""));
+    CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+    CHECK(html.find("http://") == html.find("http://www.w3.org"));  // no external resources
+    CHECK(html.find("<script") == std::string::npos);
+    CHECK_THAT(html, Contains("a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; description"));
 
-  // Parsed by an XML parser (stricter than HTML): a tag left open or an unescaped & fails here.
-  namespace pt = boost::property_tree;
-  pt::ptree doc;
-  std::istringstream in(html.substr(html.find("<html")));
-  REQUIRE_NOTHROW(pt::read_xml(in, doc));
-  std::set<std::string> charts;
-  for (const auto& [name, node] : doc.get_child("html.body")) {
-    if (name != "figure") continue;
-    CHECK(node.get<std::string>("<xmlattr>.class") == "chart");
-    CHECK(node.count("svg") == 1);
-    CHECK(node.get_child("svg").count("title") == 1);
-    charts.insert(node.get<std::string>("<xmlattr>.data-chart"));
-  }
-  CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
+    // Parsed by an XML parser (stricter than HTML): a tag left open or an unescaped & fails here.
+    namespace pt = boost::property_tree;
+    pt::ptree doc;
+    std::istringstream in(html.substr(html.find("<html")));
+    REQUIRE_NOTHROW(pt::read_xml(in, doc));
+    std::set<std::string> charts;
+    for (const auto& [name, node] : doc.get_child("html.body")) {
+      if (name != "figure") continue;
+      CHECK(node.get<std::string>("<xmlattr>.class") == "chart");
+      CHECK(node.count("svg") == 1);
+      CHECK(node.get_child("svg").count("title") == 1);
+      charts.insert(node.get<std::string>("<xmlattr>.data-chart"));
+    }
+    CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
 
-  // Issue 14: the audit line said "audit log" twice; the refusal counts did not say that a
-  // command refused by two rules counts twice.
-  CHECK(html.find("Audit log: <span class=\"ok\">intact (") != std::string::npos);
-  CHECK(html.find("audit log: intact") == std::string::npos);
-  CHECK_THAT(html, Contains("a command refused by several rules at once counts under each, so the "
-                            "rows add up to more than the " +
-                            std::to_string(s.refused_commands) + " refused commands"));
-  CHECK_THAT(simulator::to_text(s), Contains("counts under each"));
+    // Issue 14: the audit line said "audit log" twice; the refusal counts did not say that a
+    // command refused by two rules counts twice.
+    if (lang == "en") {
+      const auto audit = html.find("<p><span class=\"ok\">audit log: intact (");
+      REQUIRE(audit != std::string::npos);
+      const std::string line = html.substr(audit, html.find("</p>", audit) - audit);
+      CHECK(line.find("audit log") == line.rfind("audit log"));
+      CHECK_THAT(html, Contains("a command refused by several rules at once counts under each, "
+                                "so the rows add up to more than the " +
+                                std::to_string(s.refused_commands) + " refused commands"));
+    }
+    CHECK_THAT(simulator::to_text(s), Contains("counts under each"));
 
-  // No label or legend runs past its chart's edge ("consent_withdrawr", "(Law 9" were cut). A
-  // glyph is taken as 0.65 em wide, more than the average of a sans-serif font.
-  for (const auto& [name, figure] : doc.get_child("html.body")) {
-    if (name != "figure") continue;
-    const auto& svg = figure.get_child("svg");
-    const double width = svg.get<double>("<xmlattr>.width");
-    for (const auto& [tag, text] : svg) {
-      if (tag != "text") continue;
-      const std::string words = text.get_value<std::string>();
-      const double size = text.get<double>("<xmlattr>.font-size", 13);
-      const double x = text.get<double>("<xmlattr>.x");
-      const double extent = 0.65 * size * static_cast<double>(words.size());
-      const std::string anchor = text.get<std::string>("<xmlattr>.text-anchor", "start");
-      const double from = anchor == "end" ? x - extent : anchor == "middle" ? x - extent / 2 : x;
-      CAPTURE(figure.get<std::string>("<xmlattr>.data-chart"), words, from, from + extent, width);
-      CHECK(from >= 0);
-      CHECK(from + extent <= width);
+    // No label or legend runs past its chart's edge ("consent_withdrawr", "(Law 9" were cut). A
+    // glyph is taken as 0.65 em wide, more than the average of a sans-serif font.
+    for (const auto& [name, figure] : doc.get_child("html.body")) {
+      if (name != "figure") continue;
+      const auto& svg = figure.get_child("svg");
+      const double width = svg.get<double>("<xmlattr>.width");
+      for (const auto& [tag, text] : svg) {
+        if (tag != "text") continue;
+        const std::string words = text.get_value<std::string>();
+        const double size = text.get<double>("<xmlattr>.font-size", 13);
+        const double x = text.get<double>("<xmlattr>.x");
+        // Per terminal column: a wide (CJK) character counts two, more than its one em.
+        const double extent = 0.65 * size * static_cast<double>(kh::text::width(words));
+        const std::string anchor = text.get<std::string>("<xmlattr>.text-anchor", "start");
+        const double from = anchor == "end" ? x - extent : anchor == "middle" ? x - extent / 2 : x;
+        CAPTURE(figure.get<std::string>("<xmlattr>.data-chart"), words, from, from + extent, width);
+        CHECK(from >= 0);
+        CHECK(from + extent <= width);
+      }
     }
   }
+  const std::string ja = simulator::to_html(s, sc, "ja", &agreements);
+  CHECK_THAT(ja, Contains("<h2>紹介元・診療科別</h2>"));
+  CHECK_THAT(ja, Contains("ベトナム国立がん病院（K病院）"));
+  CHECK_THAT(ja, Contains("2025年11月"));  // the month names on the axis and in the tips
 }
 
 // ---- the program ----------------------------------------------------------------------------

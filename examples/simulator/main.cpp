@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
         sc, *agreements, db_path, [&](int d, int n, long p) { bar(d, n, p); }, &timing,
         policy ? &*policy : nullptr);
     std::cout << (as_json ? simulator::to_json(s) : simulator::to_text(s, lang, &*agreements));
-    if (!no_report) write_file(report_path, simulator::to_html(s, sc));
+    if (!no_report) write_file(report_path, simulator::to_html(s, sc, lang, &*agreements));
     if (!quiet) {
       std::cerr << "simulated " << s.referrals << " referrals (" << s.commands
                 << " engine commands) in " << timing.seconds << " s";

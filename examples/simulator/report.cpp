@@ -15,22 +15,6 @@ double num(T v) {
   return static_cast<double>(v);
 }
 
-std::string percent(long part, long whole) {
-  return whole > 0 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) /
-                                                static_cast<double>(whole))
-                   : "-";
-}
-
-std::string days_text(const std::optional<double>& d) {
-  return d ? fmt::format("{:.1f}", *d) : std::string("-");
-}
-
-// "intact (N rows, head H)" or "NOT intact: <what>", after an "audit log:" label.
-std::string audit_state(const summary& s) {
-  if (s.audit_intact) return fmt::format("intact ({} rows, head {})", s.audit_rows, s.head_hash);
-  return fmt::format("NOT intact: {}", s.audit_problem);
-}
-
 // The summary's sentences, in `lang` (data/messages' sim.* patterns, through ICU).
 std::string say(const std::string& lang, std::string_view id,
                 const std::vector<kakehashi::text::argument>& args = {}) {
@@ -139,26 +123,77 @@ std::string rect(double x, double y, double w, double h, const char* fill,
       x, y, std::max(w, 0.0), std::max(h, 0.0), fill, esc(tip));
 }
 
-std::string funnel_chart(const summary& s) {
-  const int w = 720, row = 34, left = 150, right = 130;
-  std::string out = svg_open("funnel", w, row * stage_count + 10, "Referral funnel");
+// What a label takes on a chart: 0.65 em per terminal column (a wide CJK character counts two,
+// more than its one em), the measure the report's test holds every label to.
+double extent(const std::string& text, double size) {
+  return 0.65 * size * num(kakehashi::text::width(text));
+}
+
+std::string hospital_name(const std::string& id, const std::string& lang,
+                          const kakehashi::agreement_directory* agreements) {
+  const kakehashi::hospital* h =
+      agreements ? agreements->find_hospital(kakehashi::hospital_id{id}) : nullptr;
+  return h ? std::string(h->name_in(lang)) : id;
+}
+
+// An outcome as a person reads it: "not eligible (refused proposal)", "open: Accepted",
+// "closed: Declined", in `lang`.
+std::string outcome_label(int k, const std::string& lang) {
+  if (k == 0) return say(lang, "sim.not_eligible");
+  if (k < 5) {
+    std::string state = outcome_names[k];
+    std::replace(state.begin(), state.end(), '_', '-');
+    return say(lang, "sim.open", {{"state", code(lang, "state", state)}});
+  }
+  return say(lang, "sim.closed", {{"reason", code(lang, "close-reason", outcome_names[k])}});
+}
+
+std::string refusal_label(const refusal_row& r, const std::string& lang) {
+  const std::string command = code(lang, "command", r.command);
+  if (r.kind == "consent") {
+    return say(lang, "sim.refusal_rule",
+               {{"rule", r.rule}, {"code", r.code}, {"command", command}});
+  }
+  if (r.kind == "documents") {
+    return say(lang, "sim.refusal_document",
+               {{"kind", code(lang, "document-kind", r.code)}, {"command", command}});
+  }
+  return say(lang, "sim.refusal_eligibility",
+             {{"reason", code(lang, "eligibility-reason", r.code)}});
+}
+
+std::string funnel_chart(const summary& s, const std::string& lang) {
+  std::vector<std::string> labels;
+  double widest = 0;
+  for (int i = 0; i < stage_count; ++i) {
+    labels.push_back(say(lang, std::string("rpt.stage_") + stage_names[i]));
+    widest = std::max(widest, extent(labels.back(), 13));
+  }
+  const int row = 34, right = 130;
+  const int left = static_cast<int>(widest) + 16;
+  const int w = std::max(720, left + 400 + right);
+  std::string out = svg_open("funnel", w, row * stage_count + 10, say(lang, "rpt.funnel_title"));
   const double top = num(std::max<long>(1, s.funnel[0]));
   for (int i = 0; i < stage_count; ++i) {
     const double y = 5 + i * row;
     const double bar = (w - left - right) * static_cast<double>(s.funnel[i]) / top;
-    out += text_at(left - 8, y + 20, stage_names[i], "end");
-    out += rect(left, y + 4, bar, row - 10, "#3182bd",
-                fmt::format("{}: {}", stage_names[i], s.funnel[i]));
+    const std::string& label = labels[static_cast<std::size_t>(i)];
+    out += text_at(left - 8, y + 20, label, "end");
+    out += rect(left, y + 4, bar, row - 10, "#3182bd", fmt::format("{}: {}", label, s.funnel[i]));
     out += text_at(left + bar + 6, y + 20,
-                   fmt::format("{} ({})", s.funnel[i], percent(s.funnel[i], s.funnel[0])));
+                   fmt::format("{} ({})", s.funnel[i], share(s.funnel[i], s.funnel[0], lang)));
   }
   return out + "</svg>\n";
 }
 
-std::string months_chart(const summary& s) {
-  // The legend's longest name, "consent_withdrawn", needs ~130 px at 12 px after its swatch.
-  const int w = 760, h = 300, left = 40, bottom = 40, top_pad = 10, legend = 200;
-  std::string out = svg_open("per-month", w + legend, h, "Referrals per month by final state");
+std::string months_chart(const summary& s, const std::string& lang) {
+  // The legend is as wide as its longest label after its swatch.
+  double widest = 0;
+  for (int k = 0; k < outcome_count; ++k)
+    widest = std::max(widest, extent(outcome_label(k, lang), 12));
+  const int w = 760, h = 300, left = 40, bottom = 40, top_pad = 10;
+  const int legend = static_cast<int>(widest) + 40;
+  std::string out = svg_open("per-month", w + legend, h, say(lang, "rpt.months_title"));
   long most = 1;
   for (const auto& m : s.months) {
     long total = 0;
@@ -173,29 +208,41 @@ std::string months_chart(const summary& s) {
   out += text_at(left - 4, h - bottom, "0", "end");
   for (std::size_t i = 0; i < s.months.size(); ++i) {
     const auto& m = s.months[i];
+    // The month's middle in Vietnam, where the referrals are proposed.
+    const auto mid = kakehashi::parse_instant(m.month + "-15T12:00:00+07:00");
+    const std::string month = kakehashi::text::local_date(mid, "Asia/Ho_Chi_Minh", lang, "yMMM");
     double y = h - bottom;
     const double x = left + num(i) * slot + slot * 0.15;
     for (int k = 0; k < outcome_count; ++k) {
       if (m.by_outcome[k] == 0) continue;
       const double bar = plot_h * num(m.by_outcome[k]) / num(most);
       y -= bar;
-      out += rect(x, y, slot * 0.7, bar, outcome_colours[k],
-                  fmt::format("{} {}: {}", m.month, outcome_names[k], m.by_outcome[k]));
+      out += rect(
+          x, y, slot * 0.7, bar, outcome_colours[k],
+          say(lang, "rpt.month_bar",
+              {{"month", month}, {"outcome", outcome_label(k, lang)}, {"count", m.by_outcome[k]}}));
     }
-    out += text_at(x + slot * 0.35, h - bottom + 16, m.month.substr(2), "middle",
+    out += text_at(x + slot * 0.35, h - bottom + 16,
+                   kakehashi::text::local_date(mid, "Asia/Ho_Chi_Minh", lang, "MMM"), "middle",
                    " font-size=\"10\"");
+    if (i == 0 || m.month.substr(5) == "01") {
+      out += text_at(x + slot * 0.35, h - bottom + 30,
+                     kakehashi::text::local_date(mid, "Asia/Ho_Chi_Minh", lang, "y"), "middle",
+                     " font-size=\"10\"");
+    }
   }
   for (int k = 0; k < outcome_count; ++k) {
     const double y = top_pad + k * 20;
-    out += rect(w + 10, y, 12, 12, outcome_colours[k], outcome_names[k]);
-    out += text_at(w + 28, y + 11, outcome_names[k], "start", " font-size=\"12\"");
+    const std::string label = outcome_label(k, lang);
+    out += rect(w + 10, y, 12, 12, outcome_colours[k], label);
+    out += text_at(w + 28, y + 11, label, "start", " font-size=\"12\"");
   }
   return out + "</svg>\n";
 }
 
-std::string lead_chart(const summary& s) {
+std::string lead_chart(const summary& s, const std::string& lang) {
   const int w = 760, h = 260, left = 40, bottom = 40, top_pad = 20;
-  std::string out = svg_open("lead-time", w, h, "Days from proposal to transfer");
+  std::string out = svg_open("lead-time", w, h, say(lang, "rpt.lead_title"));
   long most = 1;
   for (long c : s.lead_weeks) most = std::max(most, c);
   const std::size_t weeks = std::max<std::size_t>(s.lead_weeks.size(), 1);
@@ -207,13 +254,17 @@ std::string lead_chart(const summary& s) {
   for (std::size_t i = 0; i < s.lead_weeks.size(); ++i) {
     const double bar = plot_h * num(s.lead_weeks[i]) / num(most);
     out += rect(left + num(i) * slot + 1, h - bottom - bar, slot - 2, bar, "#6baed6",
-                fmt::format("days {}-{}: {} transfer(s)", i * 7, i * 7 + 6, s.lead_weeks[i]));
+                say(lang, "rpt.lead_bin",
+                    {{"from", std::to_string(i * 7)},
+                     {"to", std::to_string(i * 7 + 6)},
+                     {"count", s.lead_weeks[i]}}));
     if (i % 2 == 0) {
       out += text_at(left + num(i) * slot, h - bottom + 16, std::to_string(i * 7), "start",
                      " font-size=\"10\"");
     }
   }
-  const auto marker = [&](const std::optional<double>& d, const char* name, const char* colour) {
+  const auto marker = [&](const std::optional<double>& d, const char* message, const char* colour,
+                          double row) {
     if (!d) return;
     const double x = left + (*d / 7.0) * slot;
     out += fmt::format(
@@ -221,47 +272,55 @@ std::string lead_chart(const summary& s) {
         "stroke-dasharray=\"5,3\" stroke-width=\"2\"/>\n",
         x, top_pad, x, h - bottom, colour);
     // Right of its line, or left of it where the chart would cut it off.
-    const std::string label = fmt::format("{} {:.1f} days", name, *d);
-    const bool fits_right = x + 4 + 0.65 * 12 * num(label.size()) <= w;
-    out += text_at(fits_right ? x + 4 : x - 4, top_pad - 6 + (name[0] == '9' ? 0 : 12), label,
-                   fits_right ? "start" : "end", " font-size=\"12\"");
+    const std::string label = say(lang, message, {{"days", *d}});
+    const bool fits_right = x + 4 + extent(label, 12) <= w;
+    out += text_at(fits_right ? x + 4 : x - 4, row, label, fits_right ? "start" : "end",
+                   " font-size=\"12\"");
   };
-  marker(s.lead_median_days, "median", "#e6550d");
-  marker(s.lead_p90_days, "90th percentile", "#756bb1");
-  out += text_at(w / 2.0, h - 6, "days from proposal to transfer (weekly bins)", "middle",
-                 " font-size=\"12\"");
+  marker(s.lead_median_days, "rpt.median", "#e6550d", top_pad + 6);
+  marker(s.lead_p90_days, "rpt.p90", "#756bb1", top_pad - 6);
+  out += text_at(w / 2.0, h - 6, say(lang, "rpt.lead_axis"), "middle", " font-size=\"12\"");
   return out + "</svg>\n";
 }
 
-std::string refusals_chart(const summary& s) {
-  const int row = 26, left = 480, w = 860;  // room for "VN-09 VN_ART26_2_... at record_consent"
+std::string refusals_chart(const summary& s, const std::string& lang) {
+  std::vector<std::string> labels;
+  double widest = 0;
+  for (const auto& r : s.refusals) {
+    labels.push_back(refusal_label(r, lang));
+    widest = std::max(widest, extent(labels.back(), 12));
+  }
+  const std::string decree = say(lang, "rpt.legend_decree_13");
+  const std::string law = say(lang, "rpt.legend_law_91");
+  const int row = 26;
+  const int left = std::max(120, static_cast<int>(widest) + 16);
+  const int legend =
+      36 + static_cast<int>(extent(decree, 12)) + 40 + static_cast<int>(extent(law, 12)) + 20;
+  const int w = std::max({left + 380, legend, 600});
   const int h = std::max<int>(1, static_cast<int>(s.refusals.size())) * row + 40;
-  std::string out = svg_open("refusals", w, h, "Refusals by reason");
+  std::string out = svg_open("refusals", w, h, say(lang, "rpt.refusals_title"));
   long most = 1;
   for (const auto& r : s.refusals) most = std::max(most, r.count);
   const double scale = (w - left - 60) / static_cast<double>(most);
   for (std::size_t i = 0; i < s.refusals.size(); ++i) {
     const auto& r = s.refusals[i];
     const double y = 5 + num(i * row);
-    const std::string label =
-        r.kind == "consent"     ? fmt::format("{} {} at {}", r.rule, r.code, r.command)
-        : r.kind == "documents" ? fmt::format("document missing at {}: {}", r.command, r.code)
-                                : "not eligible: " + r.code;
-    out += text_at(left - 8, y + 16, label, "end", " font-size=\"12\"");
+    out += text_at(left - 8, y + 16, labels[i], "end", " font-size=\"12\"");
     out += rect(left, y + 3, scale * num(r.decree_13), row - 8, "#fdae6b",
-                fmt::format("{}: {} under Decree 13", label, r.decree_13));
+                say(lang, "rpt.under_decree_13", {{"label", labels[i]}, {"count", r.decree_13}}));
     out += rect(left + scale * num(r.decree_13), y + 3, scale * num(r.law_91), row - 8, "#e6550d",
-                fmt::format("{}: {} under Law 91", label, r.law_91));
+                say(lang, "rpt.under_law_91", {{"label", labels[i]}, {"count", r.law_91}}));
     out += text_at(left + scale * num(r.count) + 6, y + 16, std::to_string(r.count), "start",
                    " font-size=\"12\"");
   }
-  if (s.refusals.empty()) out += text_at(20, 20, "no refusals");
+  if (s.refusals.empty()) out += text_at(20, 20, say(lang, "rpt.no_refusals"));
   // The legend starts at the left edge, where the labels are: it fits whatever the bars' scale.
   const double y = h - 18;
-  out += rect(20, y, 12, 12, "#fdae6b", "Decree 13");
-  out += text_at(36, y + 11, "until 31 Dec 2025 (Decree 13)", "start", " font-size=\"12\"");
-  out += rect(260, y, 12, 12, "#e6550d", "Law 91");
-  out += text_at(276, y + 11, "from 1 Jan 2026 (Law 91)", "start", " font-size=\"12\"");
+  const double second = 36 + extent(decree, 12) + 40;
+  out += rect(20, y, 12, 12, "#fdae6b", decree);
+  out += text_at(36, y + 11, decree, "start", " font-size=\"12\"");
+  out += rect(second - 16, y, 12, 12, "#e6550d", law);
+  out += text_at(second, y + 11, law, "start", " font-size=\"12\"");
   return out + "</svg>\n";
 }
 
@@ -455,95 +514,117 @@ std::string to_json(const summary& s, int indent) {
   return doc.dump(indent) + "\n";
 }
 
-std::string to_html(const summary& s, const scenario& sc) {
-  std::string out =
-      "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
-      "<meta charset=\"utf-8\"/>\n<title>kakehashi referral simulation</title>\n<style>\n"
-      "body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 980px; "
-      "color: #222; }\n"
-      "h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }\n"
-      "table { border-collapse: collapse; margin: 0.5em 0; }\n"
-      "td, th { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }\n"
-      "td.n { text-align: right; font-variant-numeric: tabular-nums; }\n"
-      "figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }\n"
-      "svg text { font-family: system-ui, sans-serif; font-size: 13px; fill: #222; }\n"
-      ".ok { color: #31a354; font-weight: bold; } .bad { color: #d62728; font-weight: bold; }\n"
-      "</style>\n</head>\n<body>\n";
-  out += "<h1>kakehashi referral simulation</h1>\n";
+std::string to_html(const summary& s, const scenario& sc, const std::string& lang,
+                    const kakehashi::agreement_directory* agreements) {
+  namespace kt = kakehashi::text;
+  const auto p = [](const std::string& text) { return "<p>" + esc(text) + "</p>\n"; };
+  const auto th = [&](std::initializer_list<std::string> heads) {
+    std::string row = "<tr>";
+    for (const auto& h : heads) row += "<th>" + esc(h) + "</th>";
+    return row + "</tr>\n";
+  };
+  const auto td = [](const std::string& text, bool number = false) {
+    return std::string(number ? "<td class=\"n\">" : "<td>") + esc(text) + "</td>";
+  };
+  const auto count = [&](long n) { return say(lang, "sim.count", {{"n", n}}); };
+  std::string out = fmt::format(
+      "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"{}\">\n<head>\n"
+      "<meta charset=\"utf-8\"/>\n<title>{}</title>\n<style>\n"
+      "body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 980px; "
+      "color: #222; }}\n"
+      "h1 {{ font-size: 1.6em; }} h2 {{ margin-top: 1.6em; border-bottom: 1px solid #ddd; }}\n"
+      "table {{ border-collapse: collapse; margin: 0.5em 0; }}\n"
+      "td, th {{ padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }}\n"
+      "td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n"
+      "figure {{ margin: 1em 0; }} figcaption {{ color: #555; font-size: 0.9em; }}\n"
+      "svg text {{ font-family: system-ui, sans-serif; font-size: 13px; fill: #222; }}\n"
+      ".ok {{ color: #31a354; font-weight: bold; }} .bad {{ color: #d62728; font-weight: bold; }}\n"
+      "</style>\n</head>\n<body>\n",
+      esc(lang), esc(say(lang, "rpt.title")));
+  out += "<h1>" + esc(say(lang, "rpt.title")) + "</h1>\n";
+  const auto instant_of = [](const std::string& text) { return kakehashi::parse_instant(text); };
+  out += p(say(lang, "sim.title",
+               {{"referrals", s.referrals},
+                {"destination", hospital_name(s.destination, lang, agreements)},
+                {"seed", std::to_string(s.seed)},
+                {"days", s.days},
+                {"start", s.start}}));
+  out += p(say(lang, "sim.period",
+               {{"from", kt::local_time(instant_of(s.period_utc[0]), "Asia/Ho_Chi_Minh", lang)},
+                {"to", kt::local_time(instant_of(s.period_utc[1]), "Asia/Tokyo", lang)},
+                {"from_utc", kt::local_time(instant_of(s.period_utc[0]), "UTC", lang)},
+                {"to_utc", kt::local_time(instant_of(s.period_utc[1]), "UTC", lang)}}));
+  if (!sc.description.empty()) out += p(sc.description);
   out += fmt::format(
-      "<p>{} referrals to <b>{}</b> over {} days from {} (seed {}, durability {}). Period: {} in "
-      "Vietnam to {} in Japan ({} to {} UTC).</p>\n",
-      s.referrals, esc(s.destination), s.days, esc(s.start), s.seed, esc(s.durability),
-      esc(s.period_local[0]), esc(s.period_local[1]), esc(s.period_utc[0]),
-      esc(s.period_utc[1]));
-  if (!sc.description.empty()) out += "<p>" + esc(sc.description) + "</p>\n";
-  out += fmt::format("<p>Audit log: <span class=\"{}\">{}</span></p>\n",
-                     s.audit_intact ? "ok" : "bad", esc(audit_state(s)));
+      "<p><span class=\"{}\">{}</span></p>\n", s.audit_intact ? "ok" : "bad",
+      esc(s.audit_intact
+              ? say(lang, "sim.audit_intact", {{"rows", s.audit_rows}, {"head", s.head_hash}})
+              : say(lang, "sim.audit_broken", {{"problem", s.audit_problem}})));
 
-  out += "<h2>Funnel</h2>\n" +
-         figure("funnel",
-                "How far the referrals got: proposed (referred), opened (eligible), consent "
-                "recorded, accepted, transferred (arrived), completed.",
-                funnel_chart(s));
-  out += "<h2>Referrals per month</h2>\n" +
-         figure("per-month",
-                "Referrals by the month they were proposed (Vietnam time), coloured by where "
-                "they ended.",
-                months_chart(s));
-  out += "<h2>Lead time</h2>\n" +
+  out += "<h2>" + esc(say(lang, "rpt.h_funnel")) + "</h2>\n" +
+         figure("funnel", say(lang, "rpt.funnel_caption"), funnel_chart(s, lang));
+  out += "<h2>" + esc(say(lang, "rpt.h_months")) + "</h2>\n" +
+         figure("per-month", say(lang, "rpt.months_caption"), months_chart(s, lang));
+  out += "<h2>" + esc(say(lang, "rpt.h_lead")) + "</h2>\n" +
          figure("lead-time",
-                fmt::format("Days from proposal to the patient's arrival: median {}, 90th "
-                            "percentile {} ({} transferred).",
-                            days_text(s.lead_median_days), days_text(s.lead_p90_days),
-                            s.transferred),
-                lead_chart(s));
-  out += "<h2>Refusals</h2>\n" +
+                s.lead_median_days && s.lead_p90_days ? say(lang, "sim.lead",
+                                                            {{"median", *s.lead_median_days},
+                                                             {"p90", *s.lead_p90_days},
+                                                             {"transferred", s.transferred}})
+                                                      : say(lang, "sim.lead_none"),
+                lead_chart(s, lang));
+  out += "<h2>" + esc(say(lang, "rpt.h_refusals")) + "</h2>\n" +
          figure("refusals",
-                "Commands the engine refused, by reason: eligibility under the MoUs, the "
-                "consent rule that blocked, and the documents the agreement requires that were "
-                "missing at acceptance, split by the Vietnamese regime in force; " +
-                    refusal_counting(s, "en") + ".",
-                refusals_chart(s));
+                say(lang, "rpt.refusals_caption", {{"counting", refusal_counting(s, lang)}}),
+                refusals_chart(s, lang));
 
-  out += "<h2>Final states</h2>\n<table>\n<tr><th>state</th><th>referrals</th><th>share</th>"
-         "</tr>\n";
+  out +=
+      "<h2>" + esc(say(lang, "rpt.h_states")) + "</h2>\n<table>\n" +
+      th({say(lang, "sim.col_state"), say(lang, "sim.col_referrals"), say(lang, "sim.col_share")});
   for (int k = 0; k < outcome_count; ++k) {
-    out += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
-                       outcome_names[k], s.outcomes[k], percent(s.outcomes[k], s.referrals));
+    out += "<tr>" + td(outcome_label(k, lang)) + td(count(s.outcomes[k]), true) +
+           td(share(s.outcomes[k], s.referrals, lang), true) + "</tr>\n";
   }
-  out += "</table>\n<h2>By origin and specialty</h2>\n<table>\n<tr><th>origin</th>"
-         "<th>specialty</th><th>referrals</th><th>opened</th><th>transferred</th>"
-         "<th>completed</th></tr>\n";
+  out += "</table>\n<h2>" + esc(say(lang, "rpt.h_origins")) + "</h2>\n<table>\n" +
+         th({say(lang, "rpt.col_origin"), say(lang, "rpt.col_specialty"),
+             say(lang, "sim.col_referrals"), say(lang, "sim.col_opened"),
+             say(lang, "sim.col_transferred"), say(lang, "sim.col_completed")});
   for (const auto& r : s.by_origin_specialty) {
-    out += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-        "<td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
-        esc(r.origin), esc(r.specialty), r.referrals, r.opened, r.transferred, r.completed);
+    out += "<tr>" + td(hospital_name(r.origin, lang, agreements)) +
+           td(code(lang, "specialty", r.specialty)) + td(count(r.referrals), true) +
+           td(count(r.opened), true) + td(count(r.transferred), true) +
+           td(count(r.completed), true) + "</tr>\n";
   }
-  out += "</table>\n<h2>Capacity</h2>\n<ul>\n";
-  for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c, "en")) + "</li>\n";
-  if (s.capacity.empty()) out += "<li>No specialty reached its monthly capacity.</li>\n";
-  out += "</ul>\n<h2>Documents, milestones and results</h2>\n";
-  out += fmt::format(
-      "<p>{} documents attached (by reference); {} acceptances refused for missing documents, "
-      "{} sent when asked, {} declined for insufficient information.</p>\n<p>{}.</p>\n",
-      s.documents_attached, s.accepts_refused_for_documents, s.documents_sent_when_asked,
-      s.declined_for_documents, esc(milestone_line(s, "en")));
-  out += fmt::format("<p>{}.</p>\n", esc(results_line(s, "en")));
+  out += "</table>\n<h2>" + esc(say(lang, "rpt.h_capacity")) + "</h2>\n<ul>\n";
+  for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c, lang)) + "</li>\n";
+  if (s.capacity.empty()) out += "<li>" + esc(say(lang, "sim.capacity_never")) + "</li>\n";
+  out += "</ul>\n<h2>" + esc(say(lang, "rpt.h_documents")) + "</h2>\n";
+  out += p(say(lang, "sim.documents",
+               {{"attached", s.documents_attached},
+                {"refused", s.accepts_refused_for_documents},
+                {"sent", s.documents_sent_when_asked},
+                {"declined", s.declined_for_documents}}));
+  out += p(milestone_line(s, lang)) + p(results_line(s, lang));
   if (!s.example.empty()) {
-    out += "<h2>One referral, step by step</h2>\n<p>Times in the acting hospital's own zone "
-           "(Vietnam UTC+7, Japan UTC+9), and in UTC as the audit log stores them.</p>\n"
-           "<table>\n<tr><th>step</th><th>local time</th><th>UTC</th><th>by</th>"
-           "<th>state after</th></tr>\n";
+    out += "<h2>" + esc(say(lang, "rpt.h_example")) + "</h2>\n" +
+           p(say(lang, "rpt.example_intro")) + "<table>\n" +
+           th({say(lang, "rpt.col_step"), say(lang, "rpt.col_local"), "UTC",
+               say(lang, "rpt.col_by"), say(lang, "rpt.col_state_after")});
     for (const auto& e : s.example) {
-      out += fmt::format(
-          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>\n", esc(e.command),
-          esc(e.local), esc(e.utc), esc(e.organisation), esc(e.role), esc(e.state_after));
+      const auto at = instant_of(e.utc);
+      const kakehashi::hospital* h =
+          agreements ? agreements->find_hospital(kakehashi::hospital_id{e.organisation}) : nullptr;
+      out += "<tr>" + td(code(lang, "command", e.command)) +
+             td(h ? kt::local_time(at, h->time_zone, lang) : e.local) +
+             td(kt::local_time(at, "UTC", lang)) +
+             td(say(lang, "rpt.actor",
+                    {{"hospital", hospital_name(e.organisation, lang, agreements)},
+                     {"role", code(lang, "role", e.role)}})) +
+             td(kt::state(e.state_after, lang)) + "</tr>\n";
     }
     out += "</table>\n";
   }
-  out += fmt::format("<p>Commands given to the engine: {} ({} refused by a rule).</p>\n",
-                     s.commands, s.refused_commands);
+  out += p(say(lang, "sim.commands", {{"commands", s.commands}, {"refused", s.refused_commands}}));
   out += "</body>\n</html>\n";
   return out;
 }

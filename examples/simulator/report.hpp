@@ -16,6 +16,10 @@ namespace simulator {
 std::string to_text(const summary& s, const std::string& lang = "en",
                     const kakehashi::agreement_directory* agreements = nullptr);
 std::string to_json(const summary& s, int indent = 2);
-std::string to_html(const summary& s, const scenario& sc);
+/// The HTML report in `lang`, like to_text(): its headings, captions, charts' labels, legends
+/// and month names, tables and the example's times (in the acting hospital's zone, by
+/// `agreements`).
+std::string to_html(const summary& s, const scenario& sc, const std::string& lang = "en",
+                    const kakehashi::agreement_directory* agreements = nullptr);
 
 }  // namespace simulator

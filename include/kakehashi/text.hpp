@@ -72,6 +72,17 @@ std::string pattern(std::string_view language, std::string_view id);
 /// gives "... 01:00 UTC". Throws invalid_argument for an unknown zone or language.
 std::string local_time(instant at, std::string_view zone, std::string_view language);
 
+/// `at` in `zone` by a CLDR skeleton, as `language` writes it: "yMMM" gives "Nov 2025",
+/// "thg 11 2025", "2025年11月"; "MMM" the month alone. Throws invalid_argument for an unknown
+/// zone, language or skeleton.
+std::string local_date(instant at, std::string_view zone, std::string_view language,
+                       std::string_view skeleton);
+
+/// A state as the audit log stores it ("consent_recorded", "closed:declined") as a person reads
+/// it in `language`: "Consent recorded", "Closed (Declined)", "終了（受入不可）". A state this
+/// release does not know is returned as it is.
+std::string state(std::string_view stored, std::string_view language);
+
 /// The columns `text` takes in a terminal: 2 for each wide or full-width character (CJK,
 /// kana), 0 for a combining mark, 1 for the others (Unicode's East Asian Width), so that
 /// tables line up in Japanese and Vietnamese too.

@@ -166,22 +166,9 @@ std::string pattern(std::string_view language, std::string_view id) {
   return m == l->second.end() ? "" : m->second;
 }
 
-std::string local_time(instant at, std::string_view zone, std::string_view language) {
-  const std::string lang = checked_language(language);
-  // The pattern each language writes a date, an hour and a zone's name with (CLDR, through
-  // ICU's pattern generator), found once per language.
-  static const std::map<std::string, icu::UnicodeString, std::less<>> patterns = [] {
-    std::map<std::string, icu::UnicodeString, std::less<>> out;
-    for (const auto& l : vocabulary::languages()) {
-      UErrorCode status = U_ZERO_ERROR;
-      std::unique_ptr<icu::DateTimePatternGenerator> g(
-          icu::DateTimePatternGenerator::createInstance(icu::Locale(l.c_str()), status));
-      check(status, "date pattern");
-      out[l] = g->getBestPattern(icu::UnicodeString("yMMMdHHmmzzzz"), status);
-      check(status, "date pattern");
-    }
-    return out;
-  }();
+namespace {
+
+std::unique_ptr<icu::TimeZone> zone_named(std::string_view zone) {
   std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone(unicode(zone)));
   icu::UnicodeString tz_id;
   if (!tz || tz->getID(tz_id) == icu::UnicodeString(UCAL_UNKNOWN_ZONE_ID)) {
@@ -189,17 +176,68 @@ std::string local_time(instant at, std::string_view zone, std::string_view langu
                  fmt::format("'{}' is not an IANA time zone", printable(zone)),
                  "expected e.g. Asia/Ho_Chi_Minh, Asia/Tokyo or UTC");
   }
+  return tz;
+}
+
+std::string formatted(instant at, std::unique_ptr<icu::TimeZone> tz, const std::string& lang,
+                      const icu::UnicodeString& pattern) {
   UErrorCode status = U_ZERO_ERROR;
-  icu::UnicodeString p = patterns.find(lang)->second;
-  // UTC has no long "standard time" name worth reading: "UTC" in every language.
-  if (zone == "UTC") p.findAndReplace(icu::UnicodeString("zzzz"), icu::UnicodeString("z"));
-  icu::SimpleDateFormat f(p, icu::Locale(lang.c_str()), status);
+  icu::SimpleDateFormat f(pattern, icu::Locale(lang.c_str()), status);
   check(status, "date format");
   f.adoptTimeZone(tz.release());
   icu::UnicodeString out;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch());
   f.format(static_cast<UDate>(ms.count()), out);
   return utf8(out);
+}
+
+icu::UnicodeString best_pattern(const std::string& lang, std::string_view skeleton) {
+  UErrorCode status = U_ZERO_ERROR;
+  std::unique_ptr<icu::DateTimePatternGenerator> g(
+      icu::DateTimePatternGenerator::createInstance(icu::Locale(lang.c_str()), status));
+  check(status, "date pattern");
+  icu::UnicodeString p = g->getBestPattern(unicode(skeleton), status);
+  check(status, fmt::format("date skeleton '{}'", printable(skeleton)));
+  return p;
+}
+
+}  // namespace
+
+std::string local_time(instant at, std::string_view zone, std::string_view language) {
+  const std::string lang = checked_language(language);
+  // The pattern each language writes a date, an hour and a zone's name with (CLDR, through
+  // ICU's pattern generator), found once per language.
+  static const std::map<std::string, icu::UnicodeString, std::less<>> patterns = [] {
+    std::map<std::string, icu::UnicodeString, std::less<>> out;
+    for (const auto& l : vocabulary::languages()) out[l] = best_pattern(l, "yMMMdHHmmzzzz");
+    return out;
+  }();
+  auto tz = zone_named(zone);
+  icu::UnicodeString p = patterns.find(lang)->second;
+  // UTC has no long "standard time" name worth reading: "UTC" in every language.
+  if (zone == "UTC") p.findAndReplace(icu::UnicodeString("zzzz"), icu::UnicodeString("z"));
+  return formatted(at, std::move(tz), lang, p);
+}
+
+std::string local_date(instant at, std::string_view zone, std::string_view language,
+                       std::string_view skeleton) {
+  const std::string lang = checked_language(language);
+  auto tz = zone_named(zone);
+  return formatted(at, std::move(tz), lang, best_pattern(lang, skeleton));
+}
+
+std::string state(std::string_view stored, std::string_view language) {
+  const std::string lang = checked_language(language);
+  const auto colon = stored.find(':');
+  std::string name(stored.substr(0, colon));
+  for (char& c : name) c = c == '_' ? '-' : c;
+  const auto shown = [&](std::string_view kind, std::string_view code) {
+    return vocabulary::display(kind, code, lang).value_or(std::string(code));
+  };
+  if (colon == std::string_view::npos) return shown("state", name);
+  return format(lang, "show.closed_state",
+                {{"closed", shown("state", name)},
+                 {"reason", shown("close-reason", stored.substr(colon + 1))}});
 }
 
 std::size_t width(std::string_view text) {

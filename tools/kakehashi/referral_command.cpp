@@ -72,16 +72,7 @@ struct wording {
     const kakehashi::hospital* h = find(id);
     return h ? std::string(h->name_in(lang)) : id.value();
   }
-  // "closed:declined": the state's display, and the reason's.
-  std::string state(const std::string& stored) const {
-    const auto colon = stored.find(':');
-    std::string name = stored.substr(0, colon);
-    for (char& c : name) c = c == '_' ? '-' : c;
-    if (colon == std::string::npos) return code("state", name);
-    return text::format(lang, "show.closed_state",
-                        {{"closed", code("state", name)},
-                         {"reason", code("close-reason", stored.substr(colon + 1))}});
-  }
+  std::string state(const std::string& stored) const { return text::state(stored, lang); }
   // In `who`'s zone with UTC beside; in UTC alone when the zone is not known.
   std::string time(instant at, const hospital_id& who) const {
     const std::string utc = text::local_time(at, "UTC", lang);
