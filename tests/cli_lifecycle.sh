@@ -163,7 +163,7 @@ contains out "R-4: closed:consent_withdrawn"
 expect 0 referral overdue --db referrals.db --agreements agreements.json \
   --at 2026-03-25T00:00:00Z
 contains out "R-5"
-contains out "1 overdue referral(s)"
+contains out "1 overdue referral at Mar 25, 2026, 00:00 UTC; kakehashi sweep expires them"
 expect 0 sweep "${db[@]}" --by bach-mai --at 2026-03-25T00:00:00Z
 contains out "R-5: closed:expired"
 contains out "1 referral(s) expired"
@@ -252,8 +252,11 @@ contains err "(did you mean 'accept'?)"
 
 # Listing.
 expect 0 referral list --db referrals.db --state closed:expired
-contains out "R-5"
-contains out "1 referral(s)"
+contains out "R-5  bach-mai → shonan-kamakura  Oncology  Closed (Expired)  Mar 10, 2026, 02:00 UTC"
+contains out "1 referral"
+expect 0 referral list --db referrals.db --state closed:expired --agreements agreements.json --lang ja
+contains out "R-5  バックマイ病院 → 湘南鎌倉総合病院  腫瘍科（がん診療）  終了（回答期限切れ）  2026年3月10日 9:00 インドシナ時間（2026年3月10日 2:00 UTC）"
+contains out "紹介 1 件"
 expect 0 referral list --db referrals.db --hospital bach-mai --limit 2 --offset 1
 contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired

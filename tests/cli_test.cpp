@@ -427,7 +427,7 @@ TEST_CASE("kakehashi referral show and list read the database", "[cli][audit]") 
   const auto l = nlohmann::json::parse(list.out);
   REQUIRE(l.size() == 1);
   CHECK(l[0]["id"] == "R-2");
-  CHECK_THAT(run("referral list --db " + d.db.path()).out, Contains("2 referral(s)"));
+  CHECK_THAT(run("referral list --db " + d.db.path()).out, Contains("2 referrals"));
   // Words for a person (--lang, or the locale's language), codes in --json.
   const auto shown = run("referral show --db " + d.db.path() + " --id R-1 --lang en").out;
   CHECK_THAT(shown, Contains("R-1: bach-mai → shonan-kamakura, Cardiology, patient P-TEST-1"));

@@ -1,13 +1,13 @@
 // kakehashi/text.hpp: the messages in every language, ICU's plurals, numbers, lists and times.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <kakehashi/error.hpp>
 #include <kakehashi/text.hpp>
 #include <kakehashi/vocabulary.hpp>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -15,18 +15,40 @@ using namespace kakehashi;
 
 namespace {
 
-// The arguments an English pattern names, each with a value of the type its use wants: an
-// integer for plural and number arguments, a word for the others (a select's "other").
+// The arguments an English pattern names ("{name}", "{name, type, ...}"), each with a value of
+// the type its use wants: an integer for plural and number arguments, a word for the others (a
+// select's "other"). Nested text ("{# bytes}", "{refused until ...}") names none.
 std::vector<text::argument> sample_arguments(const std::string& pattern) {
-  static const std::regex arg(R"(\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(,\s*([a-z]+))?\s*[,}])");
+  const auto skip_spaces = [&](std::size_t j) {
+    while (j < pattern.size() && pattern[j] == ' ') ++j;
+    return j;
+  };
+  const auto word_end = [&](std::size_t j) {
+    while (j < pattern.size() &&
+           (std::isalnum(static_cast<unsigned char>(pattern[j])) != 0 || pattern[j] == '_')) {
+      ++j;
+    }
+    return j;
+  };
   std::vector<text::argument> out;
   std::vector<std::string> seen;
-  for (auto it = std::sregex_iterator(pattern.begin(), pattern.end(), arg);
-       it != std::sregex_iterator(); ++it) {
-    const std::string name = (*it)[1];
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '{') continue;
+    const std::size_t start = skip_spaces(i + 1);
+    std::size_t j = word_end(start);
+    if (j == start) continue;
+    const std::string name = pattern.substr(start, j - start);
+    j = skip_spaces(j);
+    std::string type;
+    if (j < pattern.size() && pattern[j] == ',') {
+      const std::size_t type_start = skip_spaces(j + 1);
+      j = word_end(type_start);
+      type = pattern.substr(type_start, j - type_start);
+      j = skip_spaces(j);
+    }
+    if (j >= pattern.size() || (pattern[j] != ',' && pattern[j] != '}')) continue;
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
     seen.push_back(name);
-    const std::string type = (*it)[3];
     if (type == "plural" || type == "number") {
       out.emplace_back(name, 2);
     } else {
@@ -210,6 +232,14 @@ TEST_CASE("the columns a text takes in a terminal", "[text]") {
   CHECK(text::width("Bệnh viện Bạch Mai") == 18);  // precomposed letters: one column each
   CHECK(text::width("e\xcc\x81") == 1);            // e + a combining acute accent
   CHECK(text::width("\xff") == 1);                 // a malformed byte: one replacement mark
+}
+
+TEST_CASE("a terminal table lines up by display width", "[text]") {
+  CHECK(text::table({{"R-1", "終了", "12"}, {"R-10", "Closed", "3"}}, {2}) ==
+        "R-1   終了    12\n"
+        "R-10  Closed   3\n");
+  CHECK(text::table({{"a", "b"}, {"long"}}) == "a     b\nlong\n");  // ragged, no trailing spaces
+  CHECK(text::table({}).empty());
 }
 
 TEST_CASE("lists and language names as each language writes them", "[text]") {

@@ -25,26 +25,13 @@ std::string code(const std::string& lang, std::string_view kind, std::string_vie
   return kakehashi::vocabulary::display(kind, value, lang).value_or(std::string(value));
 }
 
-// A table for a terminal: each column as wide as its widest cell (by display width, so that
-// Japanese lines up), the first left-aligned, the others right-aligned; rows[0] is the heading,
-// the other rows are indented by two.
+// A table for a terminal (text::table): rows[0] is the heading, the other rows are indented by
+// two; the first column is aligned left, the others right.
 std::string table(std::vector<std::vector<std::string>> rows) {
   for (std::size_t r = 1; r < rows.size(); ++r) rows[r][0] = "  " + rows[r][0];
-  std::vector<std::size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      widths[c] = std::max(widths[c], kakehashi::text::width(row[c]));
-    }
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      const std::string gap(widths[c] - kakehashi::text::width(row[c]), ' ');
-      out += c == 0 ? row[c] + gap : "  " + gap + row[c];
-    }
-    out += '\n';
-  }
-  return out;
+  std::vector<std::size_t> right;
+  for (std::size_t c = 1; c < rows.front().size(); ++c) right.push_back(c);
+  return kakehashi::text::table(rows, right);
 }
 
 std::string share(long part, long whole, const std::string& lang) {

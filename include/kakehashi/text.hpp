@@ -88,6 +88,12 @@ std::string state(std::string_view stored, std::string_view language);
 /// tables line up in Japanese and Vietnamese too.
 std::size_t width(std::string_view text);
 
+/// `rows` as a terminal table: each column as wide as its widest cell (by width()), cells two
+/// spaces apart, the columns whose index `right` holds aligned right (numbers), the others left;
+/// no trailing spaces. A row may have fewer cells than another.
+std::string table(const std::vector<std::vector<std::string>>& rows,
+                  const std::vector<std::size_t>& right = {});
+
 /// `items` joined as `language` writes a list (ICU ListFormatter): "a, b, and c" in English,
 /// "a, b và c" in Vietnamese, "a、b、c" in Japanese.
 std::string list(const std::vector<std::string>& items, std::string_view language);

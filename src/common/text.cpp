@@ -258,6 +258,27 @@ std::size_t width(std::string_view text) {
   return columns;
 }
 
+std::string table(const std::vector<std::vector<std::string>>& rows,
+                  const std::vector<std::size_t>& right) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], width(row[c]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const std::string gap(widths[c] - width(row[c]), ' ');
+      const bool to_right = std::find(right.begin(), right.end(), c) != right.end();
+      line += (c == 0 ? "" : "  ") + (to_right ? gap + row[c] : row[c] + gap);
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    out += line + '\n';
+  }
+  return out;
+}
+
 std::string list(const std::vector<std::string>& items, std::string_view language) {
   const std::string lang = checked_language(language);
   UErrorCode status = U_ZERO_ERROR;

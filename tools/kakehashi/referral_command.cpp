@@ -81,6 +81,16 @@ struct wording {
     return text::format(lang, "time.with_utc",
                         {{"local", text::local_time(at, h->time_zone, lang)}, {"utc", utc}});
   }
+  // Referrals a line each: id (first, for scripts' grep), hospitals, specialty, state, proposed.
+  std::string rows(const std::vector<referral_snapshot>& found) const {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& s : found) {
+      cells.push_back({s.id.value(), name(s.origin) + " → " + name(s.destination),
+                       code("specialty", s.specialty.value()), state(state_of(s)),
+                       time(s.proposed_at, s.origin)});
+    }
+    return text::table(cells);
+  }
   // What a row's details say that a reader needs: the coded reason of a decline, cancel or
   // withdrawal; the rules or eligibility reasons of a refusal.
   template <class Say>
@@ -402,15 +412,16 @@ int run_list(const query_options& o) {
     std::cout << arr.dump(2) << '\n';
     return exit_ok;
   }
-  for (const auto& s : found) {
-    std::cout << fmt::format("{:<20} {:<18} -> {:<18} {:<16} {:<26} {}\n", s.id.value(),
-                             s.origin.value(), s.destination.value(), s.specialty.value(),
-                             state_of(s), to_iso8601(s.proposed_at));
-  }
-  std::cout << fmt::format("{} referral(s){}\n", found.size(),
-                           o.limit > 0 && found.size() == o.limit
-                               ? fmt::format("; more with --offset {}", o.offset + o.limit)
-                               : "");
+  const std::string lang = reader_language(o.lang);
+  const wording w{lang, dir ? &*dir : nullptr};
+  std::cout << w.rows(found);
+  const std::string shown = text::format(lang, "list.count", {{"count", found.size()}});
+  std::cout << (o.limit > 0 && found.size() == o.limit
+                    ? text::format(
+                          lang, "list.more",
+                          {{"shown", shown}, {"offset", std::to_string(o.offset + o.limit)}})
+                    : shown)
+            << '\n';
   return exit_ok;
 }
 
@@ -425,13 +436,12 @@ int run_overdue(const query_options& o) {
     std::cout << arr.dump(2) << '\n';
     return exit_ok;
   }
-  for (const auto& s : late) {
-    std::cout << fmt::format("{:<20} {:<18} -> {:<18} {:<16} {:<18} proposed {}\n", s.id.value(),
-                             s.origin.value(), s.destination.value(), s.specialty.value(),
-                             state_of(s), to_iso8601(s.proposed_at));
-  }
-  std::cout << fmt::format("{} overdue referral(s) at {}; kakehashi sweep expires them\n",
-                           late.size(), to_iso8601(at));
+  const std::string lang = reader_language(o.lang);
+  const wording w{lang, &dir};
+  std::cout << w.rows(late)
+            << text::format(lang, "overdue.count",
+                            {{"count", late.size()}, {"time", text::local_time(at, "UTC", lang)}})
+            << '\n';
   return exit_ok;
 }
 
@@ -693,6 +703,7 @@ command add_referral_command(CLI::App& app) {
   list->add_option("--limit", q->limit, "At most this many")->check(CLI::Range(1, 1000000));
   list->add_option("--offset", q->offset, "Skip this many (paging)");
   list->add_flag("--json", q->json, "Print one JSON array");
+  list->add_option("--lang", q->lang, "en, vi or ja (default: the locale's; see show)");
 
   CLI::App* overdue = ref->add_subcommand(
       "overdue", "Open referrals past their agreement's response deadline (read-only)");
@@ -700,6 +711,7 @@ command add_referral_command(CLI::App& app) {
   overdue->add_option("--agreements", q->agreements, "Agreements file (the deadlines)")->required();
   overdue->add_option("--at", q->at, "The instant (default: now)");
   overdue->add_flag("--json", q->json, "Print one JSON array");
+  overdue->add_option("--lang", q->lang, "en, vi or ja (default: the locale's; see show)");
 
   CLI::App* propose =
       workflow_command(ref, "propose", "Propose a referral (eligibility checked)", *w);
