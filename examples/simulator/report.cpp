@@ -149,6 +149,54 @@ std::string refusal_label(const refusal_row& r, const std::string& lang) {
              {{"reason", code(lang, "eligibility-reason", r.code)}});
 }
 
+// The summary's sentences shared by the text and the HTML report.
+std::string title_line(const summary& s, const std::string& lang,
+                       const kakehashi::agreement_directory* agreements) {
+  return say(lang, "sim.title",
+             {{"referrals", s.referrals},
+              {"destination", hospital_name(s.destination, lang, agreements)},
+              {"seed", std::to_string(s.seed)},
+              {"days", s.days},
+              {"start", s.start}});
+}
+
+// The period from its first day in Vietnam to its end in Japan, UTC beside.
+std::string period_line(const summary& s, const std::string& lang) {
+  namespace kt = kakehashi::text;
+  const auto from = kakehashi::parse_instant(s.period_utc[0]);
+  const auto to = kakehashi::parse_instant(s.period_utc[1]);
+  return say(lang, "sim.period",
+             {{"from", kt::local_time(from, "Asia/Ho_Chi_Minh", lang)},
+              {"to", kt::local_time(to, "Asia/Tokyo", lang)},
+              {"from_utc", kt::local_time(from, "UTC", lang)},
+              {"to_utc", kt::local_time(to, "UTC", lang)}});
+}
+
+std::string lead_line(const summary& s, const std::string& lang) {
+  if (!s.lead_median_days || !s.lead_p90_days) return say(lang, "sim.lead_none");
+  return say(
+      lang, "sim.lead",
+      {{"median", *s.lead_median_days}, {"p90", *s.lead_p90_days}, {"transferred", s.transferred}});
+}
+
+std::string documents_line(const summary& s, const std::string& lang) {
+  return say(lang, "sim.documents",
+             {{"attached", s.documents_attached},
+              {"refused", s.accepts_refused_for_documents},
+              {"sent", s.documents_sent_when_asked},
+              {"declined", s.declined_for_documents}});
+}
+
+std::string audit_line(const summary& s, const std::string& lang) {
+  return s.audit_intact
+             ? say(lang, "sim.audit_intact", {{"rows", s.audit_rows}, {"head", s.head_hash}})
+             : say(lang, "sim.audit_broken", {{"problem", s.audit_problem}});
+}
+
+std::string commands_line(const summary& s, const std::string& lang) {
+  return say(lang, "sim.commands", {{"commands", s.commands}, {"refused", s.refused_commands}});
+}
+
 std::string funnel_chart(const summary& s, const std::string& lang) {
   std::vector<std::string> labels;
   double widest = 0;
@@ -321,41 +369,13 @@ std::string figure(const char* chart, const std::string& caption, const std::str
 
 std::string to_text(const summary& s, const std::string& lang,
                     const kakehashi::agreement_directory* agreements) {
-  namespace kt = kakehashi::text;
-  const auto name = [&](const std::string& id) {
-    const kakehashi::hospital* h =
-        agreements ? agreements->find_hospital(kakehashi::hospital_id{id}) : nullptr;
-    return h ? std::string(h->name_in(lang)) : id;
-  };
-  const auto instant_of = [](const std::string& text) { return kakehashi::parse_instant(text); };
   const auto number = [&](long n) { return say(lang, "sim.count", {{"n", n}}); };
-  std::string out = say(lang, "sim.title",
-                        {{"referrals", s.referrals},
-                         {"destination", name(s.destination)},
-                         {"seed", std::to_string(s.seed)},
-                         {"days", s.days},
-                         {"start", s.start}}) +
-                    "\n";
-  out += say(lang, "sim.period",
-             {{"from", kt::local_time(instant_of(s.period_utc[0]), "Asia/Ho_Chi_Minh", lang)},
-              {"to", kt::local_time(instant_of(s.period_utc[1]), "Asia/Tokyo", lang)},
-              {"from_utc", kt::local_time(instant_of(s.period_utc[0]), "UTC", lang)},
-              {"to_utc", kt::local_time(instant_of(s.period_utc[1]), "UTC", lang)}}) +
-         "\n\n";
+  std::string out = title_line(s, lang, agreements) + "\n" + period_line(s, lang) + "\n\n";
   std::vector<std::vector<std::string>> states{
       {say(lang, "sim.col_state"), say(lang, "sim.col_referrals"), say(lang, "sim.col_share")}};
   for (int k = 0; k < outcome_count; ++k) {
-    std::string label;
-    if (k == 0) {
-      label = say(lang, "sim.not_eligible");
-    } else if (k < 5) {
-      std::string state = outcome_names[k];
-      std::replace(state.begin(), state.end(), '_', '-');
-      label = say(lang, "sim.open", {{"state", code(lang, "state", state)}});
-    } else {
-      label = say(lang, "sim.closed", {{"reason", code(lang, "close-reason", outcome_names[k])}});
-    }
-    states.push_back({label, number(s.outcomes[k]), share(s.outcomes[k], s.referrals, lang)});
+    states.push_back(
+        {outcome_label(k, lang), number(s.outcomes[k]), share(s.outcomes[k], s.referrals, lang)});
   }
   out += table(states) + "\n";
   std::vector<std::vector<std::string>> origins{
@@ -363,56 +383,30 @@ std::string to_text(const summary& s, const std::string& lang,
        say(lang, "sim.col_opened"), say(lang, "sim.col_transferred"),
        say(lang, "sim.col_completed")}};
   for (const auto& r : s.by_origin_specialty) {
-    origins.push_back({name(r.origin) + " / " + code(lang, "specialty", r.specialty),
-                       number(r.referrals), number(r.opened), number(r.transferred),
-                       number(r.completed)});
+    origins.push_back(
+        {hospital_name(r.origin, lang, agreements) + " / " + code(lang, "specialty", r.specialty),
+         number(r.referrals), number(r.opened), number(r.transferred), number(r.completed)});
   }
   out += table(origins) + "\n";
   std::vector<std::vector<std::string>> refusals{
       {say(lang, "sim.col_refusals"), say(lang, "sim.col_count"), say(lang, "sim.col_decree_13"),
        say(lang, "sim.col_law_91")}};
   for (const auto& r : s.refusals) {
-    const std::string command = code(lang, "command", r.command);
-    const std::string label =
-        r.kind == "consent" ? say(lang, "sim.refusal_rule",
-                                  {{"rule", r.rule}, {"code", r.code}, {"command", command}})
-        : r.kind == "documents"
-            ? say(lang, "sim.refusal_document",
-                  {{"kind", code(lang, "document-kind", r.code)}, {"command", command}})
-            : say(lang, "sim.refusal_eligibility",
-                  {{"reason", code(lang, "eligibility-reason", r.code)}});
-    refusals.push_back({label, number(r.count), number(r.decree_13), number(r.law_91)});
+    refusals.push_back(
+        {refusal_label(r, lang), number(r.count), number(r.decree_13), number(r.law_91)});
   }
   out += table(refusals);
   if (s.refusals.empty()) out += "  " + say(lang, "sim.refusals_none") + "\n";
   if (!s.refusals.empty()) out += "  (" + refusal_counting(s, lang) + ")\n";
-  out += "\n";
-  if (s.lead_median_days && s.lead_p90_days) {
-    out += say(lang, "sim.lead",
-               {{"median", *s.lead_median_days},
-                {"p90", *s.lead_p90_days},
-                {"transferred", s.transferred}});
-  } else {
-    out += say(lang, "sim.lead_none");
-  }
-  out += "\n";
+  out += "\n" + lead_line(s, lang) + "\n";
   if (s.capacity.empty()) out += say(lang, "sim.capacity_never") + "\n";
   for (const auto& c : s.capacity) out += capacity_line(c, lang) + "\n";
   out += say(lang, "sim.withdrawn_after_transfer", {{"count", s.withdrawn_after_transfer}}) + "\n";
   out += say(lang, "sim.consents_replaced", {{"count", s.consents_replaced}}) + "\n";
-  out += say(lang, "sim.documents",
-             {{"attached", s.documents_attached},
-              {"refused", s.accepts_refused_for_documents},
-              {"sent", s.documents_sent_when_asked},
-              {"declined", s.declined_for_documents}}) +
-         "\n";
+  out += documents_line(s, lang) + "\n";
   out += milestone_line(s, lang) + "\n" + results_line(s, lang) + "\n";
-  out +=
-      say(lang, "sim.commands", {{"commands", s.commands}, {"refused", s.refused_commands}}) + "\n";
-  out += (s.audit_intact
-              ? say(lang, "sim.audit_intact", {{"rows", s.audit_rows}, {"head", s.head_hash}})
-              : say(lang, "sim.audit_broken", {{"problem", s.audit_problem}})) +
-         "\n";
+  out += commands_line(s, lang) + "\n";
+  out += audit_line(s, lang) + "\n";
   return out;
 }
 
@@ -530,36 +524,17 @@ std::string to_html(const summary& s, const scenario& sc, const std::string& lan
       esc(lang), esc(say(lang, "rpt.title")));
   out += "<h1>" + esc(say(lang, "rpt.title")) + "</h1>\n";
   const auto instant_of = [](const std::string& text) { return kakehashi::parse_instant(text); };
-  out += p(say(lang, "sim.title",
-               {{"referrals", s.referrals},
-                {"destination", hospital_name(s.destination, lang, agreements)},
-                {"seed", std::to_string(s.seed)},
-                {"days", s.days},
-                {"start", s.start}}));
-  out += p(say(lang, "sim.period",
-               {{"from", kt::local_time(instant_of(s.period_utc[0]), "Asia/Ho_Chi_Minh", lang)},
-                {"to", kt::local_time(instant_of(s.period_utc[1]), "Asia/Tokyo", lang)},
-                {"from_utc", kt::local_time(instant_of(s.period_utc[0]), "UTC", lang)},
-                {"to_utc", kt::local_time(instant_of(s.period_utc[1]), "UTC", lang)}}));
+  out += p(title_line(s, lang, agreements)) + p(period_line(s, lang));
   if (!sc.description.empty()) out += p(sc.description);
-  out += fmt::format(
-      "<p><span class=\"{}\">{}</span></p>\n", s.audit_intact ? "ok" : "bad",
-      esc(s.audit_intact
-              ? say(lang, "sim.audit_intact", {{"rows", s.audit_rows}, {"head", s.head_hash}})
-              : say(lang, "sim.audit_broken", {{"problem", s.audit_problem}})));
+  out += fmt::format("<p><span class=\"{}\">{}</span></p>\n", s.audit_intact ? "ok" : "bad",
+                     esc(audit_line(s, lang)));
 
   out += "<h2>" + esc(say(lang, "rpt.h_funnel")) + "</h2>\n" +
          figure("funnel", say(lang, "rpt.funnel_caption"), funnel_chart(s, lang));
   out += "<h2>" + esc(say(lang, "rpt.h_months")) + "</h2>\n" +
          figure("per-month", say(lang, "rpt.months_caption"), months_chart(s, lang));
   out += "<h2>" + esc(say(lang, "rpt.h_lead")) + "</h2>\n" +
-         figure("lead-time",
-                s.lead_median_days && s.lead_p90_days ? say(lang, "sim.lead",
-                                                            {{"median", *s.lead_median_days},
-                                                             {"p90", *s.lead_p90_days},
-                                                             {"transferred", s.transferred}})
-                                                      : say(lang, "sim.lead_none"),
-                lead_chart(s, lang));
+         figure("lead-time", lead_line(s, lang), lead_chart(s, lang));
   out += "<h2>" + esc(say(lang, "rpt.h_refusals")) + "</h2>\n" +
          figure("refusals",
                 say(lang, "rpt.refusals_caption", {{"counting", refusal_counting(s, lang)}}),
@@ -586,11 +561,7 @@ std::string to_html(const summary& s, const scenario& sc, const std::string& lan
   for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c, lang)) + "</li>\n";
   if (s.capacity.empty()) out += "<li>" + esc(say(lang, "sim.capacity_never")) + "</li>\n";
   out += "</ul>\n<h2>" + esc(say(lang, "rpt.h_documents")) + "</h2>\n";
-  out += p(say(lang, "sim.documents",
-               {{"attached", s.documents_attached},
-                {"refused", s.accepts_refused_for_documents},
-                {"sent", s.documents_sent_when_asked},
-                {"declined", s.declined_for_documents}}));
+  out += p(documents_line(s, lang));
   out += p(milestone_line(s, lang)) + p(results_line(s, lang));
   if (!s.example.empty()) {
     out += "<h2>" + esc(say(lang, "rpt.h_example")) + "</h2>\n" +
@@ -611,7 +582,7 @@ std::string to_html(const summary& s, const scenario& sc, const std::string& lan
     }
     out += "</table>\n";
   }
-  out += p(say(lang, "sim.commands", {{"commands", s.commands}, {"refused", s.refused_commands}}));
+  out += p(commands_line(s, lang));
   out += "</body>\n</html>\n";
   return out;
 }
