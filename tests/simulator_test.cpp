@@ -3,6 +3,7 @@
 // input.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 #include <kakehashi/engine.hpp>
 #include <kakehashi/text.hpp>
 #include <kakehashi/vocabulary.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -468,35 +470,132 @@ TEST_CASE("a run across 1 January 2026 shows both Vietnamese regimes", "[simulat
   CHECK_THAT(s.example.back().local, Contains("+0900"));
 }
 
+namespace {
+
+namespace pt = boost::property_tree;
+
+pt::ptree parsed_html(const std::string& html) {
+  // Parsed by an XML parser (stricter than HTML): a tag left open or an unescaped & fails here.
+  pt::ptree doc;
+  std::istringstream in(html.substr(html.find("<html")));
+  REQUIRE_NOTHROW(pt::read_xml(in, doc));
+  return doc;
+}
+
+// The report's <article>s by language.
+std::map<std::string, pt::ptree> articles_of(const pt::ptree& doc) {
+  std::map<std::string, pt::ptree> articles;
+  for (const auto& [name, node] : doc.get_child("html.body")) {
+    if (name == "article") articles[node.get<std::string>("<xmlattr>.lang")] = node;
+  }
+  return articles;
+}
+
+// No label or legend runs past its chart's edge ("consent_withdrawr", "(Law 9" were cut). A
+// glyph is taken as 0.65 em wide, more than the average of a sans-serif font; a wide (CJK)
+// character counts two columns, more than its one em. The browser test measures the real fonts.
+void check_labels_inside(const pt::ptree& svg) {
+  const double width = svg.get<double>("<xmlattr>.width");
+  const double height = svg.get<double>("<xmlattr>.height");
+  for (const auto& [tag, text] : svg) {
+    if (tag != "text") continue;
+    const std::string words = text.get_value<std::string>();
+    const double size = text.get<double>("<xmlattr>.font-size");
+    const double x = text.get<double>("<xmlattr>.x");
+    const double y = text.get<double>("<xmlattr>.y");
+    const double extent = 0.65 * size * static_cast<double>(kh::text::width(words));
+    const std::string anchor = text.get<std::string>("<xmlattr>.text-anchor", "start");
+    const double from = anchor == "end" ? x - extent : anchor == "middle" ? x - extent / 2 : x;
+    CAPTURE(svg.get<std::string>("<xmlattr>.id"), words, from, from + extent, width, y, height);
+    CHECK(from >= 0);
+    CHECK(from + extent <= width);
+    CHECK(y - size >= 0);
+    CHECK(y + size * 0.3 <= height);
+  }
+}
+
+std::vector<std::string> texts_of(const pt::ptree& svg) {
+  std::vector<std::string> texts;
+  for (const auto& [tag, text] : svg) {
+    if (tag == "text") texts.push_back(text.get_value<std::string>());
+  }
+  return texts;
+}
+
+}  // namespace
+
 TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator][report]") {
   auto sc = small(200, 5);
   sc.description = "a <b>bold</b> & \"quoted\" description</html>";
   const auto s = simulator::simulate(sc, shipped_agreements(), ":memory:");
   const auto agreements = shipped_agreements();
-  // In each language, hospitals named from the agreements: the labels differ in length.
-  for (const auto& lang : kh::vocabulary::languages()) {
+  const auto& languages = kh::vocabulary::languages();
+  // Each language chosen in turn: the page holds all three, the chosen one shown first.
+  for (const auto& lang : languages) {
     INFO(lang);
     const std::string html = simulator::to_html(s, sc, lang, &agreements);
-    CHECK_THAT(html, Contains("lang=\"" + lang + "\""));
+    CHECK_THAT(html, Contains("<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"" + lang));
     CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
     CHECK(html.find("http://") == html.find("http://www.w3.org"));  // no external resources
     CHECK(html.find("<script") == std::string::npos);
+    CHECK(html.find("javascript:") == std::string::npos);
     CHECK_THAT(html, Contains("a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; description"));
 
-    // Parsed by an XML parser (stricter than HTML): a tag left open or an unescaped & fails here.
-    namespace pt = boost::property_tree;
-    pt::ptree doc;
-    std::istringstream in(html.substr(html.find("<html")));
-    REQUIRE_NOTHROW(pt::read_xml(in, doc));
-    std::set<std::string> charts;
+    const pt::ptree doc = parsed_html(html);
+    // The switch: a radio button a language, the chosen one checked, and a label for each.
+    std::set<std::string> checked, switches;
     for (const auto& [name, node] : doc.get_child("html.body")) {
-      if (name != "figure") continue;
-      CHECK(node.get<std::string>("<xmlattr>.class") == "chart");
-      CHECK(node.count("svg") == 1);
-      CHECK(node.get_child("svg").count("title") == 1);
-      charts.insert(node.get<std::string>("<xmlattr>.data-chart"));
+      if (name != "input") continue;
+      switches.insert(node.get<std::string>("<xmlattr>.id"));
+      if (node.get_optional<std::string>("<xmlattr>.checked")) {
+        checked.insert(node.get<std::string>("<xmlattr>.id"));
+      }
     }
-    CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
+    CHECK(switches == std::set<std::string>{"lang-en", "lang-ja", "lang-vi"});
+    CHECK(checked == std::set<std::string>{"lang-" + lang});
+    CHECK(doc.get_child("html.body.nav").size() == languages.size() + 1);  // + its attributes
+
+    // The patterns the fills name are defined.
+    std::set<std::string> patterns;
+    for (const auto& [name, node] : doc.get_child("html.body.svg.defs")) {
+      if (name == "pattern") patterns.insert(node.get<std::string>("<xmlattr>.id"));
+    }
+    CHECK(patterns.size() == 5);  // the four open states, and Law 91's refusals
+    std::size_t at = 0;
+    while ((at = html.find("fill=\"url(#", at)) != std::string::npos) {
+      at += 11;
+      const std::string id = html.substr(at, html.find(')', at) - at);
+      CAPTURE(id);
+      CHECK(patterns.count(id) == 1);
+    }
+
+    const auto articles = articles_of(doc);
+    REQUIRE(articles.size() == languages.size());
+    std::set<std::string> ids;
+    for (const auto& [article_lang, article] : articles) {
+      INFO(article_lang);
+      CHECK(article.get<std::string>("<xmlattr>.id") == "report-" + article_lang);
+      std::set<std::string> charts;
+      for (const auto& [name, figure] : article) {
+        if (name != "figure") continue;
+        CHECK(figure.get<std::string>("<xmlattr>.class") == "chart");
+        charts.insert(figure.get<std::string>("<xmlattr>.data-chart"));
+        // Drawn wide and narrow, each with its title; ids unique in the page.
+        std::vector<std::string> layouts;
+        for (const auto& [tag, svg] : figure) {
+          if (tag != "svg") continue;
+          layouts.push_back(svg.get<std::string>("<xmlattr>.class"));
+          CHECK(svg.count("title") == 1);
+          CHECK(ids.insert(svg.get<std::string>("<xmlattr>.id")).second);
+          CHECK(svg.get<std::string>("<xmlattr>.viewBox") ==
+                fmt::format("0 0 {} {}", svg.get<std::string>("<xmlattr>.width"),
+                            svg.get<std::string>("<xmlattr>.height")));
+          check_labels_inside(svg);
+        }
+        CHECK(layouts == std::vector<std::string>{"wide", "narrow"});
+      }
+      CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
+    }
 
     // Issue 14: the audit line said "audit log" twice; the refusal counts did not say that a
     // command refused by two rules counts twice.
@@ -509,33 +608,120 @@ TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator]
                                 "so the rows add up to more than the " +
                                 std::to_string(s.refused_commands) + " refused commands"));
     }
-    CHECK_THAT(simulator::to_text(s), Contains("counts under each"));
-
-    // No label or legend runs past its chart's edge ("consent_withdrawr", "(Law 9" were cut). A
-    // glyph is taken as 0.65 em wide, more than the average of a sans-serif font.
-    for (const auto& [name, figure] : doc.get_child("html.body")) {
-      if (name != "figure") continue;
-      const auto& svg = figure.get_child("svg");
-      const double width = svg.get<double>("<xmlattr>.width");
-      for (const auto& [tag, text] : svg) {
-        if (tag != "text") continue;
-        const std::string words = text.get_value<std::string>();
-        const double size = text.get<double>("<xmlattr>.font-size", 13);
-        const double x = text.get<double>("<xmlattr>.x");
-        // Per terminal column: a wide (CJK) character counts two, more than its one em.
-        const double extent = 0.65 * size * static_cast<double>(kh::text::width(words));
-        const std::string anchor = text.get<std::string>("<xmlattr>.text-anchor", "start");
-        const double from = anchor == "end" ? x - extent : anchor == "middle" ? x - extent / 2 : x;
-        CAPTURE(figure.get<std::string>("<xmlattr>.data-chart"), words, from, from + extent, width);
-        CHECK(from >= 0);
-        CHECK(from + extent <= width);
-      }
-    }
   }
+  CHECK_THAT(simulator::to_text(s), Contains("counts under each"));
   const std::string ja = simulator::to_html(s, sc, "ja", &agreements);
   CHECK_THAT(ja, Contains("<h2>紹介元・診療科別</h2>"));
   CHECK_THAT(ja, Contains("ベトナム国立がん病院（K病院）"));
-  CHECK_THAT(ja, Contains("2025年11月"));  // the month names on the axis and in the tips
+  CHECK_THAT(ja, Contains("2025年11月"));     // the month names in the tips and the caption
+  CHECK_THAT(ja, Contains(">11月*</text>"));  // on the axis, the partial month marked
+}
+
+TEST_CASE("the report's axes have ticks, and partial months are marked", "[simulator][report]") {
+  // 17 November 2025 to 16 November 2026: both ends are partial months.
+  const auto sc = small(200, 5);
+  const auto s = simulator::simulate(sc, shipped_agreements(), ":memory:");
+  REQUIRE(s.months.size() == 13);
+  CHECK(s.months.front().month == "2025-11");
+  CHECK(s.months.front().days == 14);
+  CHECK(s.months.front().days_in_month == 30);
+  CHECK(s.months[1].days == 31);
+  CHECK(s.months[1].days_in_month == 31);
+  CHECK(s.months.back().days == 16);
+  int days = 0;
+  for (const auto& m : s.months) days += m.days;
+  CHECK(days == sc.days);
+  const json j = json::parse(simulator::to_json(s));
+  CHECK(j.at("months").at(0).at("days") == 14);
+  CHECK(j.at("months").at(0).at("days_in_month") == 30);
+
+  const auto agreements = shipped_agreements();
+  const std::string html = simulator::to_html(s, sc, "en", &agreements);
+  CHECK_THAT(html, Contains("Months marked * are only partly in the period: Nov 2025 (14 of 30 "
+                            "days) and Nov 2026 (16 of 30 days)."));
+  const auto articles = articles_of(parsed_html(html));
+  for (const auto& [name, figure] : articles.at("en")) {
+    if (name != "figure") continue;
+    const std::string chart = figure.get<std::string>("<xmlattr>.data-chart");
+    for (const auto& [tag, svg] : figure) {
+      if (tag != "svg") continue;
+      CAPTURE(chart, svg.get<std::string>("<xmlattr>.class"));
+      const auto texts = texts_of(svg);
+      const auto has = [&](const std::string& t) {
+        return std::find(texts.begin(), texts.end(), t) != texts.end();
+      };
+      if (chart == "per-month") {
+        // Ticks from 0 in round steps, not only 0 and the maximum; the axes' titles.
+        CHECK(has("0"));
+        long most = 0;
+        for (const auto& m : s.months) {
+          long total = 0;
+          for (long c : m.by_outcome) total += c;
+          most = std::max(most, total);
+        }
+        int ticks = 0;
+        for (const auto& t : texts) {
+          if (!t.empty() && std::all_of(t.begin(), t.end(), ::isdigit) && t.size() <= 3) ++ticks;
+        }
+        CHECK(ticks >= 3);
+        CHECK(has("referrals proposed"));
+        CHECK(has("month proposed (Vietnam time)"));
+        CHECK(has("Nov*"));  // the first and last months, both partial
+        if (svg.get<std::string>("<xmlattr>.class") == "wide") CHECK(has("Dec"));
+        CHECK(std::count(texts.begin(), texts.end(), "Nov") == 0);
+        int dashed = 0;
+        for (const auto& [t, node] : svg) {
+          if (t == "rect" && node.get<std::string>("<xmlattr>.class", "") == "partial") ++dashed;
+        }
+        CHECK(dashed == 2);
+        // The legend: every outcome, once.
+        for (int k = 0; k < simulator::outcome_count; ++k) {
+          CHECK(
+              std::count_if(
+                  texts.begin(), texts.end(),
+                  [&](const std::string& t) {
+                    return t.rfind(k == 0 ? "not eligible" : k < 5 ? "open: " : "closed: ", 0) == 0;
+                  }) == (k == 0  ? 1
+                         : k < 5 ? 4
+                                 : 5));
+        }
+      }
+      if (chart == "lead-time") {
+        CHECK(has("transfers"));
+        CHECK(has("0"));
+        if (svg.get<std::string>("<xmlattr>.class") == "wide") {
+          CHECK(has("days from proposal to transfer (weekly bins)"));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the report's labels wrap to stay inside their charts whatever their length",
+          "[simulator][report]") {
+  auto sc = small(100, 3);
+  auto s = simulator::simulate(sc, shipped_agreements(), ":memory:");
+  // A hospital's own rule may have a code of any length, and a run may have no transfers.
+  s.refusals.insert(s.refusals.begin(),
+                    {"consent", std::string(120, 'X') + "_" + std::string(40, 'Y'),
+                     "HOSPITAL-RULE-WITH-A-VERY-LONG-IDENTIFIER-" + std::string(30, 'Z'),
+                     "record_consent", 3, 1, 2});
+  s.lead_weeks.clear();
+  s.lead_median_days.reset();
+  s.lead_p90_days.reset();
+  const auto agreements = shipped_agreements();
+  for (const auto& lang : kh::vocabulary::languages()) {
+    INFO(lang);
+    for (const auto& [article_lang, article] :
+         articles_of(parsed_html(simulator::to_html(s, sc, lang, &agreements)))) {
+      for (const auto& [name, figure] : article) {
+        if (name != "figure") continue;
+        for (const auto& [tag, svg] : figure) {
+          if (tag == "svg") check_labels_inside(svg);
+        }
+      }
+    }
+  }
 }
 
 // ---- the program ----------------------------------------------------------------------------

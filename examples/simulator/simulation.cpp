@@ -202,7 +202,11 @@ class simulation {
         month_of_name_[m] = static_cast<int>(sum_.months.size());
         sum_.months.push_back({});
         sum_.months.back().month = m;
+        const date::year_month_day day{date::local_days{s.start} + date::days{d}};
+        sum_.months.back().days_in_month = static_cast<int>(static_cast<unsigned>(
+            date::year_month_day_last{day.year(), date::month_day_last{day.month()}}.day()));
       }
+      ++sum_.months[static_cast<std::size_t>(month_of_name_[m])].days;
     }
     if (working_days_.empty()) {  // a weekend-only period: refer on any day
       for (int d = 0; d < s.days; ++d) working_days_.push_back(d);

@@ -57,6 +57,8 @@ struct refusal_row {
 struct month_row {
   std::string month;  ///< "YYYY-MM"
   long by_outcome[outcome_count] = {};
+  int days = 0;  ///< the period's days in this month: fewer than days_in_month when partial
+  int days_in_month = 0;  ///< 28 to 31
 };
 
 /// A specialty whose monthly capacity at the destination was reached.
