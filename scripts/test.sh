@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every kakehashi test: installs missing Debian packages, configures, builds with warnings
 # as errors, runs ctest (unit, tool, example, simulator, FHIR-validation, PostgreSQL (on a
-# throwaway server that pg_virtualenv starts and drops) and package-consumer tests; the FHIR
-# validators come from npm, pinned by tests/fhir/package-lock.json) and prints ctest's summary.
+# throwaway server that pg_virtualenv starts and drops), browser (the HTML report in headless
+# chromium) and package-consumer tests; the FHIR validators and the browser driver come from
+# npm, pinned by tests/fhir/package-lock.json and tests/browser/package-lock.json) and prints
+# ctest's summary.
 # Exits non-zero when anything fails.
 #
 # Usage: scripts/test.sh [--build-dir DIR] [--slow] [--sanitize=LIST] [-- extra ctest arguments]
@@ -24,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     --slow) label_args=(); shift ;;
     --sanitize=*) sanitize=${1#--sanitize=}; shift ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,7 +49,9 @@ if [[ -n "$sanitize" ]]; then
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 fi
 
-"$root/scripts/install-deps.sh"
+# With the packages of the browser test (label browser): Debian's chromium, a Japanese font
+# (fonts-noto-cjk) and a Latin font with Vietnamese diacritics (fonts-noto-core's Noto Sans).
+"$root/scripts/install-deps.sh" --with chromium fonts-noto-cjk fonts-noto-core
 
 # The FHIR validators the tests run (label fhir), from the npm registry, pinned by
 # tests/fhir/package-lock.json: installed again only when the lockfile changes.
@@ -64,10 +68,22 @@ if ! cmp -s "$root/tests/fhir/package-lock.json" "$validators/package-lock.json"
   (cd "$validators" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# The browser test's driver: puppeteer-core (no browser download), pinned by
+# tests/browser/package-lock.json, installed again only when the lockfile changes.
+browser_tests="$build_dir/browser-tests"
+mkdir -p "$browser_tests"
+if ! cmp -s "$root/tests/browser/package-lock.json" "$browser_tests/package-lock.json" ||
+   [[ ! -d "$browser_tests/node_modules/puppeteer-core" ]]; then
+  echo "== browser test driver (npm ci into $browser_tests)"
+  cp "$root/tests/browser/package.json" "$root/tests/browser/package-lock.json" "$browser_tests/"
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== configure ($build_dir)"
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
   -DKAKEHASHI_WARNINGS_AS_ERRORS=ON -DKAKEHASHI_BUILD_TESTS=ON -DKAKEHASHI_BUILD_EXAMPLES=ON \
-  -DKAKEHASHI_BUILD_TOOLS=ON "-DKAKEHASHI_FHIR_VALIDATORS=$validators" "${config_args[@]}" >/dev/null
+  -DKAKEHASHI_BUILD_TOOLS=ON "-DKAKEHASHI_FHIR_VALIDATORS=$validators" \
+  "-DKAKEHASHI_BROWSER_TESTS=$browser_tests" "${config_args[@]}" >/dev/null
 
 echo "== build (warnings are errors${sanitize:+, -fsanitize=$sanitize})"
 cmake --build "$build_dir" --parallel "$jobs"
