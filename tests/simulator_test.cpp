@@ -595,6 +595,26 @@ TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator]
         CHECK(layouts == std::vector<std::string>{"wide", "narrow"});
       }
       CHECK(charts == std::set<std::string>{"funnel", "per-month", "lead-time", "refusals"});
+      // Tables: each cell names its column (a phone shows the heading before the cell).
+      int tables = 0, stacked = 0;
+      for (const auto& [name, div] : article) {
+        if (name != "div") continue;
+        const auto& table = div.get_child("table");
+        ++tables;
+        if (table.get<std::string>("<xmlattr>.class", "") == "stacked") ++stacked;
+        std::vector<std::string> heads;
+        for (const auto& [tag, th] : table.get_child("thead.tr")) heads.push_back(th.data());
+        for (const auto& [tag, tr] : table.get_child("tbody")) {
+          std::size_t column = 0;
+          for (const auto& [t, td] : tr) {
+            REQUIRE(column < heads.size());
+            CHECK(td.get<std::string>("<xmlattr>.data-label") == heads[column++]);
+          }
+          CHECK(column == heads.size());
+        }
+      }
+      CHECK(tables == 3);
+      CHECK(stacked == 2);
     }
 
     // Issue 14: the audit line said "audit log" twice; the refusal counts did not say that a

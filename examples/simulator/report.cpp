@@ -788,20 +788,33 @@ std::string to_json(const summary& s, int indent) {
 
 namespace {
 
+// A table of `rows` under `heads`, its columns from `first_number` on aligned right as numbers.
+// Each cell carries its column's heading (data-label): a `stacked` table is shown on a phone as
+// one block per row, each cell after its heading, instead of columns too narrow to read.
+std::string html_table(const std::vector<std::string>& heads,
+                       const std::vector<std::vector<std::string>>& rows, std::size_t first_number,
+                       bool stacked) {
+  std::string out = stacked ? "<div class=\"table\"><table class=\"stacked\">\n<thead><tr>"
+                            : "<div class=\"table\"><table>\n<thead><tr>";
+  for (const auto& h : heads) out += "<th>" + esc(h) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (const auto& row : rows) {
+    out += "<tr>";
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      out += fmt::format("<td{} data-label=\"{}\">{}</td>", c >= first_number ? " class=\"n\"" : "",
+                         esc(heads[c]), esc(row[c]));
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody>\n</table></div>\n";
+}
+
 // The report in one language: an <article lang="..."> the language switch shows or hides.
 std::string article(const summary& s, const scenario& sc, const std::string& lang,
                     const kakehashi::agreement_directory* agreements) {
   namespace kt = kakehashi::text;
   const auto p = [](const std::string& text) { return "<p>" + esc(text) + "</p>\n"; };
   const auto h2 = [&](const char* id) { return "<h2>" + esc(say(lang, id)) + "</h2>\n"; };
-  const auto th = [&](std::initializer_list<std::string> heads) {
-    std::string row = "<tr>";
-    for (const auto& h : heads) row += "<th>" + esc(h) + "</th>";
-    return row + "</tr>\n";
-  };
-  const auto td = [](const std::string& text, bool number = false) {
-    return std::string(number ? "<td class=\"n\">" : "<td>") + esc(text) + "</td>";
-  };
   const auto count = [&](long n) { return say(lang, "sim.count", {{"n", n}}); };
   std::string out = fmt::format("<article id=\"report-{}\" lang=\"{}\">\n<h1>{}</h1>\n", lang, lang,
                                 esc(say(lang, "rpt.title")));
@@ -831,47 +844,50 @@ std::string article(const summary& s, const scenario& sc, const std::string& lan
                 say(lang, "rpt.refusals_caption", {{"counting", refusal_counting(s, lang)}}), lang,
                 refusals_chart, s);
 
-  out +=
-      h2("rpt.h_states") + "<div class=\"table\"><table>\n" +
-      th({say(lang, "sim.col_state"), say(lang, "sim.col_referrals"), say(lang, "sim.col_share")});
+  std::vector<std::vector<std::string>> states;
   for (int k = 0; k < outcome_count; ++k) {
-    out += "<tr>" + td(outcome_label(k, lang)) + td(count(s.outcomes[k]), true) +
-           td(share(s.outcomes[k], s.referrals, lang), true) + "</tr>\n";
+    states.push_back(
+        {outcome_label(k, lang), count(s.outcomes[k]), share(s.outcomes[k], s.referrals, lang)});
   }
-  out += "</table></div>\n" + h2("rpt.h_origins") + "<div class=\"table\"><table>\n" +
-         th({say(lang, "rpt.col_origin"), say(lang, "rpt.col_specialty"),
-             say(lang, "sim.col_referrals"), say(lang, "sim.col_opened"),
-             say(lang, "sim.col_transferred"), say(lang, "sim.col_completed")});
+  out +=
+      h2("rpt.h_states") + html_table({say(lang, "sim.col_state"), say(lang, "sim.col_referrals"),
+                                       say(lang, "sim.col_share")},
+                                      states, 1, false);
+  std::vector<std::vector<std::string>> origins;
   for (const auto& r : s.by_origin_specialty) {
-    out += "<tr>" + td(hospital_name(r.origin, lang, agreements)) +
-           td(code(lang, "specialty", r.specialty)) + td(count(r.referrals), true) +
-           td(count(r.opened), true) + td(count(r.transferred), true) +
-           td(count(r.completed), true) + "</tr>\n";
+    origins.push_back({hospital_name(r.origin, lang, agreements),
+                       code(lang, "specialty", r.specialty), count(r.referrals), count(r.opened),
+                       count(r.transferred), count(r.completed)});
   }
-  out += "</table></div>\n" + h2("rpt.h_capacity") + "<ul>\n";
+  out += h2("rpt.h_origins") +
+         html_table({say(lang, "rpt.col_origin"), say(lang, "rpt.col_specialty"),
+                     say(lang, "sim.col_referrals"), say(lang, "sim.col_opened"),
+                     say(lang, "sim.col_transferred"), say(lang, "sim.col_completed")},
+                    origins, 2, true);
+  out += h2("rpt.h_capacity") + "<ul>\n";
   for (const auto& c : s.capacity) out += "<li>" + esc(capacity_line(c, lang)) + "</li>\n";
   if (s.capacity.empty()) out += "<li>" + esc(say(lang, "sim.capacity_never")) + "</li>\n";
   out += "</ul>\n" + h2("rpt.h_documents");
   out += p(documents_line(s, lang));
   out += p(milestone_line(s, lang)) + p(results_line(s, lang));
   if (!s.example.empty()) {
-    out += h2("rpt.h_example") + p(say(lang, "rpt.example_intro")) +
-           "<div class=\"table\"><table>\n" +
-           th({say(lang, "rpt.col_step"), say(lang, "rpt.col_local"), "UTC",
-               say(lang, "rpt.col_by"), say(lang, "rpt.col_state_after")});
+    std::vector<std::vector<std::string>> steps;
     for (const auto& e : s.example) {
       const auto at = kakehashi::parse_instant(e.utc);
       const kakehashi::hospital* h =
           agreements ? agreements->find_hospital(kakehashi::hospital_id{e.organisation}) : nullptr;
-      out += "<tr>" + td(code(lang, "command", e.command)) +
-             td(h ? kt::local_time(at, h->time_zone, lang) : e.local) +
-             td(kt::local_time(at, "UTC", lang)) +
-             td(say(lang, "rpt.actor",
-                    {{"hospital", hospital_name(e.organisation, lang, agreements)},
-                     {"role", code(lang, "role", e.role)}})) +
-             td(kt::state(e.state_after, lang)) + "</tr>\n";
+      steps.push_back({code(lang, "command", e.command),
+                       h ? kt::local_time(at, h->time_zone, lang) : e.local,
+                       kt::local_time(at, "UTC", lang),
+                       say(lang, "rpt.actor",
+                           {{"hospital", hospital_name(e.organisation, lang, agreements)},
+                            {"role", code(lang, "role", e.role)}}),
+                       kt::state(e.state_after, lang)});
     }
-    out += "</table></div>\n";
+    out += h2("rpt.h_example") + p(say(lang, "rpt.example_intro")) +
+           html_table({say(lang, "rpt.col_step"), say(lang, "rpt.col_local"), "UTC",
+                       say(lang, "rpt.col_by"), say(lang, "rpt.col_state_after")},
+                      steps, 5, true);
   }
   out += p(commands_line(s, lang));
   return out + "</article>\n";
@@ -905,7 +921,14 @@ std::string style(const std::vector<std::string>& languages) {
          "figure svg.narrow { display: none; }\n"
          "@media (max-width: 600px) {\n"
          "  figure svg.wide { display: none; } figure svg.narrow { display: block; }\n"
-         "  td, th { padding: 3px 5px; }\n}\n"
+         "  td, th { padding: 3px 5px; }\n"
+         "  table.stacked thead { display: none; }\n"
+         "  table.stacked, table.stacked tbody, table.stacked tr, table.stacked td "
+         "{ display: block; }\n"
+         "  table.stacked tr { padding: 0.4em 0; border-bottom: 1px solid #ddd; }\n"
+         "  table.stacked td { padding: 1px 0; border: none; text-align: left; "
+         "white-space: normal; }\n"
+         "  table.stacked td::before { content: attr(data-label) \": \"; color: #555; }\n}\n"
          "svg text { fill: #222; }\n"
          "svg.defs { position: absolute; }\n"
          ".ok { color: #117733; font-weight: bold; } .bad { color: #cc3311; font-weight: bold; }\n"
