@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <functional>
+#include <kakehashi/consent_rules.hpp>
 #include <kakehashi/eligibility.hpp>
 #include <kakehashi/error.hpp>
 #include <kakehashi/referral.hpp>
@@ -46,6 +47,25 @@ std::string hyphenated(std::string s) {
   return s;
 }
 
+// The finding codes the consent rules report: every string literal of src/consent/
+// consent_rules.cpp that starts with a pack's prefix (VN_, JP_, FHIR_, MOU_) and is a code
+// (capitals, digits, underscores).
+std::set<std::string> finding_codes_in_source() {
+  const std::string source =
+      slurp(std::string(KAKEHASHI_SOURCE_DIR) + "/src/consent/consent_rules.cpp");
+  std::set<std::string> codes;
+  for (const std::string prefix : {"\"VN_", "\"JP_", "\"FHIR_", "\"MOU_"}) {
+    for (auto at = source.find(prefix); at != std::string::npos; at = source.find(prefix, at + 1)) {
+      const auto end = source.find('"', at + 1);
+      const std::string code = source.substr(at + 1, end - at - 1);
+      if (code.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos) {
+        codes.insert(code);
+      }
+    }
+  }
+  return codes;
+}
+
 // What the library emits, kind by kind: each enumeration's names as its export writes them, the
 // flags and inputs the export adds, and every specialty the shipped agreements name.
 std::map<std::string, std::set<std::string>> emitted() {
@@ -66,6 +86,12 @@ std::map<std::string, std::set<std::string>> emitted() {
     out["refusal"].insert(std::string(to_string(static_cast<errc>(c))));
   }
   for (const auto& s : ineligibility_names()) out["eligibility-reason"].insert(s);
+  // Every rule of every pack, and every finding code a rule can report: the code literals of the
+  // rules' source (each code is a string literal there, prefixed by its pack).
+  for (const auto& pack : {vietnam_rules(), japan_rules(), fhir_rules(), mou_rules()}) {
+    for (const auto& rule : pack) out["consent-rule"].insert(rule.id);
+  }
+  out["consent-finding"] = finding_codes_in_source();
   out["task-input"] = {"agreement", "specialty", "replaces"};
   out["task-output"] = {"onward-referral", "milestone", "results"};
   std::ifstream in(std::string(KAKEHASHI_SOURCE_DIR) + "/data/agreements.json");

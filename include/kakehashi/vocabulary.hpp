@@ -1,7 +1,8 @@
 #pragma once
 // kakehashi's coded vocabularies: the codes the library emits (states, close, decline and cancel
-// reasons, withdrawal channels, roles, commands, eligibility reasons, specialties, document
-// kinds, a Task's inputs and outputs), each defined once as an HL7 FHIR R4 CodeSystem in
+// reasons, withdrawal channels, roles, commands, eligibility reasons, refusal codes, specialties,
+// document kinds, milestones, a Task's inputs and outputs, the consent rules and their findings'
+// codes), each defined once as an HL7 FHIR R4 CodeSystem in
 // data/codesystems/
 // (one file per kind, compiled into the library and installed beside it in
 // share/kakehashi/codesystems/), with its display in English and designations in Vietnamese
