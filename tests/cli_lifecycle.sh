@@ -69,17 +69,17 @@ skc=(--by shonan-kamakura --role coordinator)
 # The whole lifecycle of R-1, with a refusal of each kind on the way.
 expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-1 --to shonan-kamakura \
   --specialty cardiology --patient P-3f9c1a --at 2026-03-02T09:00:00+07:00 --idempotency-key k-1
-contains out "R-1: proposed (version 1)"
+contains out "R-1: Proposed (version 1), Bach Mai Hospital → Shonan Kamakura General Hospital (Tokushukai Medical Corporation), Cardiology"
 expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-1 --to shonan-kamakura \
   --specialty cardiology --patient P-3f9c1a --at 2026-03-02T09:00:00+07:00 --idempotency-key k-1
-contains out "R-1: proposed (version 1)"  # the retry is answered from the log
+contains out "R-1: Proposed (version 1), Bach Mai Hospital → Shonan Kamakura General Hospital (Tokushukai Medical Corporation), Cardiology"  # the retry is answered from the log
 expect 1 referral accept "${db[@]}" "${sk[@]}" --id R-1 --at 2026-03-02T12:00:00+09:00 \
   --idempotency-key k-2
 contains err "[kakehashi.failed_precondition] referral R-1"
 contains err "audited as row #2"
 expect 0 referral consent "${db[@]}" "${bm[@]}" --id R-1 --consent consent.json \
   --at 2026-03-02T10:00:00+07:00 --idempotency-key k-3
-contains out "consent_recorded (version 2)"
+contains out "R-1: Consent recorded (version 2)"
 expect 1 referral accept "${db[@]}" "${skc[@]}" --id R-1 --at 2026-03-03T10:00:00+09:00 \
   --idempotency-key k-4
 contains err "[kakehashi.permission_denied]"
@@ -87,7 +87,11 @@ expect 0 referral accept "${db[@]}" "${sk[@]}" --id R-1 --at 2026-03-03T10:00:00
   --idempotency-key k-5 --user dr-sato
 expect 0 referral milestone "${db[@]}" "${bm[@]}" --id R-1 --milestone travel_arranged \
   --at 2026-03-10T10:00:00+07:00 --idempotency-key k-m1
-contains out "R-1: accepted (version 4)"
+contains out "R-1: Accepted (version 4)"
+# The retry, read in Vietnamese: the same answer from the log, in the reader's words.
+expect 0 referral milestone "${db[@]}" "${bm[@]}" --id R-1 --milestone travel_arranged \
+  --at 2026-03-10T10:00:00+07:00 --idempotency-key k-m1 --lang vi
+contains out "R-1: Bệnh viện tiếp nhận đã chấp nhận (phiên bản 4), Bệnh viện Bạch Mai → Bệnh viện Đa khoa Shonan Kamakura, Tim mạch"
 expect 2 referral milestone "${db[@]}" "${bm[@]}" --id R-1 --milestone visa \
   --at 2026-03-10T10:00:00+07:00 --idempotency-key k-m2
 contains err "--milestone: 'visa' is not allowed here"
@@ -98,7 +102,7 @@ expect 0 referral return-results "${db[@]}" "${sk[@]}" --id R-1 --consent consen
   --document-id D-R1-SUMMARY --kind discharge_summary --media-type application/pdf \
   --language ja --sha256 "$(printf 'summary' | sha256sum | cut -d' ' -f1)" --size 7 \
   --at 2026-04-19T10:00:00+09:00 --idempotency-key k-r1
-contains out "R-1: transferred (version 6)"
+contains out "R-1: Transferred (version 6)"
 expect 2 referral return-results "${db[@]}" "${sk[@]}" --id R-1 --consent consent.json \
   --document-id D-R1-PLAN --kind follow_up --media-type application/pdf --language ja \
   --sha256 "$(printf 'plan' | sha256sum | cut -d' ' -f1)" --size 4 \
@@ -150,7 +154,7 @@ contains err "[kakehashi.already_exists]"
 contains err "duplicates open referral R-2"
 expect 0 referral decline "${db[@]}" "${sk[@]}" --id R-2 --reason capacity_full \
   --at 2026-03-11T10:00:00+09:00 --idempotency-key k-8
-contains out "R-2: closed:declined"
+contains out "R-2: Closed (Declined)"
 expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-4 --to shonan-kamakura \
   --specialty oncology --patient P-3f9c1a --at 2026-03-11T09:00:00+07:00 --idempotency-key p-R-4b
 expect 0 referral consent "${db[@]}" "${bm[@]}" --id R-4 --consent consent.json \
@@ -159,14 +163,14 @@ expect 0 referral cancel "${db[@]}" "${bm[@]}" --id R-3 --reason treated_locally
   --at 2026-03-11T10:00:00+07:00 --idempotency-key k-9
 expect 0 referral withdraw "${db[@]}" "${bm[@]}" --id R-4 --channel written \
   --at 2026-03-11T10:00:00+07:00 --idempotency-key k-10
-contains out "R-4: closed:consent_withdrawn"
+contains out "R-4: Closed (Consent withdrawn)"
 expect 0 referral overdue --db referrals.db --agreements agreements.json \
   --at 2026-03-25T00:00:00Z
 contains out "R-5"
 contains out "1 overdue referral at Mar 25, 2026, 00:00 UTC; kakehashi sweep expires them"
 expect 0 sweep "${db[@]}" --by bach-mai --at 2026-03-25T00:00:00Z
-contains out "R-5: closed:expired"
-contains out "1 referral(s) expired"
+contains out "R-5: Closed (Expired)"
+contains out "1 referral expired at Mar 25, 2026, 00:00 UTC"
 
 # Onward referral: the expired R-5 is sent on to the second partner, once; not to the hospital
 # that let it expire, and not while a referral is open.
@@ -181,7 +185,7 @@ contains err "cannot replace referral R-1, which is closed:completed"
 expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-5b --to jp-second \
   --specialty oncology --patient P-77c0d2 --replaces R-5 --at 2026-03-25T09:00:00+07:00 \
   --idempotency-key p-R-5d
-contains out "R-5b: proposed (version 1)"
+contains out "R-5b: Proposed (version 1)"
 expect 1 referral propose "${db[@]}" "${bm[@]}" --id R-5c --to jp-second \
   --specialty oncology --patient P-77c0d2 --replaces R-5 --at 2026-03-25T10:00:00+07:00 \
   --idempotency-key p-R-5e
@@ -200,10 +204,10 @@ attach=(referral attach "${db[@]}" "${bm[@]}" --id R-5b --at 2026-03-25T11:00:00
   --media-type application/pdf --language vi)
 expect 0 "${attach[@]}" --document-id D-1 --kind referral_letter --file letter.pdf \
   --idempotency-key d-1
-contains out "R-5b: proposed (version 2)"
+contains out "R-5b: Proposed (version 2)"
 expect 0 "${attach[@]}" --document-id D-1 --kind referral_letter --file letter.pdf \
   --idempotency-key d-1
-contains out "R-5b: proposed (version 2)"  # the retry is answered from the log
+contains out "R-5b: Proposed (version 2)"  # the retry is answered from the log
 expect 1 "${attach[@]}" --document-id D-1 --kind imaging --sha256 "$letter_sha" --size 35 \
   --idempotency-key d-2
 contains err "document D-1: is attached already (referral_letter"
@@ -229,7 +233,29 @@ expect 1 referral propose "${db[@]}" --by cho-ray --role coordinator --id R-6 \
   --to shonan-kamakura --specialty oncology --patient P-6 --at 2026-03-10T09:00:00+07:00 \
   --idempotency-key p-R-6
 contains err "[kakehashi.not_eligible]"
-contains err "eligibility: no_agreement"
+contains err "  eligibility: No agreement"
+# The same refusal for a reader of Japanese: the first line stays English (logs keep it), the
+# explanation follows in Japanese.
+expect 1 referral propose "${db[@]}" --by cho-ray --role coordinator --id R-6 \
+  --to shonan-kamakura --specialty oncology --patient P-6 --at 2026-03-10T09:00:00+07:00 \
+  --idempotency-key p-R-6-ja --lang ja
+contains err "[kakehashi.not_eligible] referral R-6"
+contains err "（拒否: 協定の対象外）"
+contains err "  適格性: 両病院間の協定なし"
+contains err "  監査ログの #"
+# A consent refusal names its rule and finding in the reader's language: the written request
+# Law 91 asks for (VN-09) is missing.
+jq '.patient.ref = "P-77c0d2" | .grantors[0].person = "P-77c0d2" |
+  .recipients[0].organisation = "jp-second" | del(.written_request)' consent.json \
+  >consent-no-request.json
+expect 1 referral consent "${db[@]}" "${bm[@]}" --id R-5b --consent consent-no-request.json \
+  --at 2026-03-25T12:00:00+07:00 --idempotency-key c-R-5b-vi --lang vi
+contains err "[kakehashi.consent_blocked]"
+contains err "(bị từ chối: "
+contains err "VN-09 (Thiếu yêu cầu bằng văn bản của người bệnh)"
+expect 1 referral consent "${db[@]}" "${bm[@]}" --id R-5b --consent consent-no-request.json \
+  --at 2026-03-25T12:00:00+07:00 --idempotency-key c-R-5b-en --lang en
+contains err "  rules: VN-09: Patient's written request missing"
 expect 0 referral show --db referrals.db --id R-6
 contains out "never opened: its proposal was refused"
 
@@ -262,10 +288,11 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 27 rows (9 for R-1, 18 for the others, the refused proposals and the refused document;
-# the bad input above wrote none), intact, anchored, and a wrong key said apart from tampering.
+# The log: 30 rows (9 for R-1, 21 for the others, the refused proposals, the refused consents and
+# the refused document; the bad input above wrote none), intact, anchored, and a wrong key said
+# apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (27 rows, 6 referrals"
+contains out "audit log: intact (30 rows, 6 referrals"
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json
@@ -291,7 +318,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (27 rows, 6 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (30 rows, 6 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

@@ -269,8 +269,38 @@ TEST_CASE("kakehashi consent check evaluates the return of results", "[cli][cons
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["decision"] == "allow");
   const auto text = run(consent_base + " --at 2026-03-01T00:00:00Z --direction return");
-  CHECK_THAT(text.out, Contains("Consent check: return bach-mai -> shonan-kamakura"));
+  // Results go back from Japan: the time in the sender's zone, UTC beside.
+  CHECK_THAT(text.out, Contains("Consent check: return Bach Mai Hospital → Shonan Kamakura "
+                                "General Hospital (Tokushukai Medical Corporation) at Mar 1, "
+                                "2026, 09:00 Japan Standard Time (Mar 1, 2026, 00:00 UTC)"));
   CHECK_THAT(text.out, Contains("Decision: allow (legal basis: consent)"));
+}
+
+TEST_CASE("kakehashi consent check speaks the reader's language, rules and findings included",
+          "[cli][consent]") {
+  const auto en = run(consent_base + " --at 2026-03-01T00:00:00Z --lang en");
+  REQUIRE(en.exit_code == 0);
+  CHECK_THAT(en.out,
+             Contains("Decision: block (legal basis: none)") &&
+                 Contains("  VN-10 blocks: No written data-transfer agreement\n"
+                          "      rule: Written data-transfer agreement with the recipient\n"
+                          "      VN_TRANSFER_AGREEMENT_MISSING: no data-transfer agreement") &&
+                 Contains("      source: Law 91/2025 Art. 15(2)(b)"));
+  const auto ja = run(consent_base + " --at 2026-03-01T00:00:00Z --lang ja");
+  REQUIRE(ja.exit_code == 0);
+  CHECK_THAT(ja.out,
+             Contains("同意の確認: 送出 バックマイ病院 → 湘南鎌倉総合病院、2026年3月1日 7:00 "
+                      "インドシナ時間（2026年3月1日 0:00 UTC）（ベトナムの適用法令: 法律91号）") &&
+                 Contains("判定: 拒否（法的根拠: なし）") &&
+                 Contains("  VN-10 拒否: 書面によるデータ移転契約がない") &&
+                 Contains("      規則: 受領者との書面によるデータ移転契約") &&
+                 // The rule's own message stays English, as logs keep it, and says so.
+                 Contains("      詳細（英語）VN_TRANSFER_AGREEMENT_MISSING: no data-transfer") &&
+                 Contains("  VN-11 警告: 越境移転影響評価書の提出期限が近い"));
+  const auto vi = run(consent_base + " --at 2026-03-01T00:00:00Z --lang vi");
+  CHECK_THAT(vi.out, Contains("Kết luận: chặn (căn cứ pháp lý: không có)") &&
+                         Contains("VN-10 chặn: Không có hợp đồng chuyển dữ liệu bằng văn bản"));
+  CHECK(run(consent_base + " --at 2026-03-01T00:00:00Z --lang fr").exit_code == 2);
 }
 
 TEST_CASE("kakehashi consent check --policy reproduces the production policy, --exit-code says "
@@ -623,7 +653,7 @@ TEST_CASE("a refused command prints its rules, and --json gives the refusal as a
   const auto r = propose("cho-ray", "k-1");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Contains("[kakehashi.not_eligible] referral R-1") &&
-                        Contains("eligibility: no_agreement") && Contains("audited as row #1"));
+                        Contains("  eligibility: No agreement") && Contains("audited as row #1"));
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["refused"] == true);
   CHECK(j["code"] == "not_eligible");

@@ -17,7 +17,9 @@ namespace {
 
 // The arguments an English pattern names ("{name}", "{name, type, ...}"), each with a value of
 // the type its use wants: an integer for plural and number arguments, a word for the others (a
-// select's "other"). Nested text ("{# bytes}", "{refused until ...}") names none.
+// select's "other"). A brace in text opens an argument; a brace inside a plural or select
+// argument opens one of its messages ("{# bytes}", "{allow}", "{refused until ...}"), whose own
+// braces are arguments again.
 std::vector<text::argument> sample_arguments(const std::string& pattern) {
   const auto skip_spaces = [&](std::size_t j) {
     while (j < pattern.size() && pattern[j] == ' ') ++j;
@@ -32,8 +34,18 @@ std::vector<text::argument> sample_arguments(const std::string& pattern) {
   };
   std::vector<text::argument> out;
   std::vector<std::string> seen;
+  std::vector<bool> in_text{true};  // per open brace: does it hold text (else an argument)?
   for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '}') {
+      if (in_text.size() > 1) in_text.pop_back();
+      continue;
+    }
     if (pattern[i] != '{') continue;
+    if (!in_text.back()) {  // a plural's or select's message
+      in_text.push_back(true);
+      continue;
+    }
+    in_text.push_back(false);
     const std::size_t start = skip_spaces(i + 1);
     std::size_t j = word_end(start);
     if (j == start) continue;

@@ -63,9 +63,11 @@ std::string results_line(const summary& s, const std::string& lang) {
 }
 
 std::string capacity_line(const capacity_row& c, const std::string& lang) {
+  // The month in the destination's zone (Japan), named as the language names it.
+  const auto mid = kakehashi::parse_instant(c.first_month + "-15T12:00:00+09:00");
   return say(lang, "sim.capacity",
              {{"specialty", code(lang, "specialty", c.specialty)},
-              {"month", c.first_month},
+              {"month", kakehashi::text::local_date(mid, "Asia/Tokyo", lang, "yMMMM")},
               {"months", c.months},
               {"refused", c.refused}});
 }
@@ -110,7 +112,9 @@ std::string refusal_label(const refusal_row& r, const std::string& lang) {
   const std::string command = code(lang, "command", r.command);
   if (r.kind == "consent") {
     return say(lang, "sim.refusal_rule",
-               {{"rule", r.rule}, {"code", r.code}, {"command", command}});
+               {{"rule", r.rule},
+                {"finding", code(lang, "consent-finding", r.code)},
+                {"command", command}});
   }
   if (r.kind == "documents") {
     return say(lang, "sim.refusal_document",

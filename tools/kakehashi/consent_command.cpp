@@ -2,14 +2,17 @@
 //                         [--direction outbound|return] [--json] [--agreements FILE]
 //                         [--from-country CC --to-country CC] [--payload a,b,c]
 //                         [--transfer-agreement] [--tia-filed INSTANT] [--first-transfer INSTANT]
-//                         [--policy FILE] [--exit-code]
+//                         [--policy FILE] [--exit-code] [--lang en|vi|ja]
 #include <fmt/format.h>
 
 #include <iostream>
 #include <kakehashi/agreement.hpp>
 #include <kakehashi/consent_rules.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/text.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,7 @@ struct consent_options {
   std::string tia_filed;
   std::string first_transfer;
   std::string policy;
+  std::string lang;
   bool json = false;
   bool exit_code = false;
 };
@@ -51,17 +55,45 @@ std::string country_of(const consent_options& o, const std::string& given, const
   return dir.hospital_at(option, hospital_id{id}).country;
 }
 
-void print_verdict(const consent_verdict& v, const consent_context& ctx) {
-  std::cout << fmt::format("Consent check: {} {} -> {} at {} ({} regime in Vietnam)\n",
-                           to_string(ctx.flow), ctx.origin.value(), ctx.destination.value(),
-                           to_iso8601(ctx.at), to_string(v.regime));
-  std::cout << fmt::format("Decision: {} (legal basis: {})\n", to_string(v.decision),
-                           to_string(v.basis));
-  if (v.findings.empty()) std::cout << "No findings.\n";
+// The verdict for a person, in `lang`: the step, the decision and its basis, then each finding
+// with its rule's title and its code's display (the consent-rule and consent-finding
+// CodeSystems), the rule's own message (English, as logs keep it) and its source.
+void print_verdict(const consent_verdict& v, const consent_context& ctx, const std::string& lang,
+                   const agreement_directory* dir) {
+  const auto name = [&](const hospital_id& id) {
+    const hospital* h = dir ? dir->find_hospital(id) : nullptr;
+    return h ? std::string(h->name_in(lang)) : id.value();
+  };
+  const auto display = [&](std::string_view kind, const std::string& code) {
+    return vocabulary::display(kind, code, lang).value_or(code);
+  };
+  const auto say = [&](std::string_view id, const std::vector<text::argument>& args) {
+    std::cout << text::format(lang, id, args) << '\n';
+  };
+  // In the sending hospital's zone, UTC beside; UTC alone without the agreements.
+  std::string time = text::local_time(ctx.at, "UTC", lang);
+  if (const hospital* h = dir ? dir->find_hospital(ctx.sender()) : nullptr) {
+    time = text::format(lang, "time.with_utc",
+                        {{"local", text::local_time(ctx.at, h->time_zone, lang)}, {"utc", time}});
+  }
+  say("check.header", {{"flow", std::string(to_string(ctx.flow))},
+                       {"from", name(ctx.origin)},
+                       {"to", name(ctx.destination)},
+                       {"time", time},
+                       {"regime", std::string(to_string(v.regime))}});
+  say("check.decision", {{"decision", std::string(to_string(v.decision))},
+                         {"basis", std::string(to_string(v.basis))}});
+  if (v.findings.empty()) say("check.no_findings", {});
   for (const auto& f : v.findings) {
-    std::cout << fmt::format("  {:<7} {:<16} {}\n          {}\n          source: {}\n", f.rule_id,
-                             to_string(f.effect), f.code, f.message,
-                             f.citation.empty() ? "-" : f.citation);
+    say("check.finding", {{"rule", f.rule_id},
+                          {"effect", std::string(to_string(f.effect))},
+                          {"finding", display("consent-finding", f.code)}});
+    // A hospital's own rule is not in the CodeSystem: its title is not known here.
+    if (const auto title = vocabulary::display("consent-rule", f.rule_id, lang)) {
+      say("check.rule", {{"title", *title}});
+    }
+    say("check.message", {{"code", f.code}, {"message", f.message}});
+    say("check.source", {{"citation", f.citation.empty() ? "-" : f.citation}});
   }
 }
 
@@ -108,6 +140,9 @@ command add_consent_command(CLI::App& app) {
                     "above say otherwise");
   check->add_flag("--exit-code", opt->exit_code, "Exit 1 when the policy blocks the step");
   check->add_flag("--json", opt->json, "Print one JSON object instead of text");
+  check->add_option("--lang", opt->lang,
+                    "en, vi or ja: the language of the text (default: the locale's); each "
+                    "finding's own message stays English, as logs keep it");
   return [opt] {
     const policy_settings settings =
         opt->policy.empty() ? policy_settings{} : load_policy_file(opt->policy);
@@ -148,7 +183,11 @@ command add_consent_command(CLI::App& app) {
     if (opt->json) {
       std::cout << to_json(v, 2) << '\n';
     } else {
-      print_verdict(v, ctx);
+      const std::optional<agreement_directory> dir =
+          opt->agreements.empty()
+              ? std::nullopt
+              : std::optional<agreement_directory>(agreement_directory::load_file(opt->agreements));
+      print_verdict(v, ctx, reader_language(opt->lang), dir ? &*dir : nullptr);
     }
     return opt->exit_code && !v.allowed() ? exit_refused : exit_ok;
   };

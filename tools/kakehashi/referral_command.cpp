@@ -111,7 +111,9 @@ struct wording {
       for (const auto& f : d["findings"]) {
         const std::string effect = f.value("effect", "");
         if (effect != "block" && effect != "require_document") continue;
-        rules.push_back(f.value("rule", "") + " " + f.value("code", ""));
+        rules.push_back(text::format(lang, "show.rule_finding",
+                                     {{"rule", f.value("rule", "")},
+                                      {"finding", code("consent-finding", f.value("code", ""))}}));
       }
       if (!rules.empty()) say("show.row_rules", {{"rules", text::list(rules, lang)}});
     }
@@ -128,37 +130,6 @@ struct wording {
     }
   }
 };
-
-// What a row's details say that a reader needs: the coded reason of a decline, cancel or
-// withdrawal; the rules or eligibility reasons of a refusal.
-std::string explained(const audit_entry& h) {
-  const json d = json::parse(h.details, nullptr, false);
-  if (!d.is_object()) return "";
-  std::string out;
-  for (const char* key : {"reason", "channel"}) {
-    if (d.contains(key) && d[key].is_string())
-      out += fmt::format("{}: {}", key, d[key].get<std::string>());
-  }
-  if (h.outcome == audit_outcome::success) return out;
-  if (d.contains("findings") && d["findings"].is_array()) {
-    std::string rules;
-    for (const auto& f : d["findings"]) {
-      const std::string effect = f.value("effect", "");
-      if (effect != "block" && effect != "require_document") continue;
-      rules += (rules.empty() ? "" : ", ") + f.value("rule", "") + " " + f.value("code", "");
-    }
-    if (!rules.empty()) out += (out.empty() ? "" : "; ") + std::string("rules: ") + rules;
-  }
-  if (d.contains("reasons") && d["reasons"].is_array()) {
-    std::string reasons;
-    for (const auto& r : d["reasons"]) {
-      reasons += (reasons.empty() ? "" : ", ") + r.value("code", "");
-      if (!r.value("agreement", "").empty()) reasons += " (" + r.value("agreement", "") + ")";
-    }
-    out += (out.empty() ? "" : "; ") + std::string("eligibility: ") + reasons;
-  }
-  return out;
-}
 
 json history_json(const std::vector<audit_entry>& history) {
   json rows = json::array();
@@ -472,6 +443,7 @@ struct workflow_options : engine_args {
   std::string language;
   // milestone
   std::string milestone;
+  std::string lang;  // en, vi or ja: what the reader sees (not --json), from --lang or the locale
   bool json = false;
 };
 
@@ -524,18 +496,28 @@ document_ref document_of(const workflow_options& o) {
   return d;
 }
 
-void print_snapshot(const referral_snapshot& s, bool as_json) {
+// A referral after a command, in the reader's words: "R-1: Accepted (version 4), Bach Mai
+// Hospital → Shonan Kamakura General Hospital, Oncology" (its id first, for scripts).
+void print_snapshot(const referral_snapshot& s, bool as_json, const wording& w) {
   if (as_json) {
     std::cout << to_json(s, 2) << '\n';
     return;
   }
-  std::cout << fmt::format("{}: {} (version {}), {} -> {}, {}\n", s.id.value(), state_of(s),
-                           s.version, s.origin.value(), s.destination.value(), s.specialty.value());
+  std::cout << text::format(w.lang, "workflow.done",
+                            {{"id", s.id.value()},
+                             {"state", w.state(state_of(s))},
+                             {"version", std::to_string(s.version)},
+                             {"origin", w.name(s.origin)},
+                             {"destination", w.name(s.destination)},
+                             {"specialty", w.code("specialty", s.specialty.value())}})
+            << '\n';
 }
 
-// A refused command: its message, and what its audit row recorded (the rules, the eligibility
-// reasons). Exit 1 for a refusal by a rule or state, 2 for bad input, 4 for storage.
-int refused(const error& e, const workflow_options& o) {
+// A refused command: its message (English, with its [kakehashi.<code>] prefix, as logs keep it),
+// then for the reader, in their language, what was refused and what its audit row recorded
+// (the rules and their findings, the eligibility reasons). Exit 1 for a refusal by a rule or
+// state, 2 for bad input, 4 for storage.
+int refused(const error& e, const workflow_options& o, const wording& w) {
   std::optional<audit_entry> row;
   if (e.code() != errc::invalid_argument && e.code() != errc::storage &&
       e.code() != errc::outcome_unknown && std::ifstream(o.db).good()) {
@@ -548,10 +530,16 @@ int refused(const error& e, const workflow_options& o) {
     }
   }
   std::cerr << e.what() << '\n';
+  const auto say = [&](std::string_view id, const std::vector<text::argument>& args) {
+    const std::string line = text::format(w.lang, id, args);
+    std::cerr << "  " << line.substr(std::min(line.find_first_not_of(' '), line.size())) << '\n';
+  };
+  const std::string code(to_string(e.code()));
+  if (!row && w.lang != "en") say("refused.reason", {{"code", w.code("refusal", code)}});
   if (row) {
-    const std::string why = explained(*row);
-    if (!why.empty()) std::cerr << "  " << why << '\n';
-    std::cerr << fmt::format("  audited as row #{} (refused: {})\n", row->seq, row->reason_code);
+    w.explain(*row, say);
+    say("refused.audited",
+        {{"seq", std::to_string(row->seq)}, {"code", w.code("refusal", row->reason_code)}});
   }
   if (o.json) {
     std::cout << json{{"refused", true},
@@ -567,6 +555,7 @@ int refused(const error& e, const workflow_options& o) {
 
 int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
   const agreement_directory dir = agreement_directory::load_file(o.agreements);
+  const wording w{reader_language(o.lang), &dir};
   engine e = open_engine(o, dir);
   const referral_id id{o.id};
   validate("--id", id);
@@ -643,10 +632,10 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
           break;
       }
     }
-    print_snapshot(s, o.json);
+    print_snapshot(s, o.json, w);
     return exit_ok;
   } catch (const error& err) {
-    return refused(err, o);
+    return refused(err, o, w);
   }
 }
 
@@ -664,6 +653,9 @@ CLI::App* workflow_command(CLI::App* ref, const char* name, const char* help, wo
                 "answered from the log and writes nothing")
       ->required();
   c->add_flag("--json", o.json, "Print the referral (or the refusal) as one JSON object");
+  c->add_option("--lang", o.lang,
+                "en, vi or ja: the language of the confirmation or the refusal's explanation "
+                "(default: the locale's; the refusal's first line stays English, for logs)");
   return c;
 }
 
@@ -799,8 +791,10 @@ command add_sweep_command(CLI::App& app) {
       ->required();
   sweep->add_option("--at", o->at, "The sweep's instant (default: now)");
   sweep->add_flag("--json", o->json, "Print the expired referrals as one JSON array");
+  sweep->add_option("--lang", o->lang, "en, vi or ja (default: the locale's)");
   return [o] {
     const agreement_directory dir = agreement_directory::load_file(o->agreements);
+    const wording w{reader_language(o->lang), &dir};
     engine e = open_engine(*o, dir);
     const actor system{known_hospital(dir, o->by, "--by"), actor_role::system, user_id{}};
     const instant at = instant_or_now(o->at, "--at");
@@ -810,8 +804,11 @@ command add_sweep_command(CLI::App& app) {
       for (const auto& s : expired) arr.push_back(json::parse(to_json(s)));
       std::cout << arr.dump(2) << '\n';
     } else {
-      for (const auto& s : expired) print_snapshot(s, false);
-      std::cout << fmt::format("{} referral(s) expired at {}\n", expired.size(), to_iso8601(at));
+      for (const auto& s : expired) print_snapshot(s, false, w);
+      std::cout << text::format(
+                       w.lang, "sweep.count",
+                       {{"count", expired.size()}, {"time", text::local_time(at, "UTC", w.lang)}})
+                << '\n';
     }
     return exit_ok;
   };
