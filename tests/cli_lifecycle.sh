@@ -293,6 +293,8 @@ contains err "'expired' is a close reason, not a state; use closed:expired"
 # apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
 contains out "audit log: intact (30 rows, 6 referrals"
+expect 0 audit verify --db referrals.db --key-file audit.key --lang ja
+contains out "監査ログ: 改ざんなし（30 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json

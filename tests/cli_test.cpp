@@ -88,10 +88,25 @@ TEST_CASE("kakehashi eligible prints a readable table by default", "[cli]") {
   const auto r = run("eligible --agreements " + data +
                      " --from bach-mai --specialty oncology --at 2026-03-01T00:00:00Z");
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.out, Contains("Referral from bach-mai (Bach Mai Hospital) for oncology at "
-                             "2026-03-01T00:00:00Z (2026-03-01 07:00 Asia/Ho_Chi_Minh)"));
-  CHECK_THAT(r.out, Contains("1. shonan-kamakura"));
-  CHECK_THAT(r.out, Contains("no_agreement"));
+  CHECK_THAT(r.out, Contains("Referral from Bach Mai Hospital for Oncology at Mar 1, 2026, "
+                             "07:00 Indochina Time (Mar 1, 2026, 00:00 UTC)"));
+  CHECK_THAT(r.out, Contains("  1. Shonan Kamakura General Hospital (Tokushukai Medical "
+                             "Corporation) [shonan-kamakura]\n     under "
+                             "mou-bach-mai-shonan-kamakura-2025; response deadline: not set"));
+  CHECK_THAT(r.out, Contains("  Cho Ray Hospital [cho-ray]\n     No agreement (no_agreement): "
+                             "no agreement between 'bach-mai' and 'cho-ray'"));
+  // In Japanese: names, the specialty, the reasons and the time; the reason's own message stays
+  // English and says so.
+  const auto ja = run("eligible --agreements " + data +
+                      " --from bach-mai --specialty oncology --at 2026-03-01T00:00:00Z --lang ja");
+  REQUIRE(ja.exit_code == 0);
+  CHECK_THAT(ja.out,
+             Contains("バックマイ病院 からの紹介（腫瘍科（がん診療））、2026年3月1日 7:00 "
+                      "インドシナ時間（2026年3月1日 0:00 UTC）") &&
+                 Contains("紹介可能（1）") && Contains("1. 湘南鎌倉総合病院［shonan-kamakura］") &&
+                 Contains("回答期限: 定めなし") &&
+                 Contains("  チョーライ病院［cho-ray］\n     両病院間の協定なし（no_agreement）、"
+                          "詳細（英語）: no agreement between"));
 }
 
 TEST_CASE("kakehashi eligible exits 2 on bad input with the error on stderr", "[cli][error]") {
@@ -667,7 +682,7 @@ TEST_CASE("a refused command prints its rules, and --json gives the refusal as a
   const auto ok = propose("bach-mai", "k-2");
   CHECK(ok.exit_code == 0);
   CHECK(nlohmann::json::parse(ok.out)["state"] == "proposed");
-  CHECK(run("audit verify --db " + db.path()).out.find("intact (2 rows, 1 referrals") !=
+  CHECK(run("audit verify --db " + db.path()).out.find("intact (2 rows, 1 referral;") !=
         std::string::npos);
 }
 

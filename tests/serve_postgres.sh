@@ -12,6 +12,8 @@
 # Run under pg_virtualenv, which sets PGHOST, PGPORT, PGUSER and PGPASSWORD for a throwaway server.
 # Needs curl, openssl, jq and node (scripts/install-deps.sh installs them).
 set -euo pipefail
+# What the tools print is read in English, whatever the machine's locale.
+export LC_ALL=C.UTF-8
 
 kakehashi=$(realpath "$1")
 source_dir=$(realpath "$2")

@@ -29,7 +29,7 @@ if ! KAKEHASHI_TOOL="$kakehashi" KAKEHASHI_QUICKSTART_DIR="$work/quickstart" \
 fi
 for says in "201 Task requested" "200 Task accepted" "200 Task in-progress" "200 Task completed" \
   "event 1: https://127.0.0.1:" "event 2: https://127.0.0.1:" "kept the checkpoint of row 1 " \
-  "audit log: intact (5 rows" "witness: the log holds every head the host signed (3 checkpoint(s))"; do
+  "audit log: intact (5 rows" "witness: the log holds every head the host signed (3 checkpoints)"; do
   grep -qF -- "$says" "$work/quickstart.out" || fail "the quick start did not say '$says'"
 done
 # Both processes stopped: nothing listens on their ports any more.

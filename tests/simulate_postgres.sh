@@ -7,6 +7,8 @@
 # Run under pg_virtualenv (ctest postgres.simulator), which sets PGHOST, PGPORT, PGUSER and
 # PGPASSWORD for a throwaway server.
 set -euo pipefail
+# What the tools print is read in English, whatever the machine's locale.
+export LC_ALL=C.UTF-8
 simulator=$(realpath "$1")
 cli=$(realpath "$2")
 source_dir=$(realpath "$3")

@@ -4,6 +4,8 @@
 # overwrites a database the user names.
 # Usage: tests/simulate_wrapper.sh SIMULATOR SOURCE_DIR WORK_DIR   (ctest, label simulator)
 set -euo pipefail
+# What the tools print is read in English, whatever the machine's locale.
+export LC_ALL=C.UTF-8
 simulator=$(realpath "$1")
 source_dir=$(realpath "$2")
 work=$3

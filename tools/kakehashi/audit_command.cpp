@@ -6,6 +6,7 @@
 #include <iostream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/text.hpp>
 #include <kakehashi/witness.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,13 +26,15 @@ struct audit_options {
   std::string at;
   std::string witness;
   std::string public_key;
+  std::string lang;
   bool json = false;
 };
 
 // Only the key does not match: the log agrees with itself, but nothing vouches for it.
 bool only_the_key(const verify_result& v) { return v.key_mismatch && v.problem == v.key_problem; }
 
-int print_verify(const verify_result& v, bool with_checkpoint, bool with_key, bool as_json) {
+int print_verify(const verify_result& v, bool with_checkpoint, bool with_key, bool as_json,
+                 const std::string& lang) {
   if (as_json) {
     std::cout << json{{"intact", v.intact},
                       {"rows", v.rows},
@@ -43,12 +46,19 @@ int print_verify(const verify_result& v, bool with_checkpoint, bool with_key, bo
                      .dump(2)
               << '\n';
   } else if (v.intact) {
-    std::cout << fmt::format("audit log: intact ({} rows, {} referrals{}{}; head {})\n", v.rows,
-                             v.referrals, with_checkpoint ? ", matches the checkpoint" : "",
-                             with_key ? ", MACs checked" : "", v.head_hash);
+    std::cout << text::format(lang, "audit.intact",
+                              {{"rows", static_cast<std::int64_t>(v.rows)},
+                               {"referrals", static_cast<std::int64_t>(v.referrals)},
+                               {"checkpoint", with_checkpoint ? "yes" : "no"},
+                               {"mac", with_key ? "yes" : "no"},
+                               {"head", v.head_hash}})
+              << '\n';
   } else if (!only_the_key(v)) {
-    std::cout << fmt::format("audit log: TAMPERED at row {}: {}\n", v.first_bad_seq.value_or(0),
-                             v.problem);
+    // The problem stays English: it is what an investigator searches the logs for.
+    std::cout << text::format(
+                     lang, "audit.tampered",
+                     {{"row", std::to_string(v.first_bad_seq.value_or(0))}, {"problem", v.problem}})
+              << '\n';
   }
   if (v.key_mismatch) {
     // Said apart from tampering: most often the wrong --key-file.
@@ -83,6 +93,9 @@ command add_audit_command(CLI::App& app) {
   verify->add_option("--public-key", opt->public_key,
                      "The host's Ed25519 public key (PEM), for --witness");
   verify->add_flag("--json", opt->json, "Print one JSON object");
+  verify->add_option("--lang", opt->lang,
+                     "en, vi or ja: the language of the verdict (default: the locale's); what "
+                     "was found wrong stays English, as logs keep it");
   CLI::App* anchor = audit->add_subcommand("checkpoint", "Print an HMAC'd checkpoint of the log");
   anchor->add_option("--db", opt->db, "kakehashi database (only read)")->required();
   anchor->add_option("--key-file", opt->key_file, "The audit key")->required();
@@ -110,8 +123,9 @@ command add_audit_command(CLI::App& app) {
       witnessed = check_witnessed(view, load_witness_file(opt->witness),
                                   read_text(opt->public_key, "--public-key"));
     }
+    const std::string lang = reader_language(opt->lang);
     const int code = print_verify(view.verify(cp, key), cp.has_value(), key.has_value(),
-                                  opt->json && !witnessed);
+                                  opt->json && !witnessed, lang);
     if (!witnessed) return code;
     if (opt->json) {
       std::cout << json{{"witness_consistent", witnessed->consistent},
@@ -122,12 +136,14 @@ command add_audit_command(CLI::App& app) {
                        .dump(2)
                 << '\n';
     } else if (witnessed->consistent) {
-      std::cout << fmt::format("witness: the log holds every head the host signed ({} "
-                               "checkpoint(s))\n",
-                               witnessed->checked);
+      std::cout << text::format(lang, "audit.witness_consistent",
+                                {{"count", static_cast<std::int64_t>(witnessed->checked)}})
+                << '\n';
     } else {
-      std::cout << fmt::format("witness: CONTRADICTED at row {}: {}\n",
-                               witnessed->bad_seq.value_or(0), witnessed->problem);
+      std::cout << text::format(lang, "audit.witness_contradicted",
+                                {{"row", std::to_string(witnessed->bad_seq.value_or(0))},
+                                 {"problem", witnessed->problem}})
+                << '\n';
     }
     return witnessed->consistent ? code : exit_tampered;
   };

@@ -1,11 +1,12 @@
 // kakehashi eligible --agreements FILE --from ID --specialty CODE --at INSTANT [--json]
-//                    [--count HOSPITAL=N ...] [--partners]
-#include <date/tz.h>
+//                    [--count HOSPITAL=N ...] [--partners] [--lang en|vi|ja]
 #include <fmt/format.h>
 
 #include <iostream>
 #include <kakehashi/eligibility.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/text.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,37 +22,65 @@ struct eligible_options {
   std::string specialty;
   std::string at;
   std::vector<std::string> counts;
+  std::string lang;
   bool json = false;
   bool partners = false;
 };
 
-std::string name_of(const agreement_directory& dir, const hospital_id& id) {
-  const hospital* h = dir.find_hospital(id);
-  return h ? h->name_en : id.value();
-}
-
-void print_table(const agreement_directory& dir, const eligibility_result& r) {
+// The answer for a person, in `lang`: hospitals by their names (their ids beside, for the next
+// command), specialties and reasons by their displays, the time in the referring hospital's
+// zone with UTC beside; each reason's own message stays English, as logs keep it.
+void print_table(const agreement_directory& dir, const eligibility_result& r,
+                 const std::string& lang) {
+  const auto say = [&](std::string_view id, const std::vector<text::argument>& args) {
+    std::cout << text::format(lang, id, args) << '\n';
+  };
+  const auto name = [&](const hospital_id& id) {
+    const hospital* h = dir.find_hospital(id);
+    return h ? std::string(h->name_in(lang)) : id.value();
+  };
   const hospital& from = *dir.find_hospital(r.query.from);
-  std::cout << fmt::format("Referral from {} ({}) for {} at {} ({})\n\n", from.id.value(),
-                           from.name_en, r.query.specialty.value(), to_iso8601(r.query.at),
-                           local_time(from, r.query.at));
-  std::cout << fmt::format("Eligible ({}), best first:\n", r.eligible.size());
-  if (r.eligible.empty()) std::cout << "  none\n";
-  int rank = 1;
+  say("elig.header",
+      {{"from", name(from.id)},
+       {"specialty", vocabulary::display("specialty", r.query.specialty.value(), lang)
+                         .value_or(r.query.specialty.value())},
+       {"time", text::format(lang, "time.with_utc",
+                             {{"local", text::local_time(r.query.at, from.time_zone, lang)},
+                              {"utc", text::local_time(r.query.at, "UTC", lang)}})}});
+  std::cout << '\n';
+  say("elig.eligible", {{"count", static_cast<std::int64_t>(r.eligible.size())}});
+  if (r.eligible.empty()) say("elig.none", {});
+  std::int64_t rank = 1;
   for (const auto& e : r.eligible) {
-    std::cout << fmt::format(
-        "  {}. {:<20} {}\n     under {}; response deadline {}; remaining capacity {}\n", rank++,
-        e.hospital.value(), name_of(dir, e.hospital), e.agreement.value(),
-        e.response_deadline_days ? fmt::format("{} days", *e.response_deadline_days) : "not set",
-        e.remaining_capacity ? std::to_string(*e.remaining_capacity) : "not limited");
+    say("elig.row", {{"rank", rank++}, {"hospital", name(e.hospital)}, {"id", e.hospital.value()}});
+    say("elig.terms",
+        {{"agreement", e.agreement.value()},
+         {"deadline",
+          e.response_deadline_days
+              ? text::format(lang, "elig.days", {{"days", std::int64_t{*e.response_deadline_days}}})
+              : text::format(lang, "elig.deadline_none", {})},
+         {"capacity",
+          e.remaining_capacity
+              ? text::format(lang, "sim.count", {{"n", std::int64_t{*e.remaining_capacity}}})
+              : text::format(lang, "elig.capacity_none", {})}});
   }
-  std::cout << fmt::format("\nNot eligible ({}):\n", r.ineligible.size());
-  if (r.ineligible.empty()) std::cout << "  none\n";
+  std::cout << '\n';
+  say("elig.ineligible", {{"count", static_cast<std::int64_t>(r.ineligible.size())}});
+  if (r.ineligible.empty()) say("elig.none", {});
   for (const auto& i : r.ineligible) {
-    std::cout << fmt::format("  {:<20} {}{}\n", i.hospital.value(), name_of(dir, i.hospital),
-                             i.agreement ? " (agreement " + i.agreement->value() + ")" : "");
+    if (i.agreement) {
+      say("elig.ineligible_row_under", {{"hospital", name(i.hospital)},
+                                        {"id", i.hospital.value()},
+                                        {"agreement", i.agreement->value()}});
+    } else {
+      say("elig.ineligible_row", {{"hospital", name(i.hospital)}, {"id", i.hospital.value()}});
+    }
     for (const auto& reason : i.reasons) {
-      std::cout << fmt::format("     {:<22} {}\n", to_string(reason.code), reason.message);
+      const std::string code(to_string(reason.code));
+      say("elig.reason",
+          {{"reason", vocabulary::display("eligibility-reason", code, lang).value_or(code)},
+           {"code", code},
+           {"message", reason.message}});
     }
   }
 }
@@ -72,6 +101,9 @@ command add_eligible_command(CLI::App& app) {
   sub->add_option("--count", opt->counts,
                   "HOSPITAL=N: referrals already counted against capacity this month (repeatable)");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of a table");
+  sub->add_option("--lang", opt->lang,
+                  "en, vi or ja: the language of the table (default: the locale's); each "
+                  "reason's own message stays English, as logs keep it");
   sub->add_flag("--partners", opt->partners,
                 "Only the hospitals --from has an agreement with (every 'no' among them still "
                 "explained); without it, every hospital in the directory");
@@ -111,7 +143,7 @@ command add_eligible_command(CLI::App& app) {
     if (opt->json) {
       std::cout << to_json(r, 2) << '\n';
     } else {
-      print_table(dir, r);
+      print_table(dir, r, reader_language(opt->lang));
     }
     return exit_ok;
   };
