@@ -189,17 +189,23 @@ int main(int argc, char** argv) {
     std::cout << (as_json ? simulator::to_json(s) : simulator::to_text(s, lang, &*agreements));
     if (!no_report) write_file(report_path, simulator::to_html(s, sc, lang, &*agreements));
     if (!quiet) {
-      std::cerr << "simulated " << s.referrals << " referrals (" << s.commands
-                << " engine commands) in " << timing.seconds << " s";
-      if (timing.seconds > 0) {
-        std::cerr << ": " << static_cast<long>(static_cast<double>(s.referrals) / timing.seconds) << " referrals/s, "
-                  << static_cast<long>(static_cast<double>(s.commands) / timing.seconds)
-                  << " commands/s; " << static_cast<int>(100 * timing.engine_seconds / timing.seconds)
-                  << "% of it inside the engine";
+      // How fast it ran (wall clock: not part of the deterministic summary), in `lang`.
+      const double seconds = timing.seconds > 0 ? timing.seconds : 1e-9;
+      std::cerr << kh::text::format(
+                       lang, "sim.timing",
+                       {{"referrals", s.referrals},
+                        {"commands", s.commands},
+                        {"seconds", timing.seconds},
+                        {"per_second", static_cast<double>(s.referrals) / seconds},
+                        {"commands_per_second", static_cast<double>(s.commands) / seconds},
+                        {"engine", timing.engine_seconds / seconds}})
+                << "\n";
+      if (db_path != ":memory:") {
+        std::cerr << kh::text::format(lang, "sim.database_written", {{"path", db_path}}) << "\n";
       }
-      std::cerr << "\n";
-      if (db_path != ":memory:") std::cerr << "database: " << db_path << "\n";
-      if (!no_report) std::cerr << "report: " << report_path << "\n";
+      if (!no_report) {
+        std::cerr << kh::text::format(lang, "sim.report_written", {{"path", report_path}}) << "\n";
+      }
     }
     return s.audit_intact ? 0 : 1;
   } catch (const std::exception& e) {

@@ -127,12 +127,14 @@ std::string refusal_label(const refusal_row& r, const std::string& lang) {
 // The summary's sentences shared by the text and the HTML report.
 std::string title_line(const summary& s, const std::string& lang,
                        const kakehashi::agreement_directory* agreements) {
-  return say(lang, "sim.title",
-             {{"referrals", s.referrals},
-              {"destination", hospital_name(s.destination, lang, agreements)},
-              {"seed", std::to_string(s.seed)},
-              {"days", s.days},
-              {"start", s.start}});
+  return say(
+      lang, "sim.title",
+      {{"referrals", s.referrals},
+       {"destination", hospital_name(s.destination, lang, agreements)},
+       {"seed", std::to_string(s.seed)},
+       {"days", s.days},
+       {"start", kakehashi::text::local_date(kakehashi::parse_instant(s.start + "T12:00:00+07:00"),
+                                             "Asia/Ho_Chi_Minh", lang, "yMMMd")}});
 }
 
 // The period from its first day in Vietnam to its end in Japan, UTC beside.
