@@ -334,6 +334,32 @@ TEST_CASE("every audit row is an AuditEvent, and a withdrawal is also a Provenan
     }
   }
   CHECK(refused);
+  // A consent refused by a rule: its AuditEvent codes the rule and the finding (issue 20).
+  bool coded = false;
+  for (const auto& ev :
+       resources(case_named("consent-refused-then-recorded").bundle, "AuditEvent")) {
+    if (ev["outcome"] == "0") {
+      CHECK_FALSE(ev.contains("extension"));
+      continue;
+    }
+    CHECK(ev["outcomeDesc"] == "consent_blocked");
+    REQUIRE(ev.contains("extension"));
+    for (const auto& x : ev["extension"]) {
+      CHECK(x["url"] == "urn:kakehashi:fhir:StructureDefinition:refusal-finding");
+      std::map<std::string, json> parts;
+      for (const auto& p : x["extension"]) parts[p["url"].get<std::string>()] = p;
+      if (parts["rule"]["valueCoding"]["code"] != "VN-09") continue;
+      coded = true;
+      CHECK(parts["rule"]["valueCoding"]["system"] == "urn:kakehashi:consent-rule");
+      CHECK(parts["rule"]["valueCoding"]["display"] ==
+            "Patient's written request to give health data");
+      CHECK(parts["finding"]["valueCoding"]["system"] == "urn:kakehashi:consent-finding");
+      CHECK(parts["finding"]["valueCoding"]["code"] == "VN_ART26_2_WRITTEN_REQUEST_MISSING");
+      CHECK(parts["finding"]["valueCoding"]["display"] == "Patient's written request missing");
+      CHECK(parts["effect"]["valueCode"] == "require_document");  // attach it, then record
+    }
+  }
+  CHECK(coded);
   const json prov = only(c.bundle, "Provenance");
   CHECK(prov["occurredDateTime"] == "2026-03-04T00:00:00Z");
   CHECK(prov["target"].size() == 2);

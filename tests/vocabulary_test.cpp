@@ -223,5 +223,6 @@ TEST_CASE("the export's codings of kakehashi's systems carry the vocabulary's En
   }
   CHECK(seen == std::set<std::string>{"state", "close-reason", "decline-reason", "cancel-reason",
                                       "role", "command", "specialty", "task-input", "task-output",
-                                      "document-kind", "milestone"});
+                                      "document-kind", "milestone", "consent-rule",
+                                      "consent-finding"});
 }

@@ -41,6 +41,13 @@ inline constexpr std::string_view healthcare_provider_url =
 inline constexpr std::string_view document_content_url =
     "urn:kakehashi:fhir:StructureDefinition:document-content";
 
+/// On the AuditEvent of a refused command, one per consent finding that refused it: a complex
+/// extension of parts "rule" (valueCoding, urn:kakehashi:consent-rule), "finding" (valueCoding,
+/// urn:kakehashi:consent-finding) and "effect" (valueCode: block or require_document). A
+/// hospital's own rule and code, which kakehashi's systems do not define, are valueStrings.
+inline constexpr std::string_view refusal_finding_url =
+    "urn:kakehashi:fhir:StructureDefinition:refusal-finding";
+
 /// Identifier systems and code systems are `system_base` + a kind: "referral", "patient",
 /// "consent", "hospital", "user", "person", "agreement", "specialty", "purpose", "data-class",
 /// "state", "close-reason", "decline-reason", "cancel-reason", "role", "command", "document"

@@ -591,6 +591,37 @@ std::string audit_action(const audit_entry& row) {
   return row.command == "propose" ? "C" : "U";
 }
 
+// Why a row was refused, coded: for each consent finding that refused it (block, document
+// required), its rule (urn:kakehashi:consent-rule) and finding (urn:kakehashi:consent-finding),
+// read from the row's details as the engine recorded them. (A proposal refused as not eligible
+// opens no referral, so no export holds its row.)
+json refusal_extensions(const audit_entry& row, const context& cx) {
+  json out = json::array();
+  if (row.outcome == audit_outcome::success) return out;
+  const auto d = nlohmann::json::parse(row.details, nullptr, false);
+  if (!d.is_object()) return out;
+  if (d.contains("findings") && d["findings"].is_array()) {
+    for (const auto& f : d["findings"]) {
+      if (!f.is_object()) continue;
+      const std::string effect = f.value("effect", "");
+      if (effect != "block" && effect != "require_document") continue;
+      // A hospital's own rule and its codes are not kakehashi's: given as text, not coded.
+      const auto part = [&](const char* url, std::string_view kind, const std::string& code) {
+        if (vocabulary::display(kind, code)) {
+          return json{{"url", url}, {"valueCoding", cx.coded(kind, code)}};
+        }
+        return json{{"url", url}, {"valueString", code}};
+      };
+      out.push_back(
+          {{"url", std::string(refusal_finding_url)},
+           {"extension", json::array({part("rule", "consent-rule", f.value("rule", "")),
+                                      part("finding", "consent-finding", f.value("code", "")),
+                                      {{"url", "effect"}, {"valueCode", effect}}})}});
+    }
+  }
+  return out;
+}
+
 json audit_event_json(const audit_entry& row, const referral_snapshot& s, const context& cx) {
   json agent = {{"role", json::array({concept_of(cx.coded("role", to_string(row.by.role)))})},
                 {"who", cx.organization(row.by.organisation)},
@@ -606,13 +637,13 @@ json audit_event_json(const audit_entry& row, const referral_snapshot& s, const 
   if (!row.details.empty() && row.details != "{}") {
     details.push_back({{"type", "details"}, {"valueString", row.details}});
   }
-  json ev = {{"resourceType", "AuditEvent"},
-             {"id", uuid_for("AuditEvent", row.hash)},
-             {"type", coding(dicom, "110110", "Patient Record")},
-             {"subtype", json::array({cx.coded("command", row.command)})},
-             {"action", audit_action(row)},
-             {"recorded", to_iso8601(row.recorded_at)},
-             {"outcome", std::to_string(static_cast<int>(row.outcome))}};
+  json ev = {{"resourceType", "AuditEvent"}, {"id", uuid_for("AuditEvent", row.hash)}};
+  if (json why = refusal_extensions(row, cx); !why.empty()) ev["extension"] = std::move(why);
+  ev.update(json{{"type", coding(dicom, "110110", "Patient Record")},
+                 {"subtype", json::array({cx.coded("command", row.command)})},
+                 {"action", audit_action(row)},
+                 {"recorded", to_iso8601(row.recorded_at)},
+                 {"outcome", std::to_string(static_cast<int>(row.outcome))}});
   if (!row.reason_code.empty()) ev["outcomeDesc"] = row.reason_code;
   ev["agent"] = json::array({agent});
   ev["source"] = {{"site", "kakehashi"},

@@ -94,6 +94,19 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
     cases.push_back({"closed-completed-with-results", r, true});
   }
   {
+    // A consent refused first (no written request, VN-09), then the complete one recorded.
+    const referral_id r = propose("R-consent-refused");
+    consent_record incomplete = consent_of(r);
+    incomplete.written_request.reset();
+    try {
+      e.record_consent(r, incomplete, bm_coordinator(), at("2026-03-01T00:30:00Z"), k());
+      throw std::logic_error("fixture: the consent without a written request was recorded");
+    } catch (const error&) {
+    }
+    e.record_consent(r, consent_of(r), bm_coordinator(), at("2026-03-01T01:00:00Z"), k());
+    cases.push_back({"consent-refused-then-recorded", r, true});
+  }
+  {
     const referral_id r = consented("R-declined");
     e.apply(r,
             event::decline{sk_clinician(), at("2026-03-03T00:00:00Z"),
