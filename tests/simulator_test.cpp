@@ -94,6 +94,22 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
   simulator::check_against(s, shipped_agreements());
 }
 
+TEST_CASE("a scenario's description is one text or one per language", "[simulator][scenario]") {
+  const auto shipped = shipped_scenario();
+  CHECK(shipped.description.size() == 3);
+  CHECK_THAT(shipped.description.at("ja"), Contains("湘南鎌倉総合病院"));
+  CHECK_THAT(shipped.description.at("vi"), Contains("Bệnh viện Bạch Mai"));
+  const auto one = simulator::load_scenario(edited("/description", "one text"), "test.json");
+  CHECK(one.description == std::map<std::string, std::string>{{"", "one text"}});
+  // In the report: each language's own; a text only in English is marked as English.
+  auto s = simulator::simulate(small(20, 1), shipped_agreements(), ":memory:");
+  auto sc = small(20, 1);
+  sc.description = {{"en", "Only English."}, {"vi", "Chỉ tiếng Việt."}};
+  const std::string html = simulator::to_html(s, sc, "en");
+  CHECK_THAT(html, Contains("<p>Only English.</p>") && Contains("<p>Chỉ tiếng Việt.</p>") &&
+                       Contains("<p lang=\"en\">Only English.</p>"));  // in the ja article
+}
+
 TEST_CASE("a malformed scenario is refused with every problem and its path", "[simulator][scenario]") {
   SECTION("not JSON") {
     CHECK_THAT(load_error("{\"format\": "), Contains("test.json: is not valid JSON"));
@@ -126,6 +142,15 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
     const std::string e = load_error(edited("/format", "x\n\"; DROP TABLE audit;--"));
     CHECK_THAT(e, Contains("format: \"x\\n\\\"; DROP TABLE audit;--\" is not"));
     CHECK(e.find('\n') == std::string::npos);
+  }
+  SECTION("a description in languages the report is not written in, or not text") {
+    const std::string e =
+        load_error(edited("/description", {{"en", "ok"}, {"fr", "non"}, {"ja", 3}}));
+    CHECK_THAT(e, Contains("2 problem(s)") &&
+                      Contains("description.fr: is not a language the report is written in") &&
+                      Contains("description.ja: expected a string, found 3"));
+    CHECK_THAT(load_error(edited("/description", 7)),
+               Contains("description: expected a string or an object of texts by language"));
   }
   SECTION("a hospital id that is not one") {
     CHECK_THAT(load_error(edited("/destination/hospital", "shonan kamakura")),
@@ -526,7 +551,7 @@ std::vector<std::string> texts_of(const pt::ptree& svg) {
 
 TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator][report]") {
   auto sc = small(200, 5);
-  sc.description = "a <b>bold</b> & \"quoted\" description</html>";
+  sc.description = {{"", "a <b>bold</b> & \"quoted\" description</html>"}};
   const auto s = simulator::simulate(sc, shipped_agreements(), ":memory:");
   const auto agreements = shipped_agreements();
   const auto& languages = kh::vocabulary::languages();

@@ -825,7 +825,20 @@ std::string article(const summary& s, const scenario& sc, const std::string& lan
   std::string out = fmt::format("<article id=\"report-{}\" lang=\"{}\">\n<h1>{}</h1>\n", lang, lang,
                                 esc(say(lang, "rpt.title")));
   out += p(title_line(s, lang, agreements)) + p(period_line(s, lang));
-  if (!sc.description.empty()) out += "<p lang=\"en\">" + esc(sc.description) + "</p>\n";
+  // The scenario's description in this language; else as the file gives it, in its language.
+  const auto description = [&]() -> std::pair<std::string, std::string> {
+    for (const std::string& key : {lang, std::string(), std::string("en")}) {
+      if (const auto it = sc.description.find(key); it != sc.description.end()) return *it;
+    }
+    if (!sc.description.empty()) return *sc.description.begin();
+    return {};
+  }();
+  if (!description.second.empty()) {
+    out += (description.first.empty() || description.first == lang
+                ? std::string("<p>")
+                : "<p lang=\"" + description.first + "\">") +
+           esc(description.second) + "</p>\n";
+  }
   out += fmt::format("<p><span class=\"{}\">{}</span></p>\n", s.audit_intact ? "ok" : "bad",
                      esc(audit_line(s, lang)));
 

@@ -529,11 +529,26 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
     if (auto f = r.text(doc, "", "format"); f && *f != format_tag) {
       r.add("format", fmt::format("{} is not \"{}\"", reader::shown(json(*f)), format_tag));
     }
+    // One text, or one per language: {"en": "...", "vi": "...", "ja": "..."}.
     if (auto d = doc.find("description"); d != doc.end()) {
+      const auto& languages = kh::vocabulary::languages();
       if (d->is_string()) {
-        s.description = d->get<std::string>();
+        s.description[""] = d->get<std::string>();
+      } else if (d->is_object()) {
+        for (const auto& [language, text] : d->items()) {
+          const std::string at = "description." + language;
+          if (std::find(languages.begin(), languages.end(), language) == languages.end()) {
+            r.add(at, "is not a language the report is written in; expected en, vi or ja");
+          } else if (!text.is_string()) {
+            r.add(at, fmt::format("expected a string, found {}", reader::shown(text)));
+          } else {
+            s.description[language] = text.get<std::string>();
+          }
+        }
       } else {
-        r.add("description", fmt::format("expected a string, found {}", reader::shown(*d)));
+        r.add("description", fmt::format("expected a string or an object of texts by language "
+                                         "(en, vi, ja), found {}",
+                                         reader::shown(*d)));
       }
     }
     const std::pair<const char*, void (*)(reader&, const json&, scenario&)> sections[] = {

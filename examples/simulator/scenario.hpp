@@ -55,7 +55,9 @@ std::string_view to_string(consent_plan p) noexcept;
 /// Every setting of a run. load_scenario() fills all of them: the file is the one place their
 /// values live (examples/simulator/scenario.json holds the defaults).
 struct scenario {
-  std::string description;
+  /// What the scenario is, shown in the report: by language ("en", "vi", "ja"), or under "" when
+  /// the file gives one text without saying its language.
+  std::map<std::string, std::string> description;
 
   // The run
   date::year_month_day start;  ///< the period starts at local midnight in Vietnam
