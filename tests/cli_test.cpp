@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "support/process.hpp"
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 
 namespace {
 
@@ -107,6 +109,22 @@ TEST_CASE("kakehashi eligible prints a readable table by default", "[cli]") {
                  Contains("回答期限: 定めなし") &&
                  Contains("  チョーライ病院［cho-ray］\n     両病院間の協定なし（no_agreement）、"
                           "詳細（英語）: no agreement between"));
+}
+
+TEST_CASE("an error keeps its English line for logs and says its kind in the reader's language",
+          "[cli][error]") {
+  const std::string base = "eligible --agreements " + data + " --specialty oncology ";
+  const auto ja = run(base + "--from nowhere --at 2026-03-01T00:00:00Z --lang ja");
+  CHECK(ja.exit_code == 2);
+  CHECK_THAT(ja.err, StartsWith("[kakehashi.invalid_argument] --from") &&
+                         Contains("\n  拒否: 入力が不正\n"));
+  const auto en = run(base + "--from nowhere --at 2026-03-01T00:00:00Z --lang en");
+  CHECK(en.err.find("refused:") == std::string::npos);  // English readers have the line itself
+  // A bad --lang is the error: reported in English, once.
+  const auto fr = run(base + "--from bach-mai --at 2026-03-01T00:00:00Z --lang fr");
+  CHECK(fr.exit_code == 2);
+  CHECK_THAT(fr.err, Contains("--lang"));
+  CHECK(std::count(fr.err.begin(), fr.err.end(), '\n') == 1);
 }
 
 TEST_CASE("kakehashi eligible exits 2 on bad input with the error on stderr", "[cli][error]") {

@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <kakehashi/error.hpp>
+#include <kakehashi/text.hpp>
 #include <kakehashi/version.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +24,19 @@ std::string command_path(const CLI::App* app) {
     path = app->get_name() + (path.empty() ? "" : " ") + path;
   }
   return path;
+}
+
+// The language the reader of a failed command reads: the --lang of the command that ran, else
+// the locale's. Never throws: a bad --lang may be the very error being reported.
+std::string reader_of(CLI::App* command) {
+  try {
+    while (!command->get_subcommands().empty()) command = command->get_subcommands().front();
+    const CLI::Option* lang = command->get_option_no_throw("--lang");
+    return kakehashi::tool::reader_language(lang && lang->count() > 0 ? lang->as<std::string>()
+                                                                      : std::string());
+  } catch (const std::exception&) {
+    return "en";
+  }
 }
 
 std::string names_of(const std::vector<CLI::App*>& subs) {
@@ -120,7 +135,18 @@ int main(int argc, char** argv) {
     try {
       return run();
     } catch (const kakehashi::error& e) {
+      // English with its [kakehashi.<code>] prefix, as logs keep it; then, for a reader of
+      // another language, what kind of error it was in theirs.
       std::cerr << e.what() << '\n';
+      if (const std::string lang = reader_of(sub); lang != "en") {
+        const std::string code(kakehashi::to_string(e.code()));
+        std::cerr << "  "
+                  << kakehashi::text::format(
+                         lang, "refused.reason",
+                         {{"code",
+                           kakehashi::vocabulary::display("refusal", code, lang).value_or(code)}})
+                  << '\n';
+      }
       return kakehashi::tool::exit_code_of(e.code());
     } catch (const std::exception& e) {
       // Anything else is a bug in kakehashi: say so rather than pretend it was bad input.
