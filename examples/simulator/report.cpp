@@ -347,13 +347,19 @@ long tick_step(long most, int ticks) {
   return std::max(1L, std::lround(10 * magnitude));
 }
 
+// The top of a count axis reaching `most`: the first tick at or above it.
+long axis_top(long most) {
+  const long step = tick_step(most, 5);
+  return std::max(step, (most + step - 1) / step * step);
+}
+
 // A vertical count axis at `left`, from `base` (0) up `height` units to the step above `most`,
 // with a light grid line across to `right` at each tick and its title above. Returns the axis'
 // top value.
 long y_axis(std::string& out, double left, double right, double base, double height, long most,
             const std::string& title, const std::string& lang) {
   const long step = tick_step(most, 5);
-  const long top = std::max(step, (most + step - 1) / step * step);
+  const long top = axis_top(most);
   for (long v = 0; v <= top; v += step) {
     const double y = base - height * num(v) / num(top);
     out += line(left, y, right, y, v == 0 ? "#444444" : "#dddddd");
@@ -366,8 +372,7 @@ long y_axis(std::string& out, double left, double right, double base, double hei
 
 // The widest count label y_axis() writes, to leave room for it.
 double axis_labels(long most, const std::string& lang) {
-  const long step = tick_step(most, 5);
-  return extent(say(lang, "sim.count", {{"n", (most + step - 1) / step * step}}), 11) + 9;
+  return extent(say(lang, "sim.count", {{"n", axis_top(most)}}), 11) + 9;
 }
 
 struct legend_item {
