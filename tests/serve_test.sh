@@ -110,14 +110,16 @@ start_service() {  # LOG
 start_service serve.log
 
 # call HOSPITAL METHOD PATH [curl args...]: the response body in body.json, the status in $status,
-# the headers in headers.txt.
+# the headers in headers.txt; a request curl could not complete fails the check (it never ends the
+# script unexplained).
 # Each hospital keeps the signed checkpoint of every change it is answered, as a partner does.
 call() {
-  local who=$1 method=$2 path=$3
+  local who=$1 method=$2 path=$3 curl_exit=0
   shift 3
   status=$(curl -s -o body.json -D headers.txt -w '%{http_code}' --cacert ca.pem \
     --cert "$who.pem" --key "$who.key" -X "$method" -H 'Content-Type: application/fhir+json' \
-    "$@" "$base$path")
+    "$@" "$base$path") || curl_exit=$?
+  [[ $curl_exit -eq 0 ]] || fail "$method $path as $who: curl exited $curl_exit (status $status)"
   local checkpoint
   checkpoint=$(grep -i '^X-Kakehashi-Checkpoint:' headers.txt | cut -d' ' -f2- | tr -d '\r' || true)
   if [[ -n "$checkpoint" ]]; then
@@ -324,6 +326,10 @@ has "X-Request-ID: is missing" "no X-Request-ID"
 head -c 70000 /dev/zero | tr '\0' 'x' >big.json
 call bach-mai POST /Task -H 'X-Request-ID: req-h2' -H 'X-Actor-Role: coordinator' --data @big.json
 expect 413 "a body over the limit"
+# A client still sending when the 413 comes: what it sends is read and dropped until it closes
+# (no reset, no close_notify before then), so the refusal reaches it however loaded the machine.
+node "$source_dir/tests/serve_oversized.mjs" "$port" "$work" >oversized.txt 2>&1 ||
+  fail "a client still sending its oversized body: $(cat oversized.txt)"
 call bach-mai GET "/Task/../metadata"
 [[ "$status" == 404 || "$status" == 200 ]] || fail "a dot-dot path: status $status"
 call bach-mai GET "/Task/%2e%2e%2fmetadata"
@@ -547,8 +553,9 @@ if grep -q 'P-3f9c1a\|P-L-\|1961-04-02' serve.log; then fail "patient data in th
 grep '"method"' serve.log | jq -se 'all(.[]; has("time") and has("hospital") and has("method")
   and has("path") and has("status") and has("ms") and has("request_id"))' >/dev/null ||
   fail "a log line is not the documented JSON"
-grep '^{' serve.log | jq -se 'any(.[]; .status == 413) and any(.[]; .status == 431)' >/dev/null ||
-  fail "the refusals the server makes itself (413, 431) are not logged"
+grep '^{' serve.log | jq -se 'any(.[]; .status == 413 and .method == "POST" and .path == "/Task")
+  and any(.[]; .status == 431 and .method == "GET" and .path == "/metadata")' >/dev/null ||
+  fail "the refusals the server makes itself (413, 431) are not logged with their method and path"
 
 # The database the service wrote: R-1's 8 rows (2 refusals among them), R-2's 3, the refused
 # onward R-2b's 1, R-3's 4, the load's 24 x 5 (and the FHIR client's 6), intact; the

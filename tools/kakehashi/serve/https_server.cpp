@@ -188,15 +188,15 @@ class session : public std::enable_shared_from_this<session> {
   void refuse(int status, const char* code, const std::string& diagnostics) {
     busy_ = true;
     keep_alive_ = false;  // the rest of the stream cannot be trusted
+    drain_ = true;        // and the client may still be sending it
     response out;
     out.status = status;
     out.body = outcome(code, diagnostics);
-    // Logged like every other request, with what was read of it.
+    // Logged like every other request, with what was read of it (the parser fills the method
+    // and target once the request line is read, before the header's end).
     request req;
-    if (parser_->is_header_done()) {
-      req.method = std::string(parser_->get().method_string());
-      req.target = std::string(parser_->get().target());
-    }
+    req.method = std::string(parser_->get().method_string());
+    req.target = std::string(parser_->get().target());
     req.client_sha256 = fingerprint_;
     req.remote = remote_;
     write(out, [self = shared_from_this(), req = std::move(req), status](bool) {
@@ -221,9 +221,31 @@ class session : public std::enable_shared_from_this<session> {
                         done(!ec);
                         self->busy_ = false;
                         ++self->served_;
-                        if (ec || !self->res_.keep_alive()) return self->close();
+                        if (ec) return self->close();
+                        if (self->drain_) {
+                          beast::get_lowest_layer(self->stream_)
+                              .expires_after(self->server_.cfg.limits.request_time);
+                          return self->drain();
+                        }
+                        if (!self->res_.keep_alive()) return self->close();
                         self->read();
                       });
+  }
+
+  // After a refusal made before the request was read to its end (413, 431, 400), the client
+  // may still be sending it. Closing with its bytes unread would make the kernel reset the
+  // connection, and a reset can destroy the response before the client reads it (curl: "Failed
+  // sending data", no status). So what it sends is read and dropped until it closes, for at most
+  // the request time and kDrainBytes: the lingering close of nginx and Apache httpd.
+  void drain() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(16384),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->server_.stopping || self->drained_ > kDrainBytes)
+                                return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -247,7 +269,10 @@ class session : public std::enable_shared_from_this<session> {
   std::string remote_;
   bool busy_ = false;
   bool keep_alive_ = true;
+  bool drain_ = false;
+  std::size_t drained_ = 0;
   std::size_t served_ = 0;
+  static constexpr std::size_t kDrainBytes = 4 * 1024 * 1024;
 };
 
 void https_server::impl::accept() {
