@@ -81,11 +81,12 @@ start_service b
 # call SERVICE HOSPITAL METHOD PATH [curl args...]: the body in body.json, the status in $status;
 # the partner (Shonan Kamakura) keeps every checkpoint it is answered, from either process.
 call() {
-  local service=$1 who=$2 method=$3 path=$4
+  local service=$1 who=$2 method=$3 path=$4 curl_exit=0
   shift 4
   status=$(curl -s -o body.json -D headers.txt -w '%{http_code}' --cacert ca.pem \
     --cert "$who.pem" --key "$who.key" -X "$method" -H 'Content-Type: application/fhir+json' \
-    "$@" "https://127.0.0.1:${ports[$service]}$path")
+    "$@" "https://127.0.0.1:${ports[$service]}$path") || curl_exit=$?
+  [[ $curl_exit -eq 0 ]] || fail "$method $path on $service as $who: curl exited $curl_exit (status $status)"
   local checkpoint
   checkpoint=$(grep -i '^X-Kakehashi-Checkpoint:' headers.txt | cut -d' ' -f2- | tr -d '\r' || true)
   if [[ -n "$checkpoint" ]]; then

@@ -96,8 +96,11 @@ port=$(grep -o '127.0.0.1:[0-9]*' listen.log | head -1 | cut -d: -f2)
 [[ -n "$port" ]] || { cat listen.log >&2; echo "FAIL: witness listen did not start" >&2; exit 1; }
 
 post() {  # WHO BODY-FILE: the status in $status, the answer in answer.json
+  local curl_exit=0
   status=$(curl -s -o answer.json -w '%{http_code}' --cacert ca.pem --cert "$1.pem" --key "$1.key" \
-    -H 'Content-Type: application/fhir+json' --data-binary @"$2" "https://127.0.0.1:$port/notify")
+    -H 'Content-Type: application/fhir+json' --data-binary @"$2" "https://127.0.0.1:$port/notify") ||
+    curl_exit=$?
+  [[ $curl_exit -eq 0 ]] || fail "POST /notify as $1: curl exited $curl_exit (status $status)"
 }
 notification() {  # FIRST LAST CHECKPOINT: a notification of events FIRST..LAST
   local events="" n
