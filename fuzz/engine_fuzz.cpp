@@ -19,7 +19,9 @@
 //     distinct from every other document of the referral; none was completed under the K
 //     Hospital MoU (which requires results first) without them;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
-//   - verify() finds the database intact at the end.
+//   - verify() finds the database intact at the end, every transfer and results return with its
+//     provision record (JP-07, VN-22), each listed once as made by its provider and once as
+//     received by its recipient in engine::provisions().
 //
 // Input: a byte stream. Each command takes an opcode byte and a few argument bytes (missing bytes
 // read as 0); opcode 10 opens a batch of the next few commands; opcode 11 attaches a document;
@@ -428,6 +430,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!v.intact) {
     std::fprintf(stderr, "verify: %s\n", v.problem.c_str());
     broken("verify found an honest in-memory database damaged");
+  }
+  if (v.provisions_without_record != 0) broken("a transfer or return has no provision record");
+  std::int64_t made = 0;
+  std::int64_t received = 0;
+  for (const auto& hospital : agreements.hospitals()) {
+    for (const auto& p : h.e.provisions({hospital.id, {}, {}}).provisions) {
+      if (p.provider == hospital.id) ++made;
+      if (p.recipient == hospital.id) ++received;
+      if (p.consent != h.e.get(p.referral).consent ||
+          (p.basis == legal_basis::consent && p.artifact_sha256.empty())) {
+        broken("a provision record does not name the referral's consent and its artifact");
+      }
+    }
+  }
+  if (made != v.provisions || received != v.provisions) {
+    broken("provisions() disagrees with the provision records verify() checked");
   }
   return 0;
 }

@@ -126,6 +126,19 @@ void forge_referral(raw_database& raw, std::int64_t seq) {
   recompute_chain(raw);
 }
 
+// `original` copied to `copy`, attacked with `sql` (and the chain recomputed, when the attacker
+// knows the encoding), then verified.
+verify_result attacked(const temp_db& original, const temp_db& copy, const std::string& sql,
+                       bool recompute) {
+  copy_of(original, copy);
+  {
+    raw_database raw(copy.path());
+    raw.exec(sql);
+    if (recompute) recompute_chain(raw);
+  }
+  return verify_database(copy.path());
+}
+
 }  // namespace
 
 TEST_CASE("verify says intact for an honest database", "[audit][backends]") {
@@ -173,16 +186,99 @@ TEST_CASE("every kind of tampering is found, at the first bad row", "[audit][tam
   for (const auto& a : attacks) {
     CAPTURE(a.name);
     temp_db copy;
-    copy_of(original, copy);
-    {
-      raw_database raw(copy.path());
-      raw.exec(a.sql);
-    }
-    const verify_result v = verify_database(copy.path());
+    const verify_result v = attacked(original, copy, a.sql, false);
     CHECK_FALSE(v.intact);
     CHECK(v.first_bad_seq == a.first_bad);
     CHECK_THAT(v.problem, Contains(a.problem));
   }
+}
+
+// JP-07 (APPI Art. 29 and 30: each side's record of a provision) and VN-22 (Decree 13 Art. 11(10):
+// the controller proves the consent behind every transfer). The attacker edits a transfer's
+// provision record and recomputes the chain, which only these checks can catch without a
+// checkpoint. SQLite's json_set edits the row as an attacker with the file would.
+TEST_CASE("verify resolves every provision record to the consent the referral recorded",
+          "[audit][tamper][provision][JP-07][VN-22]") {
+  temp_db original;
+  build(original.path());  // transfers of R-3, R-4, R-8 and R-9 at rows 10, 14, 25 and 29
+  {
+    const verify_result v = verify_database(original.path());
+    CHECK(v.intact);
+    CHECK(v.provisions == 4);
+    CHECK(v.provisions_without_record == 0);
+  }
+  const auto edit = [](const std::string& path, const std::string& value) {
+    return "UPDATE audit SET details = json_set(details, '$.provision." + path + "', '" + value +
+           "') WHERE seq = 14";
+  };
+  struct attack {
+    std::string name, sql;
+    std::int64_t first_bad;
+    std::string problem;
+  };
+  const std::vector<attack> attacks{
+      {"another artifact hash", edit("artifact_sha256", std::string(64, 'b')), 14,
+       "VN-22 VN_CONSENT_PROOF_MISSING: the transfer of referral R-4 on consent C-R-4 names an "
+       "artifact hash the recorded consent does not have"},
+      {"no artifact hash", edit("artifact_sha256", ""), 14,
+       "VN-22 VN_CONSENT_PROOF_MISSING: the transfer of referral R-4 on consent C-R-4 names no "
+       "artifact hash: the consent cannot be proven"},
+      {"another consent", edit("consent", "C-OTHER"), 14,
+       "VN-22 VN_CONSENT_PROOF_MISSING: the transfer of referral R-4 names consent C-OTHER, which "
+       "is not the consent the referral recorded (C-R-4)"},
+      {"another digest", edit("consent_digest", std::string(64, 'c')), 14,
+       "VN-22 VN_CONSENT_PROOF_MISSING: the transfer of referral R-4 names consent C-R-4 with "
+       "another digest than the one recorded"},
+      {"the recorded consent's artifact changed instead",
+       "UPDATE audit SET details = json_set(details, '$.artifact', '" + std::string(64, 'd') +
+           "') WHERE seq = 12",
+       14, "names an artifact hash the recorded consent does not have"},
+      {"another provider", edit("provider", "k-hospital"), 14,
+       "JP-07 JP_PROVISION_RECORD_MISSING: the transfer of referral R-4 records a provision from "
+       "k-hospital to shonan-kamakura, but the referral's data went from bach-mai to "
+       "shonan-kamakura"},
+      {"no confirmation of who provided it", edit("provider_name", ""), 14,
+       "JP-07 JP_RECIPIENT_CONFIRMATION_MISSING: the transfer of referral R-4 to shonan-kamakura "
+       "does not record who provided the data and how they acquired it"},
+      {"a record without its basis",
+       "UPDATE audit SET details = json_remove(details, '$.provision.basis') WHERE seq = 14", 14,
+       "JP-07 JP_PROVISION_RECORD_MISSING: the transfer of referral R-4: the provision record "
+       "lacks 'basis'"},
+      {"a record removed after the log began keeping them",
+       "UPDATE audit SET details = json_remove(details, '$.provision') WHERE seq = 25", 25,
+       "JP-07/VN-22 JP_PROVISION_RECORD_MISSING: the transfer of referral R-8 has no provision "
+       "record, though the log keeps them from row 10"},
+  };
+  for (const auto& a : attacks) {
+    CAPTURE(a.name);
+    temp_db copy;
+    const verify_result v = attacked(original, copy, a.sql, true);
+    CHECK_FALSE(v.intact);
+    CHECK(v.first_bad_seq == a.first_bad);
+    CHECK_THAT(v.problem, Contains(a.problem));
+  }
+
+  // A log written before the engine kept provision records (no transfer row has one) verifies,
+  // and says how many transfers it could not check.
+  temp_db older;
+  copy_of(original, older);
+  {
+    raw_database raw(older.path());
+    raw.exec(
+        "UPDATE audit SET details = json_remove(details, '$.provision') "
+        "WHERE command = 'transfer'");
+    raw.exec(
+        "UPDATE audit SET details = json_remove(details, '$.artifact') "
+        "WHERE command = 'record_consent'");
+    recompute_chain(raw);
+  }
+  const verify_result v = verify_database(older.path());
+  CHECK(v.intact);
+  CHECK(v.provisions == 0);
+  CHECK(v.provisions_without_record == 4);
+  const provision_report r = database_view::open(older.path()).provisions({bm, {}, {}});
+  CHECK(r.provisions.empty());
+  CHECK(r.without_record == 4);
 }
 
 TEST_CASE("a truncated tail and a recomputed chain are found with a checkpoint",

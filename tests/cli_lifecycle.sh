@@ -295,6 +295,20 @@ expect 0 audit verify --db referrals.db --key-file audit.key
 contains out "audit log: intact (30 rows, 6 referrals"
 expect 0 audit verify --db referrals.db --key-file audit.key --lang ja
 contains out "監査ログ: 改ざんなし（30 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
+# The provisions each side keeps (JP-07, VN-22): R-1's transfer from Bach Mai and its results
+# coming back, each with the consent behind it; a period; JSON; a period ending before it begins.
+expect 0 audit provisions --db referrals.db --hospital bach-mai
+contains out "row 7, 2026-03-20T01:00:00Z: Transfer of R-1, bach-mai (VN) → shonan-kamakura (JP), on consent C-2026-0001 (artifact 2c26b46b68ff…); diagnosis, imaging, and pathology; no document"
+contains out "row 8, 2026-04-19T01:00:00Z: Return results of R-1, shonan-kamakura (JP) → bach-mai (VN)"
+contains out "bach-mai: 2 provisions (1 made, 1 received)"
+expect 0 audit provisions --db referrals.db --hospital shonan-kamakura --until 2026-04-01T00:00:00Z --lang ja
+contains out "shonan-kamakura: 提供記録 1 件（提供 0 件、受領 1 件）"
+expect 0 audit provisions --db referrals.db --hospital bach-mai --json
+[[ "$(jq -c '[.provisions[] | [.row, .command, .provider.hospital, .consent.id, .consent.controller]]' out)" == \
+  '[[7,"transfer","bach-mai","C-2026-0001","bach-mai"],[8,"return_results","shonan-kamakura","C-2026-0001","bach-mai"]]' ]] ||
+  { echo "FAIL: audit provisions --json: $(cat out)" >&2; failures=$((failures + 1)); }
+expect 2 audit provisions --db referrals.db --hospital bach-mai --from 2026-04-01T00:00:00Z --until 2026-03-01T00:00:00Z
+contains err "--until: 2026-03-01T00:00:00Z is not after --from 2026-04-01T00:00:00Z"
 expect 0 audit checkpoint --db referrals.db --key-file audit.key --at 2026-04-30T00:00:00Z
 cp out checkpoint.json
 expect 0 audit verify --db referrals.db --key-file audit.key --checkpoint checkpoint.json

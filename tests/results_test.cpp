@@ -2,6 +2,8 @@
 // referring hospital, by reference, under the recorded consent and the consent policy's return
 // flow; an agreement may require them before the referral is completed.
 
+#include <date/date.h>
+
 #include <catch2/catch.hpp>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
@@ -207,4 +209,97 @@ TEST_CASE("the return flow is gated by the Japanese rules: a consent without res
   // Without the agreement's term, the referral completes without results.
   CHECK(e.apply(r1, event::complete{sk_clinician(), at("2026-03-20T00:00:00Z")}, "x1").state ==
         referral_state::closed);
+}
+
+// JP-07 and VN-22: the transfer (origin to destination) and the results return (destination to
+// origin) each keep, in their audit row, the record each side must keep of the provision: who to
+// whom, when, which data, on which consent with which artifact hash; both hospitals can list
+// their provisions for a period.
+TEST_CASE("every transfer and results return keeps the provision record both sides need",
+          "[engine][provision][JP-07][VN-22][backends]") {
+  temp_db db;
+  engine e =
+      engine::open(db.path(), requiring_results(), consent_policy::standard(), paperwork_on_file());
+  const referral_id r1{"R-1"};
+  const consent_record consent = good_consent();
+  transferred(e, consent);
+  e.return_results(r1, consent, discharge, sk_clinician(), at("2026-03-19T00:00:00Z"), "r1");
+
+  const auto history = e.history(r1);
+  const auto row_of = [&](const char* command) {
+    for (const auto& r : history) {
+      if (r.command == command) return json::parse(r.details);
+    }
+    FAIL("no " << command << " row");
+    return json();
+  };
+  // The consent's proof is in the row that recorded it.
+  CHECK(row_of("record_consent").at("artifact") == consent.artifact_sha256);
+  const json sent = row_of("transfer").at("provision");
+  CHECK(sent.at("provider") == "bach-mai");
+  CHECK(sent.at("provider_name") == "Bach Mai Hospital");
+  CHECK(sent.at("provider_country") == "VN");
+  CHECK(sent.at("recipient") == "shonan-kamakura");
+  CHECK(sent.at("recipient_country") == "JP");
+  CHECK(sent.at("patient") == consent.patient.value());
+  CHECK(sent.at("basis") == "consent");
+  CHECK(sent.at("consent") == "C-TEST-1");
+  CHECK(sent.at("consent_controller") == consent.controller.value());
+  CHECK(sent.at("consent_method") == "written_signature");
+  CHECK(sent.at("artifact_sha256") == consent.artifact_sha256);
+  CHECK(sent.at("consent_digest") == row_of("record_consent").at("digest"));
+  CHECK(sent.at("data_classes") == json({"diagnosis", "imaging", "pathology"}));
+  REQUIRE(sent.at("documents").size() == 1);  // the documents attached travel with the patient
+  CHECK(sent.at("documents")[0].at("id") == "D-1");
+  const json returned = row_of("return_results").at("provision");
+  CHECK(returned.at("provider") == "shonan-kamakura");
+  CHECK(returned.at("recipient") == "bach-mai");
+  CHECK(returned.at("documents").size() == 2);
+  // Pseudonymous: no birth date in either record.
+  const std::string born = date::format("%F", consent.birth_date.value());
+  CHECK_THAT(sent.dump() + returned.dump(), !Contains(born));
+
+  // Each side's list, and a period.
+  const provision_report bach_mai = e.provisions({bm, {}, {}});
+  REQUIRE(bach_mai.provisions.size() == 2);
+  CHECK(bach_mai.without_record == 0);
+  const provision_record& first = bach_mai.provisions[0];
+  CHECK(first.command == "transfer");
+  CHECK(first.referral == r1);
+  CHECK(first.at == at("2026-03-10T00:00:00Z"));
+  CHECK(first.by.organisation == sk);
+  CHECK(first.by.role == actor_role::coordinator);
+  CHECK(first.provider == bm);
+  CHECK(first.recipient == sk);
+  CHECK(first.basis == legal_basis::consent);
+  CHECK(first.consent == consent.id);
+  CHECK(first.consent_captured_at == consent.captured_at);
+  CHECK(first.artifact_sha256 == consent.artifact_sha256);
+  CHECK(first.documents.size() == 1);
+  CHECK(bach_mai.provisions[1].provider == sk);
+  CHECK(bach_mai.provisions[1].documents == discharge);
+  CHECK(e.provisions({sk, {}, {}}).provisions.size() == 2);
+  CHECK(e.provisions({hospital_id{"k-hospital"}, {}, {}}).provisions.empty());
+  const auto in = [&](const char* from, const char* until) {
+    std::vector<std::string> commands;
+    for (const auto& p : e.provisions({bm, at(from), at(until)}).provisions) {
+      commands.push_back(p.command);
+    }
+    return commands;
+  };
+  CHECK(in("2026-03-01T00:00:00Z", "2026-03-10T00:00:00Z").empty());  // until is exclusive
+  CHECK(in("2026-03-10T00:00:00Z", "2026-03-19T00:00:00Z") == std::vector<std::string>{"transfer"});
+  CHECK(in("2026-03-11T00:00:00Z", "2026-04-01T00:00:00Z") ==
+        std::vector<std::string>{"return_results"});
+  const error err = caught([&] { (void)e.provisions({hospital_id{"bach mai"}, {}, {}}); });
+  CHECK(err.code() == errc::invalid_argument);
+  CHECK_THAT(err.what(), Contains("provision_query.hospital"));
+
+  const verify_result v = e.verify();
+  CHECK(v.intact);
+  CHECK(v.provisions == 2);
+  CHECK(v.provisions_without_record == 0);
+  if (db.schema().empty()) {
+    CHECK(database_view::open(db.path()).provisions({bm, {}, {}}).provisions.size() == 2);
+  }
 }

@@ -128,6 +128,10 @@ struct [[nodiscard]] verify_result {
   std::string head_hash;
   std::optional<std::int64_t> first_bad_seq;  ///< the first row where something disagrees
   std::string problem;                        ///< what disagrees, or "" when intact
+  /// Transfers and results returns whose provision record (provision_record) was checked, and
+  /// those written before the engine kept such records.
+  std::int64_t provisions = 0;
+  std::int64_t provisions_without_record = 0;
   /// The key does not match the checkpoint's MAC: a wrong key, or a forged checkpoint. The log
   /// is then checked without the key; `intact` is false, and `problem` is the log's own first
   /// problem if it has one, else `key_problem`. (Without a checkpoint a wrong key cannot be told
@@ -198,6 +202,53 @@ struct change_query {
 struct change {
   std::int64_t event = 0;  ///< 1, 2, 3... for this hospital (and this include_own)
   audit_entry row;
+};
+
+/// A provision of the patient's data from one hospital to another, as each side must keep a
+/// record of it: the provider's record and the recipient's confirmation of who provided and how
+/// the provider acquired the data (JP-07: APPI Art. 29 and 30), and the consent behind it, which
+/// the controller must be able to prove (VN-22: Decree 13 Art. 11(10)). The engine writes one in
+/// the audit row of every transfer (origin to destination: the referral's data travels with the
+/// patient) and of every results return (destination to origin), in the same transaction;
+/// `audit verify` checks each against the consent the referral recorded. Pseudonymous: the
+/// patient by their pseudonymous id, the consent by id, digest and artifact hash; no justification
+/// text.
+struct provision_record {
+  std::int64_t audit_seq = 0;  ///< the transfer or return_results row
+  referral_id referral;
+  patient_ref patient;
+  instant at;           ///< when the data was provided (the row's instant)
+  actor by;             ///< who recorded the step
+  std::string command;  ///< "transfer" or "return_results"
+  hospital_id provider;
+  std::string provider_name;  ///< the agreements' English name, at the time of the provision
+  std::string provider_country;
+  hospital_id recipient;
+  std::string recipient_name;
+  std::string recipient_country;
+  legal_basis basis = legal_basis::consent;  ///< consent, or emergency
+  consent_ref consent;                       ///< the consent recorded for the referral
+  hospital_id consent_controller;  ///< who obtained it (how the provider acquired the data)
+  instant consent_captured_at;
+  std::string consent_method;   ///< expression_method: "written_signature", ...
+  std::string consent_digest;   ///< the digest the record_consent row recorded
+  std::string artifact_sha256;  ///< the signed form's or recording's hash; "" on an emergency basis
+  std::vector<std::string> data_classes;  ///< what was provided (after the policy's filters)
+  std::vector<document_ref> documents;    ///< the documents that went with it, by reference
+};
+
+/// A hospital's provisions, as provider or recipient, in a period: the record a regulator asks
+/// for (engine::provisions, `kakehashi audit provisions`).
+struct provision_query {
+  hospital_id hospital;
+  std::optional<instant> from;   ///< inclusive; nullopt: from the first
+  std::optional<instant> until;  ///< exclusive; nullopt: to the last
+};
+struct provision_report {
+  std::vector<provision_record> provisions;  ///< in log order
+  /// Transfers and returns in the period written before the engine kept provision records (their
+  /// rows name the consent but carry no record).
+  std::int64_t without_record = 0;
 };
 
 /// What the engine's group commit has done since it opened (engine::stats()).
@@ -324,6 +375,8 @@ class engine {
                                  instant at) const;
   /// A hospital's events after a given one (see change_query).
   std::vector<change> changes(const change_query& q) const;
+  /// The provisions of the patients' data the hospital made or received in a period.
+  provision_report provisions(const provision_query& q) const;
   std::int64_t audit_rows() const;
   /// The log's last row now (what a signed checkpoint covers: witness.hpp).
   log_head head() const;
@@ -376,6 +429,8 @@ class database_view {
   std::vector<referral_snapshot> overdue(const agreement_directory& agreements, instant at) const;
   /// A hospital's events after a given one (see change_query).
   std::vector<change> changes(const change_query& q) const;
+  /// The provisions of the patients' data the hospital made or received in a period.
+  provision_report provisions(const provision_query& q) const;
   /// The number of rows in the audit log.
   std::int64_t audit_rows() const;
   /// The log's last row; and the hash of row `seq`, if the log has it.

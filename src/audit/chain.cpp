@@ -123,6 +123,106 @@ std::vector<change> read_changes(store::connection& db, const change_query& c) {
   return out;
 }
 
+namespace {
+
+bool provides(std::string_view command) {
+  return command == "transfer" || command == "return_results";
+}
+
+std::string text_at(const json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) {
+    throw std::runtime_error(fmt::format("the provision record lacks '{}'", key));
+  }
+  return it->get<std::string>();
+}
+
+// A row's provision record (its details' "provision"). Throws std::runtime_error naming the
+// missing or malformed member.
+provision_record provision_of(const row& r, const json& details) {
+  const json& p = details.at("provision");
+  const audit_entry e = entry_of(r);
+  provision_record out;
+  out.audit_seq = e.seq;
+  out.referral = e.referral;
+  out.at = e.recorded_at;
+  out.by = e.by;
+  out.command = e.command;
+  out.patient = patient_ref{text_at(p, "patient")};
+  out.provider = hospital_id{text_at(p, "provider")};
+  out.provider_name = text_at(p, "provider_name");
+  out.provider_country = text_at(p, "provider_country");
+  out.recipient = hospital_id{text_at(p, "recipient")};
+  out.recipient_name = text_at(p, "recipient_name");
+  out.recipient_country = text_at(p, "recipient_country");
+  const std::string basis = text_at(p, "basis");
+  if (basis == "consent") {
+    out.basis = legal_basis::consent;
+  } else if (basis == "emergency") {
+    out.basis = legal_basis::emergency;
+  } else {
+    throw std::runtime_error(
+        fmt::format("the provision record's basis '{}' is neither consent nor emergency",
+                    detail::printable(basis, 40)));
+  }
+  out.consent = consent_ref{text_at(p, "consent")};
+  out.consent_controller = hospital_id{text_at(p, "consent_controller")};
+  out.consent_captured_at =
+      parse_instant(text_at(p, "consent_captured_at"), "provision.consent_captured_at");
+  out.consent_method = text_at(p, "consent_method");
+  out.consent_digest = text_at(p, "consent_digest");
+  out.artifact_sha256 = text_at(p, "artifact_sha256");
+  const auto classes = p.find("data_classes");
+  if (classes == p.end() || !classes->is_array()) {
+    throw std::runtime_error("the provision record lacks 'data_classes'");
+  }
+  for (const auto& c : *classes) {
+    if (!c.is_string()) throw std::runtime_error("the provision record's data_classes is not text");
+    out.data_classes.push_back(c.get<std::string>());
+  }
+  out.documents = detail::documents_from_json(p.at("documents"), "provision.documents");
+  return out;
+}
+
+}  // namespace
+
+provision_report read_provisions(store::connection& db, const provision_query& pq) {
+  // recorded_at is ISO 8601 in UTC with a fixed width, so text order is time order (in any
+  // collation: the strings differ only in their digits). An open end adds no condition.
+  auto q = db.prepare(
+      std::string("SELECT a.seq, a.referral_id, a.recorded_at, a.actor_org, a.actor_role, "
+                  "a.actor_user, a.command, a.state_before, a.state_after, a.outcome, "
+                  "a.reason_code, a.details, a.idempotency_key, a.prev_hash, a.hash, a.mac "
+                  "FROM audit a JOIN referral r ON r.id = a.referral_id "
+                  "WHERE a.outcome = 0 AND a.command IN ('transfer', 'return_results') "
+                  "AND (r.origin = ?1 OR r.destination = ?1)") +
+      (pq.from ? " AND a.recorded_at >= ?2" : "") +
+      (pq.until ? (pq.from ? " AND a.recorded_at < ?3" : " AND a.recorded_at < ?2") : "") +
+      " ORDER BY a.seq");
+  int n = 1;
+  q->bind(n++, pq.hospital.value());
+  if (pq.from) q->bind(n++, to_iso8601(*pq.from));
+  if (pq.until) q->bind(n++, to_iso8601(*pq.until));
+  provision_report out;
+  while (q->step()) {
+    const row r = read_row(*q);
+    try {
+      const json details = json::parse(r.details);
+      if (!details.contains("provision")) {
+        ++out.without_record;
+        continue;
+      }
+      out.provisions.push_back(provision_of(r, details));
+    } catch (const std::exception& e) {
+      detail::fail(errc::storage, fmt::format("audit row {}", r.seq),
+                   fmt::format("holds a provision record that cannot be read: {}",
+                               detail::printable(e.what(), 160)),
+                   "run kakehashi audit verify: the log may have been altered");
+    }
+  }
+  return out;
+}
+
 std::vector<audit_entry> read_history(store::statement& q, const referral_id& id) {
   q.bind(1, id.value());
   std::vector<audit_entry> out;
@@ -307,9 +407,19 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
   if (row_key && anchor) rows_keyed = anchor->rows_keyed;
   std::int64_t expected_seq = 1;
   auto q = db.prepare_stream(std::string(select_audit) + " ORDER BY seq");
+  // The log keeps provision records from the first one on (rows written before the engine kept
+  // them have none): the seq of that first one.
+  std::optional<std::int64_t> provisions_from;
   while (q->step()) {
     const row r = read_row(*q);
     ++v.rows;
+    if (!provisions_from && r.outcome == 0 && provides(r.command) &&
+        r.details.find("\"provision\"") != std::string::npos) {
+      try {
+        if (json::parse(r.details).contains("provision")) provisions_from = r.seq;
+      } catch (const std::exception&) {  // reported by the replay
+      }
+    }
     if (!v.intact) continue;
     if (r.seq != expected_seq) {
       bad(r.seq,
@@ -361,18 +471,113 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
     std::string id;
     std::optional<referral> result;  // nullopt when a row could not be replayed
   };
+  // What the referral's last record_consent row recorded: the consent, its digest, and (rows
+  // written since provision records are kept) its artifact hash.
+  struct recorded_consent {
+    std::string id, digest;
+    std::optional<std::string> artifact;
+  };
+  // A transfer's or a results return's provision record (JP-07, VN-22) against the referral
+  // and the consent it recorded. The problems name the rule and the code a compliance officer
+  // looks for.
+  const auto check_provision = [&](const row& r, const json& details, const referral_snapshot& s,
+                                   const std::optional<recorded_consent>& consent) {
+    if (!details.contains("provision")) {
+      if (provisions_from && r.seq > *provisions_from) {
+        bad(r.seq, fmt::format("JP-07/VN-22 JP_PROVISION_RECORD_MISSING: the {} of referral {} "
+                               "has no provision record, though the log keeps them from row {}",
+                               r.command, detail::printable(r.referral_id), *provisions_from));
+      } else {
+        ++v.provisions_without_record;
+      }
+      return;
+    }
+    ++v.provisions;
+    provision_record p;
+    try {
+      p = provision_of(r, details);
+    } catch (const std::exception& e) {
+      bad(r.seq,
+          fmt::format("JP-07 JP_PROVISION_RECORD_MISSING: the {} of referral {}: {}", r.command,
+                      detail::printable(r.referral_id), detail::printable(e.what(), 160)));
+      return;
+    }
+    const bool outbound = r.command == "transfer";
+    const hospital_id& provider = outbound ? s.origin : s.destination;
+    const hospital_id& recipient = outbound ? s.destination : s.origin;
+    if (p.provider != provider || p.recipient != recipient || p.patient != s.patient) {
+      bad(r.seq,
+          fmt::format("JP-07 JP_PROVISION_RECORD_MISSING: the {} of referral {} records "
+                      "a provision from {} to {}, but the referral's data went from {} "
+                      "to {}",
+                      r.command, detail::printable(r.referral_id),
+                      detail::printable(p.provider.value()), detail::printable(p.recipient.value()),
+                      provider.value(), recipient.value()));
+      return;
+    }
+    if (p.recipient_country == "JP" &&
+        (p.provider_name.empty() || p.provider_country.empty() ||
+         (p.basis == legal_basis::consent && p.consent_controller.empty()))) {
+      bad(r.seq, fmt::format("JP-07 JP_RECIPIENT_CONFIRMATION_MISSING: the {} of referral {} to "
+                             "{} does not record who provided the data and how they acquired it",
+                             r.command, detail::printable(r.referral_id), recipient.value()));
+      return;
+    }
+    if (p.provider_country == "JP" && (p.recipient_name.empty() || p.data_classes.empty())) {
+      bad(r.seq, fmt::format("JP-07 JP_PROVISION_RECORD_MISSING: the {} of referral {} from {} "
+                             "does not record to whom and which data",
+                             r.command, detail::printable(r.referral_id), provider.value()));
+      return;
+    }
+    if (!consent || p.consent.value() != consent->id) {
+      bad(r.seq, fmt::format("VN-22 VN_CONSENT_PROOF_MISSING: the {} of referral {} names "
+                             "consent {}, which is not the consent the referral recorded ({})",
+                             r.command, detail::printable(r.referral_id),
+                             detail::printable(p.consent.value()),
+                             consent ? detail::printable(consent->id) : std::string("none")));
+      return;
+    }
+    if (!consent->digest.empty() && p.consent_digest != consent->digest) {
+      bad(r.seq, fmt::format("VN-22 VN_CONSENT_PROOF_MISSING: the {} of referral {} names "
+                             "consent {} with another digest than the one recorded: not the "
+                             "record the referral relied on",
+                             r.command, detail::printable(r.referral_id), consent->id));
+      return;
+    }
+    if (p.basis == legal_basis::consent &&
+        (p.artifact_sha256.empty() ||
+         (consent->artifact && *consent->artifact != p.artifact_sha256))) {
+      bad(r.seq, fmt::format("VN-22 VN_CONSENT_PROOF_MISSING: the {} of referral {} on consent "
+                             "{} {}",
+                             r.command, detail::printable(r.referral_id), consent->id,
+                             p.artifact_sha256.empty()
+                                 ? "names no artifact hash: the consent cannot be proven"
+                                 : "names an artifact hash the recorded consent does not have"));
+    }
+  };
   const auto next_replay = [&]() -> std::optional<replay> {
     if (!more_rows) return std::nullopt;
     std::map<std::string, referral> one;  // replay_row's map, holding this referral only
     replay out{aq->text(1), std::nullopt};
     bool replayable = true;
+    std::optional<recorded_consent> consent;
     while (more_rows && aq->text(1) == out.id) {
       const row r = read_row(*aq);
       if (replayable) {
         try {
           replay_row(one, r);
-          if (state_text(one.at(r.referral_id).snapshot()) != r.state_after) {
+          const referral_snapshot after = one.at(r.referral_id).snapshot();
+          if (state_text(after) != r.state_after) {
             bad(r.seq, "replaying the log does not reach the state the row records");
+          }
+          if (r.command == "record_consent") {
+            const json d = json::parse(r.details);
+            consent = recorded_consent{d.at("consent").get<std::string>(),
+                                       d.contains("digest") ? d["digest"].get<std::string>() : "",
+                                       std::nullopt};
+            if (d.contains("artifact")) consent->artifact = d["artifact"].get<std::string>();
+          } else if (provides(r.command)) {
+            check_provision(r, json::parse(r.details), after, consent);
           }
         } catch (const std::exception& e) {
           bad(r.seq,

@@ -65,6 +65,9 @@ std::vector<attached_document> read_documents(store::statement& q, const referra
 std::vector<attached_document> read_results(store::statement& q, const referral_id& id);
 /// The milestones of a prepared select_milestones statement.
 std::vector<recorded_milestone> read_milestones(store::statement& q, const referral_id& id);
+/// A hospital's provisions in a period (provision_query), read from the transfer and
+/// return_results rows of its referrals.
+provision_report read_provisions(store::connection& db, const provision_query& q);
 /// A hospital's change feed (events of its referrals, numbered in log order).
 std::vector<change> read_changes(store::connection& db, const change_query& c);
 

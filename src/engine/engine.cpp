@@ -712,6 +712,14 @@ struct engine::impl {
     if (v.allowed()) {
       refusal_details_ = json::object();
       last_verdict_ = {{"basis", std::string(to_string(v.basis))}, {"findings", findings}};
+      last_basis_ = v.basis;
+      const std::vector<std::string> filtered = v.filtered_classes();
+      last_classes_.clear();
+      for (const auto& c : ctx.payload_classes) {
+        if (std::find(filtered.begin(), filtered.end(), c) == filtered.end()) {
+          last_classes_.push_back(c);
+        }
+      }
       return;
     }
     std::string reasons;
@@ -725,6 +733,33 @@ struct engine::impl {
                  "record a consent that satisfies these rules, or attach the documents they name");
   }
   json last_verdict_ = json::object();
+  legal_basis last_basis_ = legal_basis::none;
+  std::vector<std::string> last_classes_;  // the payload less what the verdict filtered out
+
+  // The provision record (JP-07, VN-22) of a transfer or a results return the policy allowed
+  // (check_consent ran last): provision_record's fields, in the step's audit row.
+  json provision_of(const stored_referral& s, const consent_record& c, data_flow flow,
+                    const std::vector<document_ref>& documents) const {
+    const bool outbound = flow == data_flow::outbound;
+    const hospital& provider = hospital_of(outbound ? s.snap.origin : s.snap.destination);
+    const hospital& recipient = hospital_of(outbound ? s.snap.destination : s.snap.origin);
+    return {{"provider", provider.id.value()},
+            {"provider_name", provider.name_en},
+            {"provider_country", provider.country},
+            {"recipient", recipient.id.value()},
+            {"recipient_name", recipient.name_en},
+            {"recipient_country", recipient.country},
+            {"patient", s.snap.patient.value()},
+            {"basis", std::string(to_string(last_basis_))},
+            {"consent", c.id.value()},
+            {"consent_controller", c.controller.value()},
+            {"consent_captured_at", to_iso8601(c.captured_at)},
+            {"consent_method", std::string(to_string(c.method))},
+            {"consent_digest", s.consent_digest},
+            {"artifact_sha256", c.artifact_sha256},
+            {"data_classes", last_classes_},
+            {"documents", detail::documents_json(documents)}};
+  }
 
   // ---- documents ---------------------------------------------------------------------------
 
@@ -1095,6 +1130,9 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
         o.details = impl_->last_verdict_;
         o.details["consent"] = consent.id.value();
         o.details["digest"] = o.consent_digest;
+        // The proof of consent (VN-22): each provision's record names this hash, and verify
+        // resolves it here.
+        o.details["artifact"] = consent.artifact_sha256;
         // A newer consent replaces the one recorded (before acceptance, or in `accepted` when the
         // recorded one does not allow the transfer): the row says which.
         if (!before->snap.consent.empty()) o.details["replaces"] = before->snap.consent.value();
@@ -1120,6 +1158,9 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
     impl::outcome o{after, before->agreement, before->consent_digest, before->snap.version,
                     impl_->last_verdict_};
     o.details["consent"] = consent.id.value();
+    std::vector<document_ref> travelling;  // the documents attached go with the patient
+    for (const auto& d : impl_->documents_of(id)) travelling.push_back(d.document);
+    o.details["provision"] = impl_->provision_of(*before, consent, data_flow::outbound, travelling);
     return o;
   });
 }
@@ -1141,6 +1182,8 @@ referral_snapshot engine::return_results(const referral_id& id, const consent_re
                                       before->snap.version, impl_->last_verdict_};
                       o.details["consent"] = consent.id.value();
                       o.details["documents"] = detail::documents_json(documents);
+                      o.details["provision"] = impl_->provision_of(
+                          *before, consent, data_flow::results_return, documents);
                       return o;
                     });
 }
@@ -1400,6 +1443,16 @@ std::vector<change> engine::changes(const change_query& q) const {
   }
 }
 
+provision_report engine::provisions(const provision_query& q) const {
+  validate("provision_query.hospital", q.hospital);
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    return audit::read_provisions(impl_->db, q);
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the provisions");
+  }
+}
+
 log_head engine::head() const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   try {
@@ -1584,6 +1637,15 @@ std::vector<change> database_view::changes(const change_query& q) const {
     return impl_->read([&](store::connection& db) { return read_changes(db, q); });
   } catch (const store::failure& e) {
     storage_failed(e, "reading the change feed");
+  }
+}
+
+provision_report database_view::provisions(const provision_query& q) const {
+  validate("provision_query.hospital", q.hospital);
+  try {
+    return impl_->read([&](store::connection& db) { return audit::read_provisions(db, q); });
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the provisions");
   }
 }
 

@@ -1,12 +1,14 @@
 // kakehashi audit verify --db FILE [--checkpoint FILE --key-file FILE] [--json]
 // kakehashi audit checkpoint --db FILE --key-file FILE [--at INSTANT]
-// Both only read the database: they create nothing beside it (a read-only copy is fine).
+// kakehashi audit provisions --db FILE --hospital ID [--from INSTANT] [--until INSTANT] [--json]
+// All only read the database: they create nothing beside it (a read-only copy is fine).
 #include <fmt/format.h>
 
 #include <iostream>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
 #include <kakehashi/text.hpp>
+#include <kakehashi/vocabulary.hpp>
 #include <kakehashi/witness.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -27,8 +29,97 @@ struct audit_options {
   std::string witness;
   std::string public_key;
   std::string lang;
+  std::string hospital;
+  std::string from;
+  std::string until;
   bool json = false;
 };
+
+json provision_json(const provision_record& p) {
+  return {{"row", p.audit_seq},
+          {"referral", p.referral.value()},
+          {"command", p.command},
+          {"at", to_iso8601(p.at)},
+          {"by",
+           {{"hospital", p.by.organisation.value()},
+            {"role", std::string(to_string(p.by.role))},
+            {"user", p.by.user.value()}}},
+          {"patient", p.patient.value()},
+          {"provider",
+           {{"hospital", p.provider.value()},
+            {"name", p.provider_name},
+            {"country", p.provider_country}}},
+          {"recipient",
+           {{"hospital", p.recipient.value()},
+            {"name", p.recipient_name},
+            {"country", p.recipient_country}}},
+          {"basis", std::string(to_string(p.basis))},
+          {"consent",
+           {{"id", p.consent.value()},
+            {"controller", p.consent_controller.value()},
+            {"captured_at", to_iso8601(p.consent_captured_at)},
+            {"method", p.consent_method},
+            {"digest", p.consent_digest},
+            {"artifact_sha256", p.artifact_sha256}}},
+          {"data_classes", p.data_classes},
+          {"documents", [&] {
+             json docs = json::array();
+             for (const auto& d : p.documents) {
+               docs.push_back({{"id", d.id.value()},
+                               {"kind", std::string(to_string(d.kind))},
+                               {"sha256", d.sha256}});
+             }
+             return docs;
+           }()}};
+}
+
+// The provisions a hospital made and received in a period: the record APPI Art. 29 and 30 ask
+// each side to keep (JP-07), with the consent behind each (VN-22).
+int print_provisions(const provision_report& r, const hospital_id& h, bool as_json,
+                     const std::string& lang) {
+  std::int64_t made = 0;
+  for (const auto& p : r.provisions) made += p.provider == h ? 1 : 0;
+  const auto received = static_cast<std::int64_t>(r.provisions.size()) - made;
+  if (as_json) {
+    json list = json::array();
+    for (const auto& p : r.provisions) list.push_back(provision_json(p));
+    std::cout << json{{"hospital", h.value()},
+                      {"provisions", list},
+                      {"made", made},
+                      {"received", received},
+                      {"without_record", r.without_record}}
+                     .dump(2)
+              << '\n';
+    return exit_ok;
+  }
+  for (const auto& p : r.provisions) {
+    std::cout << text::format(
+                     lang, "audit.provision",
+                     {{"row", std::to_string(p.audit_seq)},
+                      {"time", to_iso8601(p.at)},
+                      {"command",
+                       vocabulary::display("command", p.command, lang).value_or(p.command)},
+                      {"referral", p.referral.value()},
+                      {"provider", p.provider.value()},
+                      {"provider_country", p.provider_country},
+                      {"recipient", p.recipient.value()},
+                      {"recipient_country", p.recipient_country},
+                      {"basis", std::string(to_string(p.basis))},
+                      {"consent", p.consent.value()},
+                      {"artifact", p.artifact_sha256.substr(0, 12)},
+                      {"classes", text::list(p.data_classes, lang)},
+                      {"documents", static_cast<std::int64_t>(p.documents.size())}})
+              << '\n';
+  }
+  std::cout << text::format(lang, "audit.provisions_total",
+                            {{"hospital", h.value()},
+                             {"count", static_cast<std::int64_t>(r.provisions.size())},
+                             {"made", made},
+                             {"received", received},
+                             {"without", r.without_record}})
+            << '\n';
+  return exit_ok;
+}
 
 // Only the key does not match: the log agrees with itself, but nothing vouches for it.
 bool only_the_key(const verify_result& v) { return v.key_mismatch && v.problem == v.key_problem; }
@@ -100,10 +191,36 @@ command add_audit_command(CLI::App& app) {
   anchor->add_option("--db", opt->db, "kakehashi database (only read)")->required();
   anchor->add_option("--key-file", opt->key_file, "The audit key")->required();
   anchor->add_option("--at", opt->at, "The checkpoint's instant (default: now)");
+  CLI::App* provisions = audit->add_subcommand(
+      "provisions",
+      "List the provisions of patients' data a hospital made or received (APPI Art. 29 and 30: "
+      "the record each side keeps; the consent behind each)");
+  provisions->add_option("--db", opt->db, "kakehashi database (only read)")->required();
+  provisions->add_option("--hospital", opt->hospital, "The hospital, e.g. bach-mai")->required();
+  provisions->add_option("--from", opt->from,
+                         "From this instant (inclusive), e.g. 2026-01-01T00:00:00Z");
+  provisions->add_option("--until", opt->until, "Until this instant (exclusive)");
+  provisions->add_flag("--json", opt->json, "Print one JSON object");
+  provisions->add_option("--lang", opt->lang, "en, vi or ja (default: the locale's)");
 
   // One command per leaf; main() runs the one that was parsed.
-  return [opt, verify] {
+  return [opt, verify, provisions] {
     const database_view view = database_view::open(opt->db);
+    if (provisions->parsed()) {
+      provision_query q;
+      q.hospital = hospital_id{opt->hospital};
+      validate("--hospital", q.hospital);
+      if (!opt->from.empty()) q.from = parse_instant(opt->from, "--from");
+      if (!opt->until.empty()) q.until = parse_instant(opt->until, "--until");
+      if (q.from && q.until && *q.until <= *q.from) {
+        throw error(errc::invalid_argument,
+                    fmt::format("--until: {} is not after --from {}; give a period that ends "
+                                "after it begins",
+                                to_iso8601(*q.until), to_iso8601(*q.from)));
+      }
+      const std::string lang = reader_language(opt->lang);
+      return print_provisions(view.provisions(q), q.hospital, opt->json, lang);
+    }
     const std::optional<std::string> key =
         opt->key_file.empty() ? std::nullopt : std::optional<std::string>(read_key(opt->key_file));
     if (!verify->parsed()) {
