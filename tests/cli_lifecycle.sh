@@ -293,6 +293,9 @@ contains err "'expired' is a close reason, not a state; use closed:expired"
 # apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
 contains out "audit log: intact (30 rows, 6 referrals"
+expect 0 audit verify --db referrals.db --key-file audit.key --json
+[[ "$(jq -c '[.intact, .provisions, .provisions_without_record]' out)" == '[true,2,0]' ]] ||
+  { echo "FAIL: audit verify --json: the provision records checked: $(cat out)" >&2; failures=$((failures + 1)); }
 expect 0 audit verify --db referrals.db --key-file audit.key --lang ja
 contains out "監査ログ: 改ざんなし（30 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
 # The provisions each side keeps (JP-07, VN-22): R-1's transfer from Bach Mai and its results

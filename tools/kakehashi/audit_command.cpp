@@ -133,7 +133,9 @@ int print_verify(const verify_result& v, bool with_checkpoint, bool with_key, bo
                       {"head", v.head_hash},
                       {"first_bad_row", v.first_bad_seq ? json(*v.first_bad_seq) : json(nullptr)},
                       {"problem", v.problem},
-                      {"key_mismatch", v.key_mismatch}}
+                      {"key_mismatch", v.key_mismatch},
+                      {"provisions", v.provisions},
+                      {"provisions_without_record", v.provisions_without_record}}
                      .dump(2)
               << '\n';
   } else if (v.intact) {
