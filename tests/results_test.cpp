@@ -211,6 +211,82 @@ TEST_CASE("the return flow is gated by the Japanese rules: a consent without res
         referral_state::closed);
 }
 
+// Issue 16 item 4: a referral whose consent did not cover the results coming back is not
+// stranded: a newer consent is recorded in `transferred`, judged by the return flow, audited as
+// the replacement, and the results then go home on it.
+TEST_CASE("a newer consent after the transfer is judged by the return flow and unblocks the return",
+          "[engine][results][consent]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  const referral_id r1{"R-1"};
+  const consent_record outbound_only =
+      testing::valid_consent().without_purpose(purpose::results_return).build();
+  transferred(e, outbound_only);
+  (void)caught([&] {
+    e.return_results(r1, outbound_only, discharge, sk_clinician(), at("2026-03-19T00:00:00Z"),
+                     "r0");
+  });
+
+  // A newer consent that still lacks results_return is refused by the return flow's rule
+  // (JP-04), although the outbound flow would allow it; nothing changes.
+  const referral_snapshot before = e.get(r1);
+  auto rows = e.audit_rows();
+  const consent_record still_outbound_only =
+      testing::valid_consent().id("C-TEST-2").without_purpose(purpose::results_return).build();
+  error err = caught([&] {
+    e.record_consent(r1, still_outbound_only, bm_coordinator(), at("2026-03-19T01:00:00Z"), "c2");
+  });
+  CHECK(err.code() == errc::consent_blocked);
+  CHECK_THAT(err.what(), Contains("JP-04 JP_ART28_CONSENT_MISSING"));
+  CHECK(e.get(r1) == before);
+  CHECK(e.audit_rows() == rows + 1);
+
+  // The destination cannot record it (the referring hospital keeps the consent record).
+  rows = e.audit_rows();
+  err = caught([&] {
+    e.record_consent(r1, good_consent(), sk_clinician(), at("2026-03-19T01:00:00Z"), "c3");
+  });
+  CHECK(err.code() == errc::permission_denied);
+  CHECK(e.audit_rows() == rows + 1);
+
+  // A newer consent granting the return: recorded, the state unchanged, the row saying so.
+  const consent_record renewed = testing::valid_consent().id("C-TEST-3").build();
+  const referral_snapshot after =
+      e.record_consent(r1, renewed, bm_coordinator(), at("2026-03-19T02:00:00Z"), "c4");
+  CHECK(after.state == referral_state::transferred);
+  CHECK(after.consent == renewed.id);
+  CHECK(after.version == before.version + 1);
+  const json details = json::parse(e.history(r1).back().details);
+  CHECK(details.at("replaces") == "C-TEST-1");
+  CHECK(details.at("flow") == "return");
+  CHECK(details.at("basis") == "consent");
+  // The results go home on it; the old consent is no longer the recorded one.
+  err = caught([&] {
+    e.return_results(r1, outbound_only, discharge, sk_clinician(), at("2026-03-19T03:00:00Z"),
+                     "r1");
+  });
+  CHECK(err.code() == errc::consent_blocked);
+  CHECK_THAT(err.what(), Contains("is not the consent recorded for the referral (C-TEST-3)"));
+  e.return_results(r1, renewed, discharge, sk_clinician(), at("2026-03-19T04:00:00Z"), "r2");
+  CHECK(e.results(r1).size() == 2);
+  const provision_report provided = e.provisions({bm, {}, {}});
+  REQUIRE(provided.provisions.size() == 2);
+  CHECK(provided.provisions[0].consent.value() == "C-TEST-1");  // the journey, on the first
+  CHECK(provided.provisions[1].consent == renewed.id);          // the results, on the newer one
+  CHECK(e.verify().intact);
+
+  // After a withdrawal, no newer consent: the patient withdrew, and only completion is left.
+  e.apply(r1,
+          event::withdraw_consent{bm_coordinator(), at("2026-03-20T00:00:00Z"),
+                                  withdrawal_channel::written},
+          "w1");
+  err = caught([&] {
+    e.record_consent(r1, testing::valid_consent().id("C-TEST-4").build(), bm_coordinator(),
+                     at("2026-03-20T01:00:00Z"), "c5");
+  });
+  CHECK(err.code() == errc::failed_precondition);
+}
+
 // JP-07 and VN-22: the transfer (origin to destination) and the results return (destination to
 // origin) each keep, in their audit row, the record each side must keep of the provision: who to
 // whom, when, which data, on which consent with which artifact hash; both hospitals can list

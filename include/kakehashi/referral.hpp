@@ -128,7 +128,10 @@ struct actor {
 /// The events of the referral lifecycle. Reasons are coded, never free text, so that nothing typed
 /// by hand (a patient's name, say) can reach the audit log through an event.
 namespace event {
-struct record_consent {  ///< the patient's consent is on file (a newer one replaces the old)
+/// The patient's consent is on file. A newer one replaces the old: before acceptance, in
+/// `accepted` (when the recorded one does not allow the transfer), and in `transferred` while
+/// consent stands (for the results coming back: the engine judges it by the return flow).
+struct record_consent {
   actor by;
   instant at;
   consent_ref consent;  ///< which consent record the referral now relies on

@@ -1124,17 +1124,25 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
                        fmt::format("consent {} is for another patient", consent.id.value()),
                        "record the consent of the referral's own patient");
         }
-        impl_->check_consent(impl_->consent_ctx(*before, consent, at, "record_consent"), id);
+        // After the transfer, the only data still to go is the results coming back: a newer
+        // consent is recorded for them, and judged by the policy's return flow (APPI Art. 28:
+        // JP-04, JP-05).
+        const bool for_return = before->snap.state == referral_state::transferred;
+        consent_context ctx = impl_->consent_ctx(*before, consent, at, "record_consent");
+        if (for_return) ctx.flow = data_flow::results_return;
+        impl_->check_consent(ctx, id);
         impl::outcome o{r.snapshot(), before->agreement, consent_digest(consent),
                         before->snap.version, json::object()};
         o.details = impl_->last_verdict_;
         o.details["consent"] = consent.id.value();
         o.details["digest"] = o.consent_digest;
+        if (for_return) o.details["flow"] = std::string(to_string(data_flow::results_return));
         // The proof of consent (VN-22): each provision's record names this hash, and verify
         // resolves it here.
         o.details["artifact"] = consent.artifact_sha256;
-        // A newer consent replaces the one recorded (before acceptance, or in `accepted` when the
-        // recorded one does not allow the transfer): the row says which.
+        // A newer consent replaces the one recorded (before acceptance, in `accepted` when the
+        // recorded one does not allow the transfer, in `transferred` for the return flow): the
+        // row says which.
         if (!before->snap.consent.empty()) o.details["replaces"] = before->snap.consent.value();
         return o;
       });

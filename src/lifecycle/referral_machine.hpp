@@ -119,6 +119,8 @@ struct referral_fsm : msmf::state_machine_def<referral_fsm> {
     Row< accepted,         event::cancel,           closed,           close_as<close_reason::cancelled>,            none >,
     // Results back to the referring hospital (a discharge summary...), while consent stands.
     Row< transferred,      event::return_results,   transferred,      none,                                         not_yet_withdrawn_ok >,
+    // A newer consent for the return flow (one granting results_return, say), while consent stands.
+    Row< transferred,      event::record_consent,   transferred,      none,                                         not_yet_withdrawn_ok >,
     Row< transferred,      event::complete,         closed,           close_as<close_reason::completed>,            none >,
     Row< transferred,      event::withdraw_consent, transferred,      mark_consent_withdrawn,                       not_yet_withdrawn_ok >,
     // restore (private): from the initial state straight to a stored one
