@@ -312,7 +312,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   auto view = kh::database_view::open(db.path());
   long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
   long attached = 0, refused_for_documents = 0, milestones = 0, results = 0;
-  long completed_with_results = 0;
+  long completed_with_results = 0, renewed = 0;
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
     const auto rows = view.history(id);
@@ -338,10 +338,17 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
     std::set<std::string> steps;    // the milestones recorded so far
     bool withdrawn = false, returned = false;
     bool transfer_refused = false;  // and no replacement consent recorded since
+    bool return_refused = false;    // and no newer consent recorded since
     std::string last_state;
     for (const auto& r : rows) {
       if (r.command == "transfer" && r.outcome != kh::audit_outcome::success) {
         transfer_refused = true;
+      }
+      if (r.command == "return_results" && r.outcome != kh::audit_outcome::success) {
+        // Refused only because the consent did not grant the return (JP-04), and once.
+        CHECK_THAT(r.details, Contains("JP_ART28_CONSENT_MISSING"));
+        CHECK_FALSE(return_refused);
+        return_refused = true;
       }
       if (r.command == "accept" && r.outcome != kh::audit_outcome::success) {
         // Refused only for the documents the scenario's destination requires, naming them.
@@ -383,6 +390,18 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
         CHECK(r.state_before == "accepted");
         transfer_refused = false;
       }
+      // After the transfer, a newer consent comes only after the refused return, judged by the
+      // return flow, and the results follow on it.
+      if (r.command == "record_consent" && r.state_before == "transferred") {
+        CHECK(return_refused);
+        CHECK_FALSE(returned);
+        const auto details = json::parse(r.details);
+        CHECK(details.at("flow") == "return");
+        CHECK(details.contains("replaces"));
+        ++renewed;
+      }
+      // A refused return is not the end of the loop: the results went home before completion.
+      if (r.command == "complete" && return_refused && !withdrawn) CHECK(returned);
       if (r.command == "record_consent" && r.state_before == "accepted") {
         CHECK(json::parse(r.details).contains("replaces"));
         ++replacements;
@@ -421,6 +440,8 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(results > 0);
   CHECK(completed_with_results == s.completed_with_results);
   CHECK(completed_with_results > s.outcomes[5] / 2);  // most loops close
+  CHECK(renewed == s.consents_renewed_for_return);
+  CHECK(renewed > 0);
   CHECK(milestones > 0);
   CHECK(s.journeys_delayed_for_milestones > 0);
   CHECK(s.cancelled_for_milestones > 0);

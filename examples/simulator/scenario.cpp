@@ -357,9 +357,17 @@ void read_milestones(reader& r, const json& v, scenario& s) {
 
 void read_results(reader& r, const json& v, scenario& s) {
   const std::string p = "results";
-  if (!r.object(v, p, {"returned", "days_before_completion"})) return;
+  if (!r.object(
+          v, p,
+          {"returned", "days_before_completion", "consent_missing", "days_to_renew_consent"})) {
+    return;
+  }
   if (auto x = r.number(v, p, "returned", 0, 1)) s.results_returned = *x;
   s.days_results_before_completion = r.delay(v, p, "days_before_completion");
+  if (v.contains("consent_missing")) {
+    if (auto x = r.number(v, p, "consent_missing", 0, 1)) s.results_consent_missing = *x;
+    s.days_to_renew_consent = r.delay(v, p, "days_to_renew_consent");
+  }
 }
 
 void read_origins(reader& r, const json& v, scenario& s) {

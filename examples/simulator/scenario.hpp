@@ -128,6 +128,12 @@ struct scenario {
   // recorded consent, some days before it completes the referral.
   double results_returned = 0;  ///< of the transferred referrals
   delay_days days_results_before_completion;
+  /// Of the referrals whose results go back: the share whose consent did not grant the return
+  /// (purpose results_return), so that the return is refused (JP-04) and the referring hospital
+  /// records a newer consent after the transfer, `days_to_renew_consent` later, before the
+  /// results go home.
+  double results_consent_missing = 0;
+  delay_days days_to_renew_consent;
 
   // The journey
   double cancel_before_transfer = 0;

@@ -91,6 +91,9 @@ struct plan {
   // Results (drawn after the milestones)
   bool returns_results = false;
   double results_before = 0;  // days before completion
+  // (drawn last) the consent does not grant the return; renewed this many days after the refusal
+  bool return_consent_missing = false;
+  double to_renew = 0;
 };
 
 enum class step {
@@ -133,6 +136,9 @@ struct open_referral {
   bool asked = false;     // missing documents were asked for once
   bool withdrawn = false;  // consent withdrawn after the transfer
   bool results = false;    // results returned
+  bool renewing = false;   // the return was refused; a newer consent is on its way
+  bool renewed = false;    // a newer consent was recorded after the transfer
+  bool waiting_results = false;  // the results go home on it, before completion
   kh::consent_record consent;
   kh::cancel_reason cancel_reason = kh::cancel_reason::other;
 };
@@ -388,6 +394,10 @@ class simulation {
       p.returns_results = chance(rng, s_.results_returned);
       p.results_before = draw(rng, s_.days_results_before_completion);
     }
+    if (p.returns_results && s_.results_consent_missing > 0) {
+      p.return_consent_missing = chance(rng, s_.results_consent_missing);
+      p.to_renew = draw(rng, s_.days_to_renew_consent);
+    }
     return p;
   }
 
@@ -636,6 +646,9 @@ class simulation {
     }
     c.purposes = {std::string(kh::purpose::cross_border_referral),
                   std::string(kh::purpose::results_return), std::string(kh::purpose::treatment)};
+    if (r.p.return_consent_missing && !r.renewing) {  // a form without the return's purpose
+      c.purposes.erase(c.purposes.begin() + 1);
+    }
     c.recipients = {{s_.destination, dir_.hospital_at("destination", s_.destination).country, true}};
     c.data_classes = {"diagnosis", "imaging", "pathology", "lab_results"};
     c.method = kh::expression_method::written_signature;
@@ -660,6 +673,7 @@ class simulation {
 
   void record_consent(open_referral& r, kh::instant at) {
     const auto z = origin_zone(r);
+    if (r.stage == 4) return renew_consent(r, at);
     if (r.p.consent == consent_plan::refused) {
       r.cancel_reason = kh::cancel_reason::patient_request;
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
@@ -689,6 +703,29 @@ class simulation {
     if (first_recorded && r.p.answers) {
       push(office(away_, at + days(r.p.to_answer)), step::answer, r.index);
     }
+  }
+
+  // After the transfer: the return of results was refused because the consent did not grant it
+  // (JP-04); the referring hospital records a newer consent, judged by the return flow, and the
+  // destination returns the results the next working day. Not after a withdrawal.
+  void renew_consent(open_referral& r, kh::instant at) {
+    if (r.withdrawn) {
+      r.renewing = false;
+      return;
+    }
+    kh::consent_record c = build_consent(r, at);
+    const auto done = command(r, at, [&] {
+      return engine_.record_consent(r.id, c, origin_actor(r, kh::actor_role::coordinator), at,
+                                    key(r, "record_consent"));
+    });
+    ++r.consent_attempts;  // and the return that follows is another command, under another key
+    r.renewing = false;
+    if (!done) return;
+    r.renewed = true;
+    r.waiting_results = true;
+    r.consent = std::move(c);
+    ++sum_.consents_renewed_for_return;
+    push(office(away_, at + days(1)), step::results, r.index);
   }
 
   void answer(open_referral& r, kh::instant at) {
@@ -853,7 +890,10 @@ class simulation {
   void return_results(open_referral& r, kh::instant at) {
     const kh::consent_record consent = std::move(r.consent);
     r.consent = kh::consent_record{};  // no longer needed after this: free the personal data
+    r.waiting_results = false;
     if (r.stage != 4 || r.withdrawn) return;
+    // Refused for want of the return's purpose: a newer consent first (once).
+    const bool renew = r.p.return_consent_missing && !r.renewed;
     std::vector<kh::document_ref> docs;
     for (const auto kind :
          {kh::document_kind::discharge_summary, kh::document_kind::treatment_plan}) {
@@ -864,12 +904,22 @@ class simulation {
                                     destination_actor(kh::actor_role::clinician), at,
                                     key(r, "return_results"));
     });
-    if (!done) return;  // a rule refused the return flow: counted with the refusals
+    if (!done) {  // a rule refused the return flow: counted with the refusals
+      if (renew) {
+        r.renewing = true;
+        push(office(origin_zone(r), at + days(r.p.to_renew)), step::consent, r.index);
+      }
+      return;
+    }
     r.results = true;
     ++sum_.results_returned;
   }
 
   void complete(open_referral& r, kh::instant at) {
+    if (r.renewing || r.waiting_results) {
+      // The results wait for the newer consent: treatment ends after they go home.
+      return push(at + days(1), step::complete, r.index);
+    }
     engine_apply(r, kh::event::complete{destination_actor(kh::actor_role::clinician), at},
                  "complete");
     r.stage = 5;

@@ -125,6 +125,9 @@ struct summary {
   /// reference), and the completed referrals whose results went back: the closed loop.
   long results_returned = 0;
   long completed_with_results = 0;
+  /// Newer consents recorded after the transfer because the first did not grant the return of
+  /// results (JP-04 refused it); the results then went home on them.
+  long consents_renewed_for_return = 0;
 
   // The audit log of the database written
   bool audit_intact = false;
