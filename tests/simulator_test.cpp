@@ -313,6 +313,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
   long attached = 0, refused_for_documents = 0, milestones = 0, results = 0;
   long completed_with_results = 0, renewed = 0;
+  std::vector<double> to_transfer, to_results;  // days from acceptance, and from arrival
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
     const auto rows = view.history(id);
@@ -339,6 +340,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
     bool withdrawn = false, returned = false;
     bool transfer_refused = false;  // and no replacement consent recorded since
     bool return_refused = false;    // and no newer consent recorded since
+    std::optional<kh::instant> accepted_at, arrived_at;
     std::string last_state;
     for (const auto& r : rows) {
       if (r.command == "transfer" && r.outcome != kh::audit_outcome::success) {
@@ -375,8 +377,16 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
         CHECK(json::parse(r.details).at("documents").size() == 2);
         returned = true;
         ++results;
+        to_results.push_back(std::chrono::duration<double>(r.recorded_at - *arrived_at).count() /
+                             86400);
       }
       if (r.command == "complete" && returned) ++completed_with_results;
+      if (r.command == "transfer") {
+        arrived_at = r.recorded_at;
+        to_transfer.push_back(std::chrono::duration<double>(r.recorded_at - *accepted_at).count() /
+                              86400);
+      }
+      if (r.command == "accept") accepted_at = r.recorded_at;
       if (r.command == "transfer") {  // the agreement's milestones held
         for (const char* m : {"treatment_plan_accepted", "cost_estimate_accepted",
                               "guarantor_confirmed", "medical_visa_issued", "travel_arranged"}) {
@@ -442,6 +452,23 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(completed_with_results > s.outcomes[5] / 2);  // most loops close
   CHECK(renewed == s.consents_renewed_for_return);
   CHECK(renewed > 0);
+  // Each phase's figures, against the log: its referrals, and (acceptance to arrival, arrival to
+  // results) its median and 90th percentile by nearest rank.
+  REQUIRE(s.phases.size() == 4);
+  CHECK(s.phases[0].phase == "consent");
+  CHECK(s.phases[0].referrals == s.funnel[2]);
+  CHECK(s.phases[1].referrals == accepted);
+  CHECK(s.phases[2].referrals == s.transferred);
+  CHECK(s.phases[3].referrals == s.results_returned);
+  const auto nearest_rank = [](std::vector<double> d, double q) {
+    std::sort(d.begin(), d.end());
+    return d[static_cast<std::size_t>(std::ceil(q * static_cast<double>(d.size()))) - 1];
+  };
+  CHECK(s.phases[2].median_days.value() == Approx(nearest_rank(to_transfer, 0.5)));
+  CHECK(s.phases[2].p90_days.value() == Approx(nearest_rank(to_transfer, 0.9)));
+  CHECK(s.phases[3].median_days.value() == Approx(nearest_rank(to_results, 0.5)));
+  CHECK(s.phases[3].p90_days.value() == Approx(nearest_rank(to_results, 0.9)));
+  for (const auto& phase : s.phases) CHECK(*phase.median_days <= *phase.p90_days);
   CHECK(milestones > 0);
   CHECK(s.journeys_delayed_for_milestones > 0);
   CHECK(s.cancelled_for_milestones > 0);
@@ -665,8 +692,10 @@ TEST_CASE("the HTML report is well-formed and has its four charts", "[simulator]
           CHECK(column == heads.size());
         }
       }
-      CHECK(tables == 3);
-      CHECK(stacked == 2);
+      // The days per phase (stacked), the final states (narrow enough as they are), the origins
+      // and the example referral's steps (stacked).
+      CHECK(tables == 4);
+      CHECK(stacked == 3);
     }
 
     // Issue 14: the audit line said "audit log" twice; the refusal counts did not say that a

@@ -63,6 +63,31 @@ std::string results_line(const summary& s, const std::string& lang) {
               {"renewed", s.consents_renewed_for_return}});
 }
 
+// The phases' table (summary::phases): each phase named by the states it goes between, as the
+// language names them; its referrals, median and 90th percentile in days. rows[0] is the heading.
+std::vector<std::vector<std::string>> phase_rows(const summary& s, const std::string& lang) {
+  namespace kt = kakehashi::text;
+  const auto between = [&](std::string_view from, const std::string& to) {
+    return say(lang, "sim.phase", {{"from", kt::state(from, lang)}, {"to", to}});
+  };
+  std::vector<std::vector<std::string>> rows{
+      {say(lang, "sim.col_phase"), say(lang, "sim.col_referrals"), say(lang, "sim.col_median_days"),
+       say(lang, "sim.col_p90_days")}};
+  const auto days = [&](const std::optional<double>& d) {
+    return d ? say(lang, "sim.days", {{"days", *d}}) : std::string("-");
+  };
+  for (const auto& p : s.phases) {
+    std::string name;
+    if (p.phase == "consent") name = between("proposed", kt::state("consent_recorded", lang));
+    if (p.phase == "accept") name = between("consent_recorded", kt::state("accepted", lang));
+    if (p.phase == "transfer") name = between("accepted", kt::state("transferred", lang));
+    if (p.phase == "results") name = between("transferred", say(lang, "sim.results_returned"));
+    rows.push_back({name, say(lang, "sim.count", {{"n", p.referrals}}), days(p.median_days),
+                    days(p.p90_days)});
+  }
+  return rows;
+}
+
 std::string capacity_line(const capacity_row& c, const std::string& lang) {
   // The month in the destination's zone (Japan), named as the language names it.
   const auto mid = kakehashi::parse_instant(c.first_month + "-15T12:00:00+09:00");
@@ -699,6 +724,7 @@ std::string to_text(const summary& s, const std::string& lang,
   if (s.refusals.empty()) out += "  " + say(lang, "sim.refusals_none") + "\n";
   if (!s.refusals.empty()) out += "  (" + refusal_counting(s, lang) + ")\n";
   out += "\n" + lead_line(s, lang) + "\n";
+  if (!s.phases.empty()) out += table(phase_rows(s, lang));
   if (s.capacity.empty()) out += say(lang, "sim.capacity_never") + "\n";
   for (const auto& c : s.capacity) out += capacity_line(c, lang) + "\n";
   out += say(lang, "sim.withdrawn_after_transfer", {{"count", s.withdrawn_after_transfer}}) + "\n";
@@ -774,6 +800,17 @@ std::string to_json(const summary& s, int indent) {
                 {"median", optional_days(s.lead_median_days)},
                 {"p90", optional_days(s.lead_p90_days)},
                 {"weekly", s.lead_weeks}}},
+              {"phases",
+               [&] {
+                 json phases = json::array();
+                 for (const auto& p : s.phases) {
+                   phases.push_back({{"phase", p.phase},
+                                     {"referrals", p.referrals},
+                                     {"median_days", optional_days(p.median_days)},
+                                     {"p90_days", optional_days(p.p90_days)}});
+                 }
+                 return phases;
+               }()},
               {"capacity", capacity},
               {"withdrawn_after_transfer", s.withdrawn_after_transfer},
               {"consents_replaced", s.consents_replaced},
@@ -865,6 +902,12 @@ std::string article(const summary& s, const scenario& sc, const std::string& lan
   }
   out += h2("rpt.h_months") + figure("per-month", months_caption, lang, months_chart, s);
   out += h2("rpt.h_lead") + figure("lead-time", lead_line(s, lang), lang, lead_chart, s);
+  if (!s.phases.empty()) {
+    auto rows = phase_rows(s, lang);
+    const std::vector<std::string> heading = rows.front();
+    rows.erase(rows.begin());
+    out += p(say(lang, "rpt.phases_caption")) + html_table(heading, rows, 1, true);
+  }
   out += h2("rpt.h_refusals") +
          figure("refusals",
                 say(lang, "rpt.refusals_caption", {{"counting", refusal_counting(s, lang)}}), lang,

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/random/discrete_distribution.hpp>
 #include <boost/random/mersenne_twister.hpp>
 #include <boost/random/triangle_distribution.hpp>
@@ -139,6 +140,8 @@ struct open_referral {
   bool renewing = false;   // the return was refused; a newer consent is on its way
   bool renewed = false;    // a newer consent was recorded after the transfer
   bool waiting_results = false;  // the results go home on it, before completion
+  // When each phase ended (the first consent recorded, acceptance, arrival), for phase times
+  std::optional<kh::instant> consented_at, accepted_at, transferred_at;
   kh::consent_record consent;
   kh::cancel_reason cancel_reason = kh::cancel_reason::other;
 };
@@ -694,6 +697,7 @@ class simulation {
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.consent = std::move(c);
+    if (!r.consented_at) phase_ended(r.consented_at, 0, r.proposed_at, at);
     if (replacing) {
       ++sum_.consents_replaced;
       return push(office(away_, at + days(r.p.to_fix)), step::transfer, r.index);
@@ -754,6 +758,7 @@ class simulation {
       return close(r, 6, at);
     }
     r.stage = 3;
+    phase_ended(r.accepted_at, 1, r.consented_at.value_or(r.proposed_at), at);
     const auto z = origin_zone(r);
     kh::instant arrival = at + days(r.p.to_travel);
     const auto before = at + days(r.p.to_travel * r.p.before_fraction);
@@ -870,6 +875,7 @@ class simulation {
     }
     r.stage = 4;
     lead_time(at - r.proposed_at);
+    phase_ended(r.transferred_at, 2, r.accepted_at.value_or(r.proposed_at), at);
     kh::instant treated = office(away_, at + days(r.p.treatment));
     if (r.p.returns_results) {  // the consent is given again then; completion follows
       const kh::instant back = std::max(at + 1h, office(away_, treated - days(r.p.results_before)));
@@ -913,6 +919,8 @@ class simulation {
     }
     r.results = true;
     ++sum_.results_returned;
+    std::optional<kh::instant> returned_at;
+    phase_ended(returned_at, 3, r.transferred_at.value_or(r.proposed_at), at);
   }
 
   void complete(open_referral& r, kh::instant at) {
@@ -1027,7 +1035,35 @@ class simulation {
 
   kh::instant period_end() const { return day_start(s_.days); }
 
+  // A phase of a referral ended at `at`: its days since `since` join the phase's figures.
+  void phase_ended(std::optional<kh::instant>& ended, std::size_t phase, kh::instant since,
+                   kh::instant at) {
+    ended = at;
+    phase_days_[phase].push_back(std::chrono::duration<double>(at - since).count() / 86400.0);
+  }
+
+  // Each phase's median and 90th percentile (nearest rank), over the referrals that went
+  // through it.
+  void phase_percentiles() {
+    static const char* const names[] = {"consent", "accept", "transfer", "results"};
+    for (std::size_t i = 0; i < phase_days_.size(); ++i) {
+      auto& d = phase_days_[i];
+      summary::phase_row row{names[i], static_cast<long>(d.size()), std::nullopt, std::nullopt};
+      std::sort(d.begin(), d.end());
+      const auto at = [&](double q) {
+        const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(d.size())));
+        return d[std::max<std::size_t>(rank, 1) - 1];
+      };
+      if (!d.empty()) {
+        row.median_days = at(0.5);
+        row.p90_days = at(0.9);
+      }
+      sum_.phases.push_back(std::move(row));
+    }
+  }
+
   void percentiles() {
+    phase_percentiles();
     if (sum_.transferred == 0) return;
     const auto at = [&](double q) {
       const long rank = std::max<long>(1, std::lround(std::ceil(q * static_cast<double>(sum_.transferred))));
@@ -1080,6 +1116,7 @@ class simulation {
   std::map<std::pair<std::string, std::string>, origin_specialty_row> by_origin_specialty_;
   std::map<std::string, capacity_state> capacity_;
   std::vector<long> lead_tenths_ = std::vector<long>(10 * 400 + 1, 0);  // 0.1-day bins, 400 days
+  std::array<std::vector<double>, 4> phase_days_;  // per phase (summary::phases), in days
 };
 
 }  // namespace

@@ -102,6 +102,16 @@ struct summary {
   std::optional<double> lead_median_days;
   std::optional<double> lead_p90_days;
   std::vector<long> lead_weeks;  ///< histogram: transfers by week of lead time
+  /// Days each phase took, over the referrals that went through it, in lifecycle order:
+  /// "consent" (proposal to the first consent recorded), "accept" (to acceptance), "transfer"
+  /// (acceptance to arrival) and "results" (arrival to results returned).
+  struct phase_row {
+    std::string phase;
+    long referrals = 0;
+    std::optional<double> median_days;
+    std::optional<double> p90_days;
+  };
+  std::vector<phase_row> phases;
 
   long commands = 0;          ///< commands given to the engine (each one audit row)
   long refused_commands = 0;  ///< of which refused
