@@ -41,6 +41,15 @@ void transferred(engine& e, const consent_record& consent) {
   e.transfer(r1, consent, sk_coordinator(), at("2026-03-10T00:00:00Z"), "t1");
 }
 
+// R-1 transferred on a consent that allows the journey (the outbound flow) but not the
+// provision back from Japan (no results_return purpose); that consent.
+consent_record transferred_without_return(engine& e) {
+  const consent_record outbound_only =
+      testing::valid_consent().without_purpose(purpose::results_return).build();
+  transferred(e, outbound_only);
+  return outbound_only;
+}
+
 const std::vector<document_ref> discharge{
     sample_document("D-SK-1", document_kind::discharge_summary),
     sample_document("D-SK-2", document_kind::treatment_plan)};
@@ -186,10 +195,7 @@ TEST_CASE("the return flow is gated by the Japanese rules: a consent without res
   temp_db db;
   engine e = open_engine(db.path());
   const referral_id r1{"R-1"};
-  // The consent allows the journey (the outbound flow) but not the provision back from Japan.
-  const consent_record outbound_only =
-      testing::valid_consent().without_purpose(purpose::results_return).build();
-  transferred(e, outbound_only);
+  const consent_record outbound_only = transferred_without_return(e);
   const auto rows = e.audit_rows();
   const error err = caught([&] {
     e.return_results(r1, outbound_only, discharge, sk_clinician(), at("2026-03-19T00:00:00Z"),
@@ -219,9 +225,7 @@ TEST_CASE("a newer consent after the transfer is judged by the return flow and u
   temp_db db;
   engine e = open_engine(db.path());
   const referral_id r1{"R-1"};
-  const consent_record outbound_only =
-      testing::valid_consent().without_purpose(purpose::results_return).build();
-  transferred(e, outbound_only);
+  const consent_record outbound_only = transferred_without_return(e);
   (void)caught([&] {
     e.return_results(r1, outbound_only, discharge, sk_clinician(), at("2026-03-19T00:00:00Z"),
                      "r0");
