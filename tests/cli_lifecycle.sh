@@ -306,6 +306,11 @@ contains out "row 8, 2026-04-19T01:00:00Z: Return results of R-1, shonan-kamakur
 contains out "bach-mai: 2 provisions (1 made, 1 received)"
 expect 0 audit provisions --db referrals.db --hospital shonan-kamakura --until 2026-04-01T00:00:00Z --lang ja
 contains out "shonan-kamakura: 提供記録 1 件（提供 0 件、受領 1 件）"
+expect 0 audit provisions --db referrals.db --hospital shonan-kamakura --agreements agreements.json --lang ja
+contains out "R-1 の来院（転院）、バックマイ病院（VN）→ 湘南鎌倉総合病院（JP）"
+contains out "湘南鎌倉総合病院: 提供記録 2 件（提供 1 件、受領 1 件）"
+expect 2 audit provisions --db referrals.db --hospital shonan-kamakra --agreements agreements.json
+contains err "did you mean 'shonan-kamakura'"
 expect 0 audit provisions --db referrals.db --hospital bach-mai --json
 [[ "$(jq -c '[.provisions[] | [.row, .command, .provider.hospital, .consent.id, .consent.controller]]' out)" == \
   '[[7,"transfer","bach-mai","C-2026-0001","bach-mai"],[8,"return_results","shonan-kamakura","C-2026-0001","bach-mai"]]' ]] ||

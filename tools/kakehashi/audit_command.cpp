@@ -30,6 +30,7 @@ struct audit_options {
   std::string public_key;
   std::string lang;
   std::string hospital;
+  std::string agreements;
   std::string from;
   std::string until;
   bool json = false;
@@ -76,7 +77,12 @@ json provision_json(const provision_record& p) {
 // The provisions a hospital made and received in a period: the record APPI Art. 29 and 30 ask
 // each side to keep (JP-07), with the consent behind each (VN-22).
 int print_provisions(const provision_report& r, const hospital_id& h, bool as_json,
-                     const std::string& lang) {
+                     const std::string& lang, const agreement_directory* dir) {
+  // Hospitals by their name in the reader's language when the agreements are given, else by id.
+  const auto name = [&](const hospital_id& id) {
+    const hospital* found = dir ? dir->find_hospital(id) : nullptr;
+    return found ? std::string(found->name_in(lang)) : id.value();
+  };
   std::int64_t made = 0;
   for (const auto& p : r.provisions) made += p.provider == h ? 1 : 0;
   const auto received = static_cast<std::int64_t>(r.provisions.size()) - made;
@@ -100,9 +106,9 @@ int print_provisions(const provision_report& r, const hospital_id& h, bool as_js
                       {"command",
                        vocabulary::display("command", p.command, lang).value_or(p.command)},
                       {"referral", p.referral.value()},
-                      {"provider", p.provider.value()},
+                      {"provider", name(p.provider)},
                       {"provider_country", p.provider_country},
-                      {"recipient", p.recipient.value()},
+                      {"recipient", name(p.recipient)},
                       {"recipient_country", p.recipient_country},
                       {"basis", std::string(to_string(p.basis))},
                       {"consent", p.consent.value()},
@@ -112,7 +118,7 @@ int print_provisions(const provision_report& r, const hospital_id& h, bool as_js
               << '\n';
   }
   std::cout << text::format(lang, "audit.provisions_total",
-                            {{"hospital", h.value()},
+                            {{"hospital", name(h)},
                              {"count", static_cast<std::int64_t>(r.provisions.size())},
                              {"made", made},
                              {"received", received},
@@ -199,6 +205,8 @@ command add_audit_command(CLI::App& app) {
       "the record each side keeps; the consent behind each)");
   provisions->add_option("--db", opt->db, "kakehashi database (only read)")->required();
   provisions->add_option("--hospital", opt->hospital, "The hospital, e.g. bach-mai")->required();
+  provisions->add_option("--agreements", opt->agreements,
+                         "Agreements file: hospitals are shown by their names in the language");
   provisions->add_option("--from", opt->from,
                          "From this instant (inclusive), e.g. 2026-01-01T00:00:00Z");
   provisions->add_option("--until", opt->until, "Until this instant (exclusive)");
@@ -221,7 +229,13 @@ command add_audit_command(CLI::App& app) {
                                 to_iso8601(*q.until), to_iso8601(*q.from)));
       }
       const std::string lang = reader_language(opt->lang);
-      return print_provisions(view.provisions(q), q.hospital, opt->json, lang);
+      std::optional<agreement_directory> dir;
+      if (!opt->agreements.empty()) {
+        dir = agreement_directory::load_file(opt->agreements);
+        known_hospital(*dir, opt->hospital, "--hospital");
+      }
+      return print_provisions(view.provisions(q), q.hospital, opt->json, lang,
+                              dir ? &*dir : nullptr);
     }
     const std::optional<std::string> key =
         opt->key_file.empty() ? std::nullopt : std::optional<std::string>(read_key(opt->key_file));
