@@ -647,11 +647,11 @@ class simulation {
                                    "birth certificate on file"};
       }
     }
-    c.purposes = {std::string(kh::purpose::cross_border_referral),
-                  std::string(kh::purpose::results_return), std::string(kh::purpose::treatment)};
-    if (r.p.return_consent_missing && !r.renewing) {  // a form without the return's purpose
-      c.purposes.erase(c.purposes.begin() + 1);
+    c.purposes = {std::string(kh::purpose::cross_border_referral)};
+    if (!r.p.return_consent_missing || r.renewing) {  // else a form without the return's purpose
+      c.purposes.emplace_back(kh::purpose::results_return);
     }
+    c.purposes.emplace_back(kh::purpose::treatment);
     c.recipients = {{s_.destination, dir_.hospital_at("destination", s_.destination).country, true}};
     c.data_classes = {"diagnosis", "imaging", "pathology", "lab_results"};
     c.method = kh::expression_method::written_signature;
@@ -697,7 +697,10 @@ class simulation {
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.consent = std::move(c);
-    if (!r.consented_at) phase_ended(r.consented_at, 0, r.proposed_at, at);
+    if (!r.consented_at) {
+      r.consented_at = at;
+      phase_ended(0, r.proposed_at, at);
+    }
     if (replacing) {
       ++sum_.consents_replaced;
       return push(office(away_, at + days(r.p.to_fix)), step::transfer, r.index);
@@ -758,7 +761,8 @@ class simulation {
       return close(r, 6, at);
     }
     r.stage = 3;
-    phase_ended(r.accepted_at, 1, r.consented_at.value_or(r.proposed_at), at);
+    r.accepted_at = at;
+    phase_ended(1, r.consented_at.value_or(r.proposed_at), at);
     const auto z = origin_zone(r);
     kh::instant arrival = at + days(r.p.to_travel);
     const auto before = at + days(r.p.to_travel * r.p.before_fraction);
@@ -875,7 +879,8 @@ class simulation {
     }
     r.stage = 4;
     lead_time(at - r.proposed_at);
-    phase_ended(r.transferred_at, 2, r.accepted_at.value_or(r.proposed_at), at);
+    r.transferred_at = at;
+    phase_ended(2, r.accepted_at.value_or(r.proposed_at), at);
     kh::instant treated = office(away_, at + days(r.p.treatment));
     if (r.p.returns_results) {  // the consent is given again then; completion follows
       const kh::instant back = std::max(at + 1h, office(away_, treated - days(r.p.results_before)));
@@ -919,8 +924,7 @@ class simulation {
     }
     r.results = true;
     ++sum_.results_returned;
-    std::optional<kh::instant> returned_at;
-    phase_ended(returned_at, 3, r.transferred_at.value_or(r.proposed_at), at);
+    phase_ended(3, r.transferred_at.value_or(r.proposed_at), at);
   }
 
   void complete(open_referral& r, kh::instant at) {
@@ -1036,9 +1040,7 @@ class simulation {
   kh::instant period_end() const { return day_start(s_.days); }
 
   // A phase of a referral ended at `at`: its days since `since` join the phase's figures.
-  void phase_ended(std::optional<kh::instant>& ended, std::size_t phase, kh::instant since,
-                   kh::instant at) {
-    ended = at;
+  void phase_ended(std::size_t phase, kh::instant since, kh::instant at) {
     phase_days_[phase].push_back(std::chrono::duration<double>(at - since).count() / 86400.0);
   }
 

@@ -348,7 +348,10 @@ std::optional<event::any> event_of(const row& r, const json& details) {
 }  // namespace
 
 void replay_row(std::map<std::string, referral>& replayed, const row& r) {
-  const json details = json::parse(r.details);
+  replay_row(replayed, r, json::parse(r.details));
+}
+
+void replay_row(std::map<std::string, referral>& replayed, const row& r, const json& details) {
   if (r.command == "propose") {
     if (replayed.count(r.referral_id))
       throw std::runtime_error("a second proposal of the referral");
@@ -565,19 +568,22 @@ verify_result verify_on(store::connection& db, const std::optional<checkpoint>& 
       const row r = read_row(*aq);
       if (replayable) {
         try {
-          replay_row(one, r);
+          const json details = json::parse(r.details);  // once: the replay and the checks read it
+          replay_row(one, r, details);
           const referral_snapshot after = one.at(r.referral_id).snapshot();
           if (state_text(after) != r.state_after) {
             bad(r.seq, "replaying the log does not reach the state the row records");
           }
           if (r.command == "record_consent") {
-            const json d = json::parse(r.details);
-            consent = recorded_consent{d.at("consent").get<std::string>(),
-                                       d.contains("digest") ? d["digest"].get<std::string>() : "",
-                                       std::nullopt};
-            if (d.contains("artifact")) consent->artifact = d["artifact"].get<std::string>();
+            consent = recorded_consent{
+                details.at("consent").get<std::string>(),
+                details.contains("digest") ? details["digest"].get<std::string>() : "",
+                std::nullopt};
+            if (details.contains("artifact")) {
+              consent->artifact = details["artifact"].get<std::string>();
+            }
           } else if (provides(r.command)) {
-            check_provision(r, json::parse(r.details), after, consent);
+            check_provision(r, details, after, consent);
           }
         } catch (const std::exception& e) {
           bad(r.seq,

@@ -85,6 +85,9 @@ checkpoint checkpoint_of(store::connection& db, const std::string& key, instant 
 /// Replays one successful row onto `replayed` (referral id -> referral). Throws when the row
 /// cannot be replayed: a second proposal, an event for a referral never proposed, a refused event.
 void replay_row(std::map<std::string, referral>& replayed, const row& r);
+/// The same with the row's details already parsed.
+void replay_row(std::map<std::string, referral>& replayed, const row& r,
+                const nlohmann::json& details);
 
 /// Verifies the log and the referral table in one read transaction (a consistent view while
 /// other writers go on). Throws store::failure when the database cannot be read.

@@ -679,10 +679,6 @@ struct engine::impl {
     if (!ctx.compliance.first_cross_border_transfer) {
       ctx.compliance.first_cross_border_transfer = first_transfer_abroad(ctx.sender());
     }
-    if (action == "transfer") {  // the documents travel with the patient (VN-26)
-      ctx.documents.emplace();
-      for (const auto& d : documents_of(s.snap.id)) ctx.documents->push_back(d.document.kind);
-    }
     return ctx;
   }
 
@@ -1162,12 +1158,17 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
     const referral_snapshot after = applied(before->snap, event::transfer{by, at});
     impl_->check_milestones_for_transfer(*before);
     impl::check_recorded_consent(*before, consent);
-    impl_->check_consent(impl_->consent_ctx(*before, consent, at, "transfer"), id);
+    // The documents attached travel with the patient: the rules look at their kinds (VN-26),
+    // and the provision record names them.
+    std::vector<document_ref> travelling;
+    for (const auto& d : impl_->documents_of(id)) travelling.push_back(d.document);
+    consent_context ctx = impl_->consent_ctx(*before, consent, at, "transfer");
+    ctx.documents.emplace();
+    for (const auto& d : travelling) ctx.documents->push_back(d.kind);
+    impl_->check_consent(ctx, id);
     impl::outcome o{after, before->agreement, before->consent_digest, before->snap.version,
                     impl_->last_verdict_};
     o.details["consent"] = consent.id.value();
-    std::vector<document_ref> travelling;  // the documents attached go with the patient
-    for (const auto& d : impl_->documents_of(id)) travelling.push_back(d.document);
     o.details["provision"] = impl_->provision_of(*before, consent, data_flow::outbound, travelling);
     return o;
   });
