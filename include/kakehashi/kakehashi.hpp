@@ -10,6 +10,7 @@
 #include "kakehashi/engine.hpp"
 #include "kakehashi/error.hpp"
 #include "kakehashi/fhir.hpp"
+#include "kakehashi/holidays.hpp"
 #include "kakehashi/ids.hpp"
 #include "kakehashi/milestone.hpp"
 #include "kakehashi/referral.hpp"
