@@ -171,6 +171,33 @@ contains out "1 overdue referral at Mar 25, 2026, 00:00 UTC; kakehashi sweep exp
 expect 0 sweep "${db[@]}" --by bach-mai --at 2026-03-25T00:00:00Z
 contains out "R-5: Closed (Expired)"
 contains out "1 referral expired at Mar 25, 2026, 00:00 UTC"
+# R-4's withdrawal (Wednesday 11 March) made Bach Mai's duty to acknowledge it within 2 working
+# days (by the end of Friday 13 March in Hanoi) and complete it within 20 days (31 March), with
+# the stop notice to Shonan Kamakura (VN-15): the sweep reports it overdue, and closes nothing.
+contains out "(VN-15), R-4, patient P-3f9c1a: Bach Mai Hospital; stop notice to Shonan Kamakura General Hospital"
+contains out "acknowledge by Mar 14, 2026, 00:00 Indochina Time (Mar 13, 2026, 17:00 UTC)"
+contains out "open, overdue"
+contains out "1 duty overdue"
+expect 0 referral duties --db referrals.db --hospital shonan-kamakura --at 2026-03-25T00:00:00Z --json
+duty=$(python3 -c 'import json,sys; d=json.load(open("out")); print(d[0]["id"]) if len(d) == 1 and d[0]["referral"] == "R-4" and d[0]["overdue"] else sys.exit("not one overdue duty of R-4")')
+contains out '"complete_by": "2026-03-31T17:00:00Z"'
+# Only Bach Mai records its steps; each once; then the duty is done.
+expect 1 referral duty "${db[@]}" "${sk[@]}" --id R-4 --duty "$duty" --step acknowledged \
+  --at 2026-03-25T10:00:00+09:00 --idempotency-key duty-1
+contains err "[kakehashi.permission_denied]"
+expect 2 referral duty "${db[@]}" "${bm[@]}" --id R-4 --duty "$duty" --step done \
+  --at 2026-03-25T10:00:00+07:00 --idempotency-key duty-2
+contains err "--step: 'done' is not allowed here"
+expect 0 referral duty "${db[@]}" "${bm[@]}" --id R-4 --duty "$duty" --step acknowledged \
+  --at 2026-03-25T10:00:00+07:00 --idempotency-key duty-3
+contains out "duty $duty of R-4: acknowledged at"
+expect 0 referral duty "${db[@]}" "${bm[@]}" --id R-4 --duty "$duty" --step completed \
+  --at 2026-03-26T10:00:00+07:00 --idempotency-key duty-4
+expect 0 referral duties --db referrals.db --agreements agreements.json --at 2026-04-01T00:00:00Z
+contains out "no duty, none overdue"
+expect 0 referral duties --db referrals.db --agreements agreements.json --all --lang vi \
+  --at 2026-04-01T00:00:00Z
+contains out "đã hoàn thành"
 
 # Onward referral: the expired R-5 is sent on to the second partner, once; not to the hospital
 # that let it expire, and not while a referral is open.
@@ -288,16 +315,16 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 30 rows (9 for R-1, 21 for the others, the refused proposals, the refused consents and
-# the refused document; the bad input above wrote none), intact, anchored, and a wrong key said
+# The log: 33 rows (9 for R-1, 24 for the others, the refused proposals, the refused consents,
+# the refused duty step and the refused document; the bad input above wrote none), intact, anchored, and a wrong key said
 # apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (30 rows, 6 referrals"
+contains out "audit log: intact (33 rows, 6 referrals"
 expect 0 audit verify --db referrals.db --key-file audit.key --json
 [[ "$(jq -c '[.intact, .provisions, .provisions_without_record]' out)" == '[true,2,0]' ]] ||
   { echo "FAIL: audit verify --json: the provision records checked: $(cat out)" >&2; failures=$((failures + 1)); }
 expect 0 audit verify --db referrals.db --key-file audit.key --lang ja
-contains out "監査ログ: 改ざんなし（30 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
+contains out "監査ログ: 改ざんなし（33 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
 # The provisions each side keeps (JP-07, VN-22): R-1's transfer from Bach Mai and its results
 # coming back, each with the consent behind it; a period; JSON; a period ending before it begins.
 expect 0 audit provisions --db referrals.db --hospital bach-mai
@@ -342,7 +369,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (30 rows, 6 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (33 rows, 6 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

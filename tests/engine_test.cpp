@@ -1105,21 +1105,27 @@ TEST_CASE("an onward referral's link edited in the table fails verify",
   CHECK_THAT(v.problem, Contains("replacing R-1"));
 }
 
-// Versions 3 (the first on PostgreSQL) and 4 as released: version 3 without the index by
-// patient, neither with onward referral's column. An engine migrates them, in the transaction
-// that checks the schema; a read-only view reads them as they are (no links); the log still
-// verifies.
-TEST_CASE("a version 3 or 4 database is migrated to the current version on either backend",
+// Versions 3 (the first on PostgreSQL), 4 and 5 as released: version 3 without the index by
+// patient, 3 and 4 without onward referral's column, none with the duties' index. An engine
+// migrates them, in the transaction that checks the schema; a read-only view reads them as they
+// are (no links); the log still verifies, and the duties are read the same with the index or
+// without it.
+TEST_CASE("a version 3, 4 or 5 database is migrated to the current version on either backend",
           "[engine][schema][backends]") {
   const bool server = !test_postgres().empty();
-  const int from = GENERATE(3, 4);
+  const int from = GENERATE(3, 4, 5);
   CAPTURE(from);
   temp_db db;
   {
     engine e = open_engine(db.path());
     e.propose(bm_proposal("R-1"), "k1");
+    e.propose(bm_proposal("R-9"), "k9");
+    e.record_consent(referral_id{"R-9"}, good_consent("R-9"), bm_coordinator(),
+                     parse_instant("2026-03-01T01:00:00Z"), "c9");
+    e.apply(referral_id{"R-9"},
+            event::withdraw_consent{bm_coordinator(), parse_instant("2026-03-01T02:00:00Z")}, "w9");
   }
-  raw_database(db.path()).exec(back_to_version_4(server));
+  raw_database(db.path()).exec(from == 5 ? back_to_version_5(server) : back_to_version_4(server));
   if (from == 3) {
     raw_database(db.path()).exec(server ? "DROP INDEX referral_patient; "
                                           "UPDATE kakehashi_meta SET schema_version = 3"
@@ -1128,6 +1134,7 @@ TEST_CASE("a version 3 or 4 database is migrated to the current version on eithe
   {
     const auto view = database_view::open(db.path());  // read as it is
     CHECK(view.verify().intact);
+    CHECK(view.duties().size() == 1);
     const auto r1 = view.find(referral_id{"R-1"});
     REQUIRE(r1);
     CHECK_FALSE(r1->replaces);
@@ -1138,7 +1145,8 @@ TEST_CASE("a version 3 or 4 database is migrated to the current version on eithe
   raw_database raw(db.path());
   CHECK(raw.rows(server ? "SELECT schema_version FROM kakehashi_meta" : "PRAGMA user_version") ==
         std::vector<std::vector<std::string>>{{std::to_string(current_schema)}});
-  for (const char* index : {"referral_patient", "referral_replaces"}) {
+  CHECK(e.duties().size() == 1);
+  for (const char* index : {"referral_patient", "referral_replaces", "audit_duties"}) {
     CAPTURE(index);
     CHECK(raw.rows(server ? std::string("SELECT count(*) FROM pg_indexes WHERE indexname = '") +
                                 index + "'"

@@ -30,6 +30,7 @@
 #include "kakehashi/consent_rules.hpp"
 #include "kakehashi/eligibility.hpp"
 #include "kakehashi/error.hpp"  // what every command throws
+#include "kakehashi/holidays.hpp"
 #include "kakehashi/referral.hpp"
 
 namespace kakehashi {
@@ -56,6 +57,10 @@ struct engine_options {
   std::string vfs;
   /// The data classes a referral sends, for consent evaluation.
   std::vector<std::string> payload_classes{"diagnosis", "imaging", "pathology"};
+  /// The working-day calendars the duties' deadlines are counted on, by country ("VN", "JP"):
+  /// a country missing here uses working_calendar::builtin(). (A newer calendar file, loaded
+  /// with working_calendar::load, goes here.)
+  std::map<std::string, working_calendar> calendars;
 };
 
 /// FHIR AuditEvent.outcome codes.
@@ -251,6 +256,57 @@ struct provision_report {
   std::int64_t without_record = 0;
 };
 
+/// A duty a rule creates: something a hospital must do by a deadline, recorded in the same
+/// transaction as the event that created it (docs/duties.md).
+///
+/// A withdrawal of consent creates one (kind withdrawal): the referring hospital, which obtained
+/// the consent, must acknowledge the withdrawal within 2 working days and complete it within 20
+/// days: stop every cross-border processing for the referral and have the destination, which
+/// received the referral's data from the proposal on, stop too (the stop notice; Decree 356/2025
+/// Art. 5(2) as consent_rules.md cites it for VN-15: 15 days, 20 when a third party must also
+/// stop). Days are counted on the referring hospital's country's calendar (holidays.hpp). A
+/// Japanese referring hospital gets the same figures as library policy (JP-12: the APPI sets no
+/// period). The duty's number is the seq of the audit row that created it.
+enum class duty_kind { withdrawal };
+enum class duty_step { acknowledged, completed };
+std::string_view to_string(duty_kind v) noexcept;
+std::string_view to_string(duty_step v) noexcept;
+std::optional<duty_step> parse_duty_step(std::string_view name) noexcept;
+
+struct duty {
+  std::int64_t id = 0;  ///< the seq of the audit row that created it
+  duty_kind kind = duty_kind::withdrawal;
+  std::string rule;  ///< "VN-15", or "JP-12" for a Japanese referring hospital
+  referral_id referral;
+  patient_ref patient;
+  hospital_id responsible;             ///< who must do it
+  std::vector<hospital_id> must_stop;  ///< the recipients the stop notice goes to
+  instant created_at;
+  /// The deadlines: the end of the day they fall on, in the responsible hospital's time zone.
+  /// Unset when its calendar does not cover the dates (deadline_problem says why): the duty is
+  /// recorded all the same, and listed as needing a deadline.
+  std::optional<instant> acknowledge_by;
+  std::optional<instant> complete_by;
+  std::string deadline_problem;
+  bool provisional = false;  ///< counted over days off no announcement has fixed yet
+  std::optional<instant> acknowledged_at;
+  std::optional<instant> completed_at;
+  std::int64_t acknowledged_seq = 0;  ///< the record_duty rows, 0 until recorded
+  std::int64_t completed_seq = 0;
+
+  bool open() const noexcept { return !completed_at.has_value(); }
+  /// Open and past a deadline at `at`: acknowledgement (when not yet acknowledged) or completion.
+  bool overdue(instant at) const noexcept;
+};
+
+/// Which duties duties() returns, in the order they were created.
+struct duty_query {
+  std::optional<hospital_id> hospital;  ///< the responsible hospital or a recipient of the notice
+  bool open_only = true;                ///< only those not completed
+  std::optional<instant> overdue_at;    ///< only those overdue at this instant
+  std::optional<referral_id> referral;  ///< only this referral's
+};
+
 /// What the engine's group commit has done since it opened (engine::stats()).
 struct engine_stats {
   std::uint64_t commands = 0;      ///< commands submitted from outside a batch
@@ -318,6 +374,13 @@ class engine {
                                    const std::vector<document_ref>& documents, const actor& by,
                                    instant at, const std::string& idempotency_key,
                                    const command_options& options = {});
+  /// Records a step of a duty (acknowledged, completed), by the responsible hospital, each step
+  /// once, at or after the duty's creation; the referral itself does not change (its version
+  /// neither). Refused as not_found for a duty the referral does not have, permission_denied for
+  /// another hospital, already_exists for a step already recorded (naming when).
+  referral_snapshot record_duty(const referral_id& id, std::int64_t duty, duty_step step,
+                                const actor& by, instant at, const std::string& idempotency_key,
+                                const command_options& options = {});
   /// attach_document, accept, decline, cancel, withdraw_consent, record_milestone, complete,
   /// expire. record_milestone is refused as already_exists for a milestone the referral has.
   /// `complete` is refused (failed_precondition) when the agreement's results_before_completion
@@ -377,6 +440,8 @@ class engine {
   std::vector<change> changes(const change_query& q) const;
   /// The provisions of the patients' data the hospital made or received in a period.
   provision_report provisions(const provision_query& q) const;
+  /// Duties, open or all, overdue or all (duty_query).
+  std::vector<duty> duties(const duty_query& q = {}) const;
   std::int64_t audit_rows() const;
   /// The log's last row now (what a signed checkpoint covers: witness.hpp).
   log_head head() const;
@@ -431,6 +496,8 @@ class database_view {
   std::vector<change> changes(const change_query& q) const;
   /// The provisions of the patients' data the hospital made or received in a period.
   provision_report provisions(const provision_query& q) const;
+  /// Duties, open or all, overdue or all (duty_query).
+  std::vector<duty> duties(const duty_query& q = {}) const;
   /// The number of rows in the audit log.
   std::int64_t audit_rows() const;
   /// The log's last row; and the hash of row `seq`, if the log has it.

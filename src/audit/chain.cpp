@@ -371,6 +371,12 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r, const j
     return;
   }
   auto it = replayed.find(r.referral_id);
+  if (r.command == "record_duty") {  // a step of a duty: the referral does not change
+    if (it == replayed.end()) {
+      throw std::runtime_error("the row applies to a referral that was never proposed");
+    }
+    return;
+  }
   const auto e = event_of(r, details);
   if (it == replayed.end() || !e) {
     throw std::runtime_error("the row applies to a referral that was never proposed");

@@ -355,6 +355,7 @@ struct engine::impl {
     std::string consent_digest;
     std::uint64_t expected_version = 0;  // the version the stored row must still have
     json details = json::object();
+    bool changes_referral = true;  // false: only the audit row is written (record_duty)
   };
 
   // Runs one command. Inside this thread's own transaction (a batch, or the group it leads) it
@@ -556,8 +557,10 @@ struct engine::impl {
         }
         outcome o = body(before);
         if (!conditions.request_digest.empty()) o.details["request"] = conditions.request_digest;
-        save(o.after, o.agreement, o.consent_digest, o.expected_version,
-             !before || before->snap.reason != o.after.reason);
+        if (o.changes_referral) {
+          save(o.after, o.agreement, o.consent_digest, o.expected_version,
+               !before || before->snap.reason != o.after.reason);
+        }
         r.state_after = state_text(o.after);
         r.reason_code = o.after.reason && o.after.state == referral_state::closed &&
                                 (!before || before->snap.state != referral_state::closed)
@@ -650,6 +653,44 @@ struct engine::impl {
     while (q->step()) replay_row(replayed, read_row(*q));
     return replayed.at(id.value()).snapshot();
   }
+
+  // ---- duties ---------------------------------------------------------------------------
+
+  const working_calendar& calendar_of(const std::string& country) const {
+    if (auto it = options.calendars.find(country); it != options.calendars.end()) {
+      return it->second;
+    }
+    return working_calendar::builtin(country);
+  }
+
+  // The duty a withdrawal at `at` creates (duty_kind::withdrawal), as its audit row records it.
+  // The withdrawal is recorded whatever the calendar says: a deadline that cannot be counted
+  // (no calendar for the country, a date past the covered years) is recorded as a problem.
+  json withdrawal_duty(const referral_snapshot& s, instant at) const {
+    const hospital& origin = hospital_of(s.origin);
+    json d{{"kind", "withdrawal"},
+           {"rule", origin.country == "JP" ? "JP-12" : "VN-15"},
+           {"patient", s.patient.value()},
+           {"responsible", s.origin.value()},
+           {"must_stop", json::array({s.destination.value()})}};
+    try {
+      const working_calendar& c = calendar_of(origin.country);
+      const auto day = c.local_date(at);
+      const auto ack = c.add_working_days(day, withdrawal_acknowledge_working_days);
+      const auto done = c.period_end(day, withdrawal_complete_days);
+      d["acknowledge_by"] = to_iso8601(c.end_of(ack));
+      d["complete_by"] = to_iso8601(c.end_of(done));
+      if (c.provisional_between(day, done)) d["provisional"] = true;
+    } catch (const error& e) {
+      if (e.code() != errc::not_found && e.code() != errc::failed_precondition) throw;
+      d["deadline_problem"] = e.what();
+    }
+    return d;
+  }
+  // Decree 356/2025 Art. 5(2) (consent_rules.md, VN-15): acknowledge within 2 working days,
+  // complete within 20 days where a processor or third party must also stop.
+  static constexpr int withdrawal_acknowledge_working_days = 2;
+  static constexpr int withdrawal_complete_days = 20;
 
   // Details a refusing body leaves for its audit row (set just before it throws).
   json refusal_details_ = json::object();
@@ -1230,9 +1271,67 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                         o.details["reason"] = to_string(c->reason);
                       if (const auto* w = std::get_if<event::withdraw_consent>(&e)) {
                         o.details["channel"] = to_string(w->channel);
+                        o.details["duty"] = impl_->withdrawal_duty(before->snap, w->at);
                       }
                       return o;
                     });
+}
+
+referral_snapshot engine::record_duty(const referral_id& id, std::int64_t duty_id, duty_step step,
+                                      const actor& by, instant at, const std::string& key,
+                                      const command_options& options) {
+  return impl_->run(
+      key, "record_duty", id, by, at, options, [&](const std::optional<stored_referral>& before) {
+        if (!before) unknown_referral(id);
+        impl_->refusal_details_ = json{{"duty", duty_id}, {"step", to_string(step)}};
+        duty_query q;
+        q.referral = id;
+        q.open_only = false;
+        const auto all = audit::read_duties(impl_->db, q);
+        const auto it =
+            std::find_if(all.begin(), all.end(), [&](const duty& d) { return d.id == duty_id; });
+        if (it == all.end()) {
+          std::string known;
+          for (const auto& d : all) known += (known.empty() ? "" : ", ") + std::to_string(d.id);
+          detail::fail(errc::not_found, "referral " + id.value(),
+                       fmt::format("has no duty {}", duty_id),
+                       known.empty() ? std::string("it has no duties") : "its duties are " + known);
+        }
+        if (by.organisation != it->responsible || by.role == actor_role::system) {
+          detail::fail(errc::permission_denied, fmt::format("duty {}", duty_id),
+                       fmt::format("is {}'s to record, not {}'s (as {})", it->responsible.value(),
+                                   by.organisation.value(), to_string(by.role)),
+                       "record it as a clinician or coordinator of " + it->responsible.value());
+        }
+        const auto& done = step == duty_step::acknowledged ? it->acknowledged_at : it->completed_at;
+        if (done) {
+          detail::fail(errc::already_exists, fmt::format("duty {}", duty_id),
+                       fmt::format("was already {} at {}", to_string(step), to_iso8601(*done)),
+                       "each step is recorded once");
+        }
+        if (at < it->created_at) {
+          detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),
+                       fmt::format("cannot be {} at {}, before it was created at {}",
+                                   to_string(step), to_iso8601(at), to_iso8601(it->created_at)),
+                       "pass an instant at or after " + to_iso8601(it->created_at));
+        }
+        impl_->refusal_details_ = json::object();
+        impl::outcome o{before->snap, before->agreement, before->consent_digest,
+                        before->snap.version, json{{"duty", duty_id}, {"step", to_string(step)}}};
+        o.changes_referral = false;
+        return o;
+      });
+}
+
+std::vector<duty> engine::duties(const duty_query& q) const {
+  if (q.hospital) validate("duty_query.hospital", *q.hospital);
+  if (q.referral) validate("duty_query.referral", *q.referral);
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  try {
+    return audit::read_duties(impl_->db, q);
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the duties");
+  }
 }
 
 std::vector<referral_snapshot> engine::expire_overdue(const actor& system, instant at) {
@@ -1646,6 +1745,16 @@ std::vector<change> database_view::changes(const change_query& q) const {
     return impl_->read([&](store::connection& db) { return read_changes(db, q); });
   } catch (const store::failure& e) {
     storage_failed(e, "reading the change feed");
+  }
+}
+
+std::vector<duty> database_view::duties(const duty_query& q) const {
+  if (q.hospital) validate("duty_query.hospital", *q.hospital);
+  if (q.referral) validate("duty_query.referral", *q.referral);
+  try {
+    return impl_->read([&](store::connection& db) { return audit::read_duties(db, q); });
+  } catch (const store::failure& e) {
+    storage_failed(e, "reading the duties");
   }
 }
 

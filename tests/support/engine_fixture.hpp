@@ -110,15 +110,23 @@ agreement_directory with_bach_mai_terms(Edit edit) {
 }
 
 /// The schema version this library writes (store::schema_version, in a private header).
-inline constexpr int current_schema = 5;
+inline constexpr int current_schema = 6;
+
+/// SQL that takes a database this library wrote back to schema version 5 as released (before
+/// the duties' index), on SQLite or on PostgreSQL.
+inline std::string back_to_version_5(bool server) {
+  return server ? "DROP INDEX audit_duties; UPDATE kakehashi_meta SET schema_version = 5"
+                : "DROP INDEX audit_duties; PRAGMA user_version = 5";
+}
 
 /// SQL that takes a database this library wrote back to schema version 4 as released (before
 /// onward referral's column and index), on SQLite or on PostgreSQL.
 inline std::string back_to_version_4(bool server) {
-  return server ? "DROP INDEX referral_replaces; ALTER TABLE referral DROP COLUMN replaces; "
-                  "UPDATE kakehashi_meta SET schema_version = 4"
-                : "DROP INDEX referral_replaces; ALTER TABLE referral DROP COLUMN replaces; "
-                  "PRAGMA user_version = 4";
+  return back_to_version_5(server) + "; " +
+         (server ? "DROP INDEX referral_replaces; ALTER TABLE referral DROP COLUMN replaces; "
+                   "UPDATE kakehashi_meta SET schema_version = 4"
+                 : "DROP INDEX referral_replaces; ALTER TABLE referral DROP COLUMN replaces; "
+                   "PRAGMA user_version = 4");
 }
 
 /// The seed agreements plus a second Japanese partner of Bach Mai for cardiology ("jp-second",

@@ -47,6 +47,8 @@ struct query_options {
   std::string at;
   std::string lang;  // en, vi or ja: set by the command from --lang or the locale
   bool json = false;
+  bool all = false;      // duties: the completed ones too
+  bool overdue = false;  // duties: only those overdue at --at
 };
 
 std::optional<agreement_directory> agreements_of(const std::string& path) {
@@ -416,6 +418,99 @@ int run_overdue(const query_options& o) {
   return exit_ok;
 }
 
+// ---- duties -----------------------------------------------------------------------------------
+
+json duty_json(const duty& d, instant at) {
+  const auto when = [](const std::optional<instant>& t) {
+    return t ? json(to_iso8601(*t)) : json(nullptr);
+  };
+  json must_stop = json::array();
+  for (const auto& h : d.must_stop) must_stop.push_back(h.value());
+  return {
+      {"id", d.id},
+      {"kind", std::string(to_string(d.kind))},
+      {"rule", d.rule},
+      {"referral", d.referral.value()},
+      {"patient", d.patient.value()},
+      {"responsible", d.responsible.value()},
+      {"must_stop", must_stop},
+      {"created_at", to_iso8601(d.created_at)},
+      {"acknowledge_by", when(d.acknowledge_by)},
+      {"complete_by", when(d.complete_by)},
+      {"deadline_problem", d.deadline_problem.empty() ? json(nullptr) : json(d.deadline_problem)},
+      {"provisional", d.provisional},
+      {"acknowledged_at", when(d.acknowledged_at)},
+      {"completed_at", when(d.completed_at)},
+      {"open", d.open()},
+      {"overdue", d.overdue(at)}};
+}
+
+// A duty in the reader's words, times in the responsible hospital's zone.
+std::string duty_line(const duty& d, instant at, const wording& w) {
+  std::vector<std::string> recipients;
+  for (const auto& h : d.must_stop) recipients.push_back(w.name(h));
+  const auto time = [&](const std::optional<instant>& t) {
+    return t ? w.time(*t, d.responsible) : std::string();
+  };
+  const std::string deadlines =
+      text::format(w.lang, "duty.deadlines",
+                   {{"problem", d.deadline_problem.empty() ? "counted" : "calendar"},
+                    {"acknowledge_by", time(d.acknowledge_by)},
+                    {"complete_by", time(d.complete_by)},
+                    {"provisional", d.provisional ? "yes" : "no"}});
+  const std::string overdue = d.overdue(at) ? "yes" : "no";
+  const std::string status =
+      d.completed_at      ? text::format(w.lang, "duty.completed", {{"time", time(d.completed_at)}})
+      : d.acknowledged_at ? text::format(w.lang, "duty.acknowledged",
+                                         {{"time", time(d.acknowledged_at)}, {"overdue", overdue}})
+                          : text::format(w.lang, "duty.open", {{"overdue", overdue}});
+  return text::format(w.lang, "duty.line",
+                      {{"id", std::to_string(d.id)},
+                       {"rule", d.rule},
+                       {"referral", d.referral.value()},
+                       {"patient", d.patient.value()},
+                       {"responsible", w.name(d.responsible)},
+                       {"recipients", text::list(recipients, w.lang)},
+                       {"deadlines", deadlines},
+                       {"status", status}});
+}
+
+// kakehashi referral duties --db FILE [--hospital ID] [--id R] [--all] [--overdue] [--at T]
+int run_duties(const query_options& o) {
+  const auto dir = agreements_of(o.agreements);
+  const instant at = instant_or_now(o.at, "--at");
+  duty_query q;
+  if (!o.hospital.empty()) {
+    q.hospital = dir ? known_hospital(*dir, o.hospital, "--hospital") : hospital_id{o.hospital};
+    validate("--hospital", *q.hospital);
+  }
+  if (!o.id.empty()) {
+    q.referral = referral_id{o.id};
+    validate("--id", *q.referral);
+  }
+  q.open_only = !o.all;
+  if (o.overdue) q.overdue_at = at;
+  const auto found = database_view::open(o.db).duties(q);
+  if (o.json) {
+    json arr = json::array();
+    for (const auto& d : found) arr.push_back(duty_json(d, at));
+    std::cout << arr.dump(2) << '\n';
+    return exit_ok;
+  }
+  const wording w{reader_language(o.lang), dir ? &*dir : nullptr};
+  std::int64_t late = 0;
+  for (const auto& d : found) {
+    late += d.overdue(at) ? 1 : 0;
+    std::cout << duty_line(d, at, w) << '\n';
+  }
+  std::cout << text::format(w.lang, "duty.total",
+                            {{"count", static_cast<std::int64_t>(found.size())},
+                             {"overdue", late},
+                             {"time", text::local_time(at, "UTC", w.lang)}})
+            << '\n';
+  return exit_ok;
+}
+
 // ---- the workflow ---------------------------------------------------------------------------
 
 struct workflow_options : engine_args {
@@ -443,6 +538,9 @@ struct workflow_options : engine_args {
   std::string language;
   // milestone
   std::string milestone;
+  // duty
+  std::int64_t duty = 0;
+  std::string step;
   std::string lang;  // en, vi or ja: what the reader sees (not --json), from --lang or the locale
   bool json = false;
 };
@@ -553,7 +651,10 @@ int refused(const error& e, const workflow_options& o, const wording& w) {
   return exit_code_of(e.code());
 }
 
-int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
+// What every workflow command starts from: the agreements, the reader's words, the engine, and
+// the referral, actor and instant the options name (each checked), given to `body`.
+template <class Body>
+int with_workflow(const workflow_options& o, Body&& body) {
   const agreement_directory dir = agreement_directory::load_file(o.agreements);
   const wording w{reader_language(o.lang), &dir};
   engine e = open_engine(o, dir);
@@ -561,82 +662,123 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
   validate("--id", id);
   const actor by = actor_of(o, dir);
   const instant at = instant_or_now(o.at, "--at");
-  std::optional<consent_record> consent;
-  if (!o.consent.empty()) consent = load_consent_file(o.consent);
-  try {
-    referral_snapshot s;
-    if (propose) {
-      proposal p;
-      p.id = id;
-      p.origin = o.from.empty() ? by.organisation : known_hospital(dir, o.from, "--from");
-      p.destination = known_hospital(dir, o.to, "--to");
-      p.specialty = known_specialty(dir, o.specialty, "--specialty");
-      p.patient = patient_ref{o.patient};
-      validate("--patient", p.patient);
-      if (!o.replaces.empty()) {
-        p.replaces = referral_id{o.replaces};
-        validate("--replaces", *p.replaces);
+  return body(dir, w, e, id, by, at);
+}
+
+int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
+  return with_workflow(o, [&](const agreement_directory& dir, const wording& w, engine& e,
+                              const referral_id& id, const actor& by, instant at) {
+    std::optional<consent_record> consent;
+    if (!o.consent.empty()) consent = load_consent_file(o.consent);
+    try {
+      referral_snapshot s;
+      if (propose) {
+        proposal p;
+        p.id = id;
+        p.origin = o.from.empty() ? by.organisation : known_hospital(dir, o.from, "--from");
+        p.destination = known_hospital(dir, o.to, "--to");
+        p.specialty = known_specialty(dir, o.specialty, "--specialty");
+        p.patient = patient_ref{o.patient};
+        validate("--patient", p.patient);
+        if (!o.replaces.empty()) {
+          p.replaces = referral_id{o.replaces};
+          validate("--replaces", *p.replaces);
+        }
+        p.by = by;
+        p.at = at;
+        s = e.propose(p, o.key);
+      } else {
+        switch (kind) {
+          case event_kind::record_consent:
+            s = e.record_consent(id, *consent, by, at, o.key);
+            break;
+          case event_kind::transfer:
+            s = e.transfer(id, *consent, by, at, o.key);
+            break;
+          case event_kind::return_results:
+            s = e.return_results(id, *consent, {document_of(o)}, by, at, o.key);
+            break;
+          case event_kind::record_milestone:
+            s = e.apply(
+                id,
+                event::record_milestone{by, at,
+                                        choice<milestone>(o.milestone, "--milestone",
+                                                          parse_milestone, all_milestones())},
+                o.key);
+            break;
+          case event_kind::attach_document:
+            s = e.attach_document(id, document_of(o), by, at, o.key);
+            break;
+          case event_kind::accept:
+            s = e.apply(id, event::accept{by, at}, o.key);
+            break;
+          case event_kind::complete:
+            s = e.apply(id, event::complete{by, at}, o.key);
+            break;
+          case event_kind::decline:
+            s = e.apply(
+                id,
+                event::decline{by, at,
+                               choice<decline_reason>(o.reason, "--reason", parse_decline_reason)},
+                o.key);
+            break;
+          case event_kind::cancel:
+            s = e.apply(
+                id,
+                event::cancel{by, at,
+                              choice<cancel_reason>(o.reason, "--reason", parse_cancel_reason)},
+                o.key);
+            break;
+          case event_kind::withdraw_consent:
+            s = e.apply(
+                id,
+                event::withdraw_consent{
+                    by, at,
+                    choice<withdrawal_channel>(o.channel, "--channel", parse_withdrawal_channel)},
+                o.key);
+            break;
+          case event_kind::expire:
+            s = e.apply(id, event::expire{by, at}, o.key);
+            break;
+        }
       }
-      p.by = by;
-      p.at = at;
-      s = e.propose(p, o.key);
-    } else {
-      switch (kind) {
-        case event_kind::record_consent:
-          s = e.record_consent(id, *consent, by, at, o.key);
-          break;
-        case event_kind::transfer:
-          s = e.transfer(id, *consent, by, at, o.key);
-          break;
-        case event_kind::return_results:
-          s = e.return_results(id, *consent, {document_of(o)}, by, at, o.key);
-          break;
-        case event_kind::record_milestone:
-          s = e.apply(id,
-                      event::record_milestone{by, at,
-                                              choice<milestone>(o.milestone, "--milestone",
-                                                                parse_milestone, all_milestones())},
-                      o.key);
-          break;
-        case event_kind::attach_document:
-          s = e.attach_document(id, document_of(o), by, at, o.key);
-          break;
-        case event_kind::accept:
-          s = e.apply(id, event::accept{by, at}, o.key);
-          break;
-        case event_kind::complete:
-          s = e.apply(id, event::complete{by, at}, o.key);
-          break;
-        case event_kind::decline:
-          s = e.apply(
-              id,
-              event::decline{by, at,
-                             choice<decline_reason>(o.reason, "--reason", parse_decline_reason)},
-              o.key);
-          break;
-        case event_kind::cancel:
-          s = e.apply(id,
-                      event::cancel{
-                          by, at, choice<cancel_reason>(o.reason, "--reason", parse_cancel_reason)},
-                      o.key);
-          break;
-        case event_kind::withdraw_consent:
-          s = e.apply(id,
-                      event::withdraw_consent{by, at,
-                                              choice<withdrawal_channel>(o.channel, "--channel",
-                                                                         parse_withdrawal_channel)},
-                      o.key);
-          break;
-        case event_kind::expire:
-          s = e.apply(id, event::expire{by, at}, o.key);
-          break;
-      }
+      print_snapshot(s, o.json, w);
+      return exit_ok;
+    } catch (const error& err) {
+      return refused(err, o, w);
     }
-    print_snapshot(s, o.json, w);
-    return exit_ok;
-  } catch (const error& err) {
-    return refused(err, o, w);
-  }
+  });
+}
+
+// kakehashi referral duty --id R --duty N --step acknowledged|completed --by H --role ROLE ...
+int run_record_duty(const workflow_options& o) {
+  return with_workflow(o, [&](const agreement_directory&, const wording& w, engine& e,
+                              const referral_id& id, const actor& by, instant at) {
+    const duty_step step =
+        choice<duty_step>(o.step, "--step", parse_duty_step,
+                          std::vector<duty_step>{duty_step::acknowledged, duty_step::completed});
+    try {
+      const referral_snapshot s = e.record_duty(id, o.duty, step, by, at, o.key);
+      if (o.json) {
+        duty_query q;
+        q.referral = id;
+        q.open_only = false;
+        for (const auto& d : e.duties(q)) {
+          if (d.id == o.duty) std::cout << duty_json(d, at).dump(2) << '\n';
+        }
+        return exit_ok;
+      }
+      std::cout << text::format(w.lang, "duty.recorded",
+                                {{"id", std::to_string(o.duty)},
+                                 {"referral", s.id.value()},
+                                 {"step", std::string(to_string(step))},
+                                 {"time", w.time(at, by.organisation)}})
+                << '\n';
+      return exit_ok;
+    } catch (const error& err) {
+      return refused(err, o, w);
+    }
+  });
 }
 
 // The options every workflow command has.
@@ -757,6 +899,28 @@ command add_referral_command(CLI::App& app) {
   document_options(results);
   results->add_option("--consent", w->consent, "The consent JSON file recorded")->required();
   CLI::App* complete = workflow_command(ref, "complete", "Treatment completed", *w);
+  CLI::App* duty_cmd = workflow_command(
+      ref, "duty",
+      "Record a step of a duty (a withdrawal's acknowledgement or completion), by the hospital "
+      "responsible for it",
+      *w);
+  duty_cmd->add_option("--duty", w->duty, "The duty's number (referral duties lists them)")
+      ->required();
+  duty_cmd->add_option("--step", w->step, "acknowledged, completed")->required();
+  CLI::App* duties = ref->add_subcommand(
+      "duties",
+      "Duties rules created (a withdrawal: acknowledge within 2 working days, complete within 20 "
+      "days, with the stop notice to the destination), open or all (read-only)");
+  duties->add_option("--db", q->db, "kakehashi database (only read)")->required();
+  duties->add_option("--agreements", q->agreements,
+                     "Agreements file: hospitals by their names, times in their zones");
+  duties->add_option("--hospital", q->hospital, "The responsible hospital or a recipient");
+  duties->add_option("--id", q->id, "Only this referral's");
+  duties->add_flag("--all", q->all, "The completed duties too");
+  duties->add_flag("--overdue", q->overdue, "Only those overdue at --at");
+  duties->add_option("--at", q->at, "The instant (default: now)");
+  duties->add_flag("--json", q->json, "Print one JSON array");
+  duties->add_option("--lang", q->lang, "en, vi or ja (default: the locale's)");
 
   const std::vector<std::pair<CLI::App*, event_kind>> events = {
       {consent, event_kind::record_consent},
@@ -769,10 +933,12 @@ command add_referral_command(CLI::App& app) {
       {transfer, event_kind::transfer},
       {results, event_kind::return_results},
       {complete, event_kind::complete}};
-  return [q, w, show, list, overdue, propose, events] {
+  return [q, w, show, list, overdue, propose, events, duty_cmd, duties] {
     if (show->parsed()) return run_show(*q);
     if (list->parsed()) return run_list(*q);
     if (overdue->parsed()) return run_overdue(*q);
+    if (duties->parsed()) return run_duties(*q);
+    if (duty_cmd->parsed()) return run_record_duty(*w);
     if (propose->parsed()) return run_workflow(event_kind::record_consent, *w, true);
     for (const auto& [cmd, kind] : events) {
       if (cmd->parsed()) return run_workflow(kind, *w, false);
@@ -808,6 +974,15 @@ command add_sweep_command(CLI::App& app) {
       std::cout << text::format(
                        w.lang, "sweep.count",
                        {{"count", expired.size()}, {"time", text::local_time(at, "UTC", w.lang)}})
+                << '\n';
+      // The duties of the sweep's hospital past a deadline: reported, never closed by the sweep.
+      duty_query late;
+      late.hospital = system.organisation;
+      late.overdue_at = at;
+      const auto overdue_duties = e.duties(late);
+      for (const auto& d : overdue_duties) std::cout << duty_line(d, at, w) << '\n';
+      std::cout << text::format(w.lang, "sweep.overdue_duties",
+                                {{"count", static_cast<std::int64_t>(overdue_duties.size())}})
                 << '\n';
     }
     return exit_ok;

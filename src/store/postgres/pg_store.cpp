@@ -42,6 +42,8 @@ const std::vector<const char*> schema{
   "  idempotency_key TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT)",
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
   "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
+  "CREATE INDEX audit_duties ON audit(seq) "
+  "WHERE command IN ('withdraw_consent', 'record_duty') AND outcome = 0",
 };
 
 // The steps from each released version to the next, from the first PostgreSQL release (3): step
@@ -50,6 +52,8 @@ const std::map<int, std::vector<const char*>> migrations{
   {3, {"CREATE INDEX referral_patient ON referral(patient, specialty, destination)"}},
   {4, {"ALTER TABLE referral ADD COLUMN replaces TEXT COLLATE \"C\"",
        "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL"}},
+  {5, {"CREATE INDEX audit_duties ON audit(seq) "
+       "WHERE command IN ('withdraw_consent', 'record_duty') AND outcome = 0"}},
 };
 constexpr int first_version = 3;
 // clang-format on

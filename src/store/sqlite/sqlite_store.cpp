@@ -57,6 +57,11 @@ const std::vector<std::vector<const char*>> migrations{{
   // a proposal that replaces nothing does not touch it.
   "ALTER TABLE referral ADD COLUMN replaces TEXT",
   "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL",
+}, {
+  // Version 6: duties. The rows that create a duty (a withdrawal) and record its steps are
+  // found without reading the whole log; partial, so that no other row touches the index.
+  "CREATE INDEX audit_duties ON audit(seq) "
+  "WHERE command IN ('withdraw_consent', 'record_duty') AND outcome = 0",
 }};
 // clang-format on
 

@@ -1,0 +1,123 @@
+// Duties (engine.hpp: duty): read from the audit log. A successful withdraw_consent row carries
+// the duty it created under "duty"; a successful record_duty row records one of its steps. Both
+// are hashed into the chain like every row, so a duty's deadline cannot be moved unseen.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "audit/chain.hpp"
+#include "common/fail.hpp"
+
+namespace kakehashi {
+
+std::string_view to_string(duty_kind v) noexcept {
+  switch (v) {
+    case duty_kind::withdrawal:
+      return "withdrawal";
+  }
+  return "withdrawal";
+}
+
+std::string_view to_string(duty_step v) noexcept {
+  switch (v) {
+    case duty_step::acknowledged:
+      return "acknowledged";
+    case duty_step::completed:
+      return "completed";
+  }
+  return "acknowledged";
+}
+
+std::optional<duty_step> parse_duty_step(std::string_view name) noexcept {
+  if (name == "acknowledged") return duty_step::acknowledged;
+  if (name == "completed") return duty_step::completed;
+  return std::nullopt;
+}
+
+bool duty::overdue(instant at) const noexcept {
+  if (!open()) return false;
+  if (complete_by && at >= *complete_by) return true;
+  return !acknowledged_at && acknowledge_by && at >= *acknowledge_by;
+}
+
+namespace audit {
+
+using nlohmann::json;
+
+duty duty_of(const row& r, const json& d) {
+  duty out;
+  out.id = r.seq;
+  out.kind = duty_kind::withdrawal;
+  if (d.at("kind").get<std::string>() != "withdrawal") {
+    throw std::runtime_error("an unknown kind of duty");
+  }
+  out.rule = d.at("rule").get<std::string>();
+  out.referral = referral_id{r.referral_id};
+  out.patient = patient_ref{d.at("patient").get<std::string>()};
+  out.responsible = hospital_id{d.at("responsible").get<std::string>()};
+  for (const auto& h : d.at("must_stop")) out.must_stop.emplace_back(h.get<std::string>());
+  out.created_at = parse_instant(r.recorded_at, "audit.recorded_at");
+  if (d.contains("deadline_problem")) {
+    out.deadline_problem = d["deadline_problem"].get<std::string>();
+  } else {
+    out.acknowledge_by = parse_instant(d.at("acknowledge_by").get<std::string>(), "acknowledge_by");
+    out.complete_by = parse_instant(d.at("complete_by").get<std::string>(), "complete_by");
+  }
+  out.provisional = d.contains("provisional") && d["provisional"].get<bool>();
+  return out;
+}
+
+std::vector<duty> read_duties(store::connection& db, const duty_query& dq) {
+  // Through the audit_duties index (schema 6), which holds only these rows: the cost grows with
+  // the duties, not with the log. A hospital's are picked here, by the parties each duty names
+  // (the referral's origin and destination), not by a join that would lead the planner to read
+  // every referral of the hospital.
+  auto q = db.prepare(std::string(select_audit) +
+                      " WHERE outcome = 0 AND command IN ('withdraw_consent', 'record_duty')" +
+                      (dq.referral ? " AND referral_id = ?1" : "") + " ORDER BY seq");
+  if (dq.referral) q->bind(1, dq.referral->value());
+  std::vector<duty> all;
+  while (q->step()) {
+    const row r = read_row(*q);
+    try {
+      const json details = json::parse(r.details);
+      if (r.command == "withdraw_consent") {
+        if (details.contains("duty")) all.push_back(duty_of(r, details["duty"]));
+        continue;
+      }
+      const std::int64_t id = details.at("duty").get<std::int64_t>();
+      const auto step = parse_duty_step(details.at("step").get<std::string>());
+      if (!step) throw std::runtime_error("an unknown step");
+      for (auto& d : all) {
+        if (d.id != id) continue;
+        const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
+        if (*step == duty_step::acknowledged) {
+          d.acknowledged_at = at;
+          d.acknowledged_seq = r.seq;
+        } else {
+          d.completed_at = at;
+          d.completed_seq = r.seq;
+        }
+      }
+    } catch (const std::exception& e) {
+      detail::fail(
+          errc::storage, fmt::format("audit row {}", r.seq),
+          fmt::format("holds a duty that cannot be read: {}", detail::printable(e.what(), 160)),
+          "run kakehashi audit verify: the log may have been altered");
+    }
+  }
+  std::vector<duty> out;
+  for (auto& d : all) {
+    if (dq.hospital && d.responsible != *dq.hospital &&
+        std::find(d.must_stop.begin(), d.must_stop.end(), *dq.hospital) == d.must_stop.end()) {
+      continue;
+    }
+    if (dq.open_only && !d.open()) continue;
+    if (dq.overdue_at && !d.overdue(*dq.overdue_at)) continue;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace audit
+}  // namespace kakehashi
