@@ -86,6 +86,9 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
   CHECK(s.milestones.size() == 6);  // escort_arranged is recorded for some, required of none
   CHECK(s.results_returned > 0);
   CHECK(s.days_results_before_completion.min < s.days_results_before_completion.max);
+  CHECK(s.duties);
+  CHECK(s.duty_completed > 0);
+  CHECK(s.days_to_acknowledge_duty.min < s.days_to_acknowledge_duty.max);
   // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
   const date::sys_days first{s.start};
   const date::sys_days last = first + date::days{s.days - 1};
@@ -151,6 +154,20 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
                       Contains("description.ja: expected a string, found 3"));
     CHECK_THAT(load_error(edited("/description", 7)),
                Contains("description: expected a string or an object of texts by language"));
+  }
+  SECTION("duties: the section is optional, its values checked") {
+    json doc = json::parse(kh::test::slurp(scenario_file));
+    doc["duties"]["completed"] = -0.5;
+    doc["duties"]["days_to_complete"] = {{"min", 30}, {"mode", 10}, {"max", 28}};
+    doc["duties"]["forgotten"] = true;
+    const std::string e = load_error(doc.dump());
+    CHECK_THAT(e, Contains("3 problem(s)"));
+    CHECK_THAT(e, Contains("duties.completed: -0.5 is not a number from 0 to 1"));
+    CHECK_THAT(e, Contains("duties.days_to_complete: min 30 <= mode 10 <= max 28 does not hold"));
+    CHECK_THAT(e, Contains("duties.forgotten: unknown key"));
+    doc = json::parse(kh::test::slurp(scenario_file));
+    doc.erase("duties");
+    CHECK_FALSE(simulator::load_scenario(doc.dump(), "test.json").duties);
   }
   SECTION("a hospital id that is not one") {
     CHECK_THAT(load_error(edited("/destination/hospital", "shonan kamakura")),
@@ -312,7 +329,7 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   auto view = kh::database_view::open(db.path());
   long opened = 0, refused_proposals = 0, accepted = 0, replacements = 0;
   long attached = 0, refused_for_documents = 0, milestones = 0, results = 0;
-  long completed_with_results = 0, renewed = 0;
+  long completed_with_results = 0, renewed = 0, withdrawals = 0;
   std::vector<double> to_transfer, to_results;  // days from acceptance, and from arrival
   for (int i = 1; i <= n; ++i) {
     const kh::referral_id id{fmt::format("R-{:06}", i)};
@@ -412,6 +429,10 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
       }
       // A refused return is not the end of the loop: the results went home before completion.
       if (r.command == "complete" && return_refused && !withdrawn) CHECK(returned);
+      if (r.command == "withdraw_consent" && r.outcome == kh::audit_outcome::success) {
+        CHECK(json::parse(r.details).contains("duty"));
+        ++withdrawals;
+      }
       if (r.command == "record_consent" && r.state_before == "accepted") {
         CHECK(json::parse(r.details).contains("replaces"));
         ++replacements;
@@ -452,6 +473,32 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(completed_with_results > s.outcomes[5] / 2);  // most loops close
   CHECK(renewed == s.consents_renewed_for_return);
   CHECK(renewed > 0);
+  // Every withdrawal made its duty; the summary's counts are the log's.
+  kh::duty_query every;
+  every.open_only = false;
+  const auto duties = view.duties(every);
+  CHECK(withdrawals > 0);
+  CHECK(static_cast<long>(duties.size()) == withdrawals);
+  CHECK(s.duties_created == withdrawals);
+  long acknowledged_in_time = 0, completed_in_time = 0, completed_late = 0, open = 0, late = 0;
+  const kh::instant end = kh::parse_instant(s.period_utc[1]);
+  for (const auto& d : duties) {
+    REQUIRE(d.acknowledge_by);
+    REQUIRE(d.complete_by);
+    CHECK(d.responsible == view.find(d.referral)->origin);
+    if (d.acknowledged_at && *d.acknowledged_at < *d.acknowledge_by) ++acknowledged_in_time;
+    if (d.completed_at) (*d.completed_at < *d.complete_by ? completed_in_time : completed_late)++;
+    if (d.open()) ++open;
+    // Open two days past its completion deadline: the daily sweep has reported it.
+    if (d.open() && *d.complete_by + std::chrono::hours(48) < end) ++late;
+  }
+  CHECK(acknowledged_in_time == s.duties_acknowledged_in_time);
+  CHECK(completed_in_time == s.duties_completed_in_time);
+  CHECK(completed_late == s.duties_completed_late);
+  CHECK(open == s.duties_open);
+  CHECK(s.duties_reported_overdue >= late);
+  CHECK(s.duties_reported_overdue <= s.duties_created);
+  CHECK(s.duties_reported_overdue > 0);
   // Each phase's figures, against the log: its referrals, and (acceptance to arrival, arrival to
   // results) its median and 90th percentile by nearest rank.
   REQUIRE(s.phases.size() == 4);

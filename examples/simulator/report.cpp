@@ -63,6 +63,17 @@ std::string results_line(const summary& s, const std::string& lang) {
               {"renewed", s.consents_renewed_for_return}});
 }
 
+// The withdrawals' duties (VN-15): created, done in time, reported overdue, still open.
+std::string duties_line(const summary& s, const std::string& lang) {
+  return say(lang, "sim.duties",
+             {{"created", s.duties_created},
+              {"acknowledged", s.duties_acknowledged_in_time},
+              {"completed", s.duties_completed_in_time},
+              {"late", s.duties_completed_late},
+              {"overdue", s.duties_reported_overdue},
+              {"open", s.duties_open}});
+}
+
 // The phases' table (summary::phases): each phase named by the states it goes between, as the
 // language names them; its referrals, median and 90th percentile in days. rows[0] is the heading.
 std::vector<std::vector<std::string>> phase_rows(const summary& s, const std::string& lang) {
@@ -731,6 +742,7 @@ std::string to_text(const summary& s, const std::string& lang,
   out += say(lang, "sim.consents_replaced", {{"count", s.consents_replaced}}) + "\n";
   out += documents_line(s, lang) + "\n";
   out += milestone_line(s, lang) + "\n" + results_line(s, lang) + "\n";
+  out += duties_line(s, lang) + "\n";
   out += commands_line(s, lang) + "\n";
   out += audit_line(s, lang) + "\n";
   return out;
@@ -827,6 +839,13 @@ std::string to_json(const summary& s, int indent) {
                {{"returned", s.results_returned},
                 {"completed_with_results", s.completed_with_results},
                 {"consents_renewed", s.consents_renewed_for_return}}},
+              {"duties",
+               {{"created", s.duties_created},
+                {"acknowledged_in_time", s.duties_acknowledged_in_time},
+                {"completed_in_time", s.duties_completed_in_time},
+                {"completed_late", s.duties_completed_late},
+                {"reported_overdue", s.duties_reported_overdue},
+                {"open", s.duties_open}}},
               {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
               {"audit",
                {{"intact", s.audit_intact},
@@ -938,7 +957,7 @@ std::string article(const summary& s, const scenario& sc, const std::string& lan
   if (s.capacity.empty()) out += "<li>" + esc(say(lang, "sim.capacity_never")) + "</li>\n";
   out += "</ul>\n" + h2("rpt.h_documents");
   out += p(documents_line(s, lang));
-  out += p(milestone_line(s, lang)) + p(results_line(s, lang));
+  out += p(milestone_line(s, lang)) + p(results_line(s, lang)) + p(duties_line(s, lang));
   if (!s.example.empty()) {
     std::vector<std::vector<std::string>> steps;
     for (const auto& e : s.example) {

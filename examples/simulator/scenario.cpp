@@ -370,6 +370,15 @@ void read_results(reader& r, const json& v, scenario& s) {
   }
 }
 
+void read_duties(reader& r, const json& v, scenario& s) {
+  const std::string p = "duties";
+  if (!r.object(v, p, {"days_to_acknowledge", "completed", "days_to_complete"})) return;
+  s.duties = true;
+  s.days_to_acknowledge_duty = r.delay(v, p, "days_to_acknowledge");
+  if (auto x = r.number(v, p, "completed", 0, 1)) s.duty_completed = *x;
+  s.days_to_complete_duty = r.delay(v, p, "days_to_complete");
+}
+
 void read_origins(reader& r, const json& v, scenario& s) {
   if (!v.is_array() || v.empty()) {
     r.add("origins", fmt::format("expected a non-empty array of origins, found {}",
@@ -533,7 +542,7 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
   scenario s;
   if (r.object(doc, "",
                {"format", "description", "run", "destination", "origins", "paperwork", "patients",
-                "consent", "documents", "milestones", "results", "journey"})) {
+                "consent", "documents", "milestones", "results", "duties", "journey"})) {
     if (auto f = r.text(doc, "", "format"); f && *f != format_tag) {
       r.add("format", fmt::format("{} is not \"{}\"", reader::shown(json(*f)), format_tag));
     }
@@ -572,6 +581,7 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
     // Optional too: without it none is recorded (and none may be required).
     read_milestones(r, doc.contains("milestones") ? doc["milestones"] : json::object(), s);
     if (doc.contains("results")) read_results(r, doc["results"], s);
+    if (doc.contains("duties")) read_duties(r, doc["duties"], s);
   }
   if (!r.problems.empty()) {
     std::string all;

@@ -135,6 +135,15 @@ struct scenario {
   double results_consent_missing = 0;
   delay_days days_to_renew_consent;
 
+  // Duties (the optional section "duties"; without it the duties withdrawals create are never
+  // recorded as done, and the sweep reports them overdue): the referring hospital acknowledges
+  // a withdrawal `days_to_acknowledge` after it, and completes it (the destination confirmed it
+  // stopped) `days_to_complete` after it, for the share `completed` of them.
+  bool duties = false;
+  delay_days days_to_acknowledge_duty;
+  double duty_completed = 0;
+  delay_days days_to_complete_duty;
+
   // The journey
   double cancel_before_transfer = 0;
   weights<kakehashi::cancel_reason> cancel_reasons;

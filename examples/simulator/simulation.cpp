@@ -15,6 +15,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <queue>
+#include <set>
 #include <unordered_map>
 
 namespace simulator {
@@ -95,6 +96,10 @@ struct plan {
   // (drawn last) the consent does not grant the return; renewed this many days after the refusal
   bool return_consent_missing = false;
   double to_renew = 0;
+  // (drawn last) a withdrawal's duty: days to acknowledge it, whether and when it is completed
+  double to_acknowledge = 0;
+  bool completes_duty = true;
+  double to_complete_duty = 0;
 };
 
 enum class step {
@@ -109,7 +114,8 @@ enum class step {
   withdraw,
   transfer,
   complete,
-  sweep
+  sweep,
+  duty  // a step of a withdrawal's duty: pending.referral indexes duties_, item 0 or 1
 };
 
 struct pending {
@@ -401,6 +407,11 @@ class simulation {
       p.return_consent_missing = chance(rng, s_.results_consent_missing);
       p.to_renew = draw(rng, s_.days_to_renew_consent);
     }
+    if (s_.duties) {
+      p.to_acknowledge = draw(rng, s_.days_to_acknowledge_duty);
+      p.completes_duty = chance(rng, s_.duty_completed);
+      p.to_complete_duty = draw(rng, s_.days_to_complete_duty);
+    }
     return p;
   }
 
@@ -444,6 +455,7 @@ class simulation {
 
   void handle(const pending& e) {
     if (e.what == step::sweep) return sweep(e.at);
+    if (e.what == step::duty) return duty_step(e);
     const auto it = open_.find(e.referral);
     if (it == open_.end()) return;  // closed meanwhile (expired, withdrawn...)
     open_referral& r = it->second;
@@ -463,7 +475,9 @@ class simulation {
       case step::withdraw: return withdraw(r, e.at);
       case step::transfer: return transfer(r, e.at);
       case step::complete: return complete(r, e.at);
-      case step::sweep: return;
+      case step::sweep:
+      case step::duty:
+        return;
     }
   }
 
@@ -853,10 +867,55 @@ class simulation {
                                : origin_actor(r, kh::actor_role::coordinator);
     engine_apply(r, kh::event::withdraw_consent{by, at, kh::withdrawal_channel::written},
                  "withdraw_consent");
+    plan_duty(r, at);
     if (!after) return close(r, 8, at);
     ++sum_.withdrawn_after_transfer;
     r.withdrawn = true;  // results no longer go back through kakehashi
     push(at + days(r.p.treatment * (1 - r.p.after_fraction)), step::complete, r.index);
+  }
+
+  // The duty the withdrawal created (VN-15): the referring hospital acknowledges it, then
+  // completes it (the destination confirmed it stopped), each in office hours, on the plan's
+  // days; a duty never completed stays open and the sweep reports it overdue.
+  void plan_duty(const open_referral& r, kh::instant at) {
+    kh::duty_query q;
+    q.referral = r.id;
+    std::vector<kh::duty> found;
+    {
+      timed t(engine_seconds_);
+      found = engine_.duties(q);
+    }
+    if (found.empty()) throw std::logic_error("simulator: a withdrawal without its duty");
+    ++sum_.duties_created;
+    if (!s_.duties) return;
+    const auto slot = static_cast<std::uint32_t>(duties_.size());
+    duties_.push_back({found.back(), origin_actor(r, kh::actor_role::coordinator)});
+    const date::time_zone* z = origin_zone(r);
+    const kh::instant acknowledged = office(z, at + days(r.p.to_acknowledge));
+    push(acknowledged, step::duty, slot, 0);
+    if (r.p.completes_duty) {
+      push(std::max(acknowledged + 1h, office(z, at + days(r.p.to_complete_duty))), step::duty,
+           slot, 1);
+    }
+  }
+
+  void duty_step(const pending& e) {
+    const auto& [d, by] = duties_.at(e.referral);
+    const kh::duty_step what = e.item == 0 ? kh::duty_step::acknowledged : kh::duty_step::completed;
+    ++sum_.commands;
+    {
+      timed t(engine_seconds_);
+      engine_.record_duty(
+          d.referral, d.id, what, by, e.at,
+          fmt::format("{}:record_duty:{}:{}", d.referral.value(), d.id, kh::to_string(what)));
+    }
+    if (what == kh::duty_step::acknowledged) {
+      if (d.acknowledge_by && e.at < *d.acknowledge_by) ++sum_.duties_acknowledged_in_time;
+    } else if (d.complete_by && e.at < *d.complete_by) {
+      ++sum_.duties_completed_in_time;
+    } else {
+      ++sum_.duties_completed_late;
+    }
   }
 
   void transfer(open_referral& r, kh::instant at) {
@@ -954,6 +1013,17 @@ class simulation {
           static_cast<std::uint32_t>(std::stoul(snap.id.value().substr(2)) - 1));
       if (it != open_.end()) close(it->second, 9, at);
     }
+    // The duties past a deadline, each counted the first day the sweep reports it.
+    kh::duty_query late;
+    late.overdue_at = at;
+    std::vector<kh::duty> overdue;
+    {
+      timed t(engine_seconds_);
+      overdue = engine_.duties(late);
+    }
+    for (const auto& d : overdue) {
+      if (reported_overdue_.insert(d.id).second) ++sum_.duties_reported_overdue;
+    }
   }
 
   // --- counting --------------------------------------------------------------------------------
@@ -1015,6 +1085,7 @@ class simulation {
       }
       close(r, 1 + static_cast<int>(snap.state), period_end());  // proposed .. transferred
     }
+    sum_.duties_open = static_cast<long>(engine_.duties().size());
     for (auto& [k, row] : by_origin_specialty_) sum_.by_origin_specialty.push_back(row);
     std::stable_sort(refusals_.begin(), refusals_.end(),
                      [](const refusal_row& a, const refusal_row& b) { return a.count > b.count; });
@@ -1111,6 +1182,10 @@ class simulation {
   std::priority_queue<pending, std::vector<pending>, std::greater<pending>> queue_;
   std::uint64_t order_ = 0;
   std::unordered_map<std::uint32_t, open_referral> open_;
+  // The withdrawals' duties the scenario plans steps for (step::duty), and those the sweep has
+  // reported overdue.
+  std::vector<std::pair<kh::duty, kh::actor>> duties_;
+  std::set<std::int64_t> reported_overdue_;
 
   summary sum_;
   double engine_seconds_ = 0;  // wall time inside the engine's commands, commits and verify

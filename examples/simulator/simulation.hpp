@@ -138,6 +138,16 @@ struct summary {
   /// Newer consents recorded after the transfer because the first did not grant the return of
   /// results (JP-04 refused it); the results then went home on them.
   long consents_renewed_for_return = 0;
+  /// The duties withdrawals created (VN-15: the referring hospital acknowledges within 2 working
+  /// days and completes within 20 days, with the stop notice to the destination): those
+  /// acknowledged and completed before their deadlines, completed after, reported overdue by
+  /// the daily sweep (each once), and still open when the period ended.
+  long duties_created = 0;
+  long duties_acknowledged_in_time = 0;
+  long duties_completed_in_time = 0;
+  long duties_completed_late = 0;
+  long duties_reported_overdue = 0;
+  long duties_open = 0;
 
   // The audit log of the database written
   bool audit_intact = false;
