@@ -18,6 +18,10 @@
 //   - results are returned only after the transfer and while consent stands, their document ids
 //     distinct from every other document of the referral; none was completed under the K
 //     Hospital MoU (which requires results first) without them;
+//   - every successful withdrawal created its duty (VN-15) with both deadlines after it, and
+//     every summary request its duty (VN-24), a party's, with deadlines or the reason; each of
+//     a duty's steps is recorded at most once, by its responsible hospital, at or after its
+//     creation; recording a step never changes the referral;
 //   - nothing but kakehashi::error escapes (anything else ends the process: a finding);
 //   - verify() finds the database intact at the end, every transfer and results return with its
 //     provision record (JP-07, VN-22), each listed once as made by its provider and once as
@@ -25,7 +29,8 @@
 //
 // Input: a byte stream. Each command takes an opcode byte and a few argument bytes (missing bytes
 // read as 0); opcode 10 opens a batch of the next few commands; opcode 11 attaches a document;
-// opcode 12 records a milestone; opcode 13 returns results.
+// opcode 12 records a milestone; opcode 13 returns results; opcode 14 records a duty's step or
+// a request for the record summary.
 #include <cstddef>
 #include <cstdint>
 #include <kakehashi/engine.hpp>
@@ -176,6 +181,7 @@ struct harness {
     std::set<document_kind> kinds;
     std::set<std::string> milestones;
     bool requires = false, requires_results = false, withdrawn = false, returned = false;
+    std::set<std::string> duty_steps;
     for (const audit_entry& a : e.history(id)) {
       if (a.outcome != audit_outcome::success) continue;
       const auto d = nlohmann::json::parse(a.details);
@@ -183,7 +189,15 @@ struct harness {
         requires = d.value("agreement", "") == "mou-bach-mai-shonan-kamakura-2025";
         requires_results = d.value("agreement", "") == "mou-k-hospital-shonan-kamakura-2025";
       }
-      if (a.command == "withdraw_consent") withdrawn = true;
+      if (a.command == "withdraw_consent") {
+        withdrawn = true;
+        if (!d.contains("duty")) broken("a withdrawal without its duty");
+      }
+      if (a.command == "record_duty") {
+        const std::string step = d.at("duty").dump() + d.at("step").get<std::string>();
+        if (!duty_steps.insert(step).second) broken("a duty's step recorded twice");
+        if (a.state_before != a.state_after) broken("recording a duty's step changed the state");
+      }
       if (a.command == "return_results") {
         if (a.state_before != "transferred" || withdrawn) {
           broken("results returned before the transfer or after a withdrawal");
@@ -292,7 +306,7 @@ struct harness {
   }
 
   void step(bytes& in) {
-    const std::uint8_t op = in.next() % 14;
+    const std::uint8_t op = in.next() % 15;
     now += std::chrono::hours(in.next() % 40) - std::chrono::hours(2);  // sometimes backwards
     const referral_id& id = in.pick(ids);
     switch (op) {
@@ -388,6 +402,33 @@ struct harness {
         checked(id, key, [&] { e.return_results(id, c, docs, by, now, key); });
         break;
       }
+      case 14: {
+        duty_query q;
+        q.referral = id;
+        q.open_only = false;
+        const auto duties = e.duties(q);
+        const std::uint8_t arg = in.next();
+        // A duty of the referral, or a number that is none.
+        const std::int64_t duty = duties.empty() || arg % 5 == 4 ? static_cast<std::int64_t>(arg)
+                                                                 : duties[arg % duties.size()].id;
+        const duty_step what = arg % 2 ? duty_step::completed : duty_step::acknowledged;
+        const actor by = pick_actor(in);
+        const std::string key = pick_key(in);
+        const std::optional<referral_snapshot> before = e.find(id);
+        if (arg % 7 == 6) {  // the patient's written request for the record summary (VN-24)
+          checked(id, key, [&] { e.request_summary(id, by, now, key); });
+        } else {
+          checked(id, key, [&] { e.record_duty(id, duty, what, by, now, key); });
+        }
+        if (e.find(id) != before) broken("a duty's command changed the referral");
+        for (const auto& d : e.duties(q)) {
+          if ((d.acknowledged_at && *d.acknowledged_at < d.created_at) ||
+              (d.completed_at && *d.completed_at < d.created_at)) {
+            broken("a duty's step recorded before the duty");
+          }
+        }
+        break;
+      }
       case 10: {
         if (in_batch) break;
         const int n = 1 + in.next() % 4;
@@ -442,6 +483,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           (p.basis == legal_basis::consent && p.artifact_sha256.empty())) {
         broken("a provision record does not name the referral's consent and its artifact");
       }
+    }
+  }
+  duty_query every;
+  every.open_only = false;
+  for (const auto& d : h.e.duties(every)) {
+    const referral_snapshot s = h.e.get(d.referral);
+    if (d.kind == duty_kind::withdrawal) {
+      if (!d.acknowledge_by || !d.complete_by || *d.acknowledge_by <= d.created_at ||
+          *d.complete_by <= *d.acknowledge_by) {
+        broken("a withdrawal's duty without deadlines after its creation");
+      }
+      if (d.responsible != s.origin) broken("a withdrawal's duty not the referring hospital's");
+    } else if ((d.responsible != s.origin && d.responsible != s.destination) ||
+               (!d.complete_by && d.deadline_problem.empty())) {
+      broken("a summary's duty not a party's, or without deadlines and without saying why");
     }
   }
   if (made != v.provisions || received != v.provisions) {

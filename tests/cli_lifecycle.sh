@@ -198,6 +198,12 @@ contains out "no duty, none overdue"
 expect 0 referral duties --db referrals.db --agreements agreements.json --all --lang vi \
   --at 2026-04-01T00:00:00Z
 contains out "đã hoàn thành"
+# The patient asks Bach Mai in writing for a summary of the record (VN-24): due in 10 days
+# (Sunday 5 April, so Monday 6 April), acknowledged within 2 working days.
+expect 0 referral request-summary "${db[@]}" "${bm[@]}" --id R-1 --at 2026-03-26T10:00:00+07:00 \
+  --idempotency-key sum-1
+contains out "(VN-24), R-1, patient P-3f9c1a: Bach Mai Hospital; the record summary the patient asked for in writing"
+contains out "acknowledge by Mar 31, 2026, 00:00 Indochina Time (Mar 30, 2026, 17:00 UTC), complete by Apr 7, 2026, 00:00 Indochina Time (Apr 6, 2026, 17:00 UTC); open"
 
 # Onward referral: the expired R-5 is sent on to the second partner, once; not to the hospital
 # that let it expire, and not while a referral is open.
@@ -315,16 +321,16 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 33 rows (9 for R-1, 24 for the others, the refused proposals, the refused consents,
+# The log: 34 rows (10 for R-1, 24 for the others, the refused proposals, the refused consents,
 # the refused duty step and the refused document; the bad input above wrote none), intact, anchored, and a wrong key said
 # apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (33 rows, 6 referrals"
+contains out "audit log: intact (34 rows, 6 referrals"
 expect 0 audit verify --db referrals.db --key-file audit.key --json
 [[ "$(jq -c '[.intact, .provisions, .provisions_without_record]' out)" == '[true,2,0]' ]] ||
   { echo "FAIL: audit verify --json: the provision records checked: $(cat out)" >&2; failures=$((failures + 1)); }
 expect 0 audit verify --db referrals.db --key-file audit.key --lang ja
-contains out "監査ログ: 改ざんなし（33 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
+contains out "監査ログ: 改ざんなし（34 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
 # The provisions each side keeps (JP-07, VN-22): R-1's transfer from Bach Mai and its results
 # coming back, each with the consent behind it; a period; JSON; a period ending before it begins.
 expect 0 audit provisions --db referrals.db --hospital bach-mai
@@ -369,7 +375,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (33 rows, 6 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (34 rows, 6 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

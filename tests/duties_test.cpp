@@ -218,3 +218,72 @@ TEST_CASE("a withdrawal is recorded even when its deadlines cannot be counted",
   CHECK_FALSE(d.overdue(at("2030-01-01T00:00:00Z")));  // no deadline: listed, never overdue
   CHECK(e.verify().intact);
 }
+
+TEST_CASE("VN-24: a written request for the record summary is due in 10 days",
+          "[engine][duties][VN-24][backends]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1"), "p1");
+  const referral_snapshot before = e.get(r1);
+  // Given a written request from the patient, received by Bach Mai on Tuesday 3 March 2026,
+  // when it is recorded, then the summary is due 10 days later (Friday 13 March), acknowledged
+  // within 2 working days (Thursday 5 March).
+  CHECK(e.request_summary(r1, bm_coordinator(), at("2026-03-03T03:00:00Z"), "s1") == before);
+  CHECK(e.get(r1) == before);
+  const duty d = only_duty(e);
+  CHECK(d.kind == duty_kind::record_summary);
+  CHECK(d.rule == "VN-24");
+  CHECK(d.responsible == bm);
+  CHECK(d.must_stop.empty());
+  CHECK(d.acknowledge_by == at("2026-03-06T00:00:00+07:00"));
+  CHECK(d.complete_by == at("2026-03-14T00:00:00+07:00"));
+  CHECK(e.history(r1).back().command == "request_summary");
+
+  // The summary given: the duty is done; the referral never changed.
+  e.record_duty(r1, d.id, duty_step::completed, bm_coordinator(), at("2026-03-10T03:00:00Z"), "s2");
+  CHECK_FALSE(only_duty(e).open());
+  CHECK(e.get(r1) == before);
+
+  // Only a party to the referral receives one, as a person, not a process.
+  const auto rows = e.audit_rows();
+  error err = caught([&] {
+    e.request_summary(r1, {hospital_id{"k-hospital"}, actor_role::coordinator, user_id{"io-k"}},
+                      at("2026-03-11T03:00:00Z"), "s3");
+  });
+  CHECK(err.code() == errc::permission_denied);
+  CHECK_THAT(err.what(), Contains("received by a party to the referral (bach-mai or "
+                                  "shonan-kamakura), not by k-hospital"));
+  err = caught([&] { e.request_summary(r1, bm_coordinator(), at("2026-02-28T00:00:00Z"), "s4"); });
+  CHECK(err.code() == errc::invalid_argument);
+  CHECK(e.audit_rows() == rows + 2);
+  CHECK(e.get(r1) == before);
+
+  // The Japanese hospital receives one too, with no period: APPI Art. 33 sets none.
+  e.request_summary(r1, sk_coordinator(), at("2026-03-12T01:00:00Z"), "s5");
+  duty_query q;
+  q.hospital = sk;
+  const auto jp = e.duties(q);
+  REQUIRE(jp.size() == 1);
+  CHECK_FALSE(jp[0].complete_by);
+  CHECK_THAT(jp[0].deadline_problem, Contains("shonan-kamakura is in JP"));
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("VN-24's periods start with Decree 356, on 1 January 2026 in Hanoi",
+          "[engine][duties][VN-24]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1", "2025-12-20T00:00:00Z"), "p1");
+  e.request_summary(r1, bm_coordinator(), at("2025-12-31T23:59:59+07:00"), "s1");
+  e.request_summary(r1, bm_coordinator(), at("2026-01-01T00:00:00+07:00"), "s2");
+  duty_query q;
+  q.open_only = false;
+  const auto both = e.duties(q);
+  REQUIRE(both.size() == 2);
+  CHECK_FALSE(both[0].acknowledge_by);
+  CHECK_THAT(both[0].deadline_problem, Contains("before Decree 356/2025 took effect"));
+  // 1 January is New Year's Day: Friday 2 and Monday 5 January are the working days; the 10
+  // days end on Sunday 11 January, so on Monday 12 January (Civil Code Art. 148(5)).
+  CHECK(both[1].acknowledge_by == at("2026-01-06T00:00:00+07:00"));
+  CHECK(both[1].complete_by == at("2026-01-13T00:00:00+07:00"));
+}

@@ -79,7 +79,8 @@ std::map<std::string, std::set<std::string>> emitted() {
   for (const auto& s : names<actor_role>()) out["role"].insert(s);
   for (const auto& s : names<event_kind>()) out["command"].insert(s);
   out["command"].insert("propose");
-  out["command"].insert("record_duty");  // engine::record_duty: a duty's step, no event
+  out["command"].insert("record_duty");      // engine::record_duty: a duty's step, no event
+  out["command"].insert("request_summary");  // engine::request_summary: a duty, no event
   for (const auto k : all_document_kinds()) out["document-kind"].insert(std::string(to_string(k)));
   for (const auto m : all_milestones()) out["milestone"].insert(std::string(to_string(m)));
   // A refused row's reason and every message's prefix: errc's values run from 1 to the last.

@@ -267,7 +267,14 @@ struct provision_report {
 /// stop). Days are counted on the referring hospital's country's calendar (holidays.hpp). A
 /// Japanese referring hospital gets the same figures as library policy (JP-12: the APPI sets no
 /// period). The duty's number is the seq of the audit row that created it.
-enum class duty_kind { withdrawal };
+///
+/// A patient's written request for a summary of their medical record creates one too (kind
+/// record_summary, VN-24: Law 15/2023; Decree 356/2025 Art. 5(3) as consent_rules.md cites it):
+/// the hospital that received it acknowledges within 2 working days and gives the summary within
+/// 10 days, for a Vietnamese hospital and a request received from 1 January 2026 on (Decree 356
+/// in force); otherwise the duty is recorded without deadlines, saying why. The summary is what
+/// the patient may carry abroad themselves (VN-14's patient-mediated route).
+enum class duty_kind { withdrawal, record_summary };
 enum class duty_step { acknowledged, completed };
 std::string_view to_string(duty_kind v) noexcept;
 std::string_view to_string(duty_step v) noexcept;
@@ -276,7 +283,7 @@ std::optional<duty_step> parse_duty_step(std::string_view name) noexcept;
 struct duty {
   std::int64_t id = 0;  ///< the seq of the audit row that created it
   duty_kind kind = duty_kind::withdrawal;
-  std::string rule;  ///< "VN-15", or "JP-12" for a Japanese referring hospital
+  std::string rule;  ///< "VN-15" ("JP-12" for a Japanese referring hospital), "VN-24"
   referral_id referral;
   patient_ref patient;
   hospital_id responsible;             ///< who must do it
@@ -381,6 +388,12 @@ class engine {
   referral_snapshot record_duty(const referral_id& id, std::int64_t duty, duty_step step,
                                 const actor& by, instant at, const std::string& idempotency_key,
                                 const command_options& options = {});
+  /// The patient's written request for a summary of their medical record, received by `by`'s
+  /// hospital (a party to the referral; at or after the proposal, in any state): records the
+  /// duty it creates (duty_kind::record_summary, VN-24). The referral does not change.
+  referral_snapshot request_summary(const referral_id& id, const actor& by, instant at,
+                                    const std::string& idempotency_key,
+                                    const command_options& options = {});
   /// attach_document, accept, decline, cancel, withdraw_consent, record_milestone, complete,
   /// expire. record_milestone is refused as already_exists for a milestone the referral has.
   /// `complete` is refused (failed_precondition) when the agreement's results_before_completion

@@ -371,7 +371,8 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r, const j
     return;
   }
   auto it = replayed.find(r.referral_id);
-  if (r.command == "record_duty") {  // a step of a duty: the referral does not change
+  // A duty's rows (a summary requested, a step recorded): the referral does not change.
+  if (r.command == "record_duty" || r.command == "request_summary") {
     if (it == replayed.end()) {
       throw std::runtime_error("the row applies to a referral that was never proposed");
     }

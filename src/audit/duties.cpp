@@ -1,5 +1,6 @@
-// Duties (engine.hpp: duty): read from the audit log. A successful withdraw_consent row carries
-// the duty it created under "duty"; a successful record_duty row records one of its steps. Both
+// Duties (engine.hpp: duty): read from the audit log. A successful withdraw_consent or
+// request_summary row carries the duty it created under "duty"; a successful record_duty row
+// records one of its steps. Both
 // are hashed into the chain like every row, so a duty's deadline cannot be moved unseen.
 #include <fmt/format.h>
 
@@ -14,6 +15,8 @@ std::string_view to_string(duty_kind v) noexcept {
   switch (v) {
     case duty_kind::withdrawal:
       return "withdrawal";
+    case duty_kind::record_summary:
+      return "record_summary";
   }
   return "withdrawal";
 }
@@ -47,8 +50,12 @@ using nlohmann::json;
 duty duty_of(const row& r, const json& d) {
   duty out;
   out.id = r.seq;
-  out.kind = duty_kind::withdrawal;
-  if (d.at("kind").get<std::string>() != "withdrawal") {
+  const std::string kind = d.at("kind").get<std::string>();
+  if (kind == "withdrawal") {
+    out.kind = duty_kind::withdrawal;
+  } else if (kind == "record_summary") {
+    out.kind = duty_kind::record_summary;
+  } else {
     throw std::runtime_error("an unknown kind of duty");
   }
   out.rule = d.at("rule").get<std::string>();
@@ -72,16 +79,17 @@ std::vector<duty> read_duties(store::connection& db, const duty_query& dq) {
   // the duties, not with the log. A hospital's are picked here, by the parties each duty names
   // (the referral's origin and destination), not by a join that would lead the planner to read
   // every referral of the hospital.
-  auto q = db.prepare(std::string(select_audit) +
-                      " WHERE outcome = 0 AND command IN ('withdraw_consent', 'record_duty')" +
-                      (dq.referral ? " AND referral_id = ?1" : "") + " ORDER BY seq");
+  auto q = db.prepare(
+      std::string(select_audit) +
+      " WHERE outcome = 0 AND command IN ('withdraw_consent', 'request_summary', 'record_duty')" +
+      (dq.referral ? " AND referral_id = ?1" : "") + " ORDER BY seq");
   if (dq.referral) q->bind(1, dq.referral->value());
   std::vector<duty> all;
   while (q->step()) {
     const row r = read_row(*q);
     try {
       const json details = json::parse(r.details);
-      if (r.command == "withdraw_consent") {
+      if (r.command != "record_duty") {  // a row that creates a duty
         if (details.contains("duty")) all.push_back(duty_of(r, details["duty"]));
         continue;
       }

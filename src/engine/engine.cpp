@@ -663,9 +663,10 @@ struct engine::impl {
     return working_calendar::builtin(country);
   }
 
-  // The duty a withdrawal at `at` creates (duty_kind::withdrawal), as its audit row records it.
-  // The withdrawal is recorded whatever the calendar says: a deadline that cannot be counted
-  // (no calendar for the country, a date past the covered years) is recorded as a problem.
+  // The duty a withdrawal at `at` creates (duty_kind::withdrawal), as its audit row records it:
+  // the referring hospital's, with the stop notice to the destination. Decree 356/2025 Art. 5(2)
+  // (consent_rules.md, VN-15): acknowledge within 2 working days, complete within 20 days where
+  // a processor or third party must also stop.
   json withdrawal_duty(const referral_snapshot& s, instant at) const {
     const hospital& origin = hospital_of(s.origin);
     json d{{"kind", "withdrawal"},
@@ -673,11 +674,52 @@ struct engine::impl {
            {"patient", s.patient.value()},
            {"responsible", s.origin.value()},
            {"must_stop", json::array({s.destination.value()})}};
+    add_deadlines(d, origin.country, at, 2, 20);
+    return d;
+  }
+
+  // The duty a patient's written request for a summary of their medical record creates
+  // (duty_kind::record_summary, VN-24): the receiving hospital's. Law 15/2023 gives the right;
+  // Decree 356/2025 Art. 5(3) as consent_rules.md cites it sets the periods for a Vietnamese
+  // hospital, from its entry into force on 1 January 2026: acknowledge within 2 working days,
+  // complete within 10 days. Before it, and for a Japanese hospital (APPI Art. 33: "without
+  // delay"), no period is set: the duty is recorded without deadlines, saying why.
+  json summary_duty(const referral_snapshot& s, const hospital_id& receiver, instant at) const {
+    const hospital& h = hospital_of(receiver);
+    json d{{"kind", "record_summary"},
+           {"rule", "VN-24"},
+           {"patient", s.patient.value()},
+           {"responsible", receiver.value()},
+           {"must_stop", json::array()}};
+    if (h.country != "VN") {
+      d["deadline_problem"] = fmt::format(
+          "{} is in {}: Decree 356's periods bind Vietnamese controllers, and APPI Art. 33 asks "
+          "for disclosure without delay, with no period; no deadline",
+          receiver.value(), h.country);
+    } else if (at < decree_356_in_force) {
+      d["deadline_problem"] =
+          "received before Decree 356/2025 took effect on 2026-01-01 (Asia/Ho_Chi_Minh); Law "
+          "15/2023 sets no period; no deadline";
+    } else {
+      add_deadlines(d, h.country, at, 2, 10);
+    }
+    return d;
+  }
+  // 2026-01-01T00:00:00+07:00.
+  static constexpr instant decree_356_in_force{std::chrono::seconds{1767200400}};
+
+  // A duty's deadlines, counted from the local day of `at` on `country`'s calendar to the end of
+  // the day they fall on: `working_days` to acknowledge, `days` to complete. When the calendar
+  // cannot count them (no calendar for the country, a date past the years it covers), the duty
+  // is recorded without them and says why: the event that creates a duty is never refused for a
+  // calendar.
+  void add_deadlines(json& d, const std::string& country, instant at, int working_days,
+                     int days) const {
     try {
-      const working_calendar& c = calendar_of(origin.country);
+      const working_calendar& c = calendar_of(country);
       const auto day = c.local_date(at);
-      const auto ack = c.add_working_days(day, withdrawal_acknowledge_working_days);
-      const auto done = c.period_end(day, withdrawal_complete_days);
+      const auto ack = c.add_working_days(day, working_days);
+      const auto done = c.period_end(day, days);
       d["acknowledge_by"] = to_iso8601(c.end_of(ack));
       d["complete_by"] = to_iso8601(c.end_of(done));
       if (c.provisional_between(day, done)) d["provisional"] = true;
@@ -685,12 +727,7 @@ struct engine::impl {
       if (e.code() != errc::not_found && e.code() != errc::failed_precondition) throw;
       d["deadline_problem"] = e.what();
     }
-    return d;
   }
-  // Decree 356/2025 Art. 5(2) (consent_rules.md, VN-15): acknowledge within 2 working days,
-  // complete within 20 days where a processor or third party must also stop.
-  static constexpr int withdrawal_acknowledge_working_days = 2;
-  static constexpr int withdrawal_complete_days = 20;
 
   // Details a refusing body leaves for its audit row (set just before it throws).
   json refusal_details_ = json::object();
@@ -1275,6 +1312,37 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                       }
                       return o;
                     });
+}
+
+referral_snapshot engine::request_summary(const referral_id& id, const actor& by, instant at,
+                                          const std::string& key, const command_options& options) {
+  return impl_->run(
+      key, "request_summary", id, by, at, options,
+      [&](const std::optional<stored_referral>& before) {
+        if (!before) unknown_referral(id);
+        const referral_snapshot& s = before->snap;
+        if ((by.organisation != s.origin && by.organisation != s.destination) ||
+            by.role == actor_role::system) {
+          detail::fail(errc::permission_denied, "referral " + id.value(),
+                       fmt::format("a summary request is received by a party to the referral "
+                                   "({} or {}), not by {} as {}",
+                                   s.origin.value(), s.destination.value(), by.organisation.value(),
+                                   to_string(by.role)),
+                       "record it as a clinician or coordinator of the hospital the patient "
+                       "asked");
+        }
+        if (at < s.proposed_at) {
+          detail::fail(errc::invalid_argument, "referral " + id.value(),
+                       fmt::format("a summary request at {} is before the referral was proposed "
+                                   "at {}",
+                                   to_iso8601(at), to_iso8601(s.proposed_at)),
+                       "pass an instant at or after " + to_iso8601(s.proposed_at));
+        }
+        impl::outcome o{s, before->agreement, before->consent_digest, s.version,
+                        json{{"duty", impl_->summary_duty(s, by.organisation, at)}}};
+        o.changes_referral = false;
+        return o;
+      });
 }
 
 referral_snapshot engine::record_duty(const referral_id& id, std::int64_t duty_id, duty_step step,

@@ -466,6 +466,7 @@ std::string duty_line(const duty& d, instant at, const wording& w) {
                           : text::format(w.lang, "duty.open", {{"overdue", overdue}});
   return text::format(w.lang, "duty.line",
                       {{"id", std::to_string(d.id)},
+                       {"kind", std::string(to_string(d.kind))},
                        {"rule", d.rule},
                        {"referral", d.referral.value()},
                        {"patient", d.patient.value()},
@@ -781,6 +782,29 @@ int run_record_duty(const workflow_options& o) {
   });
 }
 
+// kakehashi referral request-summary --id R --by H --role ROLE ...: the patient's written
+// request for a summary of their record (VN-24); prints the duty it created.
+int run_request_summary(const workflow_options& o) {
+  return with_workflow(o, [&](const agreement_directory&, const wording& w, engine& e,
+                              const referral_id& id, const actor& by, instant at) {
+    try {
+      e.request_summary(id, by, at, o.key);
+      duty_query q;
+      q.referral = id;
+      q.open_only = false;
+      const auto duties = e.duties(q);
+      for (auto it = duties.rbegin(); it != duties.rend(); ++it) {
+        if (it->kind != duty_kind::record_summary || it->created_at != at) continue;
+        std::cout << (o.json ? duty_json(*it, at).dump(2) : duty_line(*it, at, w)) << '\n';
+        break;
+      }
+      return exit_ok;
+    } catch (const error& err) {
+      return refused(err, o, w);
+    }
+  });
+}
+
 // The options every workflow command has.
 CLI::App* workflow_command(CLI::App* ref, const char* name, const char* help, workflow_options& o) {
   CLI::App* c = ref->add_subcommand(name, help);
@@ -907,6 +931,12 @@ command add_referral_command(CLI::App& app) {
   duty_cmd->add_option("--duty", w->duty, "The duty's number (referral duties lists them)")
       ->required();
   duty_cmd->add_option("--step", w->step, "acknowledged, completed")->required();
+  CLI::App* summary = workflow_command(
+      ref, "request-summary",
+      "The patient asked in writing for a summary of their medical record (VN-24): records the "
+      "receiving hospital's duty to acknowledge it within 2 working days and give it within 10 "
+      "days",
+      *w);
   CLI::App* duties = ref->add_subcommand(
       "duties",
       "Duties rules created (a withdrawal: acknowledge within 2 working days, complete within 20 "
@@ -933,12 +963,13 @@ command add_referral_command(CLI::App& app) {
       {transfer, event_kind::transfer},
       {results, event_kind::return_results},
       {complete, event_kind::complete}};
-  return [q, w, show, list, overdue, propose, events, duty_cmd, duties] {
+  return [q, w, show, list, overdue, propose, events, duty_cmd, duties, summary] {
     if (show->parsed()) return run_show(*q);
     if (list->parsed()) return run_list(*q);
     if (overdue->parsed()) return run_overdue(*q);
     if (duties->parsed()) return run_duties(*q);
     if (duty_cmd->parsed()) return run_record_duty(*w);
+    if (summary->parsed()) return run_request_summary(*w);
     if (propose->parsed()) return run_workflow(event_kind::record_consent, *w, true);
     for (const auto& [cmd, kind] : events) {
       if (cmd->parsed()) return run_workflow(kind, *w, false);

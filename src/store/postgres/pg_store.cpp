@@ -43,7 +43,7 @@ const std::vector<const char*> schema{
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
   "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
   "CREATE INDEX audit_duties ON audit(seq) "
-  "WHERE command IN ('withdraw_consent', 'record_duty') AND outcome = 0",
+  "WHERE command IN ('withdraw_consent', 'request_summary', 'record_duty') AND outcome = 0",
 };
 
 // The steps from each released version to the next, from the first PostgreSQL release (3): step
@@ -53,7 +53,7 @@ const std::map<int, std::vector<const char*>> migrations{
   {4, {"ALTER TABLE referral ADD COLUMN replaces TEXT COLLATE \"C\"",
        "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL"}},
   {5, {"CREATE INDEX audit_duties ON audit(seq) "
-       "WHERE command IN ('withdraw_consent', 'record_duty') AND outcome = 0"}},
+       "WHERE command IN ('withdraw_consent', 'request_summary', 'record_duty') AND outcome = 0"}},
 };
 constexpr int first_version = 3;
 // clang-format on

@@ -61,7 +61,7 @@ const std::vector<std::vector<const char*>> migrations{{
   // Version 6: duties. The rows that create a duty (a withdrawal) and record its steps are
   // found without reading the whole log; partial, so that no other row touches the index.
   "CREATE INDEX audit_duties ON audit(seq) "
-  "WHERE command IN ('withdraw_consent', 'record_duty') AND outcome = 0",
+  "WHERE command IN ('withdraw_consent', 'request_summary', 'record_duty') AND outcome = 0",
 }};
 // clang-format on
 
