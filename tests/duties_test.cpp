@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <kakehashi/engine.hpp>
 #include <kakehashi/error.hpp>
+#include <kakehashi/testing.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -265,7 +266,7 @@ TEST_CASE("VN-24: a written request for the record summary is due in 10 days",
   const auto jp = e.duties(q);
   REQUIRE(jp.size() == 1);
   CHECK_FALSE(jp[0].complete_by);
-  CHECK_THAT(jp[0].deadline_problem, Contains("shonan-kamakura is in JP"));
+  CHECK_THAT(jp[0].deadline_problem, Contains("shonan-kamakura: a hospital in JP"));
   CHECK(e.verify().intact);
 }
 
@@ -286,4 +287,33 @@ TEST_CASE("VN-24's periods start with Decree 356, on 1 January 2026 in Hanoi",
   // days end on Sunday 11 January, so on Monday 12 January (Civil Code Art. 148(5)).
   CHECK(both[1].acknowledge_by == at("2026-01-06T00:00:00+07:00"));
   CHECK(both[1].complete_by == at("2026-01-13T00:00:00+07:00"));
+}
+
+TEST_CASE("the toolkit checks a duty's deadlines as the engine counts them",
+          "[duties][testing][VN-15][VN-24]") {
+  namespace kt = kakehashi::testing;
+  // The withdrawal above, without a database.
+  CHECK(kt::due(duty_kind::withdrawal, "VN", "2026-03-12T10:00:00+07:00",
+                "2026-03-17T00:00:00+07:00", "2026-04-02T00:00:00+07:00"));
+  // On the eve of Tết 2026 (Friday 13 February): the nine days off come first.
+  CHECK(kt::due(duty_kind::withdrawal, "VN", "2026-02-13T16:00:00+07:00",
+                "2026-02-25T00:00:00+07:00", "2026-03-06T00:00:00+07:00"));
+  // Received on Friday 1 May 2026 in Kamakura: Golden Week, then Thursday 7 and Friday 8 May.
+  CHECK(kt::due(duty_kind::withdrawal, "JP", "2026-05-01T10:00:00+09:00",
+                "2026-05-09T00:00:00+09:00", "2026-05-22T00:00:00+09:00"));
+  CHECK(kt::due(duty_kind::record_summary, "VN", "2026-03-03T10:00:00+07:00",
+                "2026-03-06T00:00:00+07:00", "2026-03-14T00:00:00+07:00"));
+  CHECK(kt::due(duty_kind::record_summary, "JP", "2026-03-03T10:00:00+09:00", "", ""));
+  // A wrong expectation says what the engine records instead, and why there is none.
+  const auto wrong = kt::due(duty_kind::record_summary, "VN", "2025-12-30T10:00:00+07:00",
+                             "2026-01-02T00:00:00+07:00", "2026-01-10T00:00:00+07:00");
+  CHECK_FALSE(wrong);
+  CHECK_THAT(wrong.explanation, Contains("the engine records none and none") &&
+                                    Contains("before Decree 356/2025 took effect"));
+  const duty_deadlines beyond =
+      deadlines_for(duty_kind::withdrawal, "VN", at("2027-12-20T00:00:00Z"));
+  CHECK_FALSE(beyond.complete_by);
+  CHECK_THAT(beyond.problem, Contains("outside the years it covers"));
+  CHECK_THAT(deadlines_for(duty_kind::withdrawal, "TH", at("2026-03-01T00:00:00Z")).problem,
+             Contains("no working-day calendar for country 'TH'"));
 }

@@ -306,6 +306,23 @@ struct duty {
   bool overdue(instant at) const noexcept;
 };
 
+/// A duty's deadlines, or why it has none.
+struct duty_deadlines {
+  std::optional<instant> acknowledge_by;
+  std::optional<instant> complete_by;
+  bool provisional = false;  ///< counted over days off no announcement has fixed yet
+  std::string problem;       ///< why there are no deadlines, or ""
+};
+/// The deadlines of a duty of `kind` whose responsible hospital is in `country` ("VN", "JP"),
+/// created by an event at `at`, exactly as the engine records them: counted from the local day
+/// of `at` on `calendar` (the shipped one for `country` when null) to the end of the day they
+/// fall on. withdrawal: 2 working days and 20 days. record_summary: 2 working days and 10 days,
+/// in Vietnam from 2026-01-01 (Asia/Ho_Chi_Minh), none otherwise. No deadlines, with the
+/// reason in `problem`, when the calendar cannot count them (no calendar for the country, a
+/// date outside its years). Never throws for a date or a country.
+duty_deadlines deadlines_for(duty_kind kind, std::string_view country, instant at,
+                             const working_calendar* calendar = nullptr);
+
 /// Which duties duties() returns, in the order they were created.
 struct duty_query {
   std::optional<hospital_id> hospital;  ///< the responsible hospital or a recipient of the notice

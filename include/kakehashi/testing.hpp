@@ -1,5 +1,6 @@
 #pragma once
-// A toolkit for unit-testing consent rules, for compliance and integration staff and for
+// A toolkit for unit-testing consent rules (and the deadlines of the duties they create), for
+// compliance and integration staff and for
 // kakehashi's own tests. Builders start from a complete, valid bilingual consent for a
 // Bach Mai -> Shonan Kamakura referral in 2026, so a test states only what it changes; checks
 // return an `expectation` that converts to bool and prints what went wrong, so they read well
@@ -19,6 +20,7 @@
 
 #include "kakehashi/consent.hpp"
 #include "kakehashi/consent_rules.hpp"
+#include "kakehashi/engine.hpp"  // duty_kind, deadlines_for
 
 namespace kakehashi::testing {
 
@@ -140,5 +142,16 @@ expectation blocks(const consent_policy& policy, const consent_context& ctx,
 /// decision.
 expectation reports(const consent_policy& policy, const consent_context& ctx,
                     std::string_view rule_id, rule_effect effect, std::string_view code = {});
+
+/// A duty's deadlines as the engine records them (engine.hpp: deadlines_for, on the shipped
+/// calendars) are the expected ones; instants in RFC 3339, "" for "no deadline". Prints both
+/// when they differ, and the reason when there is none:
+///
+///   // A withdrawal received on Thursday 12 March 2026 in Hanoi: acknowledged by the end of
+///   // Monday 16 March, completed by the end of Wednesday 1 April (VN-15).
+///   CHECK(testing::due(duty_kind::withdrawal, "VN", "2026-03-12T10:00:00+07:00",
+///                      "2026-03-17T00:00:00+07:00", "2026-04-02T00:00:00+07:00"));
+expectation due(duty_kind kind, std::string_view country, std::string_view received,
+                std::string_view acknowledge_by, std::string_view complete_by);
 
 }  // namespace kakehashi::testing

@@ -43,6 +43,49 @@ bool duty::overdue(instant at) const noexcept {
   return !acknowledged_at && acknowledge_by && at >= *acknowledge_by;
 }
 
+namespace {
+// Decree 356/2025's entry into force, 2026-01-01T00:00:00+07:00.
+constexpr instant decree_356_in_force{std::chrono::seconds{1767200400}};
+}  // namespace
+
+duty_deadlines deadlines_for(duty_kind kind, std::string_view country, instant at,
+                             const working_calendar* calendar) {
+  duty_deadlines out;
+  // Decree 356/2025 Art. 5 as consent_rules.md cites it: acknowledge within 2 working days;
+  // complete a withdrawal within 20 days where a processor or third party must also stop
+  // (VN-15; JP-12's policy gives a Japanese hospital the same), give a record summary within 10.
+  int days = 20;
+  if (kind == duty_kind::record_summary) {
+    if (country != "VN") {
+      out.problem = fmt::format(
+          "a hospital in {}: Decree 356's periods bind Vietnamese controllers, and APPI Art. 33 "
+          "asks for disclosure without delay, with no period; no deadline",
+          detail::printable(country, 8));
+      return out;
+    }
+    if (at < decree_356_in_force) {
+      out.problem =
+          "received before Decree 356/2025 took effect on 2026-01-01 (Asia/Ho_Chi_Minh); Law "
+          "15/2023 sets no period; no deadline";
+      return out;
+    }
+    days = 10;
+  }
+  try {
+    const working_calendar& c = calendar ? *calendar : working_calendar::builtin(country);
+    const auto day = c.local_date(at);
+    const auto done = c.period_end(day, days);
+    out.acknowledge_by = c.end_of(c.add_working_days(day, 2));
+    out.complete_by = c.end_of(done);
+    out.provisional = c.provisional_between(day, done);
+  } catch (const error& e) {
+    if (e.code() != errc::not_found && e.code() != errc::failed_precondition) throw;
+    out = duty_deadlines{};
+    out.problem = e.what();
+  }
+  return out;
+}
+
 namespace audit {
 
 using nlohmann::json;

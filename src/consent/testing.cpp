@@ -1,5 +1,7 @@
 #include "kakehashi/testing.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ostream>
 #include <sstream>
@@ -318,6 +320,33 @@ expectation reports(const consent_policy& policy, const consent_context& ctx,
   });
   return {ok, fmt::format("expected a {} finding of {}{}, got {}", to_string(effect), rule_id,
                           code.empty() ? std::string() : " " + std::string(code), describe(v))};
+}
+
+}  // namespace kakehashi::testing
+
+namespace kakehashi::testing {
+
+expectation due(duty_kind kind, std::string_view country, std::string_view received,
+                std::string_view acknowledge_by, std::string_view complete_by) {
+  const duty_deadlines d = deadlines_for(kind, country, parse_instant(received, "received"));
+  const auto shown = [](const std::optional<instant>& t) {
+    return t ? to_iso8601(*t) : std::string("none");
+  };
+  const auto expected = [](std::string_view text, const char* field) {
+    return text.empty() ? std::string("none") : to_iso8601(parse_instant(text, field));
+  };
+  const std::string want_ack = expected(acknowledge_by, "acknowledge_by");
+  const std::string want_done = expected(complete_by, "complete_by");
+  expectation e;
+  e.passed = shown(d.acknowledge_by) == want_ack && shown(d.complete_by) == want_done;
+  if (!e.passed) {
+    e.explanation = fmt::format(
+        "{} duty in {}, received {}: expected acknowledge by {} and complete by {}, the engine "
+        "records {} and {}{}",
+        to_string(kind), country, received, want_ack, want_done, shown(d.acknowledge_by),
+        shown(d.complete_by), d.problem.empty() ? "" : " (" + d.problem + ")");
+  }
+  return e;
 }
 
 }  // namespace kakehashi::testing

@@ -656,77 +656,45 @@ struct engine::impl {
 
   // ---- duties ---------------------------------------------------------------------------
 
-  const working_calendar& calendar_of(const std::string& country) const {
-    if (auto it = options.calendars.find(country); it != options.calendars.end()) {
-      return it->second;
-    }
-    return working_calendar::builtin(country);
+  // The calendar the engine counts `country`'s deadlines on: the options' or the shipped one
+  // (nullptr: deadlines_for looks for the shipped one and says when there is none).
+  const working_calendar* calendar_of(const std::string& country) const {
+    const auto it = options.calendars.find(country);
+    return it == options.calendars.end() ? nullptr : &it->second;
   }
 
-  // The duty a withdrawal at `at` creates (duty_kind::withdrawal), as its audit row records it:
-  // the referring hospital's, with the stop notice to the destination. Decree 356/2025 Art. 5(2)
-  // (consent_rules.md, VN-15): acknowledge within 2 working days, complete within 20 days where
-  // a processor or third party must also stop.
-  json withdrawal_duty(const referral_snapshot& s, instant at) const {
-    const hospital& origin = hospital_of(s.origin);
-    json d{{"kind", "withdrawal"},
-           {"rule", origin.country == "JP" ? "JP-12" : "VN-15"},
+  // A duty's audit-row form: the deadlines deadlines_for() counts, or why there are none.
+  json duty_json(duty_kind kind, const std::string& rule, const referral_snapshot& s,
+                 const hospital_id& responsible, json must_stop, instant at) const {
+    const std::string& country = hospital_of(responsible).country;
+    json d{{"kind", std::string(to_string(kind))},
+           {"rule", rule},
            {"patient", s.patient.value()},
-           {"responsible", s.origin.value()},
-           {"must_stop", json::array({s.destination.value()})}};
-    add_deadlines(d, origin.country, at, 2, 20);
-    return d;
-  }
-
-  // The duty a patient's written request for a summary of their medical record creates
-  // (duty_kind::record_summary, VN-24): the receiving hospital's. Law 15/2023 gives the right;
-  // Decree 356/2025 Art. 5(3) as consent_rules.md cites it sets the periods for a Vietnamese
-  // hospital, from its entry into force on 1 January 2026: acknowledge within 2 working days,
-  // complete within 10 days. Before it, and for a Japanese hospital (APPI Art. 33: "without
-  // delay"), no period is set: the duty is recorded without deadlines, saying why.
-  json summary_duty(const referral_snapshot& s, const hospital_id& receiver, instant at) const {
-    const hospital& h = hospital_of(receiver);
-    json d{{"kind", "record_summary"},
-           {"rule", "VN-24"},
-           {"patient", s.patient.value()},
-           {"responsible", receiver.value()},
-           {"must_stop", json::array()}};
-    if (h.country != "VN") {
-      d["deadline_problem"] = fmt::format(
-          "{} is in {}: Decree 356's periods bind Vietnamese controllers, and APPI Art. 33 asks "
-          "for disclosure without delay, with no period; no deadline",
-          receiver.value(), h.country);
-    } else if (at < decree_356_in_force) {
-      d["deadline_problem"] =
-          "received before Decree 356/2025 took effect on 2026-01-01 (Asia/Ho_Chi_Minh); Law "
-          "15/2023 sets no period; no deadline";
+           {"responsible", responsible.value()},
+           {"must_stop", std::move(must_stop)}};
+    const duty_deadlines due = deadlines_for(kind, country, at, calendar_of(country));
+    if (due.complete_by) {
+      d["acknowledge_by"] = to_iso8601(*due.acknowledge_by);
+      d["complete_by"] = to_iso8601(*due.complete_by);
+      if (due.provisional) d["provisional"] = true;
     } else {
-      add_deadlines(d, h.country, at, 2, 10);
+      d["deadline_problem"] = responsible.value() + ": " + due.problem;
     }
     return d;
   }
-  // 2026-01-01T00:00:00+07:00.
-  static constexpr instant decree_356_in_force{std::chrono::seconds{1767200400}};
 
-  // A duty's deadlines, counted from the local day of `at` on `country`'s calendar to the end of
-  // the day they fall on: `working_days` to acknowledge, `days` to complete. When the calendar
-  // cannot count them (no calendar for the country, a date past the years it covers), the duty
-  // is recorded without them and says why: the event that creates a duty is never refused for a
-  // calendar.
-  void add_deadlines(json& d, const std::string& country, instant at, int working_days,
-                     int days) const {
-    try {
-      const working_calendar& c = calendar_of(country);
-      const auto day = c.local_date(at);
-      const auto ack = c.add_working_days(day, working_days);
-      const auto done = c.period_end(day, days);
-      d["acknowledge_by"] = to_iso8601(c.end_of(ack));
-      d["complete_by"] = to_iso8601(c.end_of(done));
-      if (c.provisional_between(day, done)) d["provisional"] = true;
-    } catch (const error& e) {
-      if (e.code() != errc::not_found && e.code() != errc::failed_precondition) throw;
-      d["deadline_problem"] = e.what();
-    }
+  // The duty a withdrawal creates: the referring hospital's, with the stop notice to the
+  // destination (VN-15; JP-12's policy for a Japanese referring hospital).
+  json withdrawal_duty(const referral_snapshot& s, instant at) const {
+    return duty_json(duty_kind::withdrawal,
+                     hospital_of(s.origin).country == "JP" ? "JP-12" : "VN-15", s, s.origin,
+                     json::array({s.destination.value()}), at);
+  }
+
+  // The duty a patient's written request for the record summary creates (VN-24): the receiving
+  // hospital's.
+  json summary_duty(const referral_snapshot& s, const hospital_id& receiver, instant at) const {
+    return duty_json(duty_kind::record_summary, "VN-24", s, receiver, json::array(), at);
   }
 
   // Details a refusing body leaves for its audit row (set just before it throws).
