@@ -1,7 +1,7 @@
-// Duties (engine.hpp: duty): read from the audit log. A successful withdraw_consent or
-// request_summary row carries the duty it created under "duty"; a successful record_duty row
-// records one of its steps. Both
-// are hashed into the chain like every row, so a duty's deadline cannot be moved unseen.
+// Duties (engine.hpp: duty): their deadlines (deadlines_for), and their reading from the audit
+// log. A successful withdraw_consent or request_summary row carries the duty it created under
+// "duty"; a successful record_duty row records one of its steps. Every such row is hashed into
+// the chain like any other, so a duty's deadline cannot be moved unseen.
 #include <fmt/format.h>
 
 #include <algorithm>
