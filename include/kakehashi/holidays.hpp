@@ -4,7 +4,7 @@
 // completion within 20 days: Decree 356/2025 Art. 5(2) as consent_rules.md cites it).
 //
 // A calendar is data: data/calendars/<country>.json (format "kakehashi.calendar/1", documented
-// in docs/calendars.md) lists the country's days off for the years it covers (public holidays,
+// in docs/duties.md) lists the country's days off for the years it covers (public holidays,
 // the days government offices close, days exchanged for a working Saturday) and the weekend days
 // that are working days, each with the law or announcement behind it. Vietnam's and Japan's for
 // 2025 to 2027 are compiled into the library (working_calendar::builtin). Nothing is guessed: a
@@ -25,6 +25,10 @@
 #include <vector>
 
 #include "kakehashi/time.hpp"
+
+namespace date {
+class time_zone;  // date/tz.h, which the library links privately
+}  // namespace date
 
 namespace kakehashi {
 
@@ -105,6 +109,7 @@ class working_calendar {
 
   std::string country_;
   std::string time_zone_;
+  const date::time_zone* zone_ = nullptr;  ///< time_zone_, located once by load()
   date::year first_{2000};
   date::year last_{2000};
   unsigned rest_days_ = 0;  ///< bit w set: weekday w (0 = Sunday) is a weekly rest day

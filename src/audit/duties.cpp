@@ -5,36 +5,31 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 #include "audit/chain.hpp"
 #include "common/fail.hpp"
 
 namespace kakehashi {
 
-std::string_view to_string(duty_kind v) noexcept {
-  switch (v) {
-    case duty_kind::withdrawal:
-      return "withdrawal";
-    case duty_kind::record_summary:
-      return "record_summary";
-  }
-  return "withdrawal";
-}
+namespace {
+// The names, in enumeration order, read both ways.
+constexpr std::array<std::string_view, 2> kind_name{"withdrawal", "record_summary"};
+constexpr std::array<std::string_view, 2> step_name{"acknowledged", "completed"};
 
-std::string_view to_string(duty_step v) noexcept {
-  switch (v) {
-    case duty_step::acknowledged:
-      return "acknowledged";
-    case duty_step::completed:
-      return "completed";
-  }
-  return "acknowledged";
+template <class E, std::size_t N>
+std::optional<E> named(const std::array<std::string_view, N>& names, std::string_view name) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) return std::nullopt;
+  return static_cast<E>(it - names.begin());
 }
+}  // namespace
+
+std::string_view to_string(duty_kind v) noexcept { return kind_name[static_cast<std::size_t>(v)]; }
+std::string_view to_string(duty_step v) noexcept { return step_name[static_cast<std::size_t>(v)]; }
 
 std::optional<duty_step> parse_duty_step(std::string_view name) noexcept {
-  if (name == "acknowledged") return duty_step::acknowledged;
-  if (name == "completed") return duty_step::completed;
-  return std::nullopt;
+  return named<duty_step>(step_name, name);
 }
 
 bool duty::overdue(instant at) const noexcept {
@@ -93,14 +88,9 @@ using nlohmann::json;
 duty duty_of(const row& r, const json& d) {
   duty out;
   out.id = r.seq;
-  const std::string kind = d.at("kind").get<std::string>();
-  if (kind == "withdrawal") {
-    out.kind = duty_kind::withdrawal;
-  } else if (kind == "record_summary") {
-    out.kind = duty_kind::record_summary;
-  } else {
-    throw std::runtime_error("an unknown kind of duty");
-  }
+  const auto kind = named<duty_kind>(kind_name, d.at("kind").get<std::string>());
+  if (!kind) throw std::runtime_error("an unknown kind of duty");
+  out.kind = *kind;
   out.rule = d.at("rule").get<std::string>();
   out.referral = referral_id{r.referral_id};
   out.patient = patient_ref{d.at("patient").get<std::string>()};

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <memory>
 
 #include "common/fail.hpp"
 #include "common/json_reader.hpp"
@@ -36,27 +35,21 @@ constexpr int max_period = 366;
 
 std::string day_text(date::year_month_day d) { return date::format("%F", date::sys_days{d}); }
 
-std::string status_names() { return "statutory, announced, provisional"; }
+// The statuses' names, in day_off_status order.
+constexpr std::array<std::string_view, 3> status_name{"statutory", "announced", "provisional"};
+
+std::string status_names() { return fmt::format("{}", fmt::join(status_name, ", ")); }
 
 std::optional<day_off_status> parse_status(std::string_view s) {
-  if (s == "statutory") return day_off_status::statutory;
-  if (s == "announced") return day_off_status::announced;
-  if (s == "provisional") return day_off_status::provisional;
-  return std::nullopt;
+  const auto it = std::find(status_name.begin(), status_name.end(), s);
+  if (it == status_name.end()) return std::nullopt;
+  return static_cast<day_off_status>(it - status_name.begin());
 }
 
 }  // namespace
 
 std::string_view to_string(day_off_status v) noexcept {
-  switch (v) {
-    case day_off_status::statutory:
-      return "statutory";
-    case day_off_status::announced:
-      return "announced";
-    case day_off_status::provisional:
-      return "provisional";
-  }
-  return "statutory";
+  return status_name[static_cast<std::size_t>(v)];
 }
 
 working_calendar working_calendar::load(std::string_view json_text, std::string_view source_name) {
@@ -84,7 +77,7 @@ working_calendar working_calendar::load(std::string_view json_text, std::string_
       }
       if (auto v = root.string("time_zone")) {
         try {
-          (void)date::locate_zone(*v);
+          c.zone_ = date::locate_zone(*v);
           c.time_zone_ = *v;
         } catch (const std::exception&) {
           root.report("time_zone", fmt::format("'{}' is not an IANA time zone; expected one such "
@@ -268,7 +261,7 @@ void working_calendar::require_covered(date::year_month_day day, std::string_vie
                fmt::format("{} {} is outside the years it covers, {} to {}", what, day_text(day),
                            static_cast<int>(first_), static_cast<int>(last_)),
                "add the year's days off to data/calendars/" + country_ +
-                   ".json (docs/calendars.md) or use a date in the covered years");
+                   ".json (docs/duties.md) or use a date in the covered years");
 }
 
 bool working_calendar::is_working_day(date::year_month_day day) const {
@@ -316,14 +309,13 @@ bool working_calendar::provisional_between(date::year_month_day start,
 }
 
 date::year_month_day working_calendar::local_date(instant at) const {
-  const auto local = date::make_zoned(time_zone_, at).get_local_time();
+  const auto local = zone_->to_local(at);
   return date::year_month_day{date::floor<date::days>(local)};
 }
 
 instant working_calendar::end_of(date::year_month_day day) const {
-  const date::time_zone* zone = date::locate_zone(time_zone_);
   return date::floor<std::chrono::seconds>(
-      zone->to_sys(date::local_days{day} + date::days{1}, date::choose::earliest));
+      zone_->to_sys(date::local_days{day} + date::days{1}, date::choose::earliest));
 }
 
 }  // namespace kakehashi

@@ -1351,7 +1351,6 @@ referral_snapshot engine::record_duty(const referral_id& id, std::int64_t duty_i
                                    to_string(step), to_iso8601(at), to_iso8601(it->created_at)),
                        "pass an instant at or after " + to_iso8601(it->created_at));
         }
-        impl_->refusal_details_ = json::object();
         impl::outcome o{before->snap, before->agreement, before->consent_digest,
                         before->snap.version, json{{"duty", duty_id}, {"step", to_string(step)}}};
         o.changes_referral = false;
