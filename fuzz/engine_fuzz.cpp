@@ -182,6 +182,7 @@ struct harness {
     std::set<std::string> milestones;
     bool requires = false, requires_results = false, withdrawn = false, returned = false;
     std::set<std::string> duty_steps;
+    std::map<std::int64_t, nlohmann::json> reviews;  // by the step's seq: who may not review
     for (const audit_entry& a : e.history(id)) {
       if (a.outcome != audit_outcome::success) continue;
       const auto d = nlohmann::json::parse(a.details);
@@ -197,6 +198,34 @@ struct harness {
         const std::string step = d.at("duty").dump() + d.at("step").get<std::string>();
         if (!duty_steps.insert(step).second) broken("a duty's step recorded twice");
         if (a.state_before != a.state_after) broken("recording a duty's step changed the state");
+        if (reviews.count(d.at("duty").get<std::int64_t>())) broken("a review given a duty step");
+      }
+      // A step the policy allowed on the emergency basis opens a review, and only such a step.
+      const bool on_emergency = d.contains("basis") && d["basis"] == "emergency" &&
+                                (a.command == "record_consent" || a.command == "transfer" ||
+                                 a.command == "return_results");
+      if (on_emergency != (a.reason_code == "emergency")) {
+        broken("an emergency step without its review, or a review without one");
+      }
+      if (on_emergency) {
+        if (!d.contains("duty") || d["duty"].at("kind") != "emergency_review") {
+          broken("an emergency step's row without its review duty");
+        }
+        reviews[a.seq] = d["duty"].at("decided_by");
+      }
+      if (a.command == "review_emergency") {
+        const auto it = reviews.find(d.at("duty").get<std::int64_t>());
+        if (it == reviews.end()) broken("a review of a duty that is no emergency review");
+        if (a.by.role != actor_role::clinician || a.by.user.empty()) {
+          broken("a review by someone who is not a named clinician");
+        }
+        for (const auto& u : it->second) {
+          if (u == a.by.user.value()) broken("a review by the clinician who took the step");
+        }
+        if (!duty_steps.insert(d.at("duty").dump() + "reviewed").second) {
+          broken("an emergency step reviewed twice");
+        }
+        if (a.state_before != a.state_after) broken("a review changed the state");
       }
       if (a.command == "return_results") {
         if (a.state_before != "transferred" || withdrawn) {
@@ -412,11 +441,16 @@ struct harness {
         const std::int64_t duty = duties.empty() || arg % 5 == 4 ? static_cast<std::int64_t>(arg)
                                                                  : duties[arg % duties.size()].id;
         const duty_step what = arg % 2 ? duty_step::completed : duty_step::acknowledged;
-        const actor by = pick_actor(in);
+        actor by = pick_actor(in);
         const std::string key = pick_key(in);
         const std::optional<referral_snapshot> before = e.find(id);
         if (arg % 7 == 6) {  // the patient's written request for the record summary (VN-24)
           checked(id, key, [&] { e.request_summary(id, by, now, key); });
+        } else if (arg % 7 == 5) {  // an emergency review, by the step's own users or another
+          by.user = user_id{arg % 3 == 0 ? "u-1" : arg % 3 == 1 ? "dr-em-1" : "u-2"};
+          const review_finding f =
+              arg % 2 ? review_finding::not_justified : review_finding::justified;
+          checked(id, key, [&] { e.review_emergency(id, duty, f, by, now, key); });
         } else {
           checked(id, key, [&] { e.record_duty(id, duty, what, by, now, key); });
         }
@@ -495,6 +529,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         broken("a withdrawal's duty without deadlines after its creation");
       }
       if (d.responsible != s.origin) broken("a withdrawal's duty not the referring hospital's");
+    } else if (d.kind == duty_kind::emergency_review) {
+      if (d.acknowledge_by || (!d.complete_by && d.deadline_problem.empty()) ||
+          (d.complete_by && *d.complete_by <= d.created_at) ||
+          d.finding.has_value() != d.completed_at.has_value()) {
+        broken("an emergency review without its deadline, or a finding without its review");
+      }
+      // The hospital that provides the data on the emergency basis: the referring one for a
+      // transfer, the destination for results (a consent recorded for either flow: a party).
+      if ((d.command == "transfer" && d.responsible != s.origin) ||
+          (d.command == "return_results" && d.responsible != s.destination)) {
+        broken("an emergency review not the hospital's that provided the data");
+      }
+      if (d.responsible != s.origin && d.responsible != s.destination) {
+        broken("an emergency review not a party's");
+      }
     } else if ((d.responsible != s.origin && d.responsible != s.destination) ||
                (!d.complete_by && d.deadline_problem.empty())) {
       broken("a summary's duty not a party's, or without deadlines and without saying why");

@@ -321,16 +321,48 @@ contains out "more with --offset 3"
 expect 2 referral list --db referrals.db --state expired
 contains err "'expired' is a close reason, not a state; use closed:expired"
 
-# The log: 34 rows (10 for R-1, 24 for the others, the refused proposals, the refused consents,
-# the refused duty step and the refused document; the bad input above wrote none), intact, anchored, and a wrong key said
+# An unconscious patient (R-E): Bach Mai records the emergency basis instead of a consent, which
+# opens its review (VN-17): within 3 working days (Friday 27, Monday 30, Tuesday 31 March), by a
+# second clinician, neither the user who recorded it nor the clinician who decided the basis.
+jq '.id = "C-E" | .patient.ref = "P-9e01" | .grantors = []
+    | .emergency = {"justification": "unconscious after cardiac arrest", "clinician": "dr-em-1",
+                    "at": "2026-03-26T08:30:00+07:00", "consent_impracticable": true}' \
+  consent.json >emergency.json
+expect 0 referral propose "${db[@]}" "${bm[@]}" --id R-E --to shonan-kamakura \
+  --specialty cardiology --patient P-9e01 --at 2026-03-26T08:00:00+07:00 --idempotency-key p-R-E
+expect 0 referral consent "${db[@]}" "${bm[@]}" --user io-bm-1 --id R-E --consent emergency.json \
+  --at 2026-03-26T09:00:00+07:00 --idempotency-key c-R-E
+expect 0 referral duties --db referrals.db --agreements agreements.json --id R-E \
+  --at 2026-03-26T12:00:00Z
+contains out "(VN-17), R-E, patient P-9e01: Bach Mai Hospital; a second clinician reviews the Record consent taken on an emergency basis; review by Apr 1, 2026, 00:00 Indochina Time (Mar 31, 2026, 17:00 UTC); open"
+expect 0 referral duties --db referrals.db --id R-E --json --at 2026-03-26T12:00:00Z
+review=$(jq -e -r '.[0] | select(.kind == "emergency_review" and .decided_by == ["io-bm-1", "dr-em-1"]) | .id' out) ||
+  { echo "FAIL: no emergency review of R-E: $(cat out)" >&2; failures=$((failures + 1)); }
+expect 1 referral review "${db[@]}" --by bach-mai --role clinician --user dr-em-1 --id R-E \
+  --duty "$review" --finding justified --at 2026-03-27T10:00:00+07:00 --idempotency-key rev-1
+contains err "is reviewed by a second clinician"
+expect 2 referral review "${db[@]}" --by bach-mai --role clinician --user dr-bm-2 --id R-E \
+  --duty "$review" --finding maybe --at 2026-03-27T10:00:00+07:00 --idempotency-key rev-2
+contains err "--finding: 'maybe' is not allowed here"
+expect 0 referral review "${db[@]}" --by bach-mai --role clinician --user dr-bm-2 --id R-E \
+  --duty "$review" --finding not_justified --at 2026-03-27T10:00:00+07:00 --idempotency-key rev-3
+contains out "review $review of R-E recorded at"
+contains out ": not justified"
+expect 0 referral duties --db referrals.db --agreements agreements.json --id R-E --all --lang ja \
+  --at 2026-04-01T00:00:00Z
+contains out "dr-bm-2 が審査：緊急時の根拠は正当と認められない"
+
+# The log: 38 rows (10 for R-1, 28 for the others, the refused proposals, the refused consents,
+# the refused duty step and review and the refused document; the bad input above wrote none),
+# intact, anchored, and a wrong key said
 # apart from tampering.
 expect 0 audit verify --db referrals.db --key-file audit.key
-contains out "audit log: intact (34 rows, 6 referrals"
+contains out "audit log: intact (38 rows, 7 referrals"
 expect 0 audit verify --db referrals.db --key-file audit.key --json
 [[ "$(jq -c '[.intact, .provisions, .provisions_without_record]' out)" == '[true,2,0]' ]] ||
   { echo "FAIL: audit verify --json: the provision records checked: $(cat out)" >&2; failures=$((failures + 1)); }
 expect 0 audit verify --db referrals.db --key-file audit.key --lang ja
-contains out "監査ログ: 改ざんなし（34 行、紹介 6 件、MAC 検証済み、末尾ハッシュ "
+contains out "監査ログ: 改ざんなし（38 行、紹介 7 件、MAC 検証済み、末尾ハッシュ "
 # The provisions each side keeps (JP-07, VN-22): R-1's transfer from Bach Mai and its results
 # coming back, each with the consent behind it; a period; JSON; a period ending before it begins.
 expect 0 audit provisions --db referrals.db --hospital bach-mai
@@ -375,7 +407,7 @@ fi
 auditor() { set +e; "${as_auditor[@]}" "$kakehashi" "$@" >out 2>err; local got=$?; set -e; echo $got; }
 [[ $(auditor audit verify --db evidence/referrals.db --key-file evidence/audit.key \
       --checkpoint evidence/checkpoint.json) -eq 0 ]] || { echo "FAIL: read-only verify" >&2; cat err >&2; failures=$((failures + 1)); }
-contains out "audit log: intact (34 rows, 6 referrals, matches the checkpoint, MACs checked"
+contains out "audit log: intact (38 rows, 7 referrals, matches the checkpoint, MACs checked"
 [[ $(auditor referral list --db evidence/referrals.db) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor referral show --db evidence/referrals.db --id R-1 --json) -eq 0 ]] || failures=$((failures + 1))
 [[ $(auditor fhir export --db evidence/referrals.db --id R-1 --agreements evidence/agreements.json) -eq 0 ]] ||

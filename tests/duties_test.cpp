@@ -317,3 +317,201 @@ TEST_CASE("the toolkit checks a duty's deadlines as the engine counts them",
   CHECK_THAT(deadlines_for(duty_kind::withdrawal, "TH", at("2026-03-01T00:00:00Z")).problem,
              Contains("no working-day calendar for country 'TH'"));
 }
+
+namespace {
+
+// Bach Mai's emergency basis for R-1's patient: no consent obtainable, decided by dr-em-1.
+consent_record emergency_consent() {
+  return testing::valid_consent().given_by({}).emergency().build();
+}
+
+const actor bm_second_clinician{bm, actor_role::clinician, user_id{"dr-bm-2"}};
+
+duty review_of(const engine& e, const std::string& command) {
+  duty_query q;
+  q.open_only = false;
+  for (const auto& d : e.duties(q)) {
+    if (d.kind == duty_kind::emergency_review && d.command == command) return d;
+  }
+  FAIL("no emergency review for " << command);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a step on an emergency basis opens a review for the hospital that provides the data",
+          "[engine][duties][emergency][VN-17][JP-10][backends]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1"), "p1");
+  // Thursday 12 March 2026, 10:00 in Hanoi: the consent policy allows it on the emergency basis.
+  e.record_consent(r1, emergency_consent(), bm_coordinator(), withdrawn_at, "c1");
+  const auto history = e.history(r1);
+  CHECK(history.back().command == "record_consent");
+  CHECK(history.back().reason_code == "emergency");
+  const duty d = only_duty(e);
+  CHECK(d.kind == duty_kind::emergency_review);
+  CHECK(d.rule == "VN-17");
+  CHECK(d.command == "record_consent");
+  CHECK(d.id == history.back().seq);
+  CHECK(d.responsible == bm);
+  CHECK(d.must_stop.empty());
+  // No acknowledgement; 3 working days (Friday 13, Monday 16, Tuesday 17 March) to review it.
+  CHECK_FALSE(d.acknowledge_by);
+  CHECK(d.complete_by == at("2026-03-18T00:00:00+07:00"));
+  CHECK(d.decided_by == std::vector<user_id>{user_id{"io-bm-1"}, user_id{"dr-em-1"}});
+  CHECK_FALSE(d.finding);
+  CHECK_FALSE(d.overdue(at("2026-03-17T16:59:59Z")));
+  CHECK(d.overdue(at("2026-03-17T17:00:00Z")));
+
+  // A consent given by the patient opens none: only the emergency basis is reviewed.
+  e.propose(bm_proposal("R-2", "2026-03-01T00:00:00Z", "P-OTHER"), "p2");
+  consent_record given = good_consent();
+  given.patient = patient_ref{"P-OTHER"};
+  given.id = consent_ref{"C-OTHER"};
+  e.record_consent(referral_id{"R-2"}, given, bm_coordinator(), withdrawn_at, "c2");
+  CHECK(e.history(referral_id{"R-2"}).back().reason_code.empty());
+  CHECK(e.duties().size() == 1);
+
+  // The transfer the destination records on the same basis: the review is still the referring
+  // hospital's, which provides the data; the destination's coordinator decided nothing there.
+  e.apply(r1, event::accept{sk_clinician(), at("2026-03-13T00:00:00Z")}, "a1");
+  e.transfer(r1, emergency_consent(), sk_coordinator(), at("2026-03-16T00:00:00Z"), "t1");
+  const duty t = review_of(e, "transfer");
+  CHECK(t.responsible == bm);
+  CHECK(t.decided_by == std::vector<user_id>{user_id{"dr-em-1"}});
+
+  // The results the destination returns on it: Shonan Kamakura's review, on Japan's calendar.
+  e.return_results(r1, emergency_consent(),
+                   {sample_document("D-R1", document_kind::discharge_summary)}, sk_clinician(),
+                   at("2026-04-28T01:00:00Z"), "r1");
+  const duty r = review_of(e, "return_results");
+  CHECK(r.responsible == sk);
+  CHECK(r.rule == "JP-10");
+  CHECK(r.decided_by == std::vector<user_id>{user_id{"dr-sk-1"}, user_id{"dr-em-1"}});
+  // Tuesday 28 April 2026 in Kamakura: Golden Week's 29 April and 3-6 May are days off, so
+  // Thursday 30 April, Friday 1 and Thursday 7 May.
+  CHECK(r.complete_by == at("2026-05-08T00:00:00+09:00"));
+  // A review is the responsible hospital's own: the other party is not notified of it.
+  duty_query q;
+  q.hospital = sk;
+  CHECK(e.duties(q).size() == 1);
+  q.hospital = bm;
+  CHECK(e.duties(q).size() == 2);
+  CHECK(e.verify().intact);
+}
+
+TEST_CASE("a second clinician of the responsible hospital closes an emergency review",
+          "[engine][duties][emergency][VN-17][backends]") {
+  temp_db db;
+  engine e = open_engine(db.path());
+  e.propose(bm_proposal("R-1"), "p1");
+  e.record_consent(r1, emergency_consent(), bm_coordinator(), withdrawn_at, "c1");
+  const duty d = only_duty(e);
+  const referral_snapshot before = e.get(r1);
+  const auto rows = e.audit_rows();
+  const instant later = at("2026-03-13T02:00:00Z");
+
+  SECTION("refusals change nothing but the audit row, and say what would be valid") {
+    const auto refused = [&](const actor& by, instant when, const std::string& key) {
+      return caught(
+          [&] { e.review_emergency(r1, d.id, review_finding::justified, by, when, key); });
+    };
+    error err = refused(bm_coordinator(), later, "k1");
+    CHECK(err.code() == errc::permission_denied);
+    CHECK_THAT(err.what(), Contains("is reviewed by a clinician, not a coordinator"));
+    err = refused({bm, actor_role::clinician, user_id{"dr-em-1"}}, later, "k2");
+    CHECK(err.code() == errc::permission_denied);
+    CHECK_THAT(err.what(), Contains("second clinician") &&
+                               Contains("another clinician of bach-mai reviews it"));
+    err = refused({bm, actor_role::clinician, user_id{}}, later, "k3");
+    CHECK(err.code() == errc::permission_denied);
+    CHECK_THAT(err.what(), Contains("named clinician"));
+    err = refused(sk_clinician(), later, "k4");
+    CHECK(err.code() == errc::permission_denied);
+    CHECK_THAT(err.what(), Contains("is bach-mai's to record, not shonan-kamakura's"));
+    err = refused(bm_second_clinician, at("2026-03-12T02:59:59Z"), "k5");
+    CHECK(err.code() == errc::invalid_argument);
+    CHECK_THAT(err.what(), Contains("cannot be reviewed at 2026-03-12T02:59:59Z, before it was "
+                                    "created"));
+    err = caught(
+        [&] { e.record_duty(r1, d.id, duty_step::completed, bm_second_clinician, later, "k6"); });
+    CHECK(err.code() == errc::invalid_argument);
+    CHECK_THAT(err.what(), Contains("is an emergency review") && Contains("review_emergency"));
+    err = caught([&] {
+      e.review_emergency(r1, d.id + 1, review_finding::justified, bm_second_clinician, later, "k7");
+    });
+    CHECK(err.code() == errc::not_found);
+    CHECK(e.audit_rows() == rows + 7);
+    CHECK(e.get(r1) == before);
+    CHECK(only_duty(e).open());
+    CHECK(e.verify().intact);
+  }
+
+  SECTION("reviewed once, with its finding; the referral does not change") {
+    CHECK(e.review_emergency(r1, d.id, review_finding::not_justified, bm_second_clinician, later,
+                             "k1") == before);
+    CHECK(e.get(r1) == before);
+    CHECK(e.audit_rows() == rows + 1);
+    const duty now = only_duty(e);
+    CHECK_FALSE(now.open());
+    CHECK(now.completed_at == later);
+    CHECK(now.completed_seq == rows + 1);
+    CHECK(now.finding == review_finding::not_justified);
+    CHECK(now.reviewer == user_id{"dr-bm-2"});
+    CHECK_FALSE(now.overdue(at("2026-04-01T00:00:00Z")));
+    const auto history = e.history(r1);
+    CHECK(history.back().command == "review_emergency");
+    CHECK(json::parse(history.back().details) ==
+          json{{"duty", d.id}, {"finding", "not_justified"}});
+    // The same key answers from the log; another is refused, naming the review.
+    CHECK(e.review_emergency(r1, d.id, review_finding::not_justified, bm_second_clinician, later,
+                             "k1") == before);
+    CHECK(e.audit_rows() == rows + 1);
+    const error err = caught([&] {
+      e.review_emergency(r1, d.id, review_finding::justified,
+                         {bm, actor_role::clinician, user_id{"dr-bm-3"}}, later, "k2");
+    });
+    CHECK(err.code() == errc::already_exists);
+    CHECK_THAT(err.what(),
+               Contains("was already reviewed at 2026-03-13T02:00:00Z (not_justified)"));
+    CHECK(e.verify().intact);
+  }
+}
+
+TEST_CASE("a withdrawal's duty is not reviewed, and the review period is an engine option",
+          "[engine][duties][emergency]") {
+  temp_db db;
+  {
+    engine_options o = paperwork_on_file();
+    o.emergency_review_days = 0;
+    const error err = caught([&] { open_engine(db.path(), o); });
+    CHECK(err.code() == errc::invalid_argument);
+    CHECK_THAT(err.what(), Contains("engine_options.emergency_review_days") &&
+                               Contains("give 1 to 30 working days"));
+  }
+  engine_options o = paperwork_on_file();
+  o.emergency_review_days = 5;
+  engine e = open_engine(db.path(), o);
+  e.propose(bm_proposal("R-1"), "p1");
+  e.record_consent(r1, emergency_consent(), bm_coordinator(), withdrawn_at, "c1");
+  // Five working days from Thursday 12 March: Thursday 19 March.
+  CHECK(only_duty(e).complete_by == at("2026-03-20T00:00:00+07:00"));
+  e.apply(r1, event::withdraw_consent{bm_coordinator(), at("2026-03-12T04:00:00Z")}, "w1");
+  duty_query q;
+  q.open_only = false;
+  const auto all = e.duties(q);
+  REQUIRE(all.size() == 2);
+  CHECK(all[1].kind == duty_kind::withdrawal);
+  const error err = caught([&] {
+    e.review_emergency(r1, all[1].id, review_finding::justified, bm_second_clinician,
+                       at("2026-03-13T00:00:00Z"), "k1");
+  });
+  CHECK(err.code() == errc::invalid_argument);
+  CHECK_THAT(err.what(), Contains("is a duty of kind withdrawal, not an emergency review"));
+  namespace kt = kakehashi::testing;
+  CHECK(kt::due(duty_kind::emergency_review, "VN", "2026-03-12T10:00:00+07:00", "",
+                "2026-03-18T00:00:00+07:00"));
+  CHECK_FALSE(
+      deadlines_for(duty_kind::emergency_review, "VN", withdrawn_at, nullptr, 31).complete_by);
+}

@@ -1105,15 +1105,16 @@ TEST_CASE("an onward referral's link edited in the table fails verify",
   CHECK_THAT(v.problem, Contains("replacing R-1"));
 }
 
-// Versions 3 (the first on PostgreSQL), 4 and 5 as released: version 3 without the index by
-// patient, 3 and 4 without onward referral's column, none with the duties' index. An engine
+// Versions 3 (the first on PostgreSQL), 4, 5 and 6: version 3 without the index by patient, 3
+// and 4 without onward referral's column, 3 to 5 without the duties' index, 6 with it before
+// emergency reviews (a review's row is read the same without the index). An engine
 // migrates them, in the transaction that checks the schema; a read-only view reads them as they
 // are (no links); the log still verifies, and the duties are read the same with the index or
 // without it.
-TEST_CASE("a version 3, 4 or 5 database is migrated to the current version on either backend",
+TEST_CASE("a version 3, 4, 5 or 6 database is migrated to the current version on either backend",
           "[engine][schema][backends]") {
   const bool server = !test_postgres().empty();
-  const int from = GENERATE(3, 4, 5);
+  const int from = GENERATE(3, 4, 5, 6);
   CAPTURE(from);
   temp_db db;
   {
@@ -1125,7 +1126,9 @@ TEST_CASE("a version 3, 4 or 5 database is migrated to the current version on ei
     e.apply(referral_id{"R-9"},
             event::withdraw_consent{bm_coordinator(), parse_instant("2026-03-01T02:00:00Z")}, "w9");
   }
-  raw_database(db.path()).exec(from == 5 ? back_to_version_5(server) : back_to_version_4(server));
+  raw_database(db.path()).exec(from == 6   ? back_to_version_6(server)
+                               : from == 5 ? back_to_version_5(server)
+                                           : back_to_version_4(server));
   if (from == 3) {
     raw_database(db.path()).exec(server ? "DROP INDEX referral_patient; "
                                           "UPDATE kakehashi_meta SET schema_version = 3"
@@ -1153,6 +1156,12 @@ TEST_CASE("a version 3, 4 or 5 database is migrated to the current version on ei
                           : std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +
                                 index + "'") == std::vector<std::vector<std::string>>{{"1"}});
   }
+  // The duties' index covers emergency reviews (version 7).
+  const auto duties_index =
+      raw.rows(server ? "SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_duties'"
+                      : "SELECT sql FROM sqlite_master WHERE name = 'audit_duties'");
+  REQUIRE(duties_index.size() == 1);
+  CHECK_THAT(duties_index[0][0], Contains("review_emergency") && Contains("'emergency'"));
   CHECK(e.verify().intact);
   const error err =
       caught([&] { e.propose(bm_proposal("R-2", "2026-03-02T00:00:00Z", "P-TEST-1"), "k2"); });

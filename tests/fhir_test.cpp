@@ -313,6 +313,37 @@ TEST_CASE("the consent travels as a Consent when given, by identifier otherwise"
   CHECK(only(case_named("proposed").bundle, "ServiceRequest").count("supportingInfo") == 0);
 }
 
+TEST_CASE("an emergency step's AuditEvent says so, and its review is a Provenance",
+          "[fhir][emergency]") {
+  const auto& c = case_named("emergency-reviewed");
+  const auto events = resources(c.bundle, "AuditEvent");
+  REQUIRE(events.size() == c.history.size());
+  json step;
+  std::size_t emergency_steps = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    INFO(c.history[i].command);
+    const bool emergency = c.history[i].reason_code == "emergency";
+    CHECK(events[i].contains("purposeOfEvent") == emergency);
+    if (!emergency) continue;
+    ++emergency_steps;
+    CHECK(events[i]["purposeOfEvent"][0]["coding"][0]["code"] == "ETREAT");
+    if (c.history[i].command == "record_consent") step = events[i];
+  }
+  CHECK(emergency_steps == 2);  // record_consent and transfer
+  REQUIRE(step.is_object());
+  const json prov = only(c.bundle, "Provenance");  // one review recorded; the other is open
+  CHECK(prov["target"][0]["reference"] == "urn:uuid:" + step["id"].get<std::string>());
+  CHECK(prov["entity"][0]["what"] == prov["target"][0]);
+  CHECK(prov["entity"][0]["role"] == "source");
+  CHECK(prov["recorded"] == "2026-03-02T00:00:00Z");
+  CHECK(prov["reason"][0]["coding"][0]["code"] == "ETREAT");
+  CHECK(prov["reason"][0]["text"] == "emergency basis justified");
+  CHECK(prov["activity"]["coding"][0]["code"] == "review_emergency");
+  CHECK(prov["agent"][0]["type"]["coding"][0]["code"] == "verifier");
+  CHECK(prov["agent"][0]["who"]["identifier"]["value"] == "dr-bm-2");
+  CHECK(prov["agent"][0]["onBehalfOf"]["type"] == "Organization");
+}
+
 TEST_CASE("every audit row is an AuditEvent, and a withdrawal is also a Provenance", "[fhir]") {
   const auto& c = case_named("closed-consent-withdrawn");
   const auto events = resources(c.bundle, "AuditEvent");

@@ -89,6 +89,9 @@ TEST_CASE("the shipped scenario loads with every setting", "[simulator][scenario
   CHECK(s.duties);
   CHECK(s.duty_completed > 0);
   CHECK(s.days_to_acknowledge_duty.min < s.days_to_acknowledge_duty.max);
+  CHECK(s.reviews);
+  CHECK(s.review_not_justified > 0);
+  CHECK(s.days_to_review.min < s.days_to_review.max);
   // The default period crosses 1 January 2026, so both Vietnamese regimes show in one run.
   const date::sys_days first{s.start};
   const date::sys_days last = first + date::days{s.days - 1};
@@ -168,6 +171,18 @@ TEST_CASE("a malformed scenario is refused with every problem and its path", "[s
     doc = json::parse(kh::test::slurp(scenario_file));
     doc.erase("duties");
     CHECK_FALSE(simulator::load_scenario(doc.dump(), "test.json").duties);
+  }
+  SECTION("emergency reviews: the section is optional, its values checked") {
+    json doc = json::parse(kh::test::slurp(scenario_file));
+    doc["emergency_reviews"]["not_justified"] = 2;
+    doc["emergency_reviews"]["days_to_review"] = {{"min", 3}, {"mode", 1}, {"max", 5}};
+    const std::string e = load_error(doc.dump());
+    CHECK_THAT(e, Contains("2 problem(s)"));
+    CHECK_THAT(e, Contains("emergency_reviews.not_justified: 2 is not a number from 0 to 1"));
+    CHECK_THAT(e, Contains("emergency_reviews.days_to_review: min 3 <= mode 1 <= max 5 does not "
+                           "hold"));
+    doc.erase("emergency_reviews");
+    CHECK_FALSE(simulator::load_scenario(doc.dump(), "test.json").reviews);
   }
   SECTION("a hospital id that is not one") {
     CHECK_THAT(load_error(edited("/destination/hospital", "shonan kamakura")),
@@ -476,7 +491,10 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   // Every withdrawal made its duty; the summary's counts are the log's.
   kh::duty_query every;
   every.open_only = false;
-  const auto duties = view.duties(every);
+  std::vector<kh::duty> duties;  // the withdrawals' (the emergency reviews are counted below)
+  for (auto& d : view.duties(every)) {
+    if (d.kind == kh::duty_kind::withdrawal) duties.push_back(std::move(d));
+  }
   CHECK(withdrawals > 0);
   CHECK(static_cast<long>(duties.size()) == withdrawals);
   CHECK(s.duties_created == withdrawals);
@@ -499,6 +517,39 @@ TEST_CASE("a run's database agrees with its summary and keeps every invariant", 
   CHECK(s.duties_reported_overdue >= late);
   CHECK(s.duties_reported_overdue <= s.duties_created);
   CHECK(s.duties_reported_overdue > 0);
+  // Every step on an emergency basis opened its review; a second clinician of the hospital that
+  // provided the data reviewed it; the summary's counts are the log's.
+  long emergency_steps = 0;
+  for (const auto& snap : view.list()) {
+    for (const auto& r : view.history(snap.id)) {
+      if (r.outcome == kh::audit_outcome::success && r.reason_code == "emergency")
+        ++emergency_steps;
+    }
+  }
+  long reviews = 0, in_time = 0, late_reviews = 0, not_justified = 0, still_open = 0;
+  for (const auto& d : view.duties(every)) {
+    if (d.kind != kh::duty_kind::emergency_review) continue;
+    ++reviews;
+    REQUIRE(d.complete_by);
+    CHECK_FALSE(d.acknowledge_by);
+    if (d.open()) {
+      ++still_open;
+      continue;
+    }
+    CHECK(d.reviewer == kh::user_id{"dr2-" + d.responsible.value()});
+    CHECK(std::find(d.decided_by.begin(), d.decided_by.end(), d.reviewer) == d.decided_by.end());
+    (*d.completed_at < *d.complete_by ? in_time : late_reviews)++;
+    if (d.finding == kh::review_finding::not_justified) ++not_justified;
+  }
+  CHECK(reviews == emergency_steps);
+  CHECK(reviews > 0);
+  CHECK(reviews == s.reviews_opened);
+  CHECK(in_time == s.reviews_in_time);
+  CHECK(in_time > 0);
+  CHECK(late_reviews == s.reviews_late);
+  CHECK(not_justified == s.reviews_not_justified);
+  CHECK(still_open == s.reviews_open);
+  CHECK(in_time + late_reviews + still_open == reviews);
   // Each phase's figures, against the log: its referrals, and (acceptance to arrival, arrival to
   // results) its median and 90th percentile by nearest rank.
   REQUIRE(s.phases.size() == 4);

@@ -81,6 +81,7 @@ std::map<std::string, std::set<std::string>> emitted() {
   out["command"].insert("propose");
   out["command"].insert("record_duty");      // engine::record_duty: a duty's step, no event
   out["command"].insert("request_summary");  // engine::request_summary: a duty, no event
+  out["command"].insert("review_emergency");  // engine::review_emergency: a review, no event
   for (const auto k : all_document_kinds()) out["document-kind"].insert(std::string(to_string(k)));
   for (const auto m : all_milestones()) out["milestone"].insert(std::string(to_string(m)));
   // A refused row's reason and every message's prefix: errc's values run from 1 to the last.

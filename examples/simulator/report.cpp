@@ -74,6 +74,17 @@ std::string duties_line(const summary& s, const std::string& lang) {
               {"open", s.duties_open}});
 }
 
+// The emergency reviews (VN-17, JP-10): opened, reviewed in time or late, found not justified,
+// still open.
+std::string reviews_line(const summary& s, const std::string& lang) {
+  return say(lang, "sim.reviews",
+             {{"opened", s.reviews_opened},
+              {"in_time", s.reviews_in_time},
+              {"late", s.reviews_late},
+              {"not_justified", s.reviews_not_justified},
+              {"open", s.reviews_open}});
+}
+
 // The phases' table (summary::phases): each phase named by the states it goes between, as the
 // language names them; its referrals, median and 90th percentile in days. rows[0] is the heading.
 std::vector<std::vector<std::string>> phase_rows(const summary& s, const std::string& lang) {
@@ -743,6 +754,7 @@ std::string to_text(const summary& s, const std::string& lang,
   out += documents_line(s, lang) + "\n";
   out += milestone_line(s, lang) + "\n" + results_line(s, lang) + "\n";
   out += duties_line(s, lang) + "\n";
+  out += reviews_line(s, lang) + "\n";
   out += commands_line(s, lang) + "\n";
   out += audit_line(s, lang) + "\n";
   return out;
@@ -846,6 +858,12 @@ std::string to_json(const summary& s, int indent) {
                 {"completed_late", s.duties_completed_late},
                 {"reported_overdue", s.duties_reported_overdue},
                 {"open", s.duties_open}}},
+              {"emergency_reviews",
+               {{"opened", s.reviews_opened},
+                {"in_time", s.reviews_in_time},
+                {"late", s.reviews_late},
+                {"not_justified", s.reviews_not_justified},
+                {"open", s.reviews_open}}},
               {"commands", {{"total", s.commands}, {"refused", s.refused_commands}}},
               {"audit",
                {{"intact", s.audit_intact},
@@ -957,7 +975,8 @@ std::string article(const summary& s, const scenario& sc, const std::string& lan
   if (s.capacity.empty()) out += "<li>" + esc(say(lang, "sim.capacity_never")) + "</li>\n";
   out += "</ul>\n" + h2("rpt.h_documents");
   out += p(documents_line(s, lang));
-  out += p(milestone_line(s, lang)) + p(results_line(s, lang)) + p(duties_line(s, lang));
+  out += p(milestone_line(s, lang)) + p(results_line(s, lang)) + p(duties_line(s, lang)) +
+         p(reviews_line(s, lang));
   if (!s.example.empty()) {
     std::vector<std::vector<std::string>> steps;
     for (const auto& e : s.example) {

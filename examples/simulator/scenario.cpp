@@ -379,6 +379,14 @@ void read_duties(reader& r, const json& v, scenario& s) {
   s.days_to_complete_duty = r.delay(v, p, "days_to_complete");
 }
 
+void read_reviews(reader& r, const json& v, scenario& s) {
+  const std::string p = "emergency_reviews";
+  if (!r.object(v, p, {"days_to_review", "not_justified"})) return;
+  s.reviews = true;
+  s.days_to_review = r.delay(v, p, "days_to_review");
+  if (auto x = r.number(v, p, "not_justified", 0, 1)) s.review_not_justified = *x;
+}
+
 void read_origins(reader& r, const json& v, scenario& s) {
   if (!v.is_array() || v.empty()) {
     r.add("origins", fmt::format("expected a non-empty array of origins, found {}",
@@ -542,7 +550,8 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
   scenario s;
   if (r.object(doc, "",
                {"format", "description", "run", "destination", "origins", "paperwork", "patients",
-                "consent", "documents", "milestones", "results", "duties", "journey"})) {
+                "consent", "documents", "milestones", "results", "duties", "emergency_reviews",
+                "journey"})) {
     if (auto f = r.text(doc, "", "format"); f && *f != format_tag) {
       r.add("format", fmt::format("{} is not \"{}\"", reader::shown(json(*f)), format_tag));
     }
@@ -582,6 +591,7 @@ scenario load_scenario(std::string_view json_text, std::string_view source_name)
     read_milestones(r, doc.contains("milestones") ? doc["milestones"] : json::object(), s);
     if (doc.contains("results")) read_results(r, doc["results"], s);
     if (doc.contains("duties")) read_duties(r, doc["duties"], s);
+    if (doc.contains("emergency_reviews")) read_reviews(r, doc["emergency_reviews"], s);
   }
   if (!r.problems.empty()) {
     std::string all;

@@ -144,6 +144,13 @@ struct scenario {
   double duty_completed = 0;
   delay_days days_to_complete_duty;
 
+  // Emergency reviews (the optional section "emergency_reviews"; without it they are never
+  // recorded): a second clinician reviews each step taken on an emergency basis
+  // `days_to_review` after it, and finds the basis not justified for the share `not_justified`.
+  bool reviews = false;
+  delay_days days_to_review;
+  double review_not_justified = 0;
+
   // The journey
   double cancel_before_transfer = 0;
   weights<kakehashi::cancel_reason> cancel_reasons;

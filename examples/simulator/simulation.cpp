@@ -100,6 +100,9 @@ struct plan {
   double to_acknowledge = 0;
   bool completes_duty = true;
   double to_complete_duty = 0;
+  // (drawn last) the emergency reviews its steps open: days to the review, and its finding
+  double to_review = 0;
+  bool review_not_justified = false;
 };
 
 enum class step {
@@ -115,7 +118,8 @@ enum class step {
   transfer,
   complete,
   sweep,
-  duty  // a step of a withdrawal's duty: pending.referral indexes duties_, item 0 or 1
+  duty,   // a step of a withdrawal's duty: pending.referral indexes duties_, item 0 or 1
+  review  // an emergency review: pending.referral indexes reviews_
 };
 
 struct pending {
@@ -412,6 +416,10 @@ class simulation {
       p.completes_duty = chance(rng, s_.duty_completed);
       p.to_complete_duty = draw(rng, s_.days_to_complete_duty);
     }
+    if (s_.reviews) {
+      p.to_review = draw(rng, s_.days_to_review);
+      p.review_not_justified = chance(rng, s_.review_not_justified);
+    }
     return p;
   }
 
@@ -456,6 +464,7 @@ class simulation {
   void handle(const pending& e) {
     if (e.what == step::sweep) return sweep(e.at);
     if (e.what == step::duty) return duty_step(e);
+    if (e.what == step::review) return review(e);
     const auto it = open_.find(e.referral);
     if (it == open_.end()) return;  // closed meanwhile (expired, withdrawn...)
     open_referral& r = it->second;
@@ -477,6 +486,7 @@ class simulation {
       case step::complete: return complete(r, e.at);
       case step::sweep:
       case step::duty:
+      case step::review:
         return;
     }
   }
@@ -711,6 +721,7 @@ class simulation {
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.consent = std::move(c);
+    plan_reviews(r, at);
     if (!r.consented_at) {
       r.consented_at = at;
       phase_ended(0, r.proposed_at, at);
@@ -745,6 +756,7 @@ class simulation {
     r.renewed = true;
     r.waiting_results = true;
     r.consent = std::move(c);
+    plan_reviews(r, at);
     ++sum_.consents_renewed_for_return;
     push(office(away_, at + days(1)), step::results, r.index);
   }
@@ -918,6 +930,47 @@ class simulation {
     }
   }
 
+  // The emergency reviews the referral's last step opened (a step the policy allowed on the
+  // emergency basis alone: VN-17, JP-10): a second clinician of the hospital that provided the
+  // data reviews each, in office hours, on the plan's day, with the plan's finding.
+  void plan_reviews(const open_referral& r, kh::instant at) {
+    kh::duty_query q;
+    q.referral = r.id;
+    q.open_only = false;
+    std::vector<kh::duty> found;
+    {
+      timed t(engine_seconds_);
+      found = engine_.duties(q);
+    }
+    for (const auto& d : found) {
+      if (d.kind != kh::duty_kind::emergency_review || !reviews_seen_.insert(d.id).second) continue;
+      ++sum_.reviews_opened;
+      if (!s_.reviews) continue;
+      const auto slot = static_cast<std::uint32_t>(reviews_.size());
+      const kh::actor second{d.responsible, kh::actor_role::clinician,
+                             kh::user_id{"dr2-" + d.responsible.value()}};
+      reviews_.push_back({d, second, r.p.review_not_justified});
+      const date::time_zone* z = d.responsible == s_.destination ? away_ : origin_zone(r);
+      push(std::max(at + 1h, office(z, at + days(r.p.to_review))), step::review, slot);
+    }
+  }
+
+  void review(const pending& e) {
+    const review_plan& p = reviews_.at(e.referral);
+    const kh::review_finding finding =
+        p.not_justified ? kh::review_finding::not_justified : kh::review_finding::justified;
+    ++sum_.commands;
+    {
+      timed t(engine_seconds_);
+      engine_.review_emergency(
+          p.review.referral, p.review.id, finding, p.by, e.at,
+          fmt::format("{}:review_emergency:{}", p.review.referral.value(), p.review.id));
+    }
+    (p.review.complete_by && e.at < *p.review.complete_by ? sum_.reviews_in_time
+                                                          : sum_.reviews_late)++;
+    if (p.not_justified) ++sum_.reviews_not_justified;
+  }
+
   void transfer(open_referral& r, kh::instant at) {
     const auto done = command(r, at, [&] {
       return engine_.transfer(r.id, r.consent, destination_actor(kh::actor_role::coordinator), at,
@@ -937,6 +990,7 @@ class simulation {
       return push(office(z, at + days(r.p.to_cancel)), step::cancel, r.index);
     }
     r.stage = 4;
+    plan_reviews(r, at);
     lead_time(at - r.proposed_at);
     r.transferred_at = at;
     phase_ended(2, r.accepted_at.value_or(r.proposed_at), at);
@@ -982,6 +1036,7 @@ class simulation {
       return;
     }
     r.results = true;
+    plan_reviews(r, at);
     ++sum_.results_returned;
     phase_ended(3, r.transferred_at.value_or(r.proposed_at), at);
   }
@@ -1022,6 +1077,7 @@ class simulation {
       overdue = engine_.duties(late);
     }
     for (const auto& d : overdue) {
+      if (d.kind == kh::duty_kind::emergency_review) continue;  // counted as reviews
       if (reported_overdue_.insert(d.id).second) ++sum_.duties_reported_overdue;
     }
   }
@@ -1085,7 +1141,9 @@ class simulation {
       }
       close(r, 1 + static_cast<int>(snap.state), period_end());  // proposed .. transferred
     }
-    sum_.duties_open = static_cast<long>(engine_.duties().size());
+    for (const auto& d : engine_.duties()) {
+      (d.kind == kh::duty_kind::emergency_review ? sum_.reviews_open : sum_.duties_open)++;
+    }
     for (auto& [k, row] : by_origin_specialty_) sum_.by_origin_specialty.push_back(row);
     std::stable_sort(refusals_.begin(), refusals_.end(),
                      [](const refusal_row& a, const refusal_row& b) { return a.count > b.count; });
@@ -1186,6 +1244,14 @@ class simulation {
   // reported overdue.
   std::vector<std::pair<kh::duty, kh::actor>> duties_;
   std::set<std::int64_t> reported_overdue_;
+  // The emergency reviews seen (by duty id), and those the scenario plans (step::review).
+  struct review_plan {
+    kh::duty review;
+    kh::actor by;
+    bool not_justified = false;
+  };
+  std::set<std::int64_t> reviews_seen_;
+  std::vector<review_plan> reviews_;
 
   summary sum_;
   double engine_seconds_ = 0;  // wall time inside the engine's commands, commits and verify

@@ -148,6 +148,14 @@ struct summary {
   long duties_completed_late = 0;
   long duties_reported_overdue = 0;
   long duties_open = 0;
+  /// The emergency reviews steps on an emergency basis opened (VN-17, JP-10: a second clinician
+  /// of the hospital that provided the data reviews each within 3 working days): reviewed
+  /// before and after the deadline, found not justified, and still open when the period ended.
+  long reviews_opened = 0;
+  long reviews_in_time = 0;
+  long reviews_late = 0;
+  long reviews_not_justified = 0;
+  long reviews_open = 0;
 
   // The audit log of the database written
   bool audit_intact = false;

@@ -42,6 +42,9 @@ enum class durability {
            ///< power loss
 };
 
+/// The working days engine_options::emergency_review_days gives by default.
+inline constexpr int default_emergency_review_days = 3;
+
 struct engine_options {
   durability sync = durability::full;
   int busy_timeout_ms = 5000;
@@ -61,6 +64,9 @@ struct engine_options {
   /// a country missing here uses working_calendar::builtin(). (A newer calendar file, loaded
   /// with working_calendar::load, goes here.)
   std::map<std::string, working_calendar> calendars;
+  /// The working days a second clinician has to review a step taken on an emergency basis
+  /// (duty_kind::emergency_review), counted on the responsible hospital's calendar; 1 to 30.
+  int emergency_review_days = default_emergency_review_days;
 };
 
 /// FHIR AuditEvent.outcome codes.
@@ -81,7 +87,10 @@ struct audit_entry {
   std::string state_before;  ///< "" before propose; "closed:declined" for a closed referral
   std::string state_after;
   audit_outcome outcome = audit_outcome::success;
-  std::string reason_code;  ///< close reason, refusal code (errc), or ""
+  /// The close reason when the command closed the referral; the refusal code (errc) of a
+  /// refusal; "emergency" for an accepted step that rested on an emergency basis (it opened an
+  /// emergency review); "" otherwise.
+  std::string reason_code;
   std::string details;      ///< JSON: eligibility, consent findings' rule ids, agreement id...
   std::string idempotency_key;
   std::string prev_hash;  ///< hex SHA-256
@@ -274,16 +283,33 @@ struct provision_report {
 /// 10 days, for a Vietnamese hospital and a request received from 1 January 2026 on (Decree 356
 /// in force); otherwise the duty is recorded without deadlines, saying why. The summary is what
 /// the patient may carry abroad themselves (VN-14's patient-mediated route).
-enum class duty_kind { withdrawal, record_summary };
+///
+/// A step the consent policy allowed on an emergency basis alone (record_consent, transfer,
+/// return_results with legal_basis::emergency) creates one too (kind emergency_review): the
+/// hospital that provides the data on that basis (the referring hospital, or the destination
+/// for results returned) has a second clinician review it within
+/// engine_options::emergency_review_days working days, as break-the-glass access is reviewed
+/// (VN-17: Law 91 Art. 19(2)'s monitoring of the Art. 19 processing, and the burden of proof on
+/// the controller; JP-10 for a Japanese hospital). The review is not acknowledged: it is done
+/// when review_emergency records its finding; the clinicians who took the step or decided the
+/// emergency basis may not review it.
+enum class duty_kind { withdrawal, record_summary, emergency_review };
 enum class duty_step { acknowledged, completed };
+/// What the second clinician found: the emergency basis was justified, or it was not (the
+/// hospital's data-protection officer follows it up; the finding is the record they start from).
+enum class review_finding { justified, not_justified };
 std::string_view to_string(duty_kind v) noexcept;
 std::string_view to_string(duty_step v) noexcept;
+std::string_view to_string(review_finding v) noexcept;
 std::optional<duty_step> parse_duty_step(std::string_view name) noexcept;
+std::optional<review_finding> parse_review_finding(std::string_view name) noexcept;
 
 struct duty {
   std::int64_t id = 0;  ///< the seq of the audit row that created it
   duty_kind kind = duty_kind::withdrawal;
-  std::string rule;  ///< "VN-15" ("JP-12" for a Japanese referring hospital), "VN-24"
+  std::string rule;     ///< "VN-15" ("JP-12" for a Japanese referring hospital), "VN-24", "VN-17"
+                        ///< ("JP-10" for a Japanese hospital)
+  std::string command;  ///< the command of the row that created it ("withdraw_consent", ...)
   referral_id referral;
   patient_ref patient;
   hospital_id responsible;             ///< who must do it
@@ -299,7 +325,12 @@ struct duty {
   std::optional<instant> acknowledged_at;
   std::optional<instant> completed_at;
   std::int64_t acknowledged_seq = 0;  ///< the record_duty rows, 0 until recorded
-  std::int64_t completed_seq = 0;
+  std::int64_t completed_seq = 0;     ///< (a review_emergency row for an emergency review)
+  /// emergency_review: who may not review it (the user who took the step, the clinician who
+  /// decided the emergency basis); the finding and its reviewer once reviewed.
+  std::vector<user_id> decided_by;
+  std::optional<review_finding> finding;
+  user_id reviewer;
 
   bool open() const noexcept { return !completed_at.has_value(); }
   /// Open and past a deadline at `at`: acknowledgement (when not yet acknowledged) or completion.
@@ -317,11 +348,13 @@ struct duty_deadlines {
 /// created by an event at `at`, exactly as the engine records them: counted from the local day
 /// of `at` on `calendar` (the shipped one for `country` when null) to the end of the day they
 /// fall on. withdrawal: 2 working days and 20 days. record_summary: 2 working days and 10 days,
-/// in Vietnam from 2026-01-01 (Asia/Ho_Chi_Minh), none otherwise. No deadlines, with the
-/// reason in `problem`, when the calendar cannot count them (no calendar for the country, a
-/// date outside its years). Never throws for a date or a country.
+/// in Vietnam from 2026-01-01 (Asia/Ho_Chi_Minh), none otherwise. emergency_review: no
+/// acknowledgement, completed within `review_days` working days. No deadlines, with the reason
+/// in `problem`, when the calendar cannot count them (no calendar for the country, a date
+/// outside its years). Never throws for a date or a country.
 duty_deadlines deadlines_for(duty_kind kind, std::string_view country, instant at,
-                             const working_calendar* calendar = nullptr);
+                             const working_calendar* calendar = nullptr,
+                             int review_days = default_emergency_review_days);
 
 /// Which duties duties() returns, in the order they were created.
 struct duty_query {
@@ -401,7 +434,8 @@ class engine {
   /// Records a step of a duty (acknowledged, completed), by the responsible hospital, each step
   /// once, at or after the duty's creation; the referral itself does not change (its version
   /// neither). Refused as not_found for a duty the referral does not have, permission_denied for
-  /// another hospital, already_exists for a step already recorded (naming when).
+  /// another hospital, already_exists for a step already recorded (naming when),
+  /// invalid_argument for an emergency review (review_emergency records it, with its finding).
   referral_snapshot record_duty(const referral_id& id, std::int64_t duty, duty_step step,
                                 const actor& by, instant at, const std::string& idempotency_key,
                                 const command_options& options = {});
@@ -411,6 +445,17 @@ class engine {
   referral_snapshot request_summary(const referral_id& id, const actor& by, instant at,
                                     const std::string& idempotency_key,
                                     const command_options& options = {});
+  /// A second clinician's review of a step taken on an emergency basis (the emergency_review
+  /// duty `duty` of the referral): records the finding and completes the duty; the referral
+  /// does not change. Refused as not_found for a duty the referral does not have,
+  /// invalid_argument for a duty of another kind or an instant before the step,
+  /// permission_denied unless `by` is a clinician of the responsible hospital, named (user set),
+  /// and neither the user who took the step nor the clinician who decided the emergency basis;
+  /// already_exists for a review already recorded (naming when and its finding).
+  referral_snapshot review_emergency(const referral_id& id, std::int64_t duty,
+                                     review_finding finding, const actor& by, instant at,
+                                     const std::string& idempotency_key,
+                                     const command_options& options = {});
   /// attach_document, accept, decline, cancel, withdraw_consent, record_milestone, complete,
   /// expire. record_milestone is refused as already_exists for a milestone the referral has.
   /// `complete` is refused (failed_precondition) when the agreement's results_before_completion

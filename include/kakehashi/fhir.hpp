@@ -1,8 +1,9 @@
 #pragma once
 // HL7 FHIR R4 interoperability (docs/fhir.md maps every element):
 //   - export: a referral as a ServiceRequest and a Task, its consent as a Consent, each audit row
-//     as an AuditEvent (a consent withdrawal also as a Provenance), the hospitals as
-//     Organizations, all of it together as one Bundle (type collection) per referral;
+//     as an AuditEvent (a consent withdrawal and an emergency review also as a Provenance), the
+//     hospitals as Organizations, all of it together as one Bundle (type collection) per
+//     referral;
 //   - import: a FHIR R4 Consent (JSON) as a kakehashi consent record that the consent rules
 //     evaluate, with every element kakehashi cannot represent reported by its FHIR path.
 //

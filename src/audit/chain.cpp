@@ -371,8 +371,9 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r, const j
     return;
   }
   auto it = replayed.find(r.referral_id);
-  // A duty's rows (a summary requested, a step recorded): the referral does not change.
-  if (r.command == "record_duty" || r.command == "request_summary") {
+  // A duty's rows (a summary requested, a step recorded, a review): the referral does not change.
+  if (r.command == "record_duty" || r.command == "request_summary" ||
+      r.command == "review_emergency") {
     if (it == replayed.end()) {
       throw std::runtime_error("the row applies to a referral that was never proposed");
     }

@@ -356,6 +356,7 @@ struct engine::impl {
     std::uint64_t expected_version = 0;  // the version the stored row must still have
     json details = json::object();
     bool changes_referral = true;  // false: only the audit row is written (record_duty)
+    std::string reason_code = {};  // the row's reason_code when not a close reason ("emergency")
   };
 
   // Runs one command. Inside this thread's own transaction (a batch, or the group it leads) it
@@ -565,7 +566,7 @@ struct engine::impl {
         r.reason_code = o.after.reason && o.after.state == referral_state::closed &&
                                 (!before || before->snap.state != referral_state::closed)
                             ? std::string(to_string(*o.after.reason))
-                            : std::string();
+                            : o.reason_code;
         r.details = o.details.dump();
         r.outcome = static_cast<int>(audit_outcome::success);
         append_audit(r);
@@ -672,9 +673,10 @@ struct engine::impl {
            {"patient", s.patient.value()},
            {"responsible", responsible.value()},
            {"must_stop", std::move(must_stop)}};
-    const duty_deadlines due = deadlines_for(kind, country, at, calendar_of(country));
+    const duty_deadlines due =
+        deadlines_for(kind, country, at, calendar_of(country), options.emergency_review_days);
     if (due.complete_by) {
-      d["acknowledge_by"] = to_iso8601(*due.acknowledge_by);
+      if (due.acknowledge_by) d["acknowledge_by"] = to_iso8601(*due.acknowledge_by);
       d["complete_by"] = to_iso8601(*due.complete_by);
       if (due.provisional) d["provisional"] = true;
     } else {
@@ -695,6 +697,60 @@ struct engine::impl {
   // hospital's.
   json summary_duty(const referral_snapshot& s, const hospital_id& receiver, instant at) const {
     return duty_json(duty_kind::record_summary, "VN-24", s, receiver, json::array(), at);
+  }
+
+  // A step the policy allowed on the emergency basis alone (check_consent ran last) opens the
+  // review of the hospital that provides the data on that basis (ctx.sender()): the row says
+  // so in its reason_code, which the duties' index covers, and carries the duty.
+  void open_review_if_emergency(outcome& o, const consent_context& ctx, const actor& by,
+                                instant at) const {
+    if (last_basis_ != legal_basis::emergency) return;
+    const hospital_id responsible = ctx.sender();
+    json decided_by = json::array();
+    const auto add = [&](const user_id& u) {
+      if (!u.empty() &&
+          std::find(decided_by.begin(), decided_by.end(), u.value()) == decided_by.end())
+        decided_by.push_back(u.value());
+    };
+    if (by.organisation == responsible) add(by.user);
+    if (ctx.consent && ctx.consent->emergency) add(ctx.consent->emergency->clinician);
+    o.reason_code = "emergency";
+    o.details["duty"] = duty_json(duty_kind::emergency_review,
+                                  hospital_of(responsible).country == "JP" ? "JP-10" : "VN-17",
+                                  o.after, responsible, json::array(), at);
+    o.details["duty"]["decided_by"] = std::move(decided_by);
+  }
+
+  // The duty `duty_id` of the referral that `by` records a step of (`what`, for the messages):
+  // refused unless it exists, `by` is of its responsible hospital, and `at` is not before it.
+  duty duty_for_step(const referral_id& id, std::int64_t duty_id, const actor& by, instant at,
+                     std::string_view what) {
+    duty_query q;
+    q.referral = id;
+    q.open_only = false;
+    const auto all = audit::read_duties(db, q);
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](const duty& d) { return d.id == duty_id; });
+    if (it == all.end()) {
+      std::string known;
+      for (const auto& d : all) known += (known.empty() ? "" : ", ") + std::to_string(d.id);
+      detail::fail(errc::not_found, "referral " + id.value(),
+                   fmt::format("has no duty {}", duty_id),
+                   known.empty() ? std::string("it has no duties") : "its duties are " + known);
+    }
+    if (by.organisation != it->responsible || by.role == actor_role::system) {
+      detail::fail(errc::permission_denied, fmt::format("duty {}", duty_id),
+                   fmt::format("is {}'s to record, not {}'s (as {})", it->responsible.value(),
+                               by.organisation.value(), to_string(by.role)),
+                   "record it as a clinician or coordinator of " + it->responsible.value());
+    }
+    if (at < it->created_at) {
+      detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),
+                   fmt::format("cannot be {} at {}, before it was created at {}", what,
+                               to_iso8601(at), to_iso8601(it->created_at)),
+                   "pass an instant at or after " + to_iso8601(it->created_at));
+    }
+    return *it;
   }
 
   // Details a refusing body leaves for its audit row (set just before it throws).
@@ -1048,6 +1104,12 @@ engine::~engine() = default;
 
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
                     engine_options options) {
+  if (options.emergency_review_days < 1 || options.emergency_review_days > 30) {
+    detail::fail(errc::invalid_argument, "engine_options.emergency_review_days",
+                 fmt::format("is {}", options.emergency_review_days),
+                 fmt::format("give 1 to 30 working days (the default is {})",
+                             default_emergency_review_days));
+  }
   const bool server = store::postgres::is_uri(path);
   // A password in a connection URI never reaches a message.
   const std::string subject =
@@ -1186,6 +1248,7 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
         // recorded one does not allow the transfer, in `transferred` for the return flow): the
         // row says which.
         if (!before->snap.consent.empty()) o.details["replaces"] = before->snap.consent.value();
+        impl_->open_review_if_emergency(o, ctx, by, at);
         return o;
       });
 }
@@ -1216,6 +1279,7 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
                     impl_->last_verdict_};
     o.details["consent"] = consent.id.value();
     o.details["provision"] = impl_->provision_of(*before, consent, data_flow::outbound, travelling);
+    impl_->open_review_if_emergency(o, ctx, by, at);
     return o;
   });
 }
@@ -1231,14 +1295,16 @@ referral_snapshot engine::return_results(const referral_id& id, const consent_re
                           applied(before->snap, event::return_results{by, at, documents});
                       impl_->check_new_results(*before, documents);
                       impl::check_recorded_consent(*before, consent);
-                      impl_->check_consent(
-                          impl_->consent_ctx(*before, consent, at, "return_results"), id);
+                      const consent_context ctx =
+                          impl_->consent_ctx(*before, consent, at, "return_results");
+                      impl_->check_consent(ctx, id);
                       impl::outcome o{after, before->agreement, before->consent_digest,
                                       before->snap.version, impl_->last_verdict_};
                       o.details["consent"] = consent.id.value();
                       o.details["documents"] = detail::documents_json(documents);
                       o.details["provision"] = impl_->provision_of(
                           *before, consent, data_flow::results_return, documents);
+                      impl_->open_review_if_emergency(o, ctx, by, at);
                       return o;
                     });
 }
@@ -1320,39 +1386,65 @@ referral_snapshot engine::record_duty(const referral_id& id, std::int64_t duty_i
       key, "record_duty", id, by, at, options, [&](const std::optional<stored_referral>& before) {
         if (!before) unknown_referral(id);
         impl_->refusal_details_ = json{{"duty", duty_id}, {"step", to_string(step)}};
-        duty_query q;
-        q.referral = id;
-        q.open_only = false;
-        const auto all = audit::read_duties(impl_->db, q);
-        const auto it =
-            std::find_if(all.begin(), all.end(), [&](const duty& d) { return d.id == duty_id; });
-        if (it == all.end()) {
-          std::string known;
-          for (const auto& d : all) known += (known.empty() ? "" : ", ") + std::to_string(d.id);
-          detail::fail(errc::not_found, "referral " + id.value(),
-                       fmt::format("has no duty {}", duty_id),
-                       known.empty() ? std::string("it has no duties") : "its duties are " + known);
+        const duty d = impl_->duty_for_step(id, duty_id, by, at, to_string(step));
+        if (d.kind == duty_kind::emergency_review) {
+          detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),
+                       "is an emergency review, which has no steps but its review",
+                       "a second clinician of " + d.responsible.value() +
+                           " records it with review_emergency, with the finding");
         }
-        if (by.organisation != it->responsible || by.role == actor_role::system) {
-          detail::fail(errc::permission_denied, fmt::format("duty {}", duty_id),
-                       fmt::format("is {}'s to record, not {}'s (as {})", it->responsible.value(),
-                                   by.organisation.value(), to_string(by.role)),
-                       "record it as a clinician or coordinator of " + it->responsible.value());
-        }
-        const auto& done = step == duty_step::acknowledged ? it->acknowledged_at : it->completed_at;
+        const auto& done = step == duty_step::acknowledged ? d.acknowledged_at : d.completed_at;
         if (done) {
           detail::fail(errc::already_exists, fmt::format("duty {}", duty_id),
                        fmt::format("was already {} at {}", to_string(step), to_iso8601(*done)),
                        "each step is recorded once");
         }
-        if (at < it->created_at) {
-          detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),
-                       fmt::format("cannot be {} at {}, before it was created at {}",
-                                   to_string(step), to_iso8601(at), to_iso8601(it->created_at)),
-                       "pass an instant at or after " + to_iso8601(it->created_at));
-        }
         impl::outcome o{before->snap, before->agreement, before->consent_digest,
                         before->snap.version, json{{"duty", duty_id}, {"step", to_string(step)}}};
+        o.changes_referral = false;
+        return o;
+      });
+}
+
+referral_snapshot engine::review_emergency(const referral_id& id, std::int64_t duty_id,
+                                           review_finding finding, const actor& by, instant at,
+                                           const std::string& key, const command_options& options) {
+  return impl_->run(
+      key, "review_emergency", id, by, at, options,
+      [&](const std::optional<stored_referral>& before) {
+        if (!before) unknown_referral(id);
+        const json row{{"duty", duty_id}, {"finding", to_string(finding)}};
+        impl_->refusal_details_ = row;
+        const duty d = impl_->duty_for_step(id, duty_id, by, at, "reviewed");
+        if (d.kind != duty_kind::emergency_review) {
+          detail::fail(
+              errc::invalid_argument, fmt::format("duty {}", duty_id),
+              fmt::format("is a duty of kind {}, not an emergency review", to_string(d.kind)),
+              "record its steps with record_duty");
+        }
+        if (by.role != actor_role::clinician || by.user.empty()) {
+          detail::fail(
+              errc::permission_denied, fmt::format("duty {}", duty_id),
+              by.role != actor_role::clinician
+                  ? fmt::format("is reviewed by a clinician, not a {}", to_string(by.role))
+                  : std::string("is reviewed by a named clinician, and actor.user is empty"),
+              "record the review as a clinician of " + d.responsible.value() +
+                  ", with the clinician's user id");
+        }
+        if (std::find(d.decided_by.begin(), d.decided_by.end(), by.user) != d.decided_by.end()) {
+          detail::fail(errc::permission_denied, fmt::format("duty {}", duty_id),
+                       "is reviewed by a second clinician, and this one took the step or decided "
+                       "the emergency basis",
+                       "another clinician of " + d.responsible.value() + " reviews it");
+        }
+        if (d.completed_at) {
+          detail::fail(errc::already_exists, fmt::format("duty {}", duty_id),
+                       fmt::format("was already reviewed at {} ({})", to_iso8601(*d.completed_at),
+                                   d.finding ? to_string(*d.finding) : "no finding"),
+                       "a step is reviewed once");
+        }
+        impl::outcome o{before->snap, before->agreement, before->consent_digest,
+                        before->snap.version, row};
         o.changes_referral = false;
         return o;
       });

@@ -650,6 +650,11 @@ json audit_event_json(const audit_entry& row, const referral_snapshot& s, const 
                  {"recorded", to_iso8601(row.recorded_at)},
                  {"outcome", std::to_string(static_cast<int>(row.outcome))}});
   if (!row.reason_code.empty()) ev["outcomeDesc"] = row.reason_code;
+  if (row.outcome == audit_outcome::success && row.reason_code == "emergency") {
+    // A step on an emergency basis: break-the-glass's purpose of use (STD-06).
+    ev["purposeOfEvent"] =
+        json::array({concept_of(coding(v3_act_reason, "ETREAT", "Emergency Treatment"))});
+  }
   ev["agent"] = json::array({agent});
   ev["source"] = {{"site", "kakehashi"},
                   {"observer", {{"display", "kakehashi referral engine"}}},
@@ -680,6 +685,32 @@ json provenance_json(const audit_entry& row, const referral_snapshot& s, const c
                                              "consent withdrawn")})},
           {"activity", concept_of(coding(v3_data_operation, "UPDATE", "revise"))},
           {"agent", json::array({agent})}};
+}
+
+// A second clinician's review of a step taken on an emergency basis (a review_emergency row):
+// the reviewer verified the step's AuditEvent (`step`, the row that opened the review).
+json review_provenance_json(const audit_entry& row, const audit_entry& step, const context& cx) {
+  const auto d = nlohmann::json::parse(row.details, nullptr, false);
+  const bool justified =
+      !(d.is_object() && d.contains("finding") && d["finding"] == "not_justified");
+  const json step_event = {{"reference", "urn:uuid:" + uuid_for("AuditEvent", step.hash)},
+                           {"type", "AuditEvent"}};
+  json agent = {
+      {"type", concept_of(coding(provenance_agent_system, "verifier", "Verifier"))},
+      {"who",
+       {{"type", "Practitioner"}, {"identifier", cx.identifier("user", row.by.user.value())}}},
+      {"onBehalfOf", cx.organization(row.by.organisation)}};
+  return {{"resourceType", "Provenance"},
+          {"id", uuid_for("Provenance", row.hash)},
+          {"target", json::array({step_event, cx.referral(row.referral)})},
+          {"occurredDateTime", to_iso8601(row.recorded_at)},
+          {"recorded", to_iso8601(row.recorded_at)},
+          {"reason", json::array({concept_of(coding(v3_act_reason, "ETREAT", "Emergency Treatment"),
+                                             justified ? "emergency basis justified"
+                                                       : "emergency basis not justified")})},
+          {"activity", concept_of(cx.coded("command", row.command))},
+          {"agent", json::array({agent})},
+          {"entity", json::array({{{"role", "source"}, {"what", step_event}}})}};
 }
 
 // How a transaction applies an entry so that sending it twice changes nothing the second time:
@@ -764,6 +795,16 @@ std::string referral_bundle(const referral_export& r, const options& o) {
     entries.push_back(entry(audit_event_json(row, r.referral, cx)));
     if (row.command == "withdraw_consent" && row.outcome == audit_outcome::success) {
       entries.push_back(entry(provenance_json(row, r.referral, cx, r.consent != nullptr)));
+    }
+    if (row.command == "review_emergency" && row.outcome == audit_outcome::success) {
+      const auto d = nlohmann::json::parse(row.details, nullptr, false);
+      const std::int64_t step_seq =
+          d.is_object() && d.contains("duty") && d["duty"].is_number_integer()
+              ? d["duty"].get<std::int64_t>()
+              : 0;
+      const auto step = std::find_if(r.history.begin(), r.history.end(),
+                                     [&](const audit_entry& h) { return h.seq == step_seq; });
+      if (step != r.history.end()) entries.push_back(entry(review_provenance_json(row, *step, cx)));
     }
   }
   const bool transaction = o.bundle == bundle_type::transaction;

@@ -25,7 +25,7 @@ namespace kakehashi::store {
 
 /// The version of the tables this library writes, the same on every backend (SQLite records it
 /// as PRAGMA user_version, PostgreSQL in the kakehashi_meta table).
-constexpr int schema_version = 6;
+constexpr int schema_version = 7;
 
 /// What went wrong, in the terms the engine acts on.
 enum class failure_kind {

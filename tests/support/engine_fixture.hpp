@@ -110,7 +110,17 @@ agreement_directory with_bach_mai_terms(Edit edit) {
 }
 
 /// The schema version this library writes (store::schema_version, in a private header).
-inline constexpr int current_schema = 6;
+inline constexpr int current_schema = 7;
+
+/// SQL that takes a database this library wrote back to schema version 6 (the duties' index
+/// before emergency reviews), on SQLite or on PostgreSQL.
+inline std::string back_to_version_6(bool server) {
+  return std::string(
+             "DROP INDEX audit_duties; CREATE INDEX audit_duties ON audit(seq) WHERE "
+             "command IN ('withdraw_consent', 'request_summary', 'record_duty') AND "
+             "outcome = 0; ") +
+         (server ? "UPDATE kakehashi_meta SET schema_version = 6" : "PRAGMA user_version = 6");
+}
 
 /// SQL that takes a database this library wrote back to schema version 5 as released (before
 /// the duties' index), on SQLite or on PostgreSQL.

@@ -3,6 +3,7 @@
 // referral, made by the engine (with refused attempts in their histories), and their FHIR Bundles:
 // what the FHIR tests export and validate.
 
+#include <algorithm>
 #include <functional>
 #include <kakehashi/fhir.hpp>
 #include <map>
@@ -186,6 +187,25 @@ inline std::vector<exported_case> every_state_bundles(const std::string& db_path
                                     milestone::medical_visa_issued},
             k());
     cases.push_back({"accepted-with-documents", r, true});
+  }
+  {
+    // An unconscious patient: consent recorded and the transfer made on an emergency basis
+    // alone, each opening Bach Mai's review; a second clinician reviews the first.
+    const referral_id r{"R-emergency"};
+    consent_record c = testing::valid_consent().given_by({}).emergency().build();
+    c.id = consent_ref{"C-R-emergency"};
+    c.patient = patient_ref{test_patient(r.value())};
+    consents.emplace(r.value(), c);
+    const referral_id t = transferred(r.value());
+    const auto reviews = e.duties();
+    const auto consent_review = std::find_if(reviews.begin(), reviews.end(), [&](const duty& d) {
+      return d.referral == t && d.command == "record_consent";
+    });
+    if (consent_review == reviews.end()) throw std::logic_error("fixture: no emergency review");
+    e.review_emergency(t, consent_review->id, review_finding::justified,
+                       {bm, actor_role::clinician, user_id{"dr-bm-2"}}, at("2026-03-02T00:00:00Z"),
+                       k());
+    cases.push_back({"emergency-reviewed", t, true});
   }
 
   std::vector<exported_case> out;

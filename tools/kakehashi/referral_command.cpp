@@ -426,10 +426,13 @@ json duty_json(const duty& d, instant at) {
   };
   json must_stop = json::array();
   for (const auto& h : d.must_stop) must_stop.push_back(h.value());
+  json decided_by = json::array();
+  for (const auto& u : d.decided_by) decided_by.push_back(u.value());
   return {
       {"id", d.id},
       {"kind", std::string(to_string(d.kind))},
       {"rule", d.rule},
+      {"command", d.command},
       {"referral", d.referral.value()},
       {"patient", d.patient.value()},
       {"responsible", d.responsible.value()},
@@ -441,6 +444,9 @@ json duty_json(const duty& d, instant at) {
       {"provisional", d.provisional},
       {"acknowledged_at", when(d.acknowledged_at)},
       {"completed_at", when(d.completed_at)},
+      {"decided_by", decided_by},
+      {"finding", d.finding ? json(std::string(to_string(*d.finding))) : json(nullptr)},
+      {"reviewer", d.reviewer.empty() ? json(nullptr) : json(d.reviewer.value())},
       {"open", d.open()},
       {"overdue", d.overdue(at)}};
 }
@@ -459,6 +465,29 @@ std::string duty_line(const duty& d, instant at, const wording& w) {
                     {"complete_by", time(d.complete_by)},
                     {"provisional", d.provisional ? "yes" : "no"}});
   const std::string overdue = d.overdue(at) ? "yes" : "no";
+  if (d.kind == duty_kind::emergency_review) {
+    const std::string deadline =
+        text::format(w.lang, "review.deadline",
+                     {{"problem", d.deadline_problem.empty() ? "counted" : "calendar"},
+                      {"complete_by", time(d.complete_by)},
+                      {"provisional", d.provisional ? "yes" : "no"}});
+    const std::string status =
+        d.completed_at ? text::format(w.lang, "review.done",
+                                      {{"time", time(d.completed_at)},
+                                       {"reviewer", d.reviewer.value()},
+                                       {"finding", std::string(to_string(d.finding.value_or(
+                                                       review_finding::justified)))}})
+                       : text::format(w.lang, "duty.open", {{"overdue", overdue}});
+    return text::format(w.lang, "review.line",
+                        {{"id", std::to_string(d.id)},
+                         {"rule", d.rule},
+                         {"referral", d.referral.value()},
+                         {"patient", d.patient.value()},
+                         {"responsible", w.name(d.responsible)},
+                         {"command", w.code("command", d.command)},
+                         {"deadline", deadline},
+                         {"status", status}});
+  }
   const std::string status =
       d.completed_at      ? text::format(w.lang, "duty.completed", {{"time", time(d.completed_at)}})
       : d.acknowledged_at ? text::format(w.lang, "duty.acknowledged",
@@ -542,6 +571,7 @@ struct workflow_options : engine_args {
   // duty
   std::int64_t duty = 0;
   std::string step;
+  std::string finding;  // review
   std::string lang;  // en, vi or ja: what the reader sees (not --json), from --lang or the locale
   bool json = false;
 };
@@ -751,6 +781,29 @@ int run_workflow(event_kind kind, const workflow_options& o, bool propose) {
   });
 }
 
+// What a duty's step (record_duty, review_emergency) prints: the duty as JSON, or the message
+// `message_id` with the step or finding as its argument `what_name`.
+int print_duty_step(const workflow_options& o, const wording& w, engine& e, const referral_id& id,
+                    const actor& by, instant at, const char* message_id, const char* what_name,
+                    std::string_view what) {
+  if (o.json) {
+    duty_query q;
+    q.referral = id;
+    q.open_only = false;
+    for (const auto& d : e.duties(q)) {
+      if (d.id == o.duty) std::cout << duty_json(d, at).dump(2) << '\n';
+    }
+    return exit_ok;
+  }
+  std::cout << text::format(w.lang, message_id,
+                            {{"id", std::to_string(o.duty)},
+                             {"referral", id.value()},
+                             {what_name, std::string(what)},
+                             {"time", w.time(at, by.organisation)}})
+            << '\n';
+  return exit_ok;
+}
+
 // kakehashi referral duty --id R --duty N --step acknowledged|completed --by H --role ROLE ...
 int run_record_duty(const workflow_options& o) {
   return with_workflow(o, [&](const agreement_directory&, const wording& w, engine& e,
@@ -759,23 +812,25 @@ int run_record_duty(const workflow_options& o) {
         choice<duty_step>(o.step, "--step", parse_duty_step,
                           std::vector<duty_step>{duty_step::acknowledged, duty_step::completed});
     try {
-      const referral_snapshot s = e.record_duty(id, o.duty, step, by, at, o.key);
-      if (o.json) {
-        duty_query q;
-        q.referral = id;
-        q.open_only = false;
-        for (const auto& d : e.duties(q)) {
-          if (d.id == o.duty) std::cout << duty_json(d, at).dump(2) << '\n';
-        }
-        return exit_ok;
-      }
-      std::cout << text::format(w.lang, "duty.recorded",
-                                {{"id", std::to_string(o.duty)},
-                                 {"referral", s.id.value()},
-                                 {"step", std::string(to_string(step))},
-                                 {"time", w.time(at, by.organisation)}})
-                << '\n';
-      return exit_ok;
+      e.record_duty(id, o.duty, step, by, at, o.key);
+      return print_duty_step(o, w, e, id, by, at, "duty.recorded", "step", to_string(step));
+    } catch (const error& err) {
+      return refused(err, o, w);
+    }
+  });
+}
+
+// kakehashi referral review --id R --duty N --finding justified|not_justified --by H --role
+// clinician --user U ...: a second clinician's review of a step taken on an emergency basis.
+int run_review(const workflow_options& o) {
+  return with_workflow(o, [&](const agreement_directory&, const wording& w, engine& e,
+                              const referral_id& id, const actor& by, instant at) {
+    const review_finding finding =
+        choice<review_finding>(o.finding, "--finding", parse_review_finding,
+                               {review_finding::justified, review_finding::not_justified});
+    try {
+      e.review_emergency(id, o.duty, finding, by, at, o.key);
+      return print_duty_step(o, w, e, id, by, at, "review.recorded", "finding", to_string(finding));
     } catch (const error& err) {
       return refused(err, o, w);
     }
@@ -931,6 +986,14 @@ command add_referral_command(CLI::App& app) {
   duty_cmd->add_option("--duty", w->duty, "The duty's number (referral duties lists them)")
       ->required();
   duty_cmd->add_option("--step", w->step, "acknowledged, completed")->required();
+  CLI::App* review = workflow_command(
+      ref, "review",
+      "A second clinician's review of a step taken on an emergency basis (an emergency_review "
+      "duty): records whether the basis was justified",
+      *w);
+  review->add_option("--duty", w->duty, "The review's number (referral duties lists it)")
+      ->required();
+  review->add_option("--finding", w->finding, "justified, not_justified")->required();
   CLI::App* summary = workflow_command(
       ref, "request-summary",
       "The patient asked in writing for a summary of their medical record (VN-24): records the "
@@ -963,12 +1026,13 @@ command add_referral_command(CLI::App& app) {
       {transfer, event_kind::transfer},
       {results, event_kind::return_results},
       {complete, event_kind::complete}};
-  return [q, w, show, list, overdue, propose, events, duty_cmd, duties, summary] {
+  return [q, w, show, list, overdue, propose, events, duty_cmd, review, duties, summary] {
     if (show->parsed()) return run_show(*q);
     if (list->parsed()) return run_list(*q);
     if (overdue->parsed()) return run_overdue(*q);
     if (duties->parsed()) return run_duties(*q);
     if (duty_cmd->parsed()) return run_record_duty(*w);
+    if (review->parsed()) return run_review(*w);
     if (summary->parsed()) return run_request_summary(*w);
     if (propose->parsed()) return run_workflow(event_kind::record_consent, *w, true);
     for (const auto& [cmd, kind] : events) {

@@ -43,7 +43,8 @@ const std::vector<const char*> schema{
   "CREATE INDEX audit_referral ON audit(referral_id, seq)",
   "CREATE UNIQUE INDEX audit_key ON audit(idempotency_key)",
   "CREATE INDEX audit_duties ON audit(seq) "
-  "WHERE command IN ('withdraw_consent', 'request_summary', 'record_duty') AND outcome = 0",
+  "WHERE (command IN ('withdraw_consent', 'request_summary', 'record_duty', 'review_emergency') "
+  "OR reason_code = 'emergency') AND outcome = 0",
 };
 
 // The steps from each released version to the next, from the first PostgreSQL release (3): step
@@ -54,6 +55,10 @@ const std::map<int, std::vector<const char*>> migrations{
        "CREATE UNIQUE INDEX referral_replaces ON referral(replaces) WHERE replaces IS NOT NULL"}},
   {5, {"CREATE INDEX audit_duties ON audit(seq) "
        "WHERE command IN ('withdraw_consent', 'request_summary', 'record_duty') AND outcome = 0"}},
+  {6, {"DROP INDEX audit_duties",
+       "CREATE INDEX audit_duties ON audit(seq) "
+       "WHERE (command IN ('withdraw_consent', 'request_summary', 'record_duty', "
+       "'review_emergency') OR reason_code = 'emergency') AND outcome = 0"}},
 };
 constexpr int first_version = 3;
 // clang-format on

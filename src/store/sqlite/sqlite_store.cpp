@@ -62,6 +62,13 @@ const std::vector<std::vector<const char*>> migrations{{
   // found without reading the whole log; partial, so that no other row touches the index.
   "CREATE INDEX audit_duties ON audit(seq) "
   "WHERE command IN ('withdraw_consent', 'request_summary', 'record_duty') AND outcome = 0",
+}, {
+  // Version 7: emergency reviews. A step taken on an emergency basis creates one (its row's
+  // reason_code is 'emergency') and a review_emergency row records it.
+  "DROP INDEX audit_duties",
+  "CREATE INDEX audit_duties ON audit(seq) "
+  "WHERE (command IN ('withdraw_consent', 'request_summary', 'record_duty', 'review_emergency') "
+  "OR reason_code = 'emergency') AND outcome = 0",
 }};
 // clang-format on
 
