@@ -362,6 +362,25 @@ TEST_CASE("events must arrive in time order", "[referral][error]") {
   CHECK(r.state() == referral_state::accepted);
 }
 
+TEST_CASE("a late event within the tolerance is applied, and time does not go back", "[referral]") {
+  referral r = referral_after({ek::record_consent});  // updated at t(1)
+  const referral_snapshot before = r.snapshot();
+  // An hour late, half an hour allowed: refused, saying from when it would be taken.
+  REQUIRE_THROWS_WITH(
+      r.apply(event::accept{destination_as(actor_role::clinician), t(0)}, std::chrono::minutes(30)),
+      "[kakehashi.invalid_argument] referral R-TEST-1: event 'accept' at 2026-03-01T00:00:00Z is "
+      "before the referral's last change at 2026-03-01T01:00:00Z by more than the 1800 s a late "
+      "event may be; events arrive in time order: at or after 2026-03-01T00:30:00Z");
+  CHECK(r.snapshot() == before);
+  CHECK_FALSE(r.can_apply(event::accept{destination_as(actor_role::clinician), t(0)}));
+  CHECK(r.can_apply(event::accept{destination_as(actor_role::clinician), t(0)},
+                    std::chrono::hours(1)));
+  r.apply(event::accept{destination_as(actor_role::clinician), t(0)}, std::chrono::hours(1));
+  CHECK(r.state() == referral_state::accepted);
+  CHECK(r.version() == before.version + 1);
+  CHECK(r.updated_at() == t(1));  // the later of the two
+}
+
 TEST_CASE("malformed event fields are refused before anything else", "[referral][error]") {
   referral r = proposed_referral();
   const referral_snapshot before = r.snapshot();

@@ -67,6 +67,19 @@ struct engine_options {
   /// The working days a second clinician has to review a step taken on an emergency basis
   /// (duty_kind::emergency_review), counted on the responsible hospital's calendar; 1 to 30.
   int emergency_review_days = default_emergency_review_days;
+  /// The engine's clock: the instant it records each command at (the audit row's recorded_at),
+  /// read once per command. Unset (the default): a command is recorded at the instant it carries,
+  /// which is then both when it happened and when it was recorded. Set: the command's instant is
+  /// when it happened (kept in the row as details.occurred_at when it differs), and may be up to
+  /// `clock_skew` after the clock's (the partner's clock runs ahead), never more. Inject it (a
+  /// test's fixed instant, a simulation's); the library never reads the wall clock itself.
+  std::function<instant()> clock;
+  std::chrono::seconds clock_skew{300};
+  /// How long before the referral's last change an event may have happened and still be
+  /// recorded (a partner's message that arrives late): 0, the default, keeps events in time
+  /// order; up to 30 days. A late event is recorded in arrival order (its audit row after the
+  /// later ones), and the referral's updated_at stays at its latest change.
+  std::chrono::seconds late_event_tolerance{0};
 };
 
 /// FHIR AuditEvent.outcome codes.
@@ -81,7 +94,9 @@ enum class audit_outcome : int {
 struct audit_entry {
   std::int64_t seq = 0;
   referral_id referral;
-  instant recorded_at;  ///< the command's instant (UTC)
+  instant recorded_at;  ///< when the engine recorded the command (UTC): engine_options::clock's
+                        ///< instant, or without a clock the command's own
+  instant occurred_at;  ///< when it happened: the command's instant (= recorded_at without a clock)
   actor by;
   std::string command;       ///< "propose", "record_consent", "accept", ..., "expire"
   std::string state_before;  ///< "" before propose; "closed:declined" for a closed referral

@@ -11,6 +11,7 @@
 // Thread safety: a referral is a value. Distinct objects may be used from distinct threads; one
 // object needs external synchronisation if any thread modifies it.
 
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
@@ -328,18 +329,22 @@ class referral {
 
   referral_snapshot snapshot() const;
 
-  /// Fires `e`. On success the referral is in its new state and version() grew by one.
+  /// Fires `e`. On success the referral is in its new state and version() grew by one, and
+  /// updated_at() is the later of the event's instant and the last change (it never goes back).
   /// Throws kakehashi::error with
   ///  - errc::invalid_argument if the actor's ids or the consent reference are malformed, or the
-  ///    event's instant is before updated_at() (events arrive in time order);
+  ///    event's instant is before updated_at() by more than `late_tolerance` (events arrive in
+  ///    time order, or late by at most that much: a partner's message delayed on its way);
   ///  - errc::permission_denied if the actor may not fire this kind of event (see rights_for());
   ///  - errc::failed_precondition if the current state does not allow the event.
   /// The message names the referral, the state, the event and the actor, and lists what would have
   /// been allowed. Strong guarantee: on throw, nothing is changed.
-  void apply(const event::any& e);
+  void apply(const event::any& e, std::chrono::seconds late_tolerance = std::chrono::seconds{0});
 
-  /// True when apply(e) would succeed. Never throws.
-  [[nodiscard]] bool can_apply(const event::any& e) const noexcept;
+  /// True when apply(e, late_tolerance) would succeed. Never throws.
+  [[nodiscard]] bool can_apply(const event::any& e,
+                               std::chrono::seconds late_tolerance = std::chrono::seconds{
+                                   0}) const noexcept;
 
   /// The kinds of event the current state accepts, whoever fires them, in event_kind order.
   [[nodiscard]] std::vector<event_kind> allowed_events() const;

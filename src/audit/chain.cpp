@@ -78,11 +78,24 @@ row read_row(store::statement& q) {
   return r;
 }
 
+instant occurred_at(const row& r, const json* details) {
+  if (details) {
+    if (const auto it = details->find("occurred_at"); it != details->end() && it->is_string()) {
+      return parse_instant(it->get<std::string>(), "audit.details.occurred_at");
+    }
+  } else if (r.details.find("\"occurred_at\"") != std::string::npos) {
+    const json d = json::parse(r.details, nullptr, false);
+    if (d.is_object()) return occurred_at(r, &d);
+  }
+  return parse_instant(r.recorded_at, "audit.recorded_at");
+}
+
 audit_entry entry_of(const row& r) {
   audit_entry a;
   a.seq = r.seq;
   a.referral = referral_id{r.referral_id};
   a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
+  a.occurred_at = occurred_at(r);
   a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
           user_id{r.actor_user}};
   a.command = r.command;
@@ -145,7 +158,7 @@ provision_record provision_of(const row& r, const json& details) {
   provision_record out;
   out.audit_seq = e.seq;
   out.referral = e.referral;
-  out.at = e.recorded_at;
+  out.at = e.occurred_at;
   out.by = e.by;
   out.command = e.command;
   out.patient = patient_ref{text_at(p, "patient")};
@@ -236,7 +249,7 @@ std::vector<attached_document> read_documents(store::statement& q, const referra
   while (q.step()) {
     const audit_entry e = entry_of(read_row(q));
     out.push_back({detail::document_from_json(json::parse(e.details).at("document"), "document"),
-                   e.by, e.recorded_at, e.seq});
+                   e.by, e.occurred_at, e.seq});
   }
   return out;
 }
@@ -248,7 +261,7 @@ std::vector<attached_document> read_results(store::statement& q, const referral_
     const audit_entry e = entry_of(read_row(q));
     for (auto& d :
          detail::documents_from_json(json::parse(e.details).at("documents"), "documents")) {
-      out.push_back({std::move(d), e.by, e.recorded_at, e.seq});
+      out.push_back({std::move(d), e.by, e.occurred_at, e.seq});
     }
   }
   return out;
@@ -266,7 +279,7 @@ std::vector<recorded_milestone> read_milestones(store::statement& q, const refer
                    fmt::format("records an unknown milestone '{}'", detail::printable(name)),
                    "run kakehashi audit verify: the log may have been altered");
     }
-    out.push_back({*m, e.by, e.recorded_at, e.seq});
+    out.push_back({*m, e.by, e.occurred_at, e.seq});
   }
   return out;
 }
@@ -310,7 +323,7 @@ std::optional<event::any> event_of(const row& r, const json& details) {
   const actor by{hospital_id{r.actor_org},
                  parse_actor_role(r.actor_role).value_or(actor_role::system),
                  user_id{r.actor_user}};
-  const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
+  const instant at = occurred_at(r, &details);
   const auto kind = parse_event_kind(r.command);
   if (!kind) return std::nullopt;
   switch (*kind) {
@@ -363,7 +376,7 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r, const j
         patient_ref{details.at("patient").get<std::string>()},
         {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
          user_id{r.actor_user}},
-        parse_instant(r.recorded_at, "audit.recorded_at"),
+        occurred_at(r, &details),
         details.contains("replaces")
             ? std::optional<referral_id>(referral_id{details["replaces"].get<std::string>()})
             : std::nullopt};
@@ -383,7 +396,9 @@ void replay_row(std::map<std::string, referral>& replayed, const row& r, const j
   if (it == replayed.end() || !e) {
     throw std::runtime_error("the row applies to a referral that was never proposed");
   }
-  it->second.apply(*e);
+  // The engine accepted it, late or not (engine_options::late_event_tolerance): the log
+  // decides the order.
+  it->second.apply(*e, std::chrono::seconds::max());
 }
 
 // Two passes, each holding one row or one referral at a time, so that verifying a large

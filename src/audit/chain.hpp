@@ -56,6 +56,10 @@ extern const std::string select_milestones;   ///< successful record_milestone r
 /// The current row of a select_audit statement.
 row read_row(store::statement& q);
 audit_entry entry_of(const row& r);
+/// When the row's command happened: its details' occurred_at when the engine's clock recorded it
+/// at another instant (engine_options::clock), else recorded_at. `details`: the row's, parsed
+/// already, or null to read them here (only when they name an occurred_at).
+instant occurred_at(const row& r, const nlohmann::json* details = nullptr);
 
 /// The rows of a prepared select_history statement.
 std::vector<audit_entry> read_history(store::statement& q, const referral_id& id);

@@ -113,7 +113,7 @@ duty duty_of(const row& r, const json& d) {
   out.patient = patient_ref{d.at("patient").get<std::string>()};
   out.responsible = hospital_id{d.at("responsible").get<std::string>()};
   for (const auto& h : d.at("must_stop")) out.must_stop.emplace_back(h.get<std::string>());
-  out.created_at = parse_instant(r.recorded_at, "audit.recorded_at");
+  out.created_at = occurred_at(r);
   if (d.contains("deadline_problem")) {
     out.deadline_problem = d["deadline_problem"].get<std::string>();
   } else {
@@ -162,7 +162,7 @@ std::vector<duty> read_duties(store::connection& db, const duty_query& dq) {
       }
       for (auto& d : all) {
         if (d.id != id) continue;
-        const instant at = parse_instant(r.recorded_at, "audit.recorded_at");
+        const instant at = occurred_at(r, &details);
         if (review) {
           d.finding = finding;
           d.reviewer = user_id{r.actor_user};

@@ -542,7 +542,10 @@ struct engine::impl {
       const std::string state_before = before ? state_text(before->snap) : std::string();
       row r;
       r.referral_id = id.value();
-      r.recorded_at = to_iso8601(at);
+      // When the engine records the command: its clock's instant, or (without one) the instant
+      // the command carries, which is then both. The row keeps the other under occurred_at.
+      const instant recorded = options.clock ? options.clock() : at;
+      r.recorded_at = to_iso8601(recorded);
       r.actor_org = by.organisation.value();
       r.actor_role = std::string(to_string(by.role));
       r.actor_user = by.user.value();
@@ -556,7 +559,17 @@ struct engine::impl {
                                    *conditions.expected_version),
                        "read it again and retry with its current version");
         }
+        if (at > recorded + options.clock_skew) {
+          detail::fail(errc::invalid_argument, "referral " + id.value(),
+                       fmt::format("the {} happened at {}, after the engine's clock at {} (more "
+                                   "than the {} s clock skew allowed)",
+                                   command, to_iso8601(at), to_iso8601(recorded),
+                                   options.clock_skew.count()),
+                       "pass the instant it happened, at or before " +
+                           to_iso8601(recorded + options.clock_skew));
+        }
         outcome o = body(before);
+        if (recorded != at) o.details["occurred_at"] = to_iso8601(at);
         if (!conditions.request_digest.empty()) o.details["request"] = conditions.request_digest;
         if (o.changes_referral) {
           save(o.after, o.agreement, o.consent_digest, o.expected_version,
@@ -582,6 +595,7 @@ struct engine::impl {
                                  : audit_outcome::minor_failure);
         r.reason_code = std::string(to_string(e.code()));
         refusal_details_["message"] = e.what();  // so a retry can repeat the same refusal
+        if (r.recorded_at != to_iso8601(at)) refusal_details_["occurred_at"] = to_iso8601(at);
         if (!conditions.request_digest.empty()) refusal_details_["request"] = conditions.request_digest;
         r.details = refusal_details_.dump();
         append_audit(r);
@@ -1104,6 +1118,16 @@ engine::~engine() = default;
 
 engine engine::open(const std::string& path, agreement_directory agreements, consent_policy policy,
                     engine_options options) {
+  if (options.late_event_tolerance < std::chrono::seconds{0} ||
+      options.late_event_tolerance > std::chrono::hours{24 * 30}) {
+    detail::fail(errc::invalid_argument, "engine_options.late_event_tolerance",
+                 fmt::format("is {} s", options.late_event_tolerance.count()),
+                 "give 0 (events in time order) to 2592000 s (30 days)");
+  }
+  if (options.clock_skew < std::chrono::seconds{0} || options.clock_skew > std::chrono::hours{24}) {
+    detail::fail(errc::invalid_argument, "engine_options.clock_skew",
+                 fmt::format("is {} s", options.clock_skew.count()), "give 0 to 86400 s (a day)");
+  }
   if (options.emergency_review_days < 1 || options.emergency_review_days > 30) {
     detail::fail(errc::invalid_argument, "engine_options.emergency_review_days",
                  fmt::format("is {}", options.emergency_review_days),
@@ -1202,9 +1226,10 @@ referral_snapshot engine::propose(const proposal& p, const std::string& key,
 
 namespace {
 // Applies `e` to the stored referral; the result and the version the row must still have.
-referral_snapshot applied(const referral_snapshot& s, const event::any& e) {
+referral_snapshot applied(const referral_snapshot& s, const event::any& e,
+                          std::chrono::seconds late_tolerance) {
   referral r = referral::restore(s);
-  r.apply(e);
+  r.apply(e, late_tolerance);
   return r.snapshot();
 }
 
@@ -1222,7 +1247,8 @@ referral_snapshot engine::record_consent(const referral_id& id, const consent_re
         if (!before) unknown_referral(id);
         const event::record_consent e{by, at, consent.id};
         referral r = referral::restore(before->snap);
-        r.apply(e);  // state and rights first: a consent for a closed referral is refused as such
+        // State and rights first: a consent for a closed referral is refused as such.
+        r.apply(e, impl_->options.late_event_tolerance);
         if (consent.patient != before->snap.patient) {
           detail::fail(errc::invalid_argument, "referral " + id.value(),
                        fmt::format("consent {} is for another patient", consent.id.value()),
@@ -1264,7 +1290,8 @@ referral_snapshot engine::transfer(const referral_id& id, const consent_record& 
                                    const command_options& options) {
   return impl_->run(key, "transfer", id, by, at, options, [&](const std::optional<stored_referral>& before) {
     if (!before) unknown_referral(id);
-    const referral_snapshot after = applied(before->snap, event::transfer{by, at});
+    const referral_snapshot after =
+        applied(before->snap, event::transfer{by, at}, impl_->options.late_event_tolerance);
     impl_->check_milestones_for_transfer(*before);
     impl::check_recorded_consent(*before, consent);
     // The documents attached travel with the patient: the rules look at their kinds (VN-26),
@@ -1292,7 +1319,8 @@ referral_snapshot engine::return_results(const referral_id& id, const consent_re
                     [&](const std::optional<stored_referral>& before) {
                       if (!before) unknown_referral(id);
                       const referral_snapshot after =
-                          applied(before->snap, event::return_results{by, at, documents});
+                          applied(before->snap, event::return_results{by, at, documents},
+                                  impl_->options.late_event_tolerance);
                       impl_->check_new_results(*before, documents);
                       impl::check_recorded_consent(*before, consent);
                       const consent_context ctx =
@@ -1322,8 +1350,9 @@ referral_snapshot engine::apply(const referral_id& id, const event::any& e,
                                      "engine::return_results");
                       }
                       if (!before) unknown_referral(id);
-                      impl::outcome o{applied(before->snap, e), before->agreement,
-                                      before->consent_digest, before->snap.version, json::object()};
+                      impl::outcome o{applied(before->snap, e, impl_->options.late_event_tolerance),
+                                      before->agreement, before->consent_digest,
+                                      before->snap.version, json::object()};
                       if (const auto* a = std::get_if<event::attach_document>(&e)) {
                         impl_->check_new_document(*before, a->document);
                         o.details["document"] = detail::document_json(a->document);

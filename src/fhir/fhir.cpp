@@ -346,7 +346,7 @@ json task_json(const referral_export& r, const context& cx) {
   // executionPeriod: from the destination's acceptance to the referral's close.
   json period = json::object();
   if (const audit_entry* accepted = last_row(r, "accept")) {
-    period["start"] = to_iso8601(accepted->recorded_at);
+    period["start"] = to_iso8601(accepted->occurred_at);
   }
   if (s.state == referral_state::closed) period["end"] = to_iso8601(s.updated_at);
   if (!period.empty()) t["executionPeriod"] = period;
@@ -422,7 +422,7 @@ json document_reference_json(const referral_snapshot& s, const audit_entry& row,
           {"status", "current"},
           {"type", type},
           {"subject", cx.patient(s.patient)},
-          {"date", to_iso8601(row.recorded_at)},
+          {"date", to_iso8601(row.occurred_at)},
           {"author", json::array({cx.organization(row.by.organisation)})},
           {"content", json::array({{{"attachment", attachment}}})},
           {"context", {{"related", json::array({cx.referral(s.id)})}}}};
@@ -644,11 +644,14 @@ json audit_event_json(const audit_entry& row, const referral_snapshot& s, const 
   }
   json ev = {{"resourceType", "AuditEvent"}, {"id", uuid_for("AuditEvent", row.hash)}};
   if (json why = refusal_extensions(row, cx); !why.empty()) ev["extension"] = std::move(why);
-  ev.update(json{{"type", coding(dicom, "110110", "Patient Record")},
-                 {"subtype", json::array({cx.coded("command", row.command)})},
-                 {"action", audit_action(row)},
-                 {"recorded", to_iso8601(row.recorded_at)},
-                 {"outcome", std::to_string(static_cast<int>(row.outcome))}});
+  ev.update(json{
+      {"type", coding(dicom, "110110", "Patient Record")},
+      {"subtype", json::array({cx.coded("command", row.command)})},
+      {"action", audit_action(row)},
+      // When it happened, and when the engine recorded it (the same without a clock).
+      {"period", {{"start", to_iso8601(row.occurred_at)}, {"end", to_iso8601(row.occurred_at)}}},
+      {"recorded", to_iso8601(row.recorded_at)},
+      {"outcome", std::to_string(static_cast<int>(row.outcome))}});
   if (!row.reason_code.empty()) ev["outcomeDesc"] = row.reason_code;
   if (row.outcome == audit_outcome::success && row.reason_code == "emergency") {
     // A step on an emergency basis: break-the-glass's purpose of use (STD-06).
@@ -679,7 +682,7 @@ json provenance_json(const audit_entry& row, const referral_snapshot& s, const c
   return {{"resourceType", "Provenance"},
           {"id", uuid_for("Provenance", row.hash)},
           {"target", targets},
-          {"occurredDateTime", to_iso8601(row.recorded_at)},
+          {"occurredDateTime", to_iso8601(row.occurred_at)},
           {"recorded", to_iso8601(row.recorded_at)},
           {"reason", json::array({concept_of(coding(v3_act_reason, "PATRQT", "patient requested"),
                                              "consent withdrawn")})},
@@ -703,7 +706,7 @@ json review_provenance_json(const audit_entry& row, const audit_entry& step, con
   return {{"resourceType", "Provenance"},
           {"id", uuid_for("Provenance", row.hash)},
           {"target", json::array({step_event, cx.referral(row.referral)})},
-          {"occurredDateTime", to_iso8601(row.recorded_at)},
+          {"occurredDateTime", to_iso8601(row.occurred_at)},
           {"recorded", to_iso8601(row.recorded_at)},
           {"reason", json::array({concept_of(coding(v3_act_reason, "ETREAT", "Emergency Treatment"),
                                              justified ? "emergency basis justified"
@@ -779,7 +782,7 @@ std::string referral_bundle(const referral_export& r, const options& o) {
     if (withdrawn && !r.consent->withdrawal) {
       const auto channel = parse_withdrawal_channel(detail_string(*withdrawn, "channel"));
       entries.push_back(entry(consent_json(
-          revoke(*r.consent, withdrawn->recorded_at, channel.value_or(withdrawal_channel::written)),
+          revoke(*r.consent, withdrawn->occurred_at, channel.value_or(withdrawal_channel::written)),
           cx, &r.agreements)));
     } else {
       entries.push_back(entry(consent_json(*r.consent, cx, &r.agreements)));

@@ -574,7 +574,7 @@ referral_snapshot referral::snapshot() const {
       impl_->updated_at, impl_->version, impl_->replaces,     impl_->replaced_by};
 }
 
-void referral::apply(const event::any& e) {
+void referral::apply(const event::any& e, std::chrono::seconds late_tolerance) {
   const impl& now = *impl_;
   const event_kind kind = kind_of(e);
   const actor& who = actor_of(e);
@@ -589,12 +589,16 @@ void referral::apply(const event::any& e) {
   if (const auto* ad = std::get_if<event::attach_document>(&e))
     validate("event.document", ad->document);
   if (const auto* rr = std::get_if<event::return_results>(&e)) validate_results(*rr);
-  if (at < now.updated_at) {
-    detail::fail(
-        errc::invalid_argument, now.subject(),
-        fmt::format("event '{}' at {} is before the referral's last change at {}", to_string(kind),
-                    to_iso8601(at), to_iso8601(now.updated_at)),
-        fmt::format("events arrive in time order: at or after {}", to_iso8601(now.updated_at)));
+  if (at < now.updated_at && now.updated_at - at > late_tolerance) {
+    const instant earliest = now.updated_at - late_tolerance;
+    detail::fail(errc::invalid_argument, now.subject(),
+                 fmt::format("event '{}' at {} is before the referral's last change at {}{}",
+                             to_string(kind), to_iso8601(at), to_iso8601(now.updated_at),
+                             late_tolerance.count() > 0
+                                 ? fmt::format(" by more than the {} s a late event may be",
+                                               late_tolerance.count())
+                                 : std::string()),
+                 fmt::format("events arrive in time order: at or after {}", to_iso8601(earliest)));
   }
 
   // 2. Rights: who may fire this kind of event at all.
@@ -635,7 +639,7 @@ void referral::apply(const event::any& e) {
                  fmt::format("allowed in state '{}': {}", to_string(state),
                              join_kinds(now.allowed_by_state())));
   }
-  next->updated_at = at;
+  next->updated_at = std::max(now.updated_at, at);
   next->version = now.version + 1;
   if (const auto* rc = std::get_if<event::record_consent>(&e)) next->consent = rc->consent;
 
@@ -643,10 +647,10 @@ void referral::apply(const event::any& e) {
   impl_.swap(next);
 }
 
-bool referral::can_apply(const event::any& e) const noexcept {
+bool referral::can_apply(const event::any& e, std::chrono::seconds late_tolerance) const noexcept {
   try {
     referral copy(*this);
-    copy.apply(e);
+    copy.apply(e, late_tolerance);
     return true;
   } catch (...) {
     return false;

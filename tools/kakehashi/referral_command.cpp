@@ -138,7 +138,8 @@ json history_json(const std::vector<audit_entry>& history) {
   for (const auto& h : history) {
     rows.push_back(
         {{"seq", h.seq},
-         {"at", to_iso8601(h.recorded_at)},
+         {"at", to_iso8601(h.occurred_at)},
+         {"recorded_at", to_iso8601(h.recorded_at)},
          {"actor", h.by.organisation.value()},
          {"role", std::string(to_string(h.by.role))},
          {"user", h.by.user.value()},
@@ -310,7 +311,7 @@ int run_show(const query_options& o) {
     }
     std::vector<text::argument> by{{"hospital", w.name(h.by.organisation)},
                                    {"role", w.code("role", to_string(h.by.role))},
-                                   {"time", w.time(h.recorded_at, h.by.organisation)}};
+                                   {"time", w.time(h.occurred_at, h.by.organisation)}};
     if (!h.by.user.value().empty()) by.emplace_back("user", h.by.user.value());
     say(h.by.user.value().empty() ? "show.row_by" : "show.row_by_user", by);
     w.explain(h, say);
