@@ -730,3 +730,25 @@ TEST_CASE("kakehashi completion bash completes commands, options and their value
   CHECK(complete("kakehashi audit verify --ke") == "--key-file\n");
   std::remove(file.c_str());
 }
+
+TEST_CASE("kakehashi referral show says when a row was recorded after it happened",
+          "[cli][audit][timing]") {
+  using namespace kakehashi;
+  using namespace kakehashi::test;
+  temp_db db;
+  {
+    engine_options o = paperwork_on_file();
+    o.clock = [] { return parse_instant("2026-03-05T00:00:00Z"); };  // the engine's clock
+    engine e = open_engine(db.path(), o);
+    e.propose(bm_proposal("R-1"), "k1");  // happened on 1 March
+  }
+  const auto shown = run("referral show --db " + db.path() + " --id R-1 --lang en");
+  REQUIRE(shown.exit_code == 0);
+  // Without an agreements file, times are in UTC.
+  CHECK_THAT(shown.out, Contains("io-bm-1, Mar 1, 2026, 00:00 UTC") &&
+                            Contains("recorded Mar 5, 2026, 00:00 UTC, after it happened"));
+  const auto j =
+      nlohmann::json::parse(run("referral show --db " + db.path() + " --id R-1 --json").out);
+  CHECK(j["history"][0]["at"] == "2026-03-01T00:00:00Z");
+  CHECK(j["history"][0]["recorded_at"] == "2026-03-05T00:00:00Z");
+}

@@ -246,7 +246,7 @@ struct provision_record {
   std::int64_t audit_seq = 0;  ///< the transfer or return_results row
   referral_id referral;
   patient_ref patient;
-  instant at;           ///< when the data was provided (the row's instant)
+  instant at;           ///< when the data was provided (the row's occurred_at)
   actor by;             ///< who recorded the step
   std::string command;  ///< "transfer" or "return_results"
   hospital_id provider;
@@ -267,7 +267,8 @@ struct provision_record {
 };
 
 /// A hospital's provisions, as provider or recipient, in a period: the record a regulator asks
-/// for (engine::provisions, `kakehashi audit provisions`).
+/// for (engine::provisions, `kakehashi audit provisions`). The period is of when the engine
+/// recorded them (the rows' recorded_at; the same as when they happened without an engine clock).
 struct provision_query {
   hospital_id hospital;
   std::optional<instant> from;   ///< inclusive; nullopt: from the first

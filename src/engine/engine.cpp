@@ -756,7 +756,9 @@ struct engine::impl {
       detail::fail(errc::permission_denied, fmt::format("duty {}", duty_id),
                    fmt::format("is {}'s to record, not {}'s (as {})", it->responsible.value(),
                                by.organisation.value(), to_string(by.role)),
-                   "record it as a clinician or coordinator of " + it->responsible.value());
+                   what == "reviewed"
+                       ? "review it as a second clinician of " + it->responsible.value()
+                       : "record it as a clinician or coordinator of " + it->responsible.value());
     }
     if (at < it->created_at) {
       detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),

@@ -314,6 +314,10 @@ int run_show(const query_options& o) {
                                    {"time", w.time(h.occurred_at, h.by.organisation)}};
     if (!h.by.user.value().empty()) by.emplace_back("user", h.by.user.value());
     say(h.by.user.value().empty() ? "show.row_by" : "show.row_by_user", by);
+    // An engine with a clock recorded it at another instant (a partner's late message).
+    if (h.recorded_at != h.occurred_at) {
+      say("show.row_recorded", {{"time", w.time(h.recorded_at, h.by.organisation)}});
+    }
     w.explain(h, say);
   }
   return exit_ok;
