@@ -934,6 +934,9 @@ class simulation {
   // emergency basis alone: VN-17, JP-10): a second clinician of the hospital that provided the
   // data reviews each, in office hours, on the plan's day, with the plan's finding.
   void plan_reviews(const open_referral& r, kh::instant at) {
+    // Only an emergency plan's consent carries an emergency basis: the others open none, and
+    // the engine is not asked.
+    if (r.p.consent != consent_plan::emergency) return;
     kh::duty_query q;
     q.referral = r.id;
     q.open_only = false;

@@ -78,15 +78,23 @@ row read_row(store::statement& q) {
   return r;
 }
 
-instant occurred_at(const row& r, const json* details) {
+namespace {
+// The row's details' occurred_at, if it has one (parsed here only when the text names it).
+std::optional<instant> occurred_in(const row& r, const json* details) {
   if (details) {
     if (const auto it = details->find("occurred_at"); it != details->end() && it->is_string()) {
       return parse_instant(it->get<std::string>(), "audit.details.occurred_at");
     }
   } else if (r.details.find("\"occurred_at\"") != std::string::npos) {
     const json d = json::parse(r.details, nullptr, false);
-    if (d.is_object()) return occurred_at(r, &d);
+    if (d.is_object()) return occurred_in(r, &d);
   }
+  return std::nullopt;
+}
+}  // namespace
+
+instant occurred_at(const row& r, const json* details) {
+  if (auto at = occurred_in(r, details)) return *at;
   return parse_instant(r.recorded_at, "audit.recorded_at");
 }
 
@@ -95,7 +103,7 @@ audit_entry entry_of(const row& r) {
   a.seq = r.seq;
   a.referral = referral_id{r.referral_id};
   a.recorded_at = parse_instant(r.recorded_at, "audit.recorded_at");
-  a.occurred_at = occurred_at(r);
+  a.occurred_at = occurred_in(r, nullptr).value_or(a.recorded_at);
   a.by = {hospital_id{r.actor_org}, parse_actor_role(r.actor_role).value_or(actor_role::system),
           user_id{r.actor_user}};
   a.command = r.command;

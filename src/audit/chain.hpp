@@ -78,7 +78,7 @@ std::vector<change> read_changes(store::connection& db, const change_query& c);
 /// Duties (duty_query), read from the withdraw_consent and record_duty rows (duties.cpp).
 std::vector<duty> read_duties(store::connection& db, const duty_query& q);
 /// The duty a withdraw_consent row's details.duty describes; throws when it is malformed.
-duty duty_of(const row& r, const nlohmann::json& duty_details);
+duty duty_of(const row& r, const nlohmann::json& details);
 
 /// The last row's seq and hash ({0, genesis_hash} for an empty log).
 std::pair<std::int64_t, std::string> read_head(store::connection& db);

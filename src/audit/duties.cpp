@@ -101,7 +101,8 @@ namespace audit {
 
 using nlohmann::json;
 
-duty duty_of(const row& r, const json& d) {
+duty duty_of(const row& r, const json& details) {
+  const json& d = details.at("duty");
   duty out;
   out.id = r.seq;
   const auto kind = named<duty_kind>(kind_name, d.at("kind").get<std::string>());
@@ -113,7 +114,7 @@ duty duty_of(const row& r, const json& d) {
   out.patient = patient_ref{d.at("patient").get<std::string>()};
   out.responsible = hospital_id{d.at("responsible").get<std::string>()};
   for (const auto& h : d.at("must_stop")) out.must_stop.emplace_back(h.get<std::string>());
-  out.created_at = occurred_at(r);
+  out.created_at = occurred_at(r, &details);
   if (d.contains("deadline_problem")) {
     out.deadline_problem = d["deadline_problem"].get<std::string>();
   } else {
@@ -147,7 +148,7 @@ std::vector<duty> read_duties(store::connection& db, const duty_query& dq) {
     try {
       const json details = json::parse(r.details);
       if (r.command != "record_duty" && r.command != "review_emergency") {  // creates a duty
-        if (details.contains("duty")) all.push_back(duty_of(r, details["duty"]));
+        if (details.contains("duty")) all.push_back(duty_of(r, details));
         continue;
       }
       const std::int64_t id = details.at("duty").get<std::int64_t>();

@@ -595,7 +595,7 @@ struct engine::impl {
                                  : audit_outcome::minor_failure);
         r.reason_code = std::string(to_string(e.code()));
         refusal_details_["message"] = e.what();  // so a retry can repeat the same refusal
-        if (r.recorded_at != to_iso8601(at)) refusal_details_["occurred_at"] = to_iso8601(at);
+        if (recorded != at) refusal_details_["occurred_at"] = to_iso8601(at);
         if (!conditions.request_digest.empty()) refusal_details_["request"] = conditions.request_digest;
         r.details = refusal_details_.dump();
         append_audit(r);
@@ -735,10 +735,11 @@ struct engine::impl {
     o.details["duty"]["decided_by"] = std::move(decided_by);
   }
 
-  // The duty `duty_id` of the referral that `by` records a step of (`what`, for the messages):
-  // refused unless it exists, `by` is of its responsible hospital, and `at` is not before it.
+  // The duty `duty_id` of the referral that `by` records a step of (`what` and `who_may`, for
+  // the messages: "acknowledged", "record it as a clinician or coordinator"): refused unless it
+  // exists, `by` is of its responsible hospital, and `at` is not before it.
   duty duty_for_step(const referral_id& id, std::int64_t duty_id, const actor& by, instant at,
-                     std::string_view what) {
+                     std::string_view what, std::string_view who_may) {
     duty_query q;
     q.referral = id;
     q.open_only = false;
@@ -756,9 +757,7 @@ struct engine::impl {
       detail::fail(errc::permission_denied, fmt::format("duty {}", duty_id),
                    fmt::format("is {}'s to record, not {}'s (as {})", it->responsible.value(),
                                by.organisation.value(), to_string(by.role)),
-                   what == "reviewed"
-                       ? "review it as a second clinician of " + it->responsible.value()
-                       : "record it as a clinician or coordinator of " + it->responsible.value());
+                   fmt::format("{} of {}", who_may, it->responsible.value()));
     }
     if (at < it->created_at) {
       detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),
@@ -1417,7 +1416,8 @@ referral_snapshot engine::record_duty(const referral_id& id, std::int64_t duty_i
       key, "record_duty", id, by, at, options, [&](const std::optional<stored_referral>& before) {
         if (!before) unknown_referral(id);
         impl_->refusal_details_ = json{{"duty", duty_id}, {"step", to_string(step)}};
-        const duty d = impl_->duty_for_step(id, duty_id, by, at, to_string(step));
+        const duty d = impl_->duty_for_step(id, duty_id, by, at, to_string(step),
+                                            "record it as a clinician or coordinator");
         if (d.kind == duty_kind::emergency_review) {
           detail::fail(errc::invalid_argument, fmt::format("duty {}", duty_id),
                        "is an emergency review, which has no steps but its review",
@@ -1446,7 +1446,8 @@ referral_snapshot engine::review_emergency(const referral_id& id, std::int64_t d
         if (!before) unknown_referral(id);
         const json row{{"duty", duty_id}, {"finding", to_string(finding)}};
         impl_->refusal_details_ = row;
-        const duty d = impl_->duty_for_step(id, duty_id, by, at, "reviewed");
+        const duty d = impl_->duty_for_step(id, duty_id, by, at, "reviewed",
+                                            "review it as a second clinician");
         if (d.kind != duty_kind::emergency_review) {
           detail::fail(
               errc::invalid_argument, fmt::format("duty {}", duty_id),

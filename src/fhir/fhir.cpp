@@ -691,11 +691,10 @@ json provenance_json(const audit_entry& row, const referral_snapshot& s, const c
 }
 
 // A second clinician's review of a step taken on an emergency basis (a review_emergency row):
-// the reviewer verified the step's AuditEvent (`step`, the row that opened the review).
-json review_provenance_json(const audit_entry& row, const audit_entry& step, const context& cx) {
-  const auto d = nlohmann::json::parse(row.details, nullptr, false);
-  const bool justified =
-      !(d.is_object() && d.contains("finding") && d["finding"] == "not_justified");
+// the reviewer verified the step's AuditEvent (`step`, the row that opened the review) and
+// found the basis justified or not.
+json review_provenance_json(const audit_entry& row, const audit_entry& step, bool justified,
+                            const context& cx) {
   const json step_event = {{"reference", "urn:uuid:" + uuid_for("AuditEvent", step.hash)},
                            {"type", "AuditEvent"}};
   json agent = {
@@ -805,9 +804,13 @@ std::string referral_bundle(const referral_export& r, const options& o) {
           d.is_object() && d.contains("duty") && d["duty"].is_number_integer()
               ? d["duty"].get<std::int64_t>()
               : 0;
+      const bool justified =
+          !(d.is_object() && d.contains("finding") && d["finding"] == "not_justified");
       const auto step = std::find_if(r.history.begin(), r.history.end(),
                                      [&](const audit_entry& h) { return h.seq == step_seq; });
-      if (step != r.history.end()) entries.push_back(entry(review_provenance_json(row, *step, cx)));
+      if (step != r.history.end()) {
+        entries.push_back(entry(review_provenance_json(row, *step, justified, cx)));
+      }
     }
   }
   const bool transaction = o.bundle == bundle_type::transaction;
